@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what diffscope needs (Debian 12) and configures + builds it in Release under build/.
+# Usage: scripts/setup.sh [cmake targets...]   (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(build-essential cmake ninja-build libtorch-dev python3-torch python3-numpy python3-pil
+      python3-sklearn python3-matplotlib libopencv-dev libcli11-dev nlohmann-json3-dev libspdlog-dev
+      catch2 libopenblas0-openmp)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "diffscope: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+GEN=(); command -v ninja >/dev/null && GEN=(-G Ninja)
+if [ ! -f build/CMakeCache.txt ]; then
+  cmake -S . -B build "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release
+fi
+JOBS=${DIFFSCOPE_JOBS:-2}
+if [ $# -gt 0 ]; then
+  for t in "$@"; do cmake --build build -j"$JOBS" --target "$t"; done
+else
+  cmake --build build -j"$JOBS"
+fi
