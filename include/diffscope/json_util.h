@@ -1,0 +1,16 @@
+// JSON files: reading with one-line errors, atomic pretty-printed writing.
+#pragma once
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace diffscope {
+
+/// Parses the JSON file at `path`. Throws Error "path: cannot be read" or
+/// "path: not valid JSON (line L: <parser message>)".
+nlohmann::json read_json_file(const std::string& path);
+
+/// Writes `j` with indent 2 and a trailing newline, atomically. Throws Error naming `path`.
+void write_json_atomic(const std::string& path, const nlohmann::json& j);
+
+}  // namespace diffscope

@@ -1,0 +1,32 @@
+// NumPy .npy files (format 1.0, little-endian, C order), as numpy.save writes and numpy.load reads them.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace diffscope {
+
+/// A float array read from (or to be written to) a .npy file; `data` is in C (row-major) order.
+struct NpyArray {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+  /// Number of elements (product of shape; 1 for a 0-d array).
+  size_t size() const;
+};
+
+/// Writes float32 ('<f4') data of the given shape, atomically. Throws Error naming `path`.
+void write_npy(const std::string& path, const float* data, const std::vector<int64_t>& shape);
+/// Writes `a` as float32; throws Error when a.data.size() disagrees with a.shape.
+void write_npy(const std::string& path, const NpyArray& a);
+/// Writes int64 ('<i8') data of the given shape, atomically.
+void write_npy_i64(const std::string& path, const int64_t* data, const std::vector<int64_t>& shape);
+
+/// The .npy header (magic, version 1.0, dict, space padding, newline) for `descr` and `shape`;
+/// its total length is a multiple of 64 like numpy's.
+std::string npy_header(const std::string& descr, const std::vector<int64_t>& shape);
+
+/// Reads a .npy file of dtype <f4 <f8 <f2 <i8 <i4 |u1 |b1 (versions 1.0-3.0), converting to float.
+/// Fortran order, other dtypes, bad headers or truncated data throw Error naming `path` and the problem.
+NpyArray read_npy(const std::string& path);
+
+}  // namespace diffscope

@@ -1,0 +1,85 @@
+// CSV writer (RFC 4180 quoting, LF line endings) over an AtomicWriter; shortest round-trip numbers.
+#include "diffscope/csv.h"
+
+#include <charconv>
+#include <cmath>
+
+#include "diffscope/atomic_file.h"
+#include "diffscope/error.h"
+
+namespace diffscope {
+
+std::string format_number(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  if (v == 0) return std::signbit(v) ? "-0" : "0";
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof(buf), v);  // shortest round-trip form
+  return std::string(buf, res.ptr);
+}
+
+std::string csv_escape(const std::string& field) {
+  bool quote = field.find_first_of(",\"\r\n") != std::string::npos ||
+               (!field.empty() && (field.front() == ' ' || field.back() == ' '));
+  if (!quote) return field;
+  std::string out = "\"";
+  for (char c : field) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+CsvWriter::CsvWriter(std::string path, std::vector<std::string> header)
+    : path_(std::move(path)), columns_(header.size()) {
+  if (header.empty()) throw Error(path_ + ": CSV header has no columns", kExitFailure);
+  writer_ = std::make_unique<AtomicWriter>(path_, true);
+  row_ = std::move(header);
+  end_row();
+}
+
+CsvWriter::~CsvWriter() = default;
+CsvWriter::CsvWriter(CsvWriter&&) noexcept = default;
+CsvWriter& CsvWriter::operator=(CsvWriter&&) noexcept = default;
+
+CsvWriter& CsvWriter::cell(const std::string& text) {
+  row_.push_back(text);
+  return *this;
+}
+
+CsvWriter& CsvWriter::cell(double v) {
+  row_.push_back(format_number(v));
+  return *this;
+}
+
+CsvWriter& CsvWriter::cell(int64_t v) {
+  row_.push_back(std::to_string(v));
+  return *this;
+}
+
+void CsvWriter::end_row() {
+  if (!writer_) throw Error(path_ + ": CSV writer already committed", kExitFailure);
+  if (row_.size() != columns_) {
+    size_t got = row_.size();
+    row_.clear();
+    throw Error(path_ + ": CSV row has " + std::to_string(got) + " cells, header has " + std::to_string(columns_),
+                kExitFailure);
+  }
+  std::string line;
+  for (size_t i = 0; i < row_.size(); ++i) {
+    if (i) line += ',';
+    line += csv_escape(row_[i]);
+  }
+  line += '\n';
+  writer_->out() << line;
+  row_.clear();
+}
+
+void CsvWriter::commit() {
+  if (!writer_) throw Error(path_ + ": CSV writer already committed", kExitFailure);
+  if (!row_.empty()) throw Error(path_ + ": CSV row left unfinished before commit", kExitFailure);
+  writer_->commit();
+  writer_.reset();
+}
+
+}  // namespace diffscope

@@ -1,0 +1,56 @@
+// JSON files: one-line parse errors naming file and line; atomic pretty-printed writing.
+#include "diffscope/json_util.h"
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+
+#include "diffscope/atomic_file.h"
+#include "diffscope/error.h"
+
+namespace diffscope {
+
+namespace {
+
+// nlohmann's message is "[json.exception.parse_error.101] parse error at line 3, column 5: syntax error ...";
+// keep only the part after "column N: ".
+std::string parser_reason(const std::string& what) {
+  size_t col = what.find("column ");
+  if (col != std::string::npos) {
+    size_t colon = what.find(": ", col);
+    if (colon != std::string::npos) return what.substr(colon + 2);
+  }
+  size_t bracket = what.find("] ");
+  return bracket == std::string::npos ? what : what.substr(bracket + 2);
+}
+
+}  // namespace
+
+nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot be read");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw Error(path + ": cannot be read");
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    size_t upto = std::min(text.size(), e.byte > 0 ? static_cast<size_t>(e.byte - 1) : size_t{0});
+    size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + upto, '\n'));
+    throw Error(path + ": not valid JSON (line " + std::to_string(line) + ": " + parser_reason(e.what()) + ")");
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": not valid JSON (" + parser_reason(e.what()) + ")");
+  }
+}
+
+void write_json_atomic(const std::string& path, const nlohmann::json& j) {
+  std::string text;
+  try {
+    text = j.dump(2);
+  } catch (const nlohmann::json::exception& e) {  // e.g. invalid UTF-8 in a string
+    throw Error(path + ": cannot be written (" + parser_reason(e.what()) + ")", kExitFailure);
+  }
+  text += '\n';
+  write_file_atomic(path, text);
+}
+
+}  // namespace diffscope

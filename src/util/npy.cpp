@@ -1,0 +1,252 @@
+// NumPy .npy reader and writer (format 1.0 written; 1.0-3.0 read), byte-compatible with numpy.save.
+#include "diffscope/npy.h"
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <limits>
+
+#include "diffscope/atomic_file.h"
+#include "diffscope/error.h"
+
+namespace diffscope {
+
+namespace {
+
+constexpr char kMagic[] = "\x93NUMPY";
+constexpr size_t kMagicLen = 6;
+constexpr size_t kAlign = 64;
+constexpr size_t kGrowthAxisMaxDigits = 21;  // numpy's spare room for growing the first axis
+
+size_t element_count(const std::vector<int64_t>& shape, const std::string& what) {
+  size_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw Error(what + ": negative dimension in shape");
+    n *= static_cast<size_t>(d);
+  }
+  return n;
+}
+
+std::string shape_repr(const std::vector<int64_t>& shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) s += ",";
+  return s + ")";
+}
+
+void put_le(std::string& out, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+template <typename T>
+void write_typed(const std::string& path, const char* descr, const T* data, const std::vector<int64_t>& shape) {
+  size_t n = element_count(shape, path);
+  if (n > 0 && data == nullptr) throw Error(path + ": no data given for a non-empty array", kExitFailure);
+  std::string header = npy_header(descr, shape);
+  AtomicWriter w(path, true);
+  w.out().write(header.data(), static_cast<std::streamsize>(header.size()));
+  static_assert(sizeof(T) == 4 || sizeof(T) == 8, "npy writer handles 4- and 8-byte types");
+  // The host is little-endian (x86-64 / aarch64); the data goes out as stored.
+  if (n) w.out().write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(n * sizeof(T)));
+  w.commit();
+}
+
+float half_to_float(uint16_t h) {
+  uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+  float v;
+  if (exp == 0) {
+    v = std::ldexp(static_cast<float>(mant), -24);
+  } else if (exp == 31) {
+    v = mant ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
+  } else {
+    v = std::ldexp(static_cast<float>(mant | 0x400), static_cast<int>(exp) - 25);
+  }
+  return sign ? -v : v;
+}
+
+// --- header parsing: the Python dict literal numpy writes ---
+
+[[noreturn]] void bad(const std::string& path, const std::string& why) {
+  throw Error(path + ": not a valid .npy file (" + why + ")");
+}
+
+size_t find_key(const std::string& h, const std::string& key, const std::string& path) {
+  for (const char* q : {"'", "\""}) {
+    size_t p = h.find(q + key + q);
+    if (p != std::string::npos) {
+      size_t colon = h.find(':', p + key.size() + 2);
+      if (colon == std::string::npos) bad(path, "header key '" + key + "' has no value");
+      size_t v = h.find_first_not_of(" \t", colon + 1);
+      if (v == std::string::npos) bad(path, "header key '" + key + "' has no value");
+      return v;
+    }
+  }
+  bad(path, "header has no '" + key + "'");
+}
+
+std::string parse_descr(const std::string& h, const std::string& path) {
+  size_t v = find_key(h, "descr", path);
+  char q = h[v];
+  if (q != '\'' && q != '"') bad(path, "dtype is not a simple type string (structured arrays are not supported)");
+  size_t end = h.find(q, v + 1);
+  if (end == std::string::npos) bad(path, "unterminated dtype string");
+  return h.substr(v + 1, end - v - 1);
+}
+
+bool parse_fortran(const std::string& h, const std::string& path) {
+  size_t v = find_key(h, "fortran_order", path);
+  if (h.compare(v, 4, "True") == 0) return true;
+  if (h.compare(v, 5, "False") == 0) return false;
+  bad(path, "fortran_order is neither True nor False");
+}
+
+std::vector<int64_t> parse_shape(const std::string& h, const std::string& path) {
+  size_t v = find_key(h, "shape", path);
+  if (h[v] != '(') bad(path, "shape is not a tuple");
+  size_t end = h.find(')', v);
+  if (end == std::string::npos) bad(path, "unterminated shape tuple");
+  std::vector<int64_t> shape;
+  size_t i = v + 1;
+  while (i < end) {
+    while (i < end && (h[i] == ' ' || h[i] == ',')) ++i;
+    if (i >= end) break;
+    size_t j = i;
+    while (j < end && h[j] >= '0' && h[j] <= '9') ++j;
+    if (j == i) bad(path, "shape holds something other than non-negative integers");
+    shape.push_back(std::stoll(h.substr(i, j - i)));
+    if (j < end && h[j] == 'L') ++j;  // Python 2 long suffix
+    i = j;
+  }
+  return shape;
+}
+
+template <typename T>
+void convert(const char* src, size_t n, float* dst) {
+  for (size_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, src + i * sizeof(T), sizeof(T));
+    dst[i] = static_cast<float>(v);
+  }
+}
+
+}  // namespace
+
+size_t NpyArray::size() const {
+  size_t n = 1;
+  for (int64_t d : shape) n *= static_cast<size_t>(d < 0 ? 0 : d);
+  return n;
+}
+
+std::string npy_header(const std::string& descr, const std::vector<int64_t>& shape) {
+  std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape_repr(shape) + ", }";
+  if (!shape.empty()) {
+    size_t digits = std::to_string(shape[0]).size();
+    if (digits < kGrowthAxisMaxDigits) dict.append(kGrowthAxisMaxDigits - digits, ' ');
+  }
+  size_t hlen = dict.size() + 1;  // + '\n'
+  int len_bytes = 2;
+  size_t padlen = kAlign - ((kMagicLen + 2 + 2 + hlen) % kAlign);
+  std::string out(kMagic, kMagicLen);
+  if (hlen + padlen > 65535) {  // version 2.0: 4-byte header length
+    len_bytes = 4;
+    padlen = kAlign - ((kMagicLen + 2 + 4 + hlen) % kAlign);
+    out += std::string("\x02\x00", 2);
+  } else {
+    out += std::string("\x01\x00", 2);
+  }
+  put_le(out, hlen + padlen, len_bytes);
+  out += dict;
+  out.append(padlen, ' ');
+  out += '\n';
+  return out;
+}
+
+void write_npy(const std::string& path, const float* data, const std::vector<int64_t>& shape) {
+  write_typed<float>(path, "<f4", data, shape);
+}
+
+void write_npy(const std::string& path, const NpyArray& a) {
+  size_t n = element_count(a.shape, path);
+  if (n != a.data.size()) {
+    throw Error(path + ": array data holds " + std::to_string(a.data.size()) + " values but shape " +
+                    shape_repr(a.shape) + " needs " + std::to_string(n),
+                kExitFailure);
+  }
+  write_npy(path, a.data.data(), a.shape);
+}
+
+void write_npy_i64(const std::string& path, const int64_t* data, const std::vector<int64_t>& shape) {
+  write_typed<int64_t>(path, "<i8", data, shape);
+}
+
+NpyArray read_npy(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot be read");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw Error(path + ": cannot be read");
+
+  if (bytes.size() < kMagicLen + 4 || bytes.compare(0, kMagicLen, kMagic, kMagicLen) != 0)
+    bad(path, "missing \\x93NUMPY magic");
+  int major = static_cast<unsigned char>(bytes[6]);
+  size_t pos = 8, hlen = 0;
+  if (major == 1) {
+    hlen = static_cast<unsigned char>(bytes[8]) | (static_cast<size_t>(static_cast<unsigned char>(bytes[9])) << 8);
+    pos = 10;
+  } else if (major == 2 || major == 3) {
+    if (bytes.size() < 12) bad(path, "truncated header");
+    for (int i = 0; i < 4; ++i) hlen |= static_cast<size_t>(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
+    pos = 12;
+  } else {
+    bad(path, "unsupported format version " + std::to_string(major));
+  }
+  if (bytes.size() < pos + hlen) bad(path, "truncated header");
+  std::string header = bytes.substr(pos, hlen);
+  pos += hlen;
+
+  std::string descr = parse_descr(header, path);
+  if (parse_fortran(header, path))
+    throw Error(path + ": .npy array is in Fortran order; save it in C order (numpy.ascontiguousarray)");
+  NpyArray a;
+  a.shape = parse_shape(header, path);
+  size_t n = element_count(a.shape, path);
+
+  std::string type = descr;
+  if (!type.empty() && (type[0] == '<' || type[0] == '|' || type[0] == '=')) type = type.substr(1);
+  else if (!type.empty() && type[0] == '>' && type != ">u1" && type != ">b1" && type != ">i1")
+    bad(path, "big-endian dtype '" + descr + "' is not supported");
+  else if (!type.empty() && type[0] == '>') type = type.substr(1);
+  size_t item = 0;
+  if (type == "f4" || type == "i4") item = 4;
+  else if (type == "f8" || type == "i8") item = 8;
+  else if (type == "f2") item = 2;
+  else if (type == "u1" || type == "b1") item = 1;
+  else
+    throw Error(path + ": unsupported .npy dtype '" + descr + "' (expected <f4 <f8 <f2 <i8 <i4 |u1 |b1)");
+  if (bytes.size() - pos < n * item) {
+    bad(path, "data is truncated: shape " + shape_repr(a.shape) + " needs " + std::to_string(n * item) +
+                  " bytes, file has " + std::to_string(bytes.size() - pos));
+  }
+  a.data.resize(n);
+  const char* src = bytes.data() + pos;
+  if (type == "f4") convert<float>(src, n, a.data.data());
+  else if (type == "f8") convert<double>(src, n, a.data.data());
+  else if (type == "i4") convert<int32_t>(src, n, a.data.data());
+  else if (type == "i8") convert<int64_t>(src, n, a.data.data());
+  else if (type == "u1") convert<uint8_t>(src, n, a.data.data());
+  else if (type == "b1") {
+    for (size_t i = 0; i < n; ++i) a.data[i] = src[i] ? 1.f : 0.f;
+  } else {  // f2
+    for (size_t i = 0; i < n; ++i) {
+      uint16_t h;
+      std::memcpy(&h, src + 2 * i, 2);
+      a.data[i] = half_to_float(h);
+    }
+  }
+  return a;
+}
+
+}  // namespace diffscope
