@@ -100,7 +100,11 @@ def sample_scene(rng, split="train"):
     # single-object captions sometimes carry a position word
     position = rng.choice(POSITIONS) if count == 1 and template < 0.35 else None
     with_size = template > 0.6 if count == 1 else rng.random() < 0.5
+    attempts = 0
     while len(objs) < count:
+        attempts += 1
+        if attempts > 50:  # the objects placed so far leave no room: start the layout again
+            objs, taken, attempts = [], [], 0
         colour, shape = rng.choice(list(PALETTE)), rng.choice(SHAPES)
         if not _combo_allowed(colour, shape, split):
             continue
