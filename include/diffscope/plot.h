@@ -1,0 +1,26 @@
+// Line plots drawn with OpenCV (axes, ticks, gridlines, legend, title, axis labels).
+#pragma once
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace diffscope {
+
+/// One line of a plot; points with a non-finite x or y break the line there.
+struct Series {
+  std::string name;
+  std::vector<double> x, y;
+};
+
+/// Draws `series` as coloured lines (markers too when a series has at most 40 points) on white, with
+/// "nice" ticks and gridlines, a legend (when any series has a name), title and axis labels.
+/// Returns an 8-bit BGR image of width x height. Throws Error when a series' x and y differ in length
+/// or the size is below 200 x 150.
+cv::Mat line_plot(const std::vector<Series>& series, const std::string& title, const std::string& xlabel,
+                  const std::string& ylabel, int width = 900, int height = 500);
+
+/// Tick positions covering [lo, hi] at a 1/2/5 x 10^k step, about `target` of them.
+std::vector<double> nice_ticks(double lo, double hi, int target = 6);
+
+}  // namespace diffscope

@@ -1,0 +1,99 @@
+// Labelled image grids (word x timestep figures) and filmstrips.
+#include <algorithm>
+#include <opencv2/imgproc.hpp>
+
+#include "diffscope/error.h"
+#include "diffscope/image.h"
+#include "util/draw.h"
+
+namespace diffscope {
+
+namespace {
+
+const cv::Scalar kWhite(255, 255, 255), kBlack(0, 0, 0), kEmptyCell(225, 225, 225);
+
+// Fits `img` into a cell_px square (aspect kept, centred) drawn at `cell`.
+void draw_cell(cv::Mat& canvas, const cv::Mat& img, cv::Rect cell) {
+  if (img.empty()) {
+    canvas(cell).setTo(kEmptyCell);
+    return;
+  }
+  cv::Mat bgr = draw::to_bgr8(img);
+  double s = std::min(static_cast<double>(cell.width) / bgr.cols, static_cast<double>(cell.height) / bgr.rows);
+  int w = std::max(1, static_cast<int>(bgr.cols * s + 0.5)), h = std::max(1, static_cast<int>(bgr.rows * s + 0.5));
+  w = std::min(w, cell.width);
+  h = std::min(h, cell.height);
+  cv::Mat fitted;
+  cv::resize(bgr, fitted, cv::Size(w, h), 0, 0, s < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+  fitted.copyTo(canvas(cv::Rect(cell.x + (cell.width - w) / 2, cell.y + (cell.height - h) / 2, w, h)));
+}
+
+}  // namespace
+
+cv::Mat grid(const std::vector<std::vector<cv::Mat>>& cells, const std::vector<std::string>& row_labels,
+             const std::vector<std::string>& col_labels, int cell_px) {
+  if (cell_px < 8) throw Error("grid: cell size must be at least 8 pixels", kExitFailure);
+  const int rows = static_cast<int>(cells.size());
+  int cols = static_cast<int>(col_labels.size());
+  for (const auto& r : cells) cols = std::max(cols, static_cast<int>(r.size()));
+  if (rows == 0 || cols == 0) throw Error("grid: no cells to draw", kExitFailure);
+  if (!row_labels.empty() && static_cast<int>(row_labels.size()) != rows) {
+    throw Error("grid: " + std::to_string(row_labels.size()) + " row labels for " + std::to_string(rows) + " rows",
+                kExitFailure);
+  }
+  if (!col_labels.empty()) {
+    for (const auto& r : cells) {
+      if (static_cast<int>(r.size()) != cols) {
+        throw Error("grid: " + std::to_string(col_labels.size()) + " column labels but a row has " +
+                        std::to_string(r.size()) + " cells",
+                    kExitFailure);
+      }
+    }
+  }
+
+  const double scale = std::clamp(cell_px / 256.0 * 0.6, 0.35, 0.9);
+  const int thick = scale > 0.7 ? 2 : 1;
+  const int pad = std::max(4, cell_px / 32);
+  const int gap = std::max(2, cell_px / 64);
+  const int line_h = draw::text_size("Ag", scale, thick).height;
+
+  int label_w = 0;
+  std::vector<std::string> rlabels;
+  for (const auto& l : row_labels) {
+    rlabels.push_back(draw::fit_text(l, scale, thick, 2 * cell_px));
+    label_w = std::max(label_w, draw::text_size(rlabels.back(), scale, thick).width + 2 * pad);
+  }
+  const int header_h = col_labels.empty() ? 0 : line_h + 2 * pad;
+
+  const int width = label_w + cols * cell_px + (cols + 1) * gap;
+  const int height = header_h + rows * cell_px + (rows + 1) * gap;
+  cv::Mat canvas(height, width, CV_8UC3, kWhite);
+
+  for (int c = 0; c < static_cast<int>(col_labels.size()); ++c) {
+    int x0 = label_w + gap + c * (cell_px + gap);
+    std::string t = draw::fit_text(col_labels[c], scale, thick, cell_px - 2);
+    draw::text_centred(canvas, t, {x0 + cell_px / 2, header_h / 2}, scale, thick, kBlack);
+  }
+  for (int r = 0; r < rows; ++r) {
+    int y0 = header_h + gap + r * (cell_px + gap);
+    if (!rlabels.empty()) draw::text_left(canvas, rlabels[r], {pad, y0 + cell_px / 2}, scale, thick, kBlack);
+    for (int c = 0; c < cols; ++c) {
+      int x0 = label_w + gap + c * (cell_px + gap);
+      cv::Mat empty;
+      const cv::Mat& img = c < static_cast<int>(cells[r].size()) ? cells[r][c] : empty;
+      draw_cell(canvas, img, cv::Rect(x0, y0, cell_px, cell_px));
+    }
+  }
+  return canvas;
+}
+
+cv::Mat hconcat_labelled(const std::vector<cv::Mat>& imgs, const std::vector<std::string>& labels, int cell_px) {
+  if (!labels.empty() && labels.size() != imgs.size()) {
+    throw Error("filmstrip: " + std::to_string(labels.size()) + " labels for " + std::to_string(imgs.size()) +
+                    " images",
+                kExitFailure);
+  }
+  return grid({imgs}, {}, labels, cell_px);
+}
+
+}  // namespace diffscope

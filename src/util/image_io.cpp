@@ -1,0 +1,65 @@
+// PNG writing/reading and conversion of model output (CHW RGB floats) to displayable 8-bit BGR.
+#include <cmath>
+#include <opencv2/imgcodecs.hpp>
+
+#include "diffscope/atomic_file.h"
+#include "diffscope/error.h"
+#include "diffscope/image.h"
+
+namespace diffscope {
+
+void write_png(const std::string& path, const cv::Mat& img) {
+  if (img.empty()) throw Error(path + ": cannot write an empty image", kExitFailure);
+  int depth = img.depth();
+  int ch = img.channels();
+  if ((depth != CV_8U && depth != CV_16U) || (ch != 1 && ch != 3 && ch != 4)) {
+    throw Error(path + ": PNG needs an 8- or 16-bit image with 1, 3 or 4 channels", kExitFailure);
+  }
+  std::vector<uchar> buf;
+  bool ok = false;
+  try {
+    ok = cv::imencode(".png", img, buf);
+  } catch (const cv::Exception& e) {
+    throw Error(path + ": PNG encoding failed (" + e.msg + ")", kExitFailure);
+  }
+  if (!ok) throw Error(path + ": PNG encoding failed", kExitFailure);
+  write_file_atomic(path, std::string(buf.begin(), buf.end()));
+}
+
+cv::Mat read_image(const std::string& path, int flags) {
+  cv::Mat img;
+  try {
+    img = cv::imread(path, flags);
+  } catch (const cv::Exception& e) {
+    throw Error(path + ": cannot be read as an image (" + e.msg + ")");
+  }
+  if (img.empty()) throw Error(path + ": cannot be read as an image (missing or not PNG/JPEG/...)");
+  return img;
+}
+
+cv::Mat chw_to_bgr8(const float* chw_rgb, int channels, int height, int width, float lo, float hi) {
+  if (channels != 1 && channels != 3) {
+    throw Error("image conversion: expected 1 or 3 channels, got " + std::to_string(channels), kExitFailure);
+  }
+  if (height <= 0 || width <= 0 || !(hi > lo)) {
+    throw Error("image conversion: expected a positive size and hi > lo", kExitFailure);
+  }
+  const float scale = 1.f / (hi - lo);
+  const float offset = -lo * scale;  // for [-1, 1]: v * 0.5 + 0.5, exactly diffusers' v / 2 + 0.5
+  cv::Mat out(height, width, CV_8UC3);
+  const size_t plane = static_cast<size_t>(height) * width;
+  for (int y = 0; y < height; ++y) {
+    auto* row = out.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < width; ++x) {
+      size_t i = static_cast<size_t>(y) * width + x;
+      for (int c = 0; c < 3; ++c) {
+        float v = chw_rgb[(channels == 1 ? 0 : c) * plane + i] * scale + offset;
+        v = std::isnan(v) ? 0.f : std::min(1.f, std::max(0.f, v));
+        row[x][2 - c] = static_cast<uchar>(std::nearbyint(v * 255.f));  // RGB -> BGR, round half to even
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace diffscope

@@ -1,0 +1,208 @@
+// Line plots drawn with OpenCV: nice ticks, gridlines, axes, legend, title and axis labels.
+#include "diffscope/plot.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <opencv2/imgproc.hpp>
+
+#include "diffscope/error.h"
+#include "util/draw.h"
+
+namespace diffscope {
+
+namespace {
+
+const cv::Scalar kWhite(255, 255, 255), kBlack(0, 0, 0), kGridGrey(225, 225, 225), kAxisGrey(90, 90, 90);
+// matplotlib's tab10 palette, BGR.
+const cv::Scalar kPalette[] = {{180, 119, 31}, {14, 127, 255},  {44, 160, 44},   {40, 39, 214},  {189, 103, 148},
+                               {75, 86, 140},  {194, 119, 227}, {127, 127, 127}, {34, 189, 188}, {207, 190, 23}};
+constexpr int kShift = 4;  // sub-pixel bits for line drawing
+constexpr double kSub = 1 << kShift;
+
+double nice_step(double range, int target) {
+  double raw = range / std::max(1, target);
+  double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  double f = raw / mag;
+  double nice = f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10;
+  return nice * mag;
+}
+
+struct Range {
+  double lo = std::numeric_limits<double>::infinity(), hi = -std::numeric_limits<double>::infinity();
+  void add(double v) {
+    if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  }
+  // An empty range becomes [0, 1]; a single value gets some room around it.
+  void settle() {
+    if (!(lo <= hi)) lo = 0, hi = 1;
+    if (lo == hi) {
+      double d = lo == 0 ? 0.5 : std::abs(lo) * 0.1;
+      lo -= d, hi += d;
+    }
+  }
+};
+
+std::string tick_label(double v, double step) {
+  char buf[64];
+  if (std::abs(v) < step * 1e-9) v = 0;
+  if (std::abs(v) >= 1e6 || (step < 1e-4 && v != 0)) {
+    std::snprintf(buf, sizeof(buf), "%.3g", v);
+  } else {
+    int digits = std::max(0, static_cast<int>(-std::floor(std::log10(step) + 1e-9)));
+    std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
+  }
+  return buf;
+}
+
+}  // namespace
+
+std::vector<double> nice_ticks(double lo, double hi, int target) {
+  std::vector<double> ticks;
+  if (!std::isfinite(lo) || !std::isfinite(hi) || !(hi > lo)) return ticks;
+  double step = nice_step(hi - lo, target);
+  double first = std::ceil(lo / step - 1e-9) * step;
+  for (int i = 0;; ++i) {
+    double t = first + i * step;
+    if (t > hi + step * 1e-9) break;
+    ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
+  }
+  return ticks;
+}
+
+cv::Mat line_plot(const std::vector<Series>& series, const std::string& title, const std::string& xlabel,
+                  const std::string& ylabel, int width, int height) {
+  if (width < 200 || height < 150) throw Error("plot: size must be at least 200 x 150", kExitFailure);
+  Range xr, yr;
+  bool any_name = false;
+  for (const auto& s : series) {
+    if (s.x.size() != s.y.size()) {
+      throw Error("plot series '" + s.name + "': " + std::to_string(s.x.size()) + " x values but " +
+                      std::to_string(s.y.size()) + " y values",
+                  kExitFailure);
+    }
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) xr.add(s.x[i]), yr.add(s.y[i]);
+    }
+    any_name = any_name || !s.name.empty();
+  }
+  xr.settle();
+  yr.settle();
+  const int target_x = std::max(3, width / 110), target_y = std::max(3, height / 70);
+  const double xstep = nice_step(xr.hi - xr.lo, target_x), ystep = nice_step(yr.hi - yr.lo, target_y);
+  xr.lo = std::floor(xr.lo / xstep + 1e-9) * xstep, xr.hi = std::ceil(xr.hi / xstep - 1e-9) * xstep;
+  yr.lo = std::floor(yr.lo / ystep + 1e-9) * ystep, yr.hi = std::ceil(yr.hi / ystep - 1e-9) * ystep;
+  const std::vector<double> xt = nice_ticks(xr.lo, xr.hi, target_x), yt = nice_ticks(yr.lo, yr.hi, target_y);
+
+  const double fs = std::clamp(height / 1000.0, 0.38, 0.6);  // tick / label font scale
+  const double title_fs = fs * 1.25;
+  const int line_h = draw::text_size("Ag", fs, 1).height;
+  int ytick_w = 0;
+  for (double t : yt) ytick_w = std::max(ytick_w, draw::text_size(tick_label(t, ystep), fs, 1).width);
+
+  const int left = 12 + (ylabel.empty() ? 0 : line_h + 10) + ytick_w + 10;
+  const int top = title.empty() ? 18 : draw::text_size("Ag", title_fs, 2).height + 22;
+  const int bottom = 10 + line_h + (xlabel.empty() ? 0 : line_h + 10) + 12;
+  const int right = 24;
+  const cv::Rect area(left, top, width - left - right, height - top - bottom);
+  if (area.width < 20 || area.height < 20) throw Error("plot: labels leave no room for the plot", kExitFailure);
+
+  auto px = [&](double x) { return area.x + (x - xr.lo) / (xr.hi - xr.lo) * area.width; };
+  auto py = [&](double y) { return area.y + area.height - (y - yr.lo) / (yr.hi - yr.lo) * area.height; };
+  auto sub = [](double a, double b) { return cv::Point(static_cast<int>(std::lround(a * kSub)), static_cast<int>(std::lround(b * kSub))); };
+
+  cv::Mat img(height, width, CV_8UC3, kWhite);
+  // Gridlines and tick labels.
+  for (double t : xt) {
+    int x = static_cast<int>(std::lround(px(t)));
+    cv::line(img, {x, area.y}, {x, area.y + area.height}, kGridGrey, 1);
+    cv::line(img, {x, area.y + area.height}, {x, area.y + area.height + 5}, kAxisGrey, 1);
+    draw::text_centred(img, tick_label(t, xstep), {x, area.y + area.height + 10 + line_h / 2}, fs, 1, kBlack);
+  }
+  for (double t : yt) {
+    int y = static_cast<int>(std::lround(py(t)));
+    cv::line(img, {area.x, y}, {area.x + area.width, y}, kGridGrey, 1);
+    cv::line(img, {area.x - 5, y}, {area.x, y}, kAxisGrey, 1);
+    std::string l = tick_label(t, ystep);
+    int w = draw::text_size(l, fs, 1).width;
+    draw::text_left(img, l, {area.x - 8 - w, y}, fs, 1, kBlack);
+  }
+  cv::rectangle(img, area, kAxisGrey, 1);
+
+  // Series.
+  for (size_t si = 0; si < series.size(); ++si) {
+    const auto& s = series[si];
+    const cv::Scalar colour = kPalette[si % (sizeof(kPalette) / sizeof(kPalette[0]))];
+    bool have_prev = false;
+    cv::Point prev;
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) {
+        have_prev = false;
+        continue;
+      }
+      cv::Point p = sub(px(s.x[i]), py(s.y[i]));
+      if (have_prev) cv::line(img, prev, p, colour, 2, cv::LINE_AA, kShift);
+      if (s.x.size() <= 40) cv::circle(img, p, static_cast<int>(3 * kSub), colour, cv::FILLED, cv::LINE_AA, kShift);
+      prev = p;
+      have_prev = true;
+    }
+  }
+
+  // Legend, top-right inside the axes.
+  if (any_name) {
+    int text_w = 0;
+    for (const auto& s : series) text_w = std::max(text_w, draw::text_size(s.name, fs, 1).width);
+    const int row_h = line_h + 6, sample = 26;
+    const int box_w = 10 + sample + 8 + text_w + 10, box_h = static_cast<int>(series.size()) * row_h + 10;
+    // The corner whose box covers the fewest data points (top-right first on ties).
+    const cv::Point corners[] = {{area.x + area.width - box_w - 8, area.y + 8},
+                                 {area.x + 8, area.y + 8},
+                                 {area.x + area.width - box_w - 8, area.y + area.height - box_h - 8},
+                                 {area.x + 8, area.y + area.height - box_h - 8}};
+    cv::Rect box;
+    size_t best = std::numeric_limits<size_t>::max();
+    for (const cv::Point& c : corners) {
+      cv::Rect r(c.x, c.y, box_w, box_h);
+      size_t covered = 0;
+      for (const auto& s : series)
+        for (size_t i = 0; i < s.x.size(); ++i)
+          if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]) && r.contains(cv::Point(px(s.x[i]), py(s.y[i]))))
+            ++covered;
+      if (covered < best) best = covered, box = r;
+    }
+    box &= area;
+    img(box).setTo(kWhite);
+    cv::rectangle(img, box, kAxisGrey, 1);
+    for (size_t si = 0; si < series.size(); ++si) {
+      int y = box.y + 5 + static_cast<int>(si) * row_h + row_h / 2;
+      if (y > box.y + box.height) break;
+      const cv::Scalar colour = kPalette[si % (sizeof(kPalette) / sizeof(kPalette[0]))];
+      cv::line(img, {box.x + 10, y}, {box.x + 10 + sample, y}, colour, 2, cv::LINE_AA);
+      draw::text_left(img, series[si].name, {box.x + 10 + sample + 8, y}, fs, 1, kBlack);
+    }
+  }
+
+  // Title and axis labels.
+  if (!title.empty()) {
+    std::string t = draw::fit_text(title, title_fs, 2, width - 20);
+    draw::text_centred(img, t, {width / 2, top / 2}, title_fs, 2, kBlack);
+  }
+  if (!xlabel.empty()) {
+    std::string t = draw::fit_text(xlabel, fs, 1, area.width);
+    draw::text_centred(img, t, {area.x + area.width / 2, height - 12 - line_h / 2}, fs, 1, kBlack);
+  }
+  if (!ylabel.empty()) {
+    std::string t = draw::fit_text(ylabel, fs, 1, area.height);
+    cv::Size ts = draw::text_size(t, fs, 1);
+    cv::Mat label(ts.height + 4, ts.width + 4, CV_8UC3, kWhite);
+    draw::text_left(label, t, {2, label.rows / 2}, fs, 1, kBlack);
+    cv::rotate(label, label, cv::ROTATE_90_COUNTERCLOCKWISE);
+    int x = 12, y = area.y + area.height / 2 - label.rows / 2;
+    y = std::clamp(y, 0, height - label.rows);
+    label.copyTo(img(cv::Rect(x, y, label.cols, label.rows)));
+  }
+  return img;
+}
+
+}  // namespace diffscope
