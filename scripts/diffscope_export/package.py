@@ -1,0 +1,131 @@
+"""Tracing with an eager-vs-traced check, and writing the model package folder (README "The model package")."""
+import json
+import math
+import os
+import shutil
+
+import torch
+
+TOLERANCE = 1e-4
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+def _flatten(out):
+    if isinstance(out, torch.Tensor):
+        return [out]
+    flat = []
+    for o in out:
+        flat.extend(_flatten(o))
+    return flat
+
+
+def max_difference(a, b):
+    fa, fb = _flatten(a), _flatten(b)
+    if len(fa) != len(fb):
+        raise ExportError(f"traced module returns {len(fb)} tensors, eager returns {len(fa)}")
+    worst = 0.0
+    for x, y in zip(fa, fb):
+        if x.shape != y.shape:
+            raise ExportError(f"traced output shape {tuple(y.shape)} differs from eager {tuple(x.shape)}")
+        worst = max(worst, (x.float() - y.float()).abs().max().item() if x.numel() else 0.0)
+    return worst
+
+
+def trace_checked(name, module, example, checks, tolerance=TOLERANCE):
+    """torch.jit.trace `module` on `example` inputs, then compare traced and eager outputs on each input tuple in
+    `checks` (other batch sizes and spatial sizes); raise ExportError naming the module and the difference."""
+    module.eval()
+    with torch.no_grad():
+        traced = torch.jit.trace(module, example, check_trace=False, strict=False)
+        for inputs in [example] + list(checks):
+            try:
+                got = traced(*inputs)
+            except Exception as e:  # a shape baked into the trace
+                raise ExportError(f"{name}: traced module fails on inputs of shapes "
+                                  f"{[tuple(i.shape) for i in inputs]} ({str(e).splitlines()[0]})")
+            diff = max_difference(module(*inputs), got)
+            if not math.isfinite(diff) or diff > tolerance:
+                raise ExportError(f"{name}: traced output differs from eager by {diff:.3g} (limit {tolerance:g}) on "
+                                  f"inputs {[tuple(i.shape) for i in inputs]}; refusing to write the package")
+    return traced
+
+
+def _write_json(path, obj):
+    with open(path + ".tmp", "w") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
+def layer_table(wrapper, sample, timestep, context):
+    """Runs the wrapper once and describes its outputs for unet/layers.json."""
+    with torch.no_grad():
+        noise, maps, feats = wrapper(sample, timestep, context)
+    lh, lw = sample.shape[-2:]
+    cross = []
+    for (name, probs) in wrapper.store.maps:
+        n = probs.shape[2]
+        s = max(1, round(math.sqrt(lh * lw / n)))
+        h, w = -(-lh // s), -(-lw // s)
+        if h * w != n:
+            raise ExportError(f"{name}: {n} queries do not match a downsampled {lh}x{lw} grid")
+        block = name.split(".")[0].replace("_blocks", "").replace("_block", "")
+        cross.append({"name": name, "block": block, "heads": int(probs.shape[1]), "height": h, "width": w})
+    features = []
+    for name, f in zip(wrapper.block_names, feats):
+        features.append({"name": name, "block": name.split(".")[0].replace("_blocks", "").replace("_block", ""),
+                         "channels": int(f.shape[1]), "height": int(f.shape[2]), "width": int(f.shape[3])})
+    return {"cross_attention": cross, "features": features}
+
+
+def write_package(out, *, name, text_encoder, unet, vae_encoder, vae_decoder, vocab_json, merges_txt,
+                  scheduler_config, sample_size, vae_scale_factor, latent_channels, prediction_type, scaling_factor,
+                  layers, pad_token="<|endoftext|>", max_length=77, extra_files=None):
+    """Writes the package into `out` (a temporary folder first, renamed at the end). Modules are traced ones."""
+    tmp = out.rstrip("/") + ".tmp-export"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for sub in ("tokenizer", "text_encoder", "unet", "vae", "scheduler"):
+        os.makedirs(os.path.join(tmp, sub))
+    _write_json(os.path.join(tmp, "model_index.json"), {
+        "format": "diffscope-torchscript", "format_version": 1, "name": name, "sample_size": sample_size,
+        "vae_scale_factor": vae_scale_factor, "latent_channels": latent_channels, "prediction_type": prediction_type,
+        "max_length": max_length, "pad_token": pad_token})
+    shutil.copyfile(vocab_json, os.path.join(tmp, "tokenizer", "vocab.json"))
+    shutil.copyfile(merges_txt, os.path.join(tmp, "tokenizer", "merges.txt"))
+    torch.jit.save(text_encoder, os.path.join(tmp, "text_encoder", "model.pt"))
+    torch.jit.save(unet, os.path.join(tmp, "unet", "model.pt"))
+    _write_json(os.path.join(tmp, "unet", "layers.json"), layers)
+    if vae_encoder is not None:
+        torch.jit.save(vae_encoder, os.path.join(tmp, "vae", "encoder.pt"))
+    torch.jit.save(vae_decoder, os.path.join(tmp, "vae", "decoder.pt"))
+    _write_json(os.path.join(tmp, "vae", "config.json"), {"scaling_factor": float(scaling_factor)})
+    _write_json(os.path.join(tmp, "scheduler", "scheduler_config.json"), scheduler_config)
+    for rel, content in (extra_files or {}).items():
+        path = os.path.join(tmp, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if isinstance(content, (dict, list)):
+            _write_json(path, content)
+        else:
+            with open(path, "w") as f:
+                f.write(content)
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+
+
+SD15_SCHEDULER_CONFIG = {
+    "_class_name": "PNDMScheduler",
+    "_diffusers_version": "0.6.0",
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "beta_start": 0.00085,
+    "num_train_timesteps": 1000,
+    "set_alpha_to_one": False,
+    "skip_prk_steps": True,
+    "steps_offset": 1,
+    "trained_betas": None,
+    "clip_sample": False,
+}

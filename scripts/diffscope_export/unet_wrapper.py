@@ -1,0 +1,49 @@
+"""AnalyzableUNet: (sample, timestep, context) -> (noise_pred, cross-attention probabilities, block outputs)."""
+import torch
+
+from .attention import install_capture
+
+
+def _first_tensor(out):
+    if isinstance(out, (tuple, list)):
+        return out[0]
+    if hasattr(out, "sample"):
+        return out.sample
+    return out
+
+
+class AnalyzableUNet(torch.nn.Module):
+    """Wraps a diffusers UNet2DConditionModel or the shapes model's UNet.
+
+    Returns noise_pred [B,C,h,w]; the cross-attention probabilities [B, heads, h_l*w_l, 77] of every attn2
+    module in execution order; and the outputs of down_blocks.*, mid_block and up_blocks.* (features)."""
+
+    def __init__(self, unet):
+        super().__init__()
+        self.unet = unet
+        self.store = install_capture(unet)
+        self.block_names = [f"down_blocks.{i}" for i in range(len(unet.down_blocks))] + ["mid_block"] + \
+                           [f"up_blocks.{i}" for i in range(len(unet.up_blocks))]
+        self._features = []
+        blocks = list(unet.down_blocks) + [unet.mid_block] + list(unet.up_blocks)
+        for blk in blocks:
+            blk.register_forward_hook(self._hook)
+
+    def _hook(self, module, inputs, output):
+        self._features.append(_first_tensor(output))
+
+    def forward(self, sample, timestep, encoder_hidden_states):
+        self.store.clear()
+        self._features = []
+        try:
+            out = self.unet(sample, timestep, encoder_hidden_states, return_dict=False)
+        except TypeError:
+            out = self.unet(sample, timestep, encoder_hidden_states)
+        noise = _first_tensor(out)
+        maps = [p for _, p in self.store.maps]
+        feats = list(self._features)
+        return noise, maps, feats
+
+    def layer_names(self):
+        """attn2 names in execution order (valid after one forward)."""
+        return [n for n, _ in self.store.maps]

@@ -1,0 +1,58 @@
+#!/usr/bin/python3
+"""Export a shapes-architecture model (trained or random) into a diffscope package, through diffscope_export."""
+import os
+import sys
+import tempfile
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clip_bpe import write_vocab  # noqa: E402
+from diffscope_export import AnalyzableUNet, trace_checked, write_package  # noqa: E402
+from diffscope_export.package import SD15_SCHEDULER_CONFIG, layer_table  # noqa: E402
+
+
+class _EncoderMean(torch.nn.Module):
+    def __init__(self, enc):
+        super().__init__()
+        self.enc = enc
+
+    def forward(self, image):
+        return self.enc(image)[0]
+
+
+def export_shapes(out, *, name, vae, text, unet, vocab, merges, sample_size, extra_files=None, plain_unet=False):
+    """Traces every part, checks traced against eager (batch 1, 2, 5 and a second size), writes the package."""
+    for m in (vae, text, unet):
+        m.eval()
+    torch.manual_seed(0)
+    f = 4  # the VAE halves twice
+    lat = sample_size // f
+    lc = unet.config["in_channels"]
+    ids = lambda b: torch.randint(0, len(vocab), (b, 77))  # noqa: E731
+    ctx = lambda b: torch.randn(b, 77, unet.config["context_dim"])  # noqa: E731
+    t = lambda b: torch.rand(b) * 999  # noqa: E731
+    te = trace_checked("text_encoder", text, (ids(1),), [(ids(2),), (ids(5),)])
+    if plain_unet:
+        un = trace_checked("unet", unet, (torch.randn(1, lc, lat, lat), t(1), ctx(1)),
+                           [(torch.randn(2, lc, lat, lat), t(2), ctx(2))])
+        layers = {"cross_attention": [], "features": []}
+    else:
+        wrapper = AnalyzableUNet(unet).eval()
+        example = (torch.randn(1, lc, lat, lat), t(1), ctx(1))
+        layers = layer_table(wrapper, *example)
+        other = lat + 4 if lat % 8 == 0 else lat + 8
+        un = trace_checked("unet", wrapper, example,
+                           [(torch.randn(2, lc, lat, lat), t(2), ctx(2)), (torch.randn(5, lc, lat, lat), t(5), ctx(5)),
+                            (torch.randn(2, lc, other, other), t(2), ctx(2))])
+    img = lambda b, s=sample_size: torch.rand(b, 3, s, s) * 2 - 1  # noqa: E731
+    enc = trace_checked("vae/encoder", _EncoderMean(vae.encoder), (img(1),), [(img(2),)])
+    dec = trace_checked("vae/decoder", vae.decoder, (torch.randn(1, lc, lat, lat),),
+                        [(torch.randn(2, lc, lat, lat),), (torch.randn(1, lc, lat + 4, lat + 4),)])
+    with tempfile.TemporaryDirectory() as tok:
+        write_vocab(tok, vocab, merges)
+        write_package(out, name=name, text_encoder=te, unet=un, vae_encoder=enc, vae_decoder=dec,
+                      vocab_json=os.path.join(tok, "vocab.json"), merges_txt=os.path.join(tok, "merges.txt"),
+                      scheduler_config=dict(SD15_SCHEDULER_CONFIG, prediction_type="epsilon"),
+                      sample_size=sample_size, vae_scale_factor=f, latent_channels=lc, prediction_type="epsilon",
+                      scaling_factor=float(vae.scaling_factor), layers=layers, extra_files=extra_files)
