@@ -43,7 +43,7 @@ cv::Mat grid(const std::vector<std::vector<cv::Mat>>& cells, const std::vector<s
   }
   if (!col_labels.empty()) {
     for (const auto& r : cells) {
-      if (static_cast<int>(r.size()) != cols) {
+      if (r.size() != col_labels.size()) {
         throw Error("grid: " + std::to_string(col_labels.size()) + " column labels but a row has " +
                         std::to_string(r.size()) + " cells",
                     kExitFailure);

@@ -1,5 +1,6 @@
 // PNG writing/reading and conversion of model output (CHW RGB floats) to displayable 8-bit BGR.
 #include <cmath>
+#include <filesystem>
 #include <opencv2/imgcodecs.hpp>
 
 #include "diffscope/atomic_file.h"
@@ -27,6 +28,8 @@ void write_png(const std::string& path, const cv::Mat& img) {
 }
 
 cv::Mat read_image(const std::string& path, int flags) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": cannot be read as an image (no such file)");
   cv::Mat img;
   try {
     img = cv::imread(path, flags);
