@@ -51,8 +51,9 @@ PrCurve precision_recall_curve(Span<float> scores, Span<float> labels);
 /// No positives: 0 (as sklearn 1.2, which warns); all positives: 1.
 double average_precision(Span<float> scores, Span<float> labels);
 
-/// Intersection over union of {map > threshold} (strict, as DAAM's expand_as / plot_mask_heat_map)
-/// and {mask > 0.5}. Both sets empty: 0 (DAAM divides by union + 1e-8).
+/// Intersection over union of {map > threshold} (strict and in float32, as DAAM's expand_as /
+/// plot_mask_heat_map compare a float32 tensor) and {mask > 0.5}. Both sets empty: 0 (DAAM divides by
+/// union + 1e-8).
 double iou(Span<float> map, Span<float> mask, double threshold);
 
 /// Average ranks (1-based; ties get the mean of their ranks), as scipy.stats.rankdata(method="average").
@@ -91,7 +92,8 @@ double trapezoid_dx(Span<double> y, double dx = 1.0);
 /// use_sample_covariance=False, data_range=R, channel_axis=...) on float64 images.
 /// luminance = mean((2 mx my + C1) / (mx^2 + my^2 + C1)), contrast = mean((2 sx sy + C2) / (vx + vy + C2)),
 /// structure = mean((vxy + C3) / (sx sy + C3)) with C3 = C2 / 2 (each mean over the same cropped pixels).
-/// Images smaller than 11 pixels on a side are averaged over all pixels (skimage refuses them).
+/// Images smaller than 11 pixels on a side are averaged over all pixels with scipy's "reflect" borders
+/// (skimage refuses them; for larger images the crop makes the border mode irrelevant).
 struct SsimParts {
   double ssim, luminance, contrast, structure;
 };

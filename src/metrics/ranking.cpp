@@ -112,9 +112,10 @@ double average_precision(Span<float> scores, Span<float> labels) {
 
 double iou(Span<float> map, Span<float> mask, double threshold) {
   detail::require_same_size("iou", map.size, mask.size);
+  const auto thr = static_cast<float>(threshold);  // torch compares a float32 map with the threshold as float32
   size_t inter = 0, uni = 0;
   for (size_t i = 0; i < map.size; ++i) {
-    bool p = static_cast<double>(map[i]) > threshold, t = mask[i] > 0.5f;
+    bool p = map[i] > thr, t = mask[i] > 0.5f;
     inter += p && t;
     uni += p || t;
   }
