@@ -1,0 +1,96 @@
+// diffscope schedulers: diffusers 0.31's DDIM, DDPM, PNDM (PLMS), Euler and DPM-Solver++ 2M, configured from
+// scheduler_config.json exactly as diffusers does and reproducing its numbers.
+#pragma once
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace diffscope {
+
+/// diffusers' scheduler_config.json keys. Keys absent from the file (or listed in "_use_default_values") take
+/// the chosen scheduler class's default, as diffusers' from_config does when swapping schedulers.
+struct SchedulerConfig {
+  int num_train_timesteps = 1000;
+  double beta_start = 0.0001, beta_end = 0.02;
+  std::string beta_schedule = "linear";      ///< linear, scaled_linear, squaredcos_cap_v2
+  std::vector<double> trained_betas;         ///< overrides beta_schedule when non-empty
+  std::string prediction_type = "epsilon";   ///< epsilon, v_prediction, sample
+  std::optional<std::string> timestep_spacing;  ///< leading, linspace, trailing; unset = class default
+  int steps_offset = 0;
+  bool set_alpha_to_one = true;
+  bool clip_sample = true;
+  double clip_sample_range = 1.0;
+  bool skip_prk_steps = false;
+  std::string variance_type = "fixed_small";  ///< DDPM
+  std::string class_name;                    ///< "_class_name" of the file, if any
+
+  /// Parses diffusers keys; a wrong type or unsupported value throws Error naming `source` and the key.
+  static SchedulerConfig from_json(const nlohmann::json& j, const std::string& source);
+  static SchedulerConfig from_file(const std::string& path);
+};
+
+/// One step's results: x_{t-1} and the clean-sample estimate x0 (for PNDM, x0 from the raw model output at t).
+struct StepOutput {
+  at::Tensor prev_sample;
+  at::Tensor pred_original_sample;
+};
+
+/// A stateful sampler, like a diffusers scheduler object.
+class Scheduler {
+ public:
+  virtual ~Scheduler() = default;
+  /// "ddim", "ddpm", "pndm", "euler", "dpm++2m".
+  virtual std::string name() const = 0;
+  /// Timesteps for `steps` inference steps; resets all state.
+  virtual void set_timesteps(int steps) = 0;
+  /// Descending custom timesteps (DDIM, DDPM, Euler); Error for schedulers that cannot take them.
+  virtual void set_custom_timesteps(const std::vector<int64_t>& timesteps);
+  /// What the loop iterates (PNDM's 51 for 50 included).
+  const std::vector<int64_t>& timesteps() const { return timesteps_; }
+  /// Sigmas (with the final 0) for sigma-based schedulers; empty otherwise.
+  const std::vector<double>& sigmas() const { return sigmas_; }
+  /// Multiplier of the initial noise.
+  virtual double init_noise_sigma() const { return 1.0; }
+  /// The training schedule's alphas_cumprod (float32 values as doubles).
+  const std::vector<double>& alphas_cumprod() const { return alphas_cumprod_; }
+  /// Scales the UNet input (Euler: divides by sqrt(sigma^2+1)); identity for the others.
+  virtual at::Tensor scale_model_input(const at::Tensor& sample, int64_t timestep);
+  /// One step. Noise (DDPM, DDIM eta>0) is drawn from `generator` where diffusers draws it, or taken from
+  /// `noise` when given (tests).
+  virtual StepOutput step(const at::Tensor& model_output, int64_t timestep, const at::Tensor& sample,
+                          c10::optional<at::Generator> generator = c10::nullopt, const at::Tensor* noise = nullptr) = 0;
+  /// The forward process at t: sqrt(abar) x0 + sqrt(1-abar) noise (Euler-type: x0 + sigma noise).
+  virtual at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise, int64_t timestep) const;
+  /// DDIM's eta (ignored by the others).
+  void set_eta(double eta) { eta_ = eta; }
+  const SchedulerConfig& config() const { return config_; }
+
+ protected:
+  explicit Scheduler(SchedulerConfig config);
+  SchedulerConfig config_;
+  std::vector<int64_t> timesteps_;
+  std::vector<double> sigmas_;
+  std::vector<double> alphas_cumprod_;
+  at::Tensor acp_;  ///< alphas_cumprod as a float32 tensor
+  double eta_ = 0.0;
+  int num_inference_steps_ = 0;
+  bool custom_ = false;
+  /// Spacing to use: the config's, else the class default.
+  std::string spacing(const char* class_default) const;
+  /// diffusers' leading/linspace/trailing integer timesteps (descending).
+  std::vector<int64_t> spaced_timesteps(int steps, const std::string& spacing) const;
+};
+
+/// Makes a scheduler by name (case-insensitive; diffusers class names accepted); Error listing valid names.
+std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerConfig& config);
+/// "PNDMScheduler" -> "pndm"; Error for classes diffscope does not implement.
+std::string scheduler_name_from_class(const std::string& diffusers_class_name);
+/// The names make_scheduler accepts.
+std::vector<std::string> scheduler_names();
+
+}  // namespace diffscope

@@ -1,0 +1,59 @@
+// DDIMScheduler (diffusers 0.31): deterministic for eta = 0, default spacing "leading".
+#include <ATen/ATen.h>
+
+#include "diffscope/error.h"
+#include "sched/impl.h"
+
+namespace diffscope::sched {
+namespace {
+
+class Ddim : public Scheduler {
+ public:
+  explicit Ddim(const SchedulerConfig& c) : Scheduler(c) {
+    final_alpha_ = c.set_alpha_to_one ? 1.0f : f32(alphas_cumprod_[0]);
+  }
+  std::string name() const override { return "ddim"; }
+  void set_timesteps(int steps) override {
+    timesteps_ = spaced_timesteps(steps, spacing("leading"));
+    num_inference_steps_ = steps;
+    custom_ = false;
+  }
+  void set_custom_timesteps(const std::vector<int64_t>& ts) override {
+    timesteps_ = ts;
+    num_inference_steps_ = static_cast<int>(ts.size());
+    custom_ = true;
+  }
+  StepOutput step(const at::Tensor& out, int64_t t, const at::Tensor& x, c10::optional<at::Generator> gen,
+                  const at::Tensor* noise) override {
+    int64_t prev = t - config_.num_train_timesteps / num_inference_steps_;
+    if (custom_) {  // the next timestep of the custom list
+      prev = -1;
+      for (size_t i = 0; i + 1 < timesteps_.size(); ++i)
+        if (timesteps_[i] == t) prev = timesteps_[i + 1];
+    }
+    const float a = f32(alphas_cumprod_.at(static_cast<size_t>(t)));
+    const float a_prev = prev >= 0 ? f32(alphas_cumprod_[static_cast<size_t>(prev)]) : final_alpha_;
+    const float b = 1.0f - a, b_prev = 1.0f - a_prev;
+    at::Tensor x0 = predict_x0(config_.prediction_type, out, x, a);
+    at::Tensor eps = predict_eps(config_.prediction_type, out, x, a);
+    if (config_.clip_sample) {
+      x0 = x0.clamp(-config_.clip_sample_range, config_.clip_sample_range);
+      if (config_.prediction_type != "epsilon") eps = (x - std::pow(a, 0.5f) * x0) / std::pow(b, 0.5f);
+    }
+    const float variance = (b_prev / b) * (1.0f - a / a_prev);
+    const float std_dev = static_cast<float>(eta_) * std::pow(variance, 0.5f);
+    at::Tensor direction = std::pow(1.0f - a_prev - std_dev * std_dev, 0.5f) * eps;
+    at::Tensor prev_sample = std::pow(a_prev, 0.5f) * x0 + direction;
+    if (eta_ > 0) prev_sample = prev_sample + std_dev * step_noise(out, gen, noise);
+    return {prev_sample, x0};
+  }
+
+ private:
+  float final_alpha_;
+};
+
+}  // namespace
+
+std::unique_ptr<Scheduler> make_ddim(const SchedulerConfig& c) { return std::make_unique<Ddim>(c); }
+
+}  // namespace diffscope::sched

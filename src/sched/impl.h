@@ -1,0 +1,27 @@
+// Internal: constructors of the scheduler classes and shared float32 helpers.
+#pragma once
+#include <cmath>
+#include <memory>
+
+#include "diffscope/scheduler.h"
+
+namespace diffscope::sched {
+
+std::unique_ptr<Scheduler> make_ddim(const SchedulerConfig& c);
+std::unique_ptr<Scheduler> make_ddpm(const SchedulerConfig& c);
+std::unique_ptr<Scheduler> make_pndm(const SchedulerConfig& c);
+std::unique_ptr<Scheduler> make_euler(const SchedulerConfig& c);
+std::unique_ptr<Scheduler> make_dpm_solver(const SchedulerConfig& c);
+
+/// x0 and epsilon from a model output at abar (float32 arithmetic like diffusers' 0-dim tensors).
+at::Tensor predict_x0(const std::string& prediction_type, const at::Tensor& model_output, const at::Tensor& sample,
+                      float alpha_prod);
+at::Tensor predict_eps(const std::string& prediction_type, const at::Tensor& model_output, const at::Tensor& sample,
+                       float alpha_prod);
+
+/// Draws diffusers' randn_tensor(shape) from the generator, or returns the injected noise.
+at::Tensor step_noise(const at::Tensor& like, c10::optional<at::Generator> gen, const at::Tensor* noise);
+
+inline float f32(double v) { return static_cast<float>(v); }
+
+}  // namespace diffscope::sched
