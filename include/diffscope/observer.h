@@ -1,0 +1,44 @@
+// diffscope::Observer: the hook interface the denoising loop calls; analyses and writers plug in here.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace diffscope {
+
+class Model;
+struct Encoding;
+
+/// Facts about a run, given to observers before the first step.
+struct RunContext {
+  const Model* model = nullptr;
+  const Encoding* encoding = nullptr;   ///< the prompt's tokens and word map
+  std::vector<int64_t> timesteps;       ///< what the loop iterates
+  int latent_height = 0, latent_width = 0;
+  bool guided = false;                  ///< classifier-free guidance on (batch = [uncond, cond])
+  double guidance_scale = 1.0;
+};
+
+/// One denoising step as the loop saw it. Tensors are on the model's device.
+struct StepState {
+  int index = 0;                        ///< 0-based step number
+  int64_t timestep = 0;
+  const at::Tensor* latent_in = nullptr;     ///< x_t before the step [1,C,h,w]
+  const at::Tensor* noise_pred = nullptr;    ///< guided noise prediction [1,C,h,w]
+  const at::Tensor* x0 = nullptr;            ///< scheduler's clean-latent estimate [1,C,h,w]
+  const at::Tensor* latent_out = nullptr;    ///< x_{t-1} [1,C,h,w]
+  const std::vector<at::Tensor>* cross_attention = nullptr;  ///< per layer [B,heads,HW_l,L]; B=2 when guided
+  const std::vector<at::Tensor>* features = nullptr;         ///< per block output [B,C_l,h_l,w_l]
+};
+
+/// Implement to capture or reduce data while the loop runs. Called on the loop's thread, in order.
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  virtual void on_begin(const RunContext& /*ctx*/, const at::Tensor& /*initial_latent*/) {}
+  virtual void on_step(const RunContext& ctx, const StepState& step) = 0;
+  virtual void on_end(const RunContext& /*ctx*/, const at::Tensor& /*final_latent*/) {}
+};
+
+}  // namespace diffscope

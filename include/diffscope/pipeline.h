@@ -1,0 +1,55 @@
+// diffscope::generate: the denoising loop (text encoding, CFG, scheduler steps, observer hooks).
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "diffscope/model.h"
+#include "diffscope/observer.h"
+#include "diffscope/tokenizer.h"
+
+namespace diffscope {
+
+/// Inputs of one generation, mirroring StableDiffusionPipeline's arguments.
+struct GenerateOptions {
+  std::string prompt;
+  std::string negative_prompt;          ///< "" = unconditional, as diffusers
+  int64_t seed = 0;                     ///< torch.Generator("cpu").manual_seed(seed) equivalent
+  int steps = 25;
+  double guidance_scale = 7.5;          ///< CFG active when > 1
+  int height = 0, width = 0;            ///< pixels; 0 = the package's sample_size
+  std::string scheduler;                ///< "" = the package's scheduler_config class
+  double eta = 0.0;                     ///< DDIM only
+  std::vector<int64_t> custom_timesteps;  ///< overrides steps when non-empty
+  std::string init_latents_path;        ///< .npy [1,C,h,w] or [C,h,w]; replaces the seeded noise
+  bool show_progress = true;
+};
+
+/// What the loop produced; the observers hold everything per step.
+struct GenerateResult {
+  Encoding encoding;
+  std::string scheduler;                    ///< the scheduler used ("pndm", "ddim", ...)
+  std::vector<int64_t> timesteps;
+  at::Tensor initial_latent, final_latent;  ///< [1,C,h,w] on CPU
+  at::Tensor image;                         ///< decoded final image [1,3,H,W] in [-1,1], CPU
+  double seconds_text = 0, seconds_loop = 0, seconds_decode = 0;
+};
+
+/// Checks options against the model (size multiple of the VAE factor, steps > 0, ...); Error on the first problem.
+void validate(const Model& model, const GenerateOptions& options);
+
+/// Runs the loop, calling every observer at each step. Deterministic for a seed and thread count.
+GenerateResult generate(const Model& model, const GenerateOptions& options,
+                        const std::vector<Observer*>& observers);
+
+/// Text embeddings for [negative, prompt] (guided) or [prompt]: [B, L, D].
+at::Tensor encode_prompts(const Model& model, const Encoding& prompt, const std::string& negative, bool guided);
+
+/// One guided UNet evaluation on an already scale_model_input'ed latent [1,C,h,w]: noise = u + w (c - u).
+/// `context` is encode_prompts' output (batch 2 when guided); `raw` receives the batched UNet output.
+at::Tensor guided_noise(const Model& model, const at::Tensor& latent_in, int64_t timestep, const at::Tensor& context,
+                        double guidance_scale, UNetOutput* raw = nullptr);
+
+}  // namespace diffscope

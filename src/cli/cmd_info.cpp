@@ -1,0 +1,76 @@
+// `diffscope info`: what a model package holds (layers, heads, resolutions, limits).
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "diffscope/model.h"
+
+namespace diffscope::cli {
+namespace {
+
+struct Opts {
+  std::string model = "models/shapes-v1";
+  bool json = false;
+};
+
+int run(const Opts& o) {
+  apply_quiet(true);
+  Model m = Model::load(o.model, "cpu");
+  const auto& i = m.info();
+  const int latent = i.sample_size / i.vae_scale_factor;
+  if (o.json) {
+    nlohmann::json layers = nlohmann::json::array(), feats = nlohmann::json::array();
+    for (const auto& l : i.attention_layers)
+      layers.push_back({{"name", l.name}, {"block", l.block}, {"heads", l.heads}, {"height", l.height}, {"width", l.width}});
+    for (const auto& f : i.features)
+      feats.push_back({{"name", f.name}, {"block", f.block}, {"channels", f.channels}, {"height", f.height}, {"width", f.width}});
+    nlohmann::json j{{"name", i.name}, {"sample_size", i.sample_size}, {"vae_scale_factor", i.vae_scale_factor},
+                     {"latent_channels", i.latent_channels}, {"latent_size", latent},
+                     {"prediction_type", i.prediction_type}, {"max_length", i.max_length},
+                     {"pad_token", i.pad_token}, {"vocab_size", m.tokenizer().vocab_size()},
+                     {"scaling_factor", i.scaling_factor}, {"scheduler", m.default_scheduler()},
+                     {"has_attention", m.has_attention()}, {"cross_attention", layers}, {"features", feats}};
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("model            %s (%s)\n", i.name.c_str(), i.dir.c_str());
+  std::printf("image size       %d x %d px (any multiple of %d works)\n", i.sample_size, i.sample_size, i.vae_scale_factor);
+  std::printf("latent           %d x %d x %d, scaling factor %.6g\n", i.latent_channels, latent, latent, i.scaling_factor);
+  std::printf("prediction       %s; scheduler %s\n", i.prediction_type.c_str(), m.default_scheduler().c_str());
+  std::printf("text             %d tokens max, pad %s, vocabulary %zu\n", i.max_length, i.pad_token.c_str(),
+              m.tokenizer().vocab_size());
+  if (!m.has_attention()) {
+    std::printf("attention        none: the UNet was exported without attention outputs\n");
+    return 0;
+  }
+  std::printf("\ncross-attention layers (%zu), in execution order:\n", i.attention_layers.size());
+  std::printf("  %-3s %-5s %-6s %-8s %s\n", "#", "block", "heads", "size", "module");
+  for (size_t k = 0; k < i.attention_layers.size(); ++k) {
+    const auto& l = i.attention_layers[k];
+    std::printf("  %-3zu %-5s %-6d %-8s %s\n", k, l.block.c_str(), l.heads,
+                (std::to_string(l.height) + "x" + std::to_string(l.width)).c_str(), l.name.c_str());
+  }
+  std::printf("\nblock outputs (%zu):\n", i.features.size());
+  for (size_t k = 0; k < i.features.size(); ++k) {
+    const auto& f = i.features[k];
+    std::printf("  %-3zu %-5s %-6d %-8s %s\n", k, f.block.c_str(), f.channels,
+                (std::to_string(f.height) + "x" + std::to_string(f.width)).c_str(), f.name.c_str());
+  }
+  const double per_step = static_cast<double>(i.max_length) * latent * latent * 4 / 1e6;
+  std::printf("\nattention capture keeps %.2f MB per step at the default size (tokens x latent pixels)\n", per_step);
+  return 0;
+}
+
+Runner setup(CLI::App& app) {
+  auto o = std::make_shared<Opts>();
+  app.add_option("-m,--model", o->model, "model package folder")->default_val(o->model);
+  app.add_flag("--json", o->json, "print JSON");
+  add_examples(app, {"diffscope info -m models/shapes-v1", "diffscope info -m sd15-package --json"});
+  return [o] { return run(*o); };
+}
+
+DIFFSCOPE_COMMAND({"info", "list a model package's layers, heads, resolutions and limits", 35, setup});
+
+}  // namespace
+}  // namespace diffscope::cli

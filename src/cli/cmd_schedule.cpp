@@ -1,0 +1,70 @@
+// `diffscope schedule`: the timesteps, sigmas and alphas_cumprod a run would use.
+#include <ATen/ATen.h>
+
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "diffscope/error.h"
+#include "diffscope/json_util.h"
+#include "diffscope/scheduler.h"
+
+namespace diffscope::cli {
+namespace {
+
+struct Opts {
+  std::string model, config, scheduler;
+  int steps = 25;
+  bool json = false;
+};
+
+int run(const Opts& o) {
+  const std::string path = o.model.empty() ? o.config : o.model + "/scheduler/scheduler_config.json";
+  SchedulerConfig cfg = SchedulerConfig::from_file(path);
+  std::string name = o.scheduler;
+  if (name.empty()) name = scheduler_name_from_class(read_json_file(path).value("_class_name", std::string("PNDMScheduler")));
+  auto s = make_scheduler(name, cfg);
+  s->set_timesteps(o.steps);
+  std::vector<double> acp;
+  for (int64_t t : s->timesteps()) acp.push_back(s->alphas_cumprod().at(static_cast<size_t>(t)));
+  if (o.json) {
+    nlohmann::json j{{"scheduler", s->name()},
+                     {"timesteps", s->timesteps()},
+                     {"sigmas", s->sigmas()},
+                     {"alphas_cumprod", acp},
+                     {"init_noise_sigma", s->init_noise_sigma()}};
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  std::printf("scheduler %s, %zu timesteps, init_noise_sigma %.9g\n", s->name().c_str(), s->timesteps().size(),
+              s->init_noise_sigma());
+  std::printf("%-5s %-6s %-14s %s\n", "step", "t", "alphas_cumprod", s->sigmas().empty() ? "" : "sigma");
+  for (size_t i = 0; i < s->timesteps().size(); ++i) {
+    std::printf("%-5zu %-6lld %-14.9g", i, static_cast<long long>(s->timesteps()[i]), acp[i]);
+    if (i < s->sigmas().size()) std::printf(" %.9g", s->sigmas()[i]);
+    std::printf("\n");
+  }
+  if (s->sigmas().size() > s->timesteps().size()) std::printf("final sigma %.9g\n", s->sigmas().back());
+  return 0;
+}
+
+Runner setup(CLI::App& app) {
+  auto o = std::make_shared<Opts>();
+  auto* src = app.add_option_group("source", "where the scheduler configuration comes from");
+  src->add_option("-m,--model", o->model, "model package (its scheduler/scheduler_config.json)");
+  src->add_option("--scheduler-config", o->config, "a diffusers scheduler_config.json");
+  src->require_option(1);
+  app.add_option("--scheduler", o->scheduler, "ddim, ddpm, pndm, euler, dpm++2m (default: the config's class)");
+  app.add_option("--steps", o->steps, "inference steps")->default_val(25)->check(CLI::Range(1, 1000));
+  app.add_flag("--json", o->json, "print one JSON object {timesteps, sigmas, alphas_cumprod, init_noise_sigma}");
+  add_examples(app, {"diffscope schedule -m models/shapes-v1 --scheduler ddim --steps 50",
+                     "diffscope schedule --scheduler-config sd15/scheduler/scheduler_config.json --scheduler euler "
+                     "--steps 30 --json"});
+  return [o] { return run(*o); };
+}
+
+DIFFSCOPE_COMMAND({"schedule", "print the timesteps, sigmas and alphas_cumprod a run would use", 30, setup});
+
+}  // namespace
+}  // namespace diffscope::cli

@@ -1,0 +1,46 @@
+// Subcommand registration for the diffscope CLI: each cmd_*.cpp registers itself with DIFFSCOPE_COMMAND.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace diffscope::cli {
+
+/// Options every subcommand that runs a model takes.
+struct CommonOptions {
+  int threads = 0;              ///< 0 = all cores
+  std::string device = "cpu";
+  bool quiet = false;
+};
+
+/// Returned by a command's setup: runs the parsed command and returns the exit code.
+using Runner = std::function<int()>;
+
+/// A subcommand: `setup` adds its options to the CLI11 sub-app and returns the runner.
+struct Command {
+  std::string name, summary;
+  int order;                                  ///< position in `diffscope --help`
+  std::function<Runner(CLI::App&)> setup;
+};
+
+int register_command(Command c);
+const std::vector<Command>& commands();
+
+/// Adds --threads, --device, --quiet to `app`.
+void add_common_options(CLI::App& app, CommonOptions& o);
+/// Applies them: logging level, LibTorch threads; returns the checked device string.
+std::string apply_common_options(const CommonOptions& o);
+/// Sets --quiet logging only (for commands that run no model).
+void apply_quiet(bool quiet);
+/// Adds a "Examples:" footer.
+void add_examples(CLI::App& app, const std::vector<std::string>& lines);
+
+}  // namespace diffscope::cli
+
+#define DIFFSCOPE_CONCAT2(a, b) a##b
+#define DIFFSCOPE_CONCAT(a, b) DIFFSCOPE_CONCAT2(a, b)
+/// Registers a command at static-initialisation time: DIFFSCOPE_COMMAND({"name", "summary", 10, setup_fn});
+#define DIFFSCOPE_COMMAND(...) \
+  static const int DIFFSCOPE_CONCAT(ds_command_, __LINE__) = ::diffscope::cli::register_command(__VA_ARGS__)

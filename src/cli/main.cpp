@@ -1,0 +1,108 @@
+// diffscope: entry point. Parses the subcommand, runs it, and turns every failure into one line + exit code.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <iostream>
+
+#include "cli/command.h"
+#include "diffscope/error.h"
+#include "diffscope/runtime.h"
+#include "diffscope/version.h"
+
+namespace diffscope::cli {
+
+namespace {
+std::vector<Command>& registry() {
+  static std::vector<Command> r;
+  return r;
+}
+}  // namespace
+
+int register_command(Command c) {
+  registry().push_back(std::move(c));
+  return static_cast<int>(registry().size());
+}
+
+const std::vector<Command>& commands() { return registry(); }
+
+void add_common_options(CLI::App& app, CommonOptions& o) {
+  app.add_option("--threads", o.threads, "LibTorch threads (0 = all cores)")->default_val(0)->check(CLI::NonNegativeNumber);
+  app.add_option("--device", o.device, "cpu, cuda or cuda:N")->default_val("cpu");
+  app.add_flag("-q,--quiet", o.quiet, "only warnings and errors; no progress bar");
+}
+
+void apply_quiet(bool quiet) { spdlog::set_level(quiet ? spdlog::level::warn : spdlog::level::info); }
+
+std::string apply_common_options(const CommonOptions& o) {
+  apply_quiet(o.quiet);
+  const std::string device = check_device(o.device);
+  const int n = set_threads(o.threads);
+  spdlog::debug("threads: {}", n);
+  return device;
+}
+
+void add_examples(CLI::App& app, const std::vector<std::string>& lines) {
+  std::string f = "\nExamples:\n";
+  for (const auto& l : lines) f += "  " + l + "\n";
+  app.footer(f);
+}
+
+}  // namespace diffscope::cli
+
+int main(int argc, char** argv) {
+  using namespace diffscope;
+  auto logger = spdlog::stderr_color_mt("diffscope");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%^[%H:%M:%S %l]%$ %v");
+  spdlog::set_level(spdlog::level::info);
+
+  CLI::App app{"diffscope " DIFFSCOPE_VERSION
+               ": explain how a text-to-image diffusion model turns a prompt into an image"};
+  app.set_version_flag("--version", std::string("diffscope ") + DIFFSCOPE_VERSION + " (LibTorch " + torch_version() + ")");
+  app.require_subcommand(1);
+  cli::add_examples(app, {"diffscope generate --model models/shapes-v1 --prompt \"a red circle\" --out runs/red",
+                          "diffscope analyze --model models/shapes-v1 --prompt \"a red circle and a blue square\" --out runs/rb",
+                          "diffscope <command> --help"});
+
+  std::vector<cli::Command> cmds = cli::commands();
+  std::stable_sort(cmds.begin(), cmds.end(), [](const auto& a, const auto& b) { return a.order < b.order; });
+  std::vector<std::pair<CLI::App*, cli::Runner>> runners;
+  for (const auto& c : cmds) {
+    CLI::App* sub = app.add_subcommand(c.name, c.summary);
+    runners.emplace_back(sub, c.setup(*sub));
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string msg = e.what();
+    std::cerr << "diffscope: error: " << msg << " (see diffscope --help)\n";
+    return kExitBadInput;
+  }
+
+  for (auto& [sub, run] : runners) {
+    if (!sub->parsed()) continue;
+    try {
+      return run();
+    } catch (const Error& e) {
+      std::cerr << "diffscope: error: " << e.what() << "\n";
+      return e.exit_code();
+    } catch (const std::bad_alloc&) {
+      std::cerr << "diffscope: error: out of memory (try a smaller --height/--width, fewer steps, or --batch)\n";
+      return kExitFailure;
+    } catch (const std::exception& e) {
+      std::string msg = e.what();
+      msg = msg.substr(0, msg.find('\n'));
+      std::cerr << "diffscope: error: " << msg << "\n";
+      return kExitFailure;
+    }
+  }
+  return kExitFailure;
+}

@@ -1,0 +1,109 @@
+// Real-image attribution: the same observers as a generation, fed by single-step denoising from noised latents.
+#include "diffscope/attribute.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <chrono>
+#include <opencv2/imgproc.hpp>
+
+#include "diffscope/error.h"
+#include "diffscope/image.h"
+#include "diffscope/model.h"
+#include "diffscope/scheduler.h"
+
+namespace diffscope {
+
+namespace {
+/// Image file -> [1,3,S,S] float in [-1,1] (RGB), resized with area interpolation.
+at::Tensor load_image(const std::string& path, int size) {
+  cv::Mat bgr = read_image(path);
+  if (bgr.channels() == 4) cv::cvtColor(bgr, bgr, cv::COLOR_BGRA2BGR);
+  if (bgr.channels() == 1) cv::cvtColor(bgr, bgr, cv::COLOR_GRAY2BGR);
+  if (bgr.rows != size || bgr.cols != size) cv::resize(bgr, bgr, cv::Size(size, size), 0, 0, cv::INTER_AREA);
+  cv::Mat rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  at::Tensor t = at::from_blob(rgb.data, {size, size, 3}, at::kByte).clone();
+  return t.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div(127.5).sub(1.0);
+}
+}  // namespace
+
+GenerateOptions attribute_as_generate_options(const AttributeOptions& a) {
+  GenerateOptions o;
+  o.prompt = a.prompt;
+  o.negative_prompt = a.negative_prompt;
+  o.seed = a.seed;
+  o.steps = static_cast<int>(a.timesteps.size());
+  o.guidance_scale = a.guidance_scale;
+  o.height = o.width = a.size;
+  o.custom_timesteps = a.timesteps;
+  o.init_latents_path = a.image_path;
+  o.show_progress = false;
+  return o;
+}
+
+GenerateResult attribute(const Model& model, const AttributeOptions& a, const std::vector<Observer*>& observers) {
+  const auto& info = model.info();
+  const int size = a.size ? a.size : info.sample_size;
+  if (size % info.vae_scale_factor) throw Error("--size: expected a multiple of " + std::to_string(info.vae_scale_factor));
+  if (a.timesteps.empty()) throw Error("--t: expected at least one timestep");
+  auto sched = make_scheduler("ddim", model.scheduler_config());
+  const auto& acp = sched->alphas_cumprod();
+  for (int64_t t : a.timesteps)
+    if (t < 0 || t >= static_cast<int64_t>(acp.size()))
+      throw Error("--t: timestep " + std::to_string(t) + " is outside 0.." + std::to_string(acp.size() - 1));
+
+  at::NoGradGuard no_grad;
+  GenerateResult res;
+  res.scheduler = "forward-noise";
+  res.timesteps = a.timesteps;
+  res.encoding = model.tokenize(a.prompt);
+  const bool guided = a.guidance_scale > 1.0;
+  auto t0 = std::chrono::steady_clock::now();
+  at::Tensor context = encode_prompts(model, res.encoding, a.negative_prompt, guided);
+  at::Tensor image = load_image(a.image_path, size);
+  at::Tensor x0 = model.encode(image.to(model.device()));
+  at::Generator gen = at::detail::createCPUGenerator(static_cast<uint64_t>(a.seed));
+  at::Tensor noise = at::randn(x0.sizes(), gen, at::TensorOptions().dtype(at::kFloat)).to(model.device());
+  res.seconds_text = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  RunContext ctx;
+  ctx.model = &model;
+  ctx.encoding = &res.encoding;
+  ctx.timesteps = res.timesteps;
+  ctx.latent_height = static_cast<int>(x0.size(2));
+  ctx.latent_width = static_cast<int>(x0.size(3));
+  ctx.guided = guided;
+  ctx.guidance_scale = a.guidance_scale;
+  for (auto* ob : observers) ob->on_begin(ctx, x0);
+
+  t0 = std::chrono::steady_clock::now();
+  const bool v_pred = info.prediction_type == "v_prediction";
+  for (size_t i = 0; i < a.timesteps.size(); ++i) {
+    const int64_t t = a.timesteps[i];
+    at::Tensor xt = sched->add_noise(x0, noise, t);
+    UNetOutput raw;
+    at::Tensor pred = guided_noise(model, sched->scale_model_input(xt, t), t, context, a.guidance_scale, &raw);
+    const double ab = acp[static_cast<size_t>(t)];
+    at::Tensor x0_hat = v_pred ? std::sqrt(ab) * xt - std::sqrt(1.0 - ab) * pred
+                               : (xt - std::sqrt(1.0 - ab) * pred) / std::sqrt(ab);
+    StepState st;
+    st.index = static_cast<int>(i);
+    st.timestep = t;
+    st.latent_in = &xt;
+    st.noise_pred = &pred;
+    st.x0 = &x0_hat;
+    st.latent_out = &x0_hat;
+    st.cross_attention = &raw.cross_attention;
+    st.features = &raw.features;
+    for (auto* ob : observers) ob->on_step(ctx, st);
+  }
+  res.seconds_loop = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  res.initial_latent = x0.cpu();
+  res.final_latent = x0.cpu();
+  for (auto* ob : observers) ob->on_end(ctx, x0);
+  res.image = image;
+  return res;
+}
+
+}  // namespace diffscope

@@ -1,0 +1,320 @@
+// Model package loading and validation (the contract in README "Model package").
+#include "diffscope/model.h"
+
+#include <torch/script.h>
+
+#include <filesystem>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "diffscope/error.h"
+#include "diffscope/json_util.h"
+#include "diffscope/scheduler.h"
+
+namespace fs = std::filesystem;
+
+namespace diffscope {
+
+struct Model::Impl {
+  ModelInfo info;
+  ClipTokenizer tokenizer;
+  at::Device device{at::kCPU};
+  torch::jit::Module text_encoder, unet, decoder;
+  mutable std::once_flag encoder_once;
+  mutable torch::jit::Module encoder;
+  at::ScalarType text_dtype = at::kFloat, unet_dtype = at::kFloat, vae_dtype = at::kFloat;
+  bool plain_unet = false;
+  mutable bool unet_checked = false, text_checked = false;
+  std::string rel(const std::string& p) const { return (fs::path(info.dir) / p).string(); }
+};
+
+namespace {
+
+std::string first_line(const std::string& s) {
+  auto pos = s.find('\n');
+  return pos == std::string::npos ? s : s.substr(0, pos);
+}
+
+template <typename T>
+T get_key(const nlohmann::json& j, const std::string& key, const std::string& file, const char* expected) {
+  if (!j.contains(key)) throw Error(file + ": missing key \"" + key + "\" (expected " + expected + ")");
+  try {
+    return j.at(key).get<T>();
+  } catch (const std::exception&) {
+    throw Error(file + ": key \"" + key + "\" must be " + expected + ", got " + j.at(key).dump());
+  }
+}
+
+torch::jit::Module load_module(const std::string& path, const std::string& shown, const at::Device& device) {
+  if (!fs::exists(path)) throw Error(shown + ": missing (expected a TorchScript module saved with torch.jit.save)");
+  try {
+    auto m = torch::jit::load(path, device);
+    m.eval();
+    return m;
+  } catch (const c10::Error& e) {
+    throw Error(shown + ": not a loadable TorchScript module (" + first_line(e.what_without_backtrace()) + ")");
+  } catch (const std::exception& e) {
+    throw Error(shown + ": not a loadable TorchScript module (" + first_line(e.what()) + ")");
+  }
+}
+
+at::ScalarType module_dtype(const torch::jit::Module& m) {
+  for (const auto& p : m.parameters()) return p.scalar_type();
+  return at::kFloat;
+}
+
+std::string shape_str(const at::Tensor& t) {
+  std::string s = "[";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? "," : "") + std::to_string(t.size(i));
+  return s + "] " + std::string(c10::toString(t.scalar_type()));
+}
+
+void read_layers(ModelInfo& info, const std::string& path) {
+  const std::string shown = "unet/layers.json";
+  nlohmann::json j = read_json_file(path);
+  if (!j.is_object() || !j.contains("cross_attention") || !j["cross_attention"].is_array())
+    throw Error(shown + ": expected an object with a \"cross_attention\" array");
+  for (const auto& e : j["cross_attention"]) {
+    AttentionLayerInfo l;
+    l.name = get_key<std::string>(e, "name", shown, "a string");
+    l.block = e.value("block", std::string());
+    l.heads = get_key<int>(e, "heads", shown, "an integer");
+    l.height = get_key<int>(e, "height", shown, "an integer");
+    l.width = get_key<int>(e, "width", shown, "an integer");
+    if (l.heads <= 0 || l.height <= 0 || l.width <= 0)
+      throw Error(shown + ": layer " + l.name + " needs positive heads, height and width");
+    info.attention_layers.push_back(l);
+  }
+  if (j.contains("features")) {
+    for (const auto& e : j["features"]) {
+      FeatureInfo f;
+      f.name = get_key<std::string>(e, "name", shown, "a string");
+      f.block = e.value("block", std::string());
+      f.channels = get_key<int>(e, "channels", shown, "an integer");
+      f.height = get_key<int>(e, "height", shown, "an integer");
+      f.width = get_key<int>(e, "width", shown, "an integer");
+      info.features.push_back(f);
+    }
+  }
+}
+
+}  // namespace
+
+Model Model::load(const std::string& dir, const std::string& device) {
+  if (!fs::is_directory(dir))
+    throw Error("--model " + dir + ": not a folder (expected a diffscope model package folder)");
+  auto impl = std::make_shared<Impl>();
+  ModelInfo& info = impl->info;
+  info.dir = dir;
+  impl->device = at::Device(device);
+
+  const std::string index_path = impl->rel("model_index.json");
+  if (!fs::exists(index_path))
+    throw Error(index_path + ": missing (a diffscope package needs model_index.json; export one with scripts/)");
+  nlohmann::json index = read_json_file(index_path);
+  const std::string fmt = index.value("format", std::string());
+  if (fmt != "diffscope-torchscript")
+    throw Error(index_path + ": \"format\" must be \"diffscope-torchscript\"" +
+                (index.contains("_class_name") ? " (this looks like a diffusers folder: convert it with "
+                                                 "scripts/export_diffusers.py)"
+                                               : ""));
+  const int version = get_key<int>(index, "format_version", index_path, "an integer");
+  if (version != 1) throw Error(index_path + ": format_version " + std::to_string(version) + " is not supported (expected 1)");
+  info.name = get_key<std::string>(index, "name", index_path, "a string");
+  info.sample_size = get_key<int>(index, "sample_size", index_path, "an integer (pixels)");
+  info.vae_scale_factor = get_key<int>(index, "vae_scale_factor", index_path, "an integer");
+  info.latent_channels = get_key<int>(index, "latent_channels", index_path, "an integer");
+  info.prediction_type = get_key<std::string>(index, "prediction_type", index_path, "\"epsilon\" or \"v_prediction\"");
+  if (info.prediction_type != "epsilon" && info.prediction_type != "v_prediction")
+    throw Error(index_path + ": prediction_type must be \"epsilon\" or \"v_prediction\", got \"" + info.prediction_type + "\"");
+  info.max_length = get_key<int>(index, "max_length", index_path, "an integer");
+  info.pad_token = get_key<std::string>(index, "pad_token", index_path, "a token string");
+  if (info.sample_size <= 0 || info.vae_scale_factor <= 0 || info.latent_channels <= 0 || info.max_length < 2)
+    throw Error(index_path + ": sample_size, vae_scale_factor, latent_channels must be positive and max_length >= 2");
+  if (info.sample_size % info.vae_scale_factor)
+    throw Error(index_path + ": sample_size must be a multiple of vae_scale_factor");
+
+  impl->tokenizer = ClipTokenizer::from_dir(impl->rel("tokenizer"));
+  impl->tokenizer.token_id(info.pad_token);  // Error when the pad token is not in the vocabulary
+
+  const std::string vae_cfg = impl->rel("vae/config.json");
+  if (!fs::exists(vae_cfg)) throw Error(vae_cfg + ": missing (expected {\"scaling_factor\": ...})");
+  info.scaling_factor = get_key<double>(read_json_file(vae_cfg), "scaling_factor", vae_cfg, "a number");
+
+  const std::string sched = impl->rel("scheduler/scheduler_config.json");
+  if (!fs::exists(sched)) throw Error(sched + ": missing (expected diffusers' scheduler_config.json)");
+  SchedulerConfig::from_file(sched);  // validates keys now rather than mid-run
+
+  impl->text_encoder = load_module(impl->rel("text_encoder/model.pt"), impl->rel("text_encoder/model.pt"), impl->device);
+  impl->unet = load_module(impl->rel("unet/model.pt"), impl->rel("unet/model.pt"), impl->device);
+  impl->decoder = load_module(impl->rel("vae/decoder.pt"), impl->rel("vae/decoder.pt"), impl->device);
+  impl->text_dtype = module_dtype(impl->text_encoder);
+  impl->unet_dtype = module_dtype(impl->unet);
+  impl->vae_dtype = module_dtype(impl->decoder);
+
+  const std::string layers = impl->rel("unet/layers.json");
+  if (fs::exists(layers)) read_layers(info, layers);
+
+  // The UNet's output kind is part of the contract: check it once here on a tiny probe is too costly for
+  // large models, so the first call checks it (see unet()); its graph tells us whether it returns a tuple.
+  auto schema_ret = impl->unet.get_method("forward").function().getSchema().returns();
+  impl->plain_unet = schema_ret.size() == 1 && schema_ret[0].type()->kind() == c10::TypeKind::TensorType;
+  if (!impl->plain_unet && info.attention_layers.empty())
+    throw Error(layers + ": missing or empty, but unet/model.pt returns attention maps (expected one entry per map)");
+
+  Model m;
+  m.impl_ = impl;
+  return m;
+}
+
+const ModelInfo& Model::info() const { return impl_->info; }
+const ClipTokenizer& Model::tokenizer() const { return impl_->tokenizer; }
+at::Device Model::device() const { return impl_->device; }
+bool Model::has_attention() const { return !impl_->plain_unet; }
+
+void Model::require_attention(const std::string& what) const {
+  if (!has_attention())
+    throw Error(what + " needs cross-attention maps, but " + impl_->rel("unet/model.pt") +
+                " was exported without attention outputs (re-export it with scripts/export_diffusers.py)");
+}
+
+Encoding Model::tokenize(const std::string& prompt) const {
+  return impl_->tokenizer.encode(prompt, impl_->info.max_length, impl_->info.pad_token);
+}
+
+at::Tensor Model::encode_text(const at::Tensor& ids) const {
+  const auto& info = impl_->info;
+  at::Tensor out;
+  try {
+    out = impl_->text_encoder.forward({ids.to(impl_->device)}).toTensor();
+  } catch (const c10::Error& e) {
+    throw Error(impl_->rel("text_encoder/model.pt") + ": failed on input ids [" + std::to_string(ids.size(0)) + "," +
+                std::to_string(ids.size(1)) + "] int64 (" + first_line(e.what_without_backtrace()) + ")");
+  }
+  if (out.dim() != 3 || out.size(0) != ids.size(0) || out.size(1) != info.max_length || !out.is_floating_point())
+    throw Error(impl_->rel("text_encoder/model.pt") + ": returned " + shape_str(out) + ", expected float [B," +
+                std::to_string(info.max_length) + ",D]");
+  impl_->info.context_dim = static_cast<int>(out.size(2));
+  return out.to(at::kFloat);
+}
+
+std::pair<int, int> Model::layer_size(size_t layer, int latent_h, int latent_w) const {
+  const auto& info = impl_->info;
+  const auto& l = info.attention_layers.at(layer);
+  const int base = info.sample_size / info.vae_scale_factor;
+  int h = latent_h, w = latent_w, s = base;
+  while (s > l.height && s > 1) {  // each downsampling halves, rounding up
+    s = (s + 1) / 2;
+    h = (h + 1) / 2;
+    w = (w + 1) / 2;
+  }
+  return {h, w};
+}
+
+UNetOutput Model::unet(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context) const {
+  const auto& info = impl_->info;
+  const std::string shown = impl_->rel("unet/model.pt");
+  const auto dt = impl_->unet_dtype;
+  c10::IValue out;
+  try {
+    out = impl_->unet.forward({sample.to(dt), timestep.to(at::kFloat), context.to(dt)});
+  } catch (const c10::Error& e) {
+    throw Error(shown + ": failed on sample " + shape_str(sample) + ", context " + shape_str(context) + " (" +
+                first_line(e.what_without_backtrace()) + ")");
+  }
+  UNetOutput r;
+  if (out.isTensor()) {
+    r.noise_pred = out.toTensor();
+  } else if (out.isTuple()) {
+    auto elems = out.toTupleRef().elements();
+    if (elems.size() != 3 || !elems[0].isTensor() || !elems[1].isTensorList() || !elems[2].isTensorList())
+      throw Error(shown + ": expected forward to return (noise_pred, List[Tensor] cross_attention, List[Tensor] features)");
+    r.noise_pred = elems[0].toTensor();
+    for (const auto& t : elems[1].toTensorVector()) r.cross_attention.push_back(t);
+    for (const auto& t : elems[2].toTensorVector()) r.features.push_back(t);
+  } else {
+    throw Error(shown + ": forward returned neither a tensor nor a (noise_pred, attention, features) tuple");
+  }
+  if (!r.noise_pred.sizes().equals(sample.sizes()))
+    throw Error(shown + ": noise prediction is " + shape_str(r.noise_pred) + ", expected the sample's shape " +
+                shape_str(sample));
+  if (dt != at::kFloat) {
+    r.noise_pred = r.noise_pred.to(at::kFloat);
+    for (auto& t : r.cross_attention) t = t.to(at::kFloat);
+    for (auto& t : r.features) t = t.to(at::kFloat);
+  }
+  if (!impl_->unet_checked && !r.cross_attention.empty()) {
+    const auto& layers = info.attention_layers;
+    if (r.cross_attention.size() != layers.size())
+      throw Error(shown + ": returned " + std::to_string(r.cross_attention.size()) + " cross-attention maps but unet/layers.json lists " +
+                  std::to_string(layers.size()));
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const auto& a = r.cross_attention[i];
+      auto [h, w] = layer_size(i, static_cast<int>(sample.size(2)), static_cast<int>(sample.size(3)));
+      if (a.dim() != 4 || a.size(0) != sample.size(0) || a.size(1) != layers[i].heads || a.size(2) != int64_t(h) * w ||
+          a.size(3) != info.max_length)
+        throw Error(shown + ": cross-attention map " + std::to_string(i) + " (" + layers[i].name + ") is " + shape_str(a) +
+                    ", expected [" + std::to_string(sample.size(0)) + "," + std::to_string(layers[i].heads) + "," +
+                    std::to_string(h * w) + "," + std::to_string(info.max_length) + "] as unet/layers.json says");
+    }
+    if (!info.features.empty() && r.features.size() != info.features.size())
+      throw Error(shown + ": returned " + std::to_string(r.features.size()) + " feature maps but unet/layers.json lists " +
+                  std::to_string(info.features.size()));
+    impl_->unet_checked = true;
+  }
+  return r;
+}
+
+at::Tensor Model::decode(const at::Tensor& latents) const {
+  const std::string shown = impl_->rel("vae/decoder.pt");
+  at::Tensor img;
+  try {
+    img = impl_->decoder.forward({(latents / impl_->info.scaling_factor).to(impl_->vae_dtype)}).toTensor();
+  } catch (const c10::Error& e) {
+    throw Error(shown + ": failed on latents " + shape_str(latents) + " (" + first_line(e.what_without_backtrace()) + ")");
+  }
+  const int f = impl_->info.vae_scale_factor;
+  if (img.dim() != 4 || img.size(1) != 3 || img.size(2) != latents.size(2) * f || img.size(3) != latents.size(3) * f)
+    throw Error(shown + ": returned " + shape_str(img) + ", expected [B,3," + std::to_string(latents.size(2) * f) + "," +
+                std::to_string(latents.size(3) * f) + "]");
+  return img.to(at::kFloat);
+}
+
+at::Tensor Model::encode(const at::Tensor& image) const {
+  const std::string path = impl_->rel("vae/encoder.pt");
+  std::call_once(impl_->encoder_once, [&] { impl_->encoder = load_module(path, path, impl_->device); });
+  at::Tensor lat;
+  try {
+    lat = impl_->encoder.forward({image.to(impl_->device).to(module_dtype(impl_->encoder))}).toTensor();
+  } catch (const c10::Error& e) {
+    throw Error(path + ": failed on image " + shape_str(image) + " (" + first_line(e.what_without_backtrace()) + ")");
+  }
+  const int f = impl_->info.vae_scale_factor;
+  if (lat.dim() != 4 || lat.size(1) != impl_->info.latent_channels || lat.size(2) * f != image.size(2))
+    throw Error(path + ": returned " + shape_str(lat) + ", expected [B," + std::to_string(impl_->info.latent_channels) +
+                ",H/" + std::to_string(f) + ",W/" + std::to_string(f) + "]");
+  return lat.to(at::kFloat) * impl_->info.scaling_factor;
+}
+
+SchedulerConfig Model::scheduler_config() const {
+  return SchedulerConfig::from_file(impl_->rel("scheduler/scheduler_config.json"));
+}
+
+std::string Model::default_scheduler() const {
+  const std::string path = impl_->rel("scheduler/scheduler_config.json");
+  auto j = read_json_file(path);
+  const std::string cls = j.value("_class_name", std::string("PNDMScheduler"));
+  return scheduler_name_from_class(cls);
+}
+
+std::vector<std::string> Model::files() const {
+  std::vector<std::string> out;
+  for (const char* f : {"model_index.json", "tokenizer/vocab.json", "tokenizer/merges.txt", "text_encoder/model.pt",
+                        "unet/model.pt", "unet/layers.json", "vae/decoder.pt", "vae/encoder.pt", "vae/config.json",
+                        "scheduler/scheduler_config.json"}) {
+    if (fs::exists(impl_->rel(f))) out.push_back(f);
+  }
+  return out;
+}
+
+}  // namespace diffscope

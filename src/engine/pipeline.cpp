@@ -1,0 +1,146 @@
+// The denoising loop: StableDiffusionPipeline's order of operations, with observer hooks at each step.
+#include "diffscope/pipeline.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/script.h>
+
+#include <chrono>
+
+#include "diffscope/error.h"
+#include "diffscope/model.h"
+#include "diffscope/npy.h"
+#include "diffscope/progress.h"
+#include "diffscope/scheduler.h"
+
+namespace diffscope {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+at::Tensor ids_tensor(const Encoding& e) {
+  return at::tensor(e.ids, at::TensorOptions().dtype(at::kLong)).unsqueeze(0);
+}
+
+at::Tensor load_init_latents(const std::string& path, int64_t c, int64_t h, int64_t w) {
+  NpyArray a = read_npy(path);
+  const bool ok = (a.shape.size() == 4 && a.shape[0] == 1 && a.shape[1] == c && a.shape[2] == h && a.shape[3] == w) ||
+                  (a.shape.size() == 3 && a.shape[0] == c && a.shape[1] == h && a.shape[2] == w);
+  if (!ok)
+    throw Error("--init-latents " + path + ": expected shape [1," + std::to_string(c) + "," + std::to_string(h) + "," +
+                std::to_string(w) + "] (or without the leading 1) for this size");
+  return at::from_blob(a.data.data(), {1, c, h, w}, at::kFloat).clone();
+}
+}  // namespace
+
+void validate(const Model& model, const GenerateOptions& o) {
+  const auto& info = model.info();
+  const int f = info.vae_scale_factor;
+  const int h = o.height ? o.height : info.sample_size, w = o.width ? o.width : info.sample_size;
+  if (h <= 0 || w <= 0 || h % f || w % f)
+    throw Error("--height/--width: expected positive multiples of " + std::to_string(f) + " (the VAE factor), got " +
+                std::to_string(h) + "x" + std::to_string(w));
+  if (o.custom_timesteps.empty() && (o.steps < 1 || o.steps > 1000))
+    throw Error("--steps: expected 1..1000, got " + std::to_string(o.steps));
+  if (!(o.guidance_scale >= 0.0)) throw Error("--guidance: expected a number >= 0");
+  if (o.eta < 0.0 || o.eta > 1.0) throw Error("--eta: expected 0..1, got " + std::to_string(o.eta));
+}
+
+at::Tensor encode_prompts(const Model& model, const Encoding& prompt, const std::string& negative, bool guided) {
+  at::Tensor ids = ids_tensor(prompt);
+  if (guided) ids = at::cat({ids_tensor(model.tokenize(negative)), ids}, 0);  // diffusers: [uncond, cond]
+  return model.encode_text(ids);
+}
+
+at::Tensor guided_noise(const Model& model, const at::Tensor& latent_in, int64_t timestep, const at::Tensor& context,
+                        double guidance_scale, UNetOutput* raw) {
+  const int64_t b = context.size(0);
+  at::Tensor x = b == 1 ? latent_in : latent_in.expand({b, -1, -1, -1});
+  at::Tensor t = at::full({b}, static_cast<double>(timestep), at::TensorOptions().dtype(at::kFloat).device(x.device()));
+  UNetOutput out = model.unet(x, t, context);
+  at::Tensor noise = out.noise_pred;
+  if (b == 2) {
+    auto u = noise.narrow(0, 0, 1), c = noise.narrow(0, 1, 1);
+    noise = u + guidance_scale * (c - u);
+  }
+  if (raw) *raw = std::move(out);
+  return noise;
+}
+
+GenerateResult generate(const Model& model, const GenerateOptions& o, const std::vector<Observer*>& observers) {
+  validate(model, o);
+  const auto& info = model.info();
+  const at::Device dev = model.device();
+  const int height = o.height ? o.height : info.sample_size, width = o.width ? o.width : info.sample_size;
+  const int64_t lh = height / info.vae_scale_factor, lw = width / info.vae_scale_factor, lc = info.latent_channels;
+  const bool guided = o.guidance_scale > 1.0;
+
+  at::NoGradGuard no_grad;  // no autograd bookkeeping in the loop (observers may keep the tensors)
+  GenerateResult res;
+  auto t0 = Clock::now();
+  res.encoding = model.tokenize(o.prompt);
+  at::Tensor context = encode_prompts(model, res.encoding, o.negative_prompt, guided);
+  res.seconds_text = since(t0);
+
+  auto sched = make_scheduler(o.scheduler.empty() ? model.default_scheduler() : o.scheduler, model.scheduler_config());
+  if (!o.custom_timesteps.empty()) {
+    sched->set_custom_timesteps(o.custom_timesteps);
+  } else {
+    sched->set_timesteps(o.steps);
+  }
+  if (o.eta != 0.0 && sched->name() != "ddim") throw Error("--eta: only the DDIM scheduler takes eta");
+  res.timesteps = sched->timesteps();
+  res.scheduler = sched->name();
+
+  // diffusers' prepare_latents: randn on a CPU generator seeded with `seed`, then times init_noise_sigma.
+  at::Generator gen = at::detail::createCPUGenerator(static_cast<uint64_t>(o.seed));
+  at::Tensor latents = o.init_latents_path.empty()
+                           ? at::randn({1, lc, lh, lw}, gen, at::TensorOptions().dtype(at::kFloat))
+                           : load_init_latents(o.init_latents_path, lc, lh, lw);
+  latents = (latents * sched->init_noise_sigma()).to(dev);
+  res.initial_latent = latents.cpu();
+
+  RunContext ctx;
+  ctx.model = &model;
+  ctx.encoding = &res.encoding;
+  ctx.timesteps = res.timesteps;
+  ctx.latent_height = static_cast<int>(lh);
+  ctx.latent_width = static_cast<int>(lw);
+  ctx.guided = guided;
+  ctx.guidance_scale = o.guidance_scale;
+  for (auto* ob : observers) ob->on_begin(ctx, latents);
+
+  t0 = Clock::now();
+  Progress progress("denoising", static_cast<int>(res.timesteps.size()), !o.show_progress);
+  for (size_t i = 0; i < res.timesteps.size(); ++i) {
+    const int64_t t = res.timesteps[i];
+    at::Tensor latent_in = sched->scale_model_input(latents, t);
+    UNetOutput raw;
+    at::Tensor noise = guided_noise(model, latent_in, t, context, o.guidance_scale, &raw);
+    StepOutput so = sched->step(noise, t, latents, gen);
+    StepState st;
+    st.index = static_cast<int>(i);
+    st.timestep = t;
+    st.latent_in = &latents;
+    st.noise_pred = &noise;
+    st.x0 = &so.pred_original_sample;
+    st.latent_out = &so.prev_sample;
+    st.cross_attention = &raw.cross_attention;
+    st.features = &raw.features;
+    for (auto* ob : observers) ob->on_step(ctx, st);
+    latents = so.prev_sample;
+    progress.tick("t=" + std::to_string(t));
+  }
+  progress.finish();
+  res.seconds_loop = since(t0);
+  res.final_latent = latents.cpu();
+  for (auto* ob : observers) ob->on_end(ctx, latents);
+
+  t0 = Clock::now();
+  res.image = model.decode(latents).cpu();
+  res.seconds_decode = since(t0);
+  return res;
+}
+
+}  // namespace diffscope

@@ -1,0 +1,42 @@
+// Threads and device checks.
+#include "diffscope/runtime.h"
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <torch/version.h>
+
+#include <thread>
+
+#include "diffscope/error.h"
+
+namespace diffscope {
+
+int set_threads(int threads) {
+  if (threads < 0) throw Error("--threads: expected a number >= 0 (0 = all cores), got " + std::to_string(threads));
+  if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
+  return at::get_num_threads();
+}
+
+std::string check_device(const std::string& device) {
+  if (device == "cpu") return device;
+  if (device.rfind("cuda", 0) == 0) {
+    if (!at::globalContext().hasCUDA())
+      throw Error("--device " + device +
+                  ": this LibTorch has no CUDA support (Debian's libtorch-dev is CPU-only; build against an official "
+                  "CUDA LibTorch via CMAKE_PREFIX_PATH), or no GPU is visible");
+    try {
+      at::Device d(device);
+      return d.str();
+    } catch (const std::exception&) {
+    }
+  }
+  throw Error("--device " + device + ": expected cpu, cuda or cuda:N");
+}
+
+std::string torch_version() {
+  return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+         std::to_string(TORCH_VERSION_PATCH);
+}
+
+}  // namespace diffscope

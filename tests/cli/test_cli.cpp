@@ -1,0 +1,114 @@
+// End-to-end tests of the diffscope program: exit codes, one-line errors, run folders numpy can read.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+
+using ds_test::quote;
+using ds_test::run_command;
+using ds_test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+const std::string kBin = DS_BINARY;
+const std::string kPkg = DS_TEST_PACKAGE_DIR;
+
+ds_test::CommandResult ds(const std::string& args) { return run_command(kBin + " " + args); }
+
+size_t count_lines(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+}  // namespace
+
+TEST_CASE("help and version", "[cli]") {
+  auto r = ds("--help");
+  CHECK(r.exit_code == 0);
+  for (const char* sub : {"generate", "tokenize", "schedule", "info"}) CHECK(r.output.find(sub) != std::string::npos);
+  auto g = ds("generate --help");
+  CHECK(g.exit_code == 0);
+  CHECK(g.output.find("Examples:") != std::string::npos);
+  CHECK(ds("--version").output.find("diffscope ") != std::string::npos);
+}
+
+TEST_CASE("bad input gives one line and exit code 2", "[cli][errors]") {
+  TempDir tmp("cli-errors");
+  for (const std::string& args :
+       {std::string("generate -m ") + quote((tmp.path / "missing").string()) + " -p x -o " + quote(tmp.str() + "/o"),
+        std::string("generate -m ") + quote(kPkg) + " -p x -o " + quote(tmp.str() + "/o") + " --height 33",
+        std::string("generate -m ") + quote(kPkg) + " -p x -o " + quote(tmp.str() + "/o") + " --scheduler bogus",
+        std::string("generate -m ") + quote(kPkg) + " -p x -o " + quote(tmp.str() + "/o") + " --device cuda:0",
+        std::string("generate -m ") + quote(kPkg) + " -p x -o " + quote(tmp.str() + "/o") + " --steps 0",
+        std::string("generate -m ") + quote(kPkg) + " -p x -o " + quote(tmp.str() + "/o") + " --init-latents " +
+            quote(tmp.str() + "/nope.npy"),
+        std::string("frobnicate"), std::string("tokenize -p x"),
+        std::string("schedule --scheduler-config ") + quote(tmp.str() + "/none.json")}) {
+    INFO(args);
+    auto r = ds(args + " -q");
+    CHECK(r.exit_code == 2);
+    CHECK(count_lines(r.output) == 1);
+    CHECK(r.output.rfind("diffscope: error: ", 0) == 0);
+    CHECK(r.output.find("c10::") == std::string::npos);
+    CHECK(r.output.find("Exception raised from") == std::string::npos);
+  }
+}
+
+TEST_CASE("generate writes a run folder that numpy reads", "[cli]") {
+  TempDir tmp("cli-gen");
+  const std::string out = tmp.str() + "/run";
+  auto r = ds("generate -m " + quote(kPkg) + " -p " + quote("a small red circle") +
+              " --steps 3 --seed 11 --scheduler euler --threads 1 -q -o " + quote(out));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  auto py = run_command(std::string(DS_PYTHON) + " -c " +
+                        quote("import numpy, json, sys; d=sys.argv[1]; j=json.load(open(d+'/run.json'));"
+                              "l=numpy.load(d+'/latents.npy'); a=numpy.load(d+'/attention/maps.npy');"
+                              "print(l.shape, l.dtype, a.shape, a.dtype, len(j['timesteps']))") +
+                        " " + quote(out));
+  INFO(py.output);
+  REQUIRE(py.exit_code == 0);
+  auto j = nlohmann::json::parse(ds_test::read_text(out + "/run.json"));
+  const auto c = j["latent_shape"][0].get<int>(), h = j["latent_shape"][1].get<int>(), w = j["latent_shape"][2].get<int>();
+  const std::string expect = "(4, " + std::to_string(c) + ", " + std::to_string(h) + ", " + std::to_string(w) +
+                             ") float32 (3, 77, " + std::to_string(h) + ", " + std::to_string(w) + ") float32 3\n";
+  CHECK(py.output == expect);
+  CHECK(fs::exists(out + "/final.png"));
+  CHECK(fs::exists(out + "/steps/filmstrip.png"));
+  CHECK(fs::exists(out + "/steps/x0_002.png"));
+
+  // same inputs, same thread count: bit-identical files
+  const std::string out2 = tmp.str() + "/run2";
+  REQUIRE(ds("generate -m " + quote(kPkg) + " -p " + quote("a small red circle") +
+             " --steps 3 --seed 11 --scheduler euler --threads 1 -q -o " + quote(out2))
+              .exit_code == 0);
+  for (const char* f : {"latents.npy", "attention/maps.npy", "final.png", "steps/x0_001.png"})
+    CHECK(ds_test::read_text(out + "/" + f) == ds_test::read_text(out2 + "/" + f));
+}
+
+TEST_CASE("tokenize and schedule print JSON", "[cli]") {
+  auto t = ds("tokenize -m " + quote(kPkg) + " -p " + quote("a red circle") + " --json");
+  REQUIRE(t.exit_code == 0);
+  auto j = nlohmann::json::parse(t.output);
+  CHECK(j["ids"].size() == 77);
+  CHECK(j["words"].size() == 3);
+  CHECK(j["words"][1]["word"] == "red");
+
+  auto s = ds("schedule -m " + quote(kPkg) + " --scheduler ddim --steps 50 --json");
+  REQUIRE(s.exit_code == 0);
+  auto k = nlohmann::json::parse(s.output);
+  CHECK(k["timesteps"].size() == 50);
+  CHECK(k["timesteps"][0] == 981);  // SD 1.5 config, leading spacing, steps_offset 1
+  CHECK(k["timesteps"][49] == 1);
+  CHECK(k["init_noise_sigma"] == 1.0);
+}
+
+TEST_CASE("info lists the layers", "[cli]") {
+  auto r = ds("info -m " + quote(kPkg) + " --json");
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.output);
+  CHECK(j["has_attention"] == true);
+  CHECK(j["cross_attention"].size() >= 2);
+  CHECK(j["cross_attention"][0]["name"].get<std::string>().find("attn2") != std::string::npos);
+}

@@ -1,0 +1,265 @@
+// Engine tests on the tiny random-weight package: loading, contract errors, determinism, attention reduction.
+#include <ATen/ATen.h>
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "diffscope/attention_capture.h"
+#include "diffscope/error.h"
+#include "diffscope/json_util.h"
+#include "diffscope/model.h"
+#include "diffscope/npy.h"
+#include "diffscope/pipeline.h"
+#include "diffscope/run_recorder.h"
+#include "diffscope/runtime.h"
+#include "test_support.h"
+
+using namespace diffscope;
+using ds_test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+const std::string kPkg = DS_TEST_PACKAGE_DIR;
+
+std::string load_error(const std::string& dir) {
+  try {
+    Model::load(dir);
+  } catch (const Error& e) {
+    CHECK(e.exit_code() == kExitBadInput);
+    std::string msg = e.what();
+    CHECK(msg.find('\n') == std::string::npos);  // one line
+    return msg;
+  }
+  return "";
+}
+
+GenerateOptions small_options() {
+  GenerateOptions o;
+  o.prompt = "a red circle";
+  o.seed = 3;
+  o.steps = 4;
+  o.guidance_scale = 5.0;
+  o.scheduler = "ddim";
+  o.show_progress = false;
+  return o;
+}
+}  // namespace
+
+TEST_CASE("the tiny package loads and describes itself", "[engine]") {
+  set_threads(1);
+  Model m = Model::load(kPkg);
+  const auto& i = m.info();
+  CHECK(i.max_length == 77);
+  CHECK(i.latent_channels == 4);
+  CHECK(m.has_attention());
+  REQUIRE(i.attention_layers.size() >= 2);
+  CHECK_FALSE(i.features.empty());
+  // layer sizes are consistent with the latent grid at the package's sample size
+  const int latent = i.sample_size / i.vae_scale_factor;
+  for (size_t l = 0; l < i.attention_layers.size(); ++l) {
+    auto [h, w] = m.layer_size(l, latent, latent);
+    CHECK(h == i.attention_layers[l].height);
+    CHECK(w == i.attention_layers[l].width);
+  }
+}
+
+TEST_CASE("contract errors name the file and what was expected", "[engine][errors]") {
+  TempDir tmp("contract");
+  auto fresh = [&](const std::string& tag) {
+    fs::path d = tmp.path / tag;
+    ds_test::copy_package(kPkg, d);
+    return d;
+  };
+  CHECK(load_error((tmp.path / "nope").string()).find("not a folder") != std::string::npos);
+  {
+    auto d = fresh("no-index");
+    fs::remove(d / "model_index.json");
+    CHECK(load_error(d.string()).find("model_index.json: missing") != std::string::npos);
+  }
+  {
+    auto d = fresh("bad-format");
+    auto j = read_json_file((d / "model_index.json").string());
+    j["format"] = "something-else";
+    ds_test::write_text(d / "model_index.json", j.dump());
+    CHECK(load_error(d.string()).find("\"format\" must be \"diffscope-torchscript\"") != std::string::npos);
+  }
+  {
+    auto d = fresh("bad-key");
+    auto j = read_json_file((d / "model_index.json").string());
+    j["sample_size"] = "big";
+    ds_test::write_text(d / "model_index.json", j.dump());
+    CHECK(load_error(d.string()).find("key \"sample_size\" must be an integer") != std::string::npos);
+  }
+  {
+    auto d = fresh("bad-prediction");
+    auto j = read_json_file((d / "model_index.json").string());
+    j["prediction_type"] = "sample";
+    ds_test::write_text(d / "model_index.json", j.dump());
+    CHECK(load_error(d.string()).find("prediction_type must be") != std::string::npos);
+  }
+  {
+    auto d = fresh("no-unet");
+    fs::remove(d / "unet" / "model.pt");
+    CHECK(load_error(d.string()).find("unet/model.pt: missing") != std::string::npos);
+  }
+  {
+    auto d = fresh("garbage-unet");
+    ds_test::write_text(d / "unet" / "model.pt", "not a zip file");
+    CHECK(load_error(d.string()).find("unet/model.pt: not a loadable TorchScript module") != std::string::npos);
+  }
+  {
+    auto d = fresh("no-vocab");
+    fs::remove(d / "tokenizer" / "vocab.json");
+    CHECK(load_error(d.string()).find("vocab.json") != std::string::npos);
+  }
+  {
+    auto d = fresh("no-vae-config");
+    fs::remove(d / "vae" / "config.json");
+    CHECK(load_error(d.string()).find("vae/config.json: missing") != std::string::npos);
+  }
+  {
+    auto d = fresh("no-layers");
+    fs::remove(d / "unet" / "layers.json");
+    CHECK(load_error(d.string()).find("layers.json: missing or empty") != std::string::npos);
+  }
+  {
+    // layers.json that disagrees with the maps: caught on the first UNet call, naming the file
+    auto d = fresh("wrong-heads");
+    auto j = read_json_file((d / "unet" / "layers.json").string());
+    j["cross_attention"][0]["heads"] = j["cross_attention"][0]["heads"].get<int>() + 1;
+    ds_test::write_text(d / "unet" / "layers.json", j.dump());
+    Model m = Model::load(d.string());
+    try {
+      generate(m, small_options(), {});
+      FAIL("expected an error");
+    } catch (const Error& e) {
+      std::string msg = e.what();
+      CHECK(msg.find("unet/model.pt: cross-attention map 0") != std::string::npos);
+      CHECK(msg.find("as unet/layers.json says") != std::string::npos);
+    }
+  }
+  {
+    auto d = fresh("dropped-layer");
+    auto j = read_json_file((d / "unet" / "layers.json").string());
+    j["cross_attention"].erase(j["cross_attention"].size() - 1);
+    ds_test::write_text(d / "unet" / "layers.json", j.dump());
+    Model m = Model::load(d.string());
+    CHECK_THROWS_WITH(generate(m, small_options(), {}), Catch::Contains("cross-attention maps but unet/layers.json lists"));
+  }
+}
+
+TEST_CASE("generation is deterministic and observers see every step", "[engine]") {
+  set_threads(1);
+  Model m = Model::load(kPkg);
+  AttentionCapture a1, a2;
+  auto o = small_options();
+  auto r1 = generate(m, o, {&a1});
+  auto r2 = generate(m, o, {&a2});
+  CHECK(r1.timesteps.size() == 4);
+  CHECK(at::equal(r1.final_latent, r2.final_latent));
+  CHECK(at::equal(r1.image, r2.image));
+  CHECK(at::equal(a1.maps(), a2.maps()));
+  const int latent = m.info().sample_size / m.info().vae_scale_factor;
+  CHECK(a1.maps().sizes() == at::IntArrayRef({4, 77, latent, latent}));
+  // attention rows are softmax probabilities: at every pixel the token axis sums to 1
+  auto sums = a1.maps().sum(1);
+  CHECK(at::allclose(sums, at::ones_like(sums), 1e-4, 1e-4));
+  // a different seed gives a different image
+  o.seed = 4;
+  auto r3 = generate(m, o, {});
+  CHECK_FALSE(at::equal(r1.final_latent, r3.final_latent));
+}
+
+TEST_CASE("initial noise equals torch.randn with torch.Generator().manual_seed(seed)", "[engine]") {
+  // Checked against python: torch.randn((1,4,h,w), generator=torch.Generator("cpu").manual_seed(3)) * init_noise_sigma
+  Model m = Model::load(kPkg);
+  auto o = small_options();
+  auto r = generate(m, o, {});
+  const int latent = m.info().sample_size / m.info().vae_scale_factor;
+  TempDir tmp("randn");
+  const std::string out = (tmp.path / "randn.npy").string();
+  auto res = ds_test::run_command(std::string(DS_PYTHON) + " -c " +
+                                  ds_test::quote("import torch,numpy,sys; g=torch.Generator('cpu').manual_seed(3); "
+                                                 "numpy.save(sys.argv[1], torch.randn((1,4," +
+                                                 std::to_string(latent) + "," + std::to_string(latent) +
+                                                 "), generator=g).numpy())") +
+                                  " " + out);
+  REQUIRE(res.exit_code == 0);
+  NpyArray ref = read_npy(out);
+  at::Tensor expect = at::from_blob(ref.data.data(), {1, 4, latent, latent}, at::kFloat);
+  CHECK(at::equal(r.initial_latent, expect));  // DDIM's init_noise_sigma is 1
+}
+
+TEST_CASE("the attention reduction averages heads, picks the CFG half and upsamples", "[engine]") {
+  // probs [B=2, heads=2, HW=4 (2x2), L=3]: hand-made numbers
+  at::Tensor p = at::zeros({2, 2, 4, 3});
+  p[1][0] = at::tensor({1.f, 0.f, 0.f, 0.f, 1.f, 0.f, 0.f, 0.f, 1.f, 1.f, 0.f, 0.f}).view({4, 3});
+  p[1][1] = at::tensor({0.f, 1.f, 0.f, 0.f, 1.f, 0.f, 0.f, 0.f, 1.f, 0.f, 0.f, 1.f}).view({4, 3});
+  at::Tensor r = AttentionCapture::reduce_layer(p, 1, 2, 2, 2, 2);
+  REQUIRE(r.sizes() == at::IntArrayRef({3, 2, 2}));
+  // token 0 at pixel (0,0): heads give 1 and 0 -> 0.5; token 1 at (0,1): 1 and 1 -> 1
+  CHECK(r[0][0][0].item<float>() == Approx(0.5));
+  CHECK(r[1][0][1].item<float>() == Approx(1.0));
+  CHECK(r[2][1][0].item<float>() == Approx(1.0));
+  CHECK(r[0][1][1].item<float>() == Approx(0.5));
+  CHECK(r[2][1][1].item<float>() == Approx(0.5));
+  // the uncond half is all zeros here
+  CHECK(AttentionCapture::reduce_layer(p, 0, 2, 2, 2, 2).abs().sum().item<float>() == 0.f);
+  // upsampling a constant map keeps it constant
+  at::Tensor c = at::full({1, 1, 4, 1}, 0.25f);
+  CHECK(at::allclose(AttentionCapture::reduce_layer(c, 0, 2, 2, 4, 4), at::full({1, 4, 4}, 0.25f)));
+}
+
+TEST_CASE("the run recorder writes a complete run folder", "[engine]") {
+  set_threads(1);
+  Model m = Model::load(kPkg);
+  TempDir tmp("run");
+  const std::string dir = (tmp.path / "run").string();
+  RunRecorderOptions ro;
+  ro.dir = dir;
+  ro.x0_every = 2;
+  RunRecorder rec(ro);
+  AttentionCaptureOptions ao;
+  ao.keep_layer_steps = {1};
+  AttentionCapture att(ao);
+  auto o = small_options();
+  auto r = generate(m, o, {&rec, &att});
+  rec.write(o, r, &att, nlohmann::json::object());
+  for (const char* f : {"run.json", "final.png", "latents.npy", "attention/maps.npy", "attention/layers_step1.npy",
+                        "steps/x0_000.png", "steps/x0_002.png", "steps/x0_003.png", "steps/filmstrip.png"})
+    CHECK(fs::exists(fs::path(dir) / f));
+  CHECK_FALSE(fs::exists(fs::path(dir) / "steps/x0_001.png"));
+  auto lat = read_npy(dir + "/latents.npy");
+  CHECK(lat.shape == std::vector<int64_t>{5, 4, r.final_latent.size(2), r.final_latent.size(3)});
+  auto j = read_json_file(dir + "/run.json");
+  CHECK(j["timesteps"].size() == 4);
+  CHECK(j["inputs"]["scheduler"] == "ddim");
+  CHECK(j["model"]["files"]["unet/model.pt"].get<std::string>().size() == 64);
+  CHECK(j["words"][1]["word"] == "red");
+  // no temporary files left behind
+  for (auto& e : fs::recursive_directory_iterator(dir)) CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
+}
+
+TEST_CASE("sha256 matches the standard test vector", "[engine]") {
+  TempDir tmp("sha");
+  ds_test::write_text(tmp.path / "abc", "abc");
+  CHECK(sha256_file((tmp.path / "abc").string()) ==
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  ds_test::write_text(tmp.path / "empty", "");
+  CHECK(sha256_file((tmp.path / "empty").string()) ==
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST_CASE("option validation explains what is expected", "[engine][errors]") {
+  Model m = Model::load(kPkg);
+  auto o = small_options();
+  o.height = m.info().vae_scale_factor + 1;
+  CHECK_THROWS_WITH(validate(m, o), Catch::Contains("multiples of"));
+  o = small_options();
+  o.eta = 0.5;
+  o.scheduler = "euler";
+  CHECK_THROWS_WITH(generate(m, o, {}), Catch::Contains("only the DDIM scheduler takes eta"));
+  o = small_options();
+  o.scheduler = "nonsense";
+  CHECK_THROWS_AS(generate(m, o, {}), Error);
+}
