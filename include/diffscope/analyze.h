@@ -1,0 +1,42 @@
+// The analyses of issue "Interpretability analyses" run over a run folder, writing tables, figures and
+// summary.json (headline numbers under stable dotted keys), plus the regression check between summaries.
+#pragma once
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace diffscope {
+
+struct AnalysisOptions {
+  std::set<std::string> which{"heatmaps", "settle", "emergence", "correlate", "auc"};
+  std::string steps = "all";          ///< steps aggregated into the word maps
+  std::string normalize = "word";     ///< heatmap normalisation: word or global
+  std::string colormap = "turbo";
+  double threshold = 0.4;             ///< IoU threshold on normalised maps (DAAM)
+  std::string masks_dir;              ///< one <word>.png per word; else concepts.json segmentation if the model has it
+  std::vector<std::string> nouns, attributes;  ///< binding: override concepts.json's shape / colour+size words
+  std::vector<int> x0_overlay_steps;
+  bool per_step_auc = true;
+};
+
+/// Runs the selected analyses on `run_dir` and merges their keys into run_dir/summary.json.
+/// Returns the summary's keys written by this call.
+std::map<std::string, double> run_analyses(const std::string& run_dir, const AnalysisOptions& options);
+
+/// Flattens a JSON object's numeric leaves to dotted keys.
+std::map<std::string, double> flatten_numbers(const std::string& json_path);
+
+/// A metric that moved: baseline and current values (NaN when missing).
+struct Moved {
+  std::string key;
+  double baseline, current, tolerance;
+};
+
+/// Keys whose |current - baseline| > tolerance (exact key or prefix ending in '*'; else default_tolerance);
+/// keys missing from either side are reported too. NaN equals NaN.
+std::vector<Moved> compare_summaries(const std::map<std::string, double>& current,
+                                     const std::map<std::string, double>& baseline,
+                                     const std::map<std::string, double>& tolerances, double default_tolerance);
+
+}  // namespace diffscope

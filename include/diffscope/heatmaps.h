@@ -1,0 +1,39 @@
+// Per-word attention heatmaps (DAAM-style): aggregate, upsample, normalise, colour-map, overlay, grid figure.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "diffscope/run_folder.h"
+
+namespace diffscope {
+
+/// One word's aggregated map: on the latent grid (raw mean probabilities) and at image size in [0,1].
+struct WordHeatmap {
+  Word word;
+  std::vector<float> latent;  ///< h*w
+  std::vector<float> image;   ///< image_h*image_w, bicubic-upsampled, clamped at 0, normalised
+};
+
+/// "word": each map min-max to [0,1] (DAAM); "global": all maps divided by the largest value over words.
+std::vector<WordHeatmap> compute_heatmaps(const RunFolder& run, const std::vector<int>& steps,
+                                          const std::string& normalize = "word");
+
+/// Bicubic upsampling to H x W with values clamped at 0 (no normalisation).
+std::vector<float> upsample_map(const std::vector<float>& latent, int h, int w, int H, int W);
+
+struct HeatmapWriteOptions {
+  std::string colormap = "turbo";
+  float alpha = 0.55f;
+  std::vector<int> x0_steps;  ///< also overlay on these steps' x0 images
+  int grid_columns = 10;      ///< timesteps shown in the word x timestep figure
+};
+
+/// Writes heatmaps/: NN_word.png, NN_word_overlay.png (on final.png), maps.npy [words,H,W], words.json,
+/// grid.png (words x timesteps) and x0 overlays. Returns the files written (relative to the run folder).
+std::vector<std::string> write_heatmaps(const RunFolder& run, const std::vector<WordHeatmap>& maps,
+                                        const HeatmapWriteOptions& options);
+
+/// A file-name-safe version of a word ("naïve" -> "na_ve").
+std::string safe_name(const std::string& word);
+
+}  // namespace diffscope

@@ -1,0 +1,41 @@
+// RunFolder: a generated (or attributed) run read back from disk for the analyses.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "diffscope/npy.h"
+#include "diffscope/tokenizer.h"
+
+namespace diffscope {
+
+/// run.json + attention/maps.npy (+ final.png size); validated on load, Error naming the file otherwise.
+struct RunFolder {
+  std::string dir;
+  nlohmann::json meta;             ///< run.json
+  std::vector<int64_t> timesteps;  ///< one per step
+  std::vector<Word> words;         ///< prompt words -> token positions
+  std::vector<std::string> tokens;
+  int token_count = 0;             ///< real positions incl. start and end
+  NpyArray maps;                   ///< [steps, tokens, h, w]
+  int steps = 0, num_tokens = 0, h = 0, w = 0;
+  int image_h = 0, image_w = 0;
+
+  static RunFolder load(const std::string& dir);
+  /// Pointer to the h*w map of one token at one step.
+  const float* map(int step, int token) const;
+  /// A word's map at one step: the mean of its sub-token maps (DAAM merges sub-words the same way).
+  std::vector<float> word_map(int step, const Word& word) const;
+  /// Mean of a word's maps over `steps`.
+  std::vector<float> word_map(const std::vector<int>& steps, const Word& word) const;
+  /// The words that carry meaning (punctuation dropped).
+  std::vector<Word> content_words() const;
+  /// Path inside the run folder.
+  std::string path(const std::string& rel) const;
+};
+
+/// Parses a step selection against `steps` steps: "all", "K", "A:B" (B exclusive, Python-style, negatives count
+/// from the end) or fractions "0.0:0.3" of the run. Error naming the option when empty or malformed.
+std::vector<int> parse_steps(const std::string& spec, int steps, const std::string& option = "--steps");
+
+}  // namespace diffscope

@@ -1,0 +1,125 @@
+// Word heatmaps: aggregation over steps, bicubic upsampling, normalisation and the figures.
+#include "diffscope/heatmaps.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "diffscope/atomic_file.h"
+#include "diffscope/error.h"
+#include "diffscope/image.h"
+#include "diffscope/json_util.h"
+#include "diffscope/npy.h"
+
+namespace diffscope {
+
+std::string safe_name(const std::string& word) {
+  std::string s;
+  for (unsigned char c : word) s += (std::isalnum(c) || c == '-') ? static_cast<char>(c) : '_';
+  return s.empty() ? "_" : s;
+}
+
+std::vector<float> upsample_map(const std::vector<float>& latent, int h, int w, int H, int W) {
+  auto out = resize_map(latent.data(), h, w, H, W, /*bicubic=*/true, /*clamp01=*/false);
+  for (auto& v : out) v = std::max(v, 0.f);
+  return out;
+}
+
+std::vector<WordHeatmap> compute_heatmaps(const RunFolder& run, const std::vector<int>& steps, const std::string& norm) {
+  if (norm != "word" && norm != "global") throw Error("--normalize " + norm + ": expected word or global");
+  std::vector<WordHeatmap> out;
+  for (const auto& w : run.content_words()) {
+    WordHeatmap hm;
+    hm.word = w;
+    hm.latent = run.word_map(steps, w);
+    hm.image = upsample_map(hm.latent, run.h, run.w, run.image_h, run.image_w);
+    out.push_back(std::move(hm));
+  }
+  if (norm == "word") {
+    for (auto& hm : out) normalize_minmax(hm.image);
+  } else {
+    float mx = 0.f;
+    for (const auto& hm : out) mx = std::max(mx, *std::max_element(hm.image.begin(), hm.image.end()));
+    for (auto& hm : out)
+      for (auto& v : hm.image) v = mx > 0 ? v / mx : 0.f;
+  }
+  return out;
+}
+
+namespace {
+std::string word_file(size_t i, const WordHeatmap& hm) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%02zu_", i);
+  return buf + safe_name(hm.word.text);
+}
+
+cv::Mat load_bgr(const std::string& path) {
+  cv::Mat m = cv::imread(path, cv::IMREAD_COLOR);
+  if (m.empty()) throw Error(path + ": missing or unreadable");
+  return m;
+}
+}  // namespace
+
+std::vector<std::string> write_heatmaps(const RunFolder& run, const std::vector<WordHeatmap>& maps,
+                                        const HeatmapWriteOptions& o) {
+  const Colormap cm = parse_colormap(o.colormap);
+  const std::string dir = run.path("heatmaps");
+  ensure_dir(dir);
+  std::vector<std::string> written;
+  const cv::Mat final_img = load_bgr(run.path("final.png"));
+  nlohmann::json words = nlohmann::json::array();
+  std::vector<float> stack;
+  for (size_t i = 0; i < maps.size(); ++i) {
+    const auto& hm = maps[i];
+    const std::string base = word_file(i, hm);
+    cv::Mat heat = colorize(hm.image.data(), run.image_h, run.image_w, cm);
+    write_png(dir + "/" + base + ".png", heat);
+    write_png(dir + "/" + base + "_overlay.png", overlay(final_img, heat, o.alpha));
+    written.push_back("heatmaps/" + base + ".png");
+    written.push_back("heatmaps/" + base + "_overlay.png");
+    for (int s : o.x0_steps) {
+      char name[32];
+      std::snprintf(name, sizeof name, "steps/x0_%03d.png", s);
+      cv::Mat x0 = load_bgr(run.path(name));
+      const std::string f = base + "_x0_" + std::to_string(s) + ".png";
+      write_png(dir + "/" + f, overlay(x0, heat, o.alpha));
+      written.push_back("heatmaps/" + f);
+    }
+    stack.insert(stack.end(), hm.image.begin(), hm.image.end());
+    words.push_back({{"index", i}, {"word", hm.word.text}, {"positions", hm.word.positions}, {"file", base + ".png"}});
+  }
+  if (!maps.empty()) {
+    write_npy(dir + "/maps.npy", stack.data(), {static_cast<int64_t>(maps.size()), run.image_h, run.image_w});
+    written.push_back("heatmaps/maps.npy");
+  }
+  write_json_atomic(dir + "/words.json", words);
+
+  // word x timestep figure: each cell is that word's map at one step (per-cell min-max), over final.png's size
+  std::vector<int> cols;
+  const int n = std::min(o.grid_columns, run.steps);
+  for (int c = 0; c < n; ++c) cols.push_back(n == 1 ? run.steps - 1 : c * (run.steps - 1) / (n - 1));
+  cols.erase(std::unique(cols.begin(), cols.end()), cols.end());
+  std::vector<std::vector<cv::Mat>> cells;
+  std::vector<std::string> rows, col_labels;
+  for (int c : cols) col_labels.push_back("t=" + std::to_string(run.timesteps[static_cast<size_t>(c)]));
+  for (const auto& hm : maps) {
+    std::vector<cv::Mat> row;
+    for (int c : cols) {
+      auto m = upsample_map(run.word_map(c, hm.word), run.h, run.w, run.image_h, run.image_w);
+      normalize_minmax(m);
+      row.push_back(overlay(final_img, colorize(m.data(), run.image_h, run.image_w, cm), o.alpha));
+    }
+    cells.push_back(row);
+    rows.push_back(hm.word.text);
+  }
+  if (!cells.empty()) {
+    write_png(dir + "/grid.png", grid(cells, rows, col_labels, 96));
+    written.push_back("heatmaps/grid.png");
+  }
+  return written;
+}
+
+}  // namespace diffscope

@@ -1,0 +1,132 @@
+// Reading a run folder back (run.json, attention/maps.npy, final.png).
+#include "diffscope/run_folder.h"
+
+#include <cmath>
+#include <filesystem>
+#include <opencv2/imgcodecs.hpp>
+
+#include "diffscope/error.h"
+#include "diffscope/json_util.h"
+
+namespace fs = std::filesystem;
+
+namespace diffscope {
+
+std::string RunFolder::path(const std::string& rel) const { return (fs::path(dir) / rel).string(); }
+
+RunFolder RunFolder::load(const std::string& dir) {
+  RunFolder r;
+  r.dir = dir;
+  if (!fs::is_directory(dir)) throw Error("--run " + dir + ": not a folder (expected a run folder from diffscope generate)");
+  const std::string rj = r.path("run.json");
+  if (!fs::exists(rj)) throw Error(rj + ": missing (an interrupted or foreign run folder; rerun diffscope generate)");
+  r.meta = read_json_file(rj);
+  try {
+    r.timesteps = r.meta.at("timesteps").get<std::vector<int64_t>>();
+    r.tokens = r.meta.at("tokens").get<std::vector<std::string>>();
+    r.token_count = r.meta.at("token_count").get<int>();
+    for (const auto& w : r.meta.at("words")) {
+      Word word;
+      word.text = w.at("word").get<std::string>();
+      word.positions = w.at("positions").get<std::vector<int>>();
+      word.punctuation = w.value("punctuation", false);
+      r.words.push_back(word);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(rj + ": missing or malformed key (" + std::string(e.what()).substr(0, 100) + ")");
+  }
+  if (!r.meta.contains("attention"))
+    throw Error(rj + ": this run has no attention maps (it was generated with --no-attention or a plain export)");
+  r.maps = read_npy(r.path(r.meta["attention"].value("file", std::string("attention/maps.npy"))));
+  if (r.maps.shape.size() != 4 || r.maps.shape[0] != static_cast<int64_t>(r.timesteps.size()))
+    throw Error(r.path("attention/maps.npy") + ": expected [steps, tokens, h, w] with " +
+                std::to_string(r.timesteps.size()) + " steps");
+  r.steps = static_cast<int>(r.maps.shape[0]);
+  r.num_tokens = static_cast<int>(r.maps.shape[1]);
+  r.h = static_cast<int>(r.maps.shape[2]);
+  r.w = static_cast<int>(r.maps.shape[3]);
+  for (const auto& w : r.words)
+    for (int p : w.positions)
+      if (p < 0 || p >= r.num_tokens) throw Error(rj + ": word \"" + w.text + "\" points outside the token axis");
+  cv::Mat final_img = cv::imread(r.path("final.png"), cv::IMREAD_UNCHANGED);
+  if (final_img.empty()) throw Error(r.path("final.png") + ": missing or unreadable");
+  r.image_h = final_img.rows;
+  r.image_w = final_img.cols;
+  return r;
+}
+
+const float* RunFolder::map(int step, int token) const {
+  return maps.data.data() + (static_cast<size_t>(step) * num_tokens + token) * static_cast<size_t>(h) * w;
+}
+
+std::vector<float> RunFolder::word_map(int step, const Word& word) const {
+  std::vector<float> out(static_cast<size_t>(h) * w, 0.f);
+  for (int p : word.positions) {
+    const float* m = map(step, p);
+    for (size_t i = 0; i < out.size(); ++i) out[i] += m[i];
+  }
+  const float n = static_cast<float>(std::max<size_t>(1, word.positions.size()));
+  for (auto& v : out) v /= n;
+  return out;
+}
+
+std::vector<float> RunFolder::word_map(const std::vector<int>& sel, const Word& word) const {
+  std::vector<float> out(static_cast<size_t>(h) * w, 0.f);
+  for (int s : sel) {
+    auto m = word_map(s, word);
+    for (size_t i = 0; i < out.size(); ++i) out[i] += m[i];
+  }
+  for (auto& v : out) v /= static_cast<float>(std::max<size_t>(1, sel.size()));
+  return out;
+}
+
+std::vector<Word> RunFolder::content_words() const {
+  std::vector<Word> out;
+  for (const auto& w : words)
+    if (!w.punctuation) out.push_back(w);
+  return out;
+}
+
+std::vector<int> parse_steps(const std::string& spec, int steps, const std::string& option) {
+  auto bad = [&] {
+    return Error(option + " " + spec + ": expected all, K, A:B (B exclusive) or fractions like 0.0:0.3 of " +
+                 std::to_string(steps) + " steps");
+  };
+  std::vector<int> out;
+  if (spec.empty() || spec == "all") {
+    for (int i = 0; i < steps; ++i) out.push_back(i);
+    return out;
+  }
+  auto parse_bound = [&](const std::string& s, bool is_end) -> int {
+    if (s.empty()) return is_end ? steps : 0;
+    try {
+      size_t used = 0;
+      if (s.find('.') != std::string::npos) {
+        const double f = std::stod(s, &used);
+        if (used != s.size() || f < 0 || f > 1) throw bad();
+        return static_cast<int>(std::lround(f * steps));
+      }
+      int v = std::stoi(s, &used);
+      if (used != s.size()) throw bad();
+      if (v < 0) v += steps;
+      return v;
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception&) {
+      throw bad();
+    }
+  };
+  const auto colon = spec.find(':');
+  if (colon == std::string::npos) {
+    const int k = parse_bound(spec, false);
+    if (k < 0 || k >= steps) throw bad();
+    return {k};
+  }
+  const int a = std::max(0, parse_bound(spec.substr(0, colon), false));
+  const int b = std::min(steps, parse_bound(spec.substr(colon + 1), true));
+  for (int i = a; i < b; ++i) out.push_back(i);
+  if (out.empty()) throw bad();
+  return out;
+}
+
+}  // namespace diffscope

@@ -1,0 +1,64 @@
+// `diffscope check`: the regression gate between two summary.json files.
+#include <cmath>
+#include <iostream>
+#include <memory>
+
+#include "cli/command.h"
+#include "diffscope/analyze.h"
+#include "diffscope/error.h"
+
+namespace diffscope::cli {
+namespace {
+
+struct Opts {
+  std::string summary, baseline;
+  std::vector<std::string> tolerances;
+  double default_tolerance = 1e-6;
+  bool quiet = false;
+};
+
+int run(const Opts& o) {
+  std::map<std::string, double> tol;
+  for (const auto& t : o.tolerances) {
+    const auto eq = t.find('=');
+    try {
+      if (eq == std::string::npos || eq == 0) throw std::invalid_argument(t);
+      tol[t.substr(0, eq)] = std::stod(t.substr(eq + 1));
+    } catch (const std::exception&) {
+      throw Error("--tolerance " + t + ": expected KEY=VALUE (KEY may end in * to match a prefix)");
+    }
+  }
+  const auto cur = flatten_numbers(o.summary);
+  const auto base = flatten_numbers(o.baseline);
+  const auto moved = compare_summaries(cur, base, tol, o.default_tolerance);
+  for (const auto& m : moved) {
+    if (std::isnan(m.current) && !std::isnan(m.baseline)) {
+      std::printf("MISSING %s (baseline %.6g)\n", m.key.c_str(), m.baseline);
+    } else if (std::isnan(m.baseline) && !std::isnan(m.current) && !base.count(m.key)) {
+      std::printf("NEW     %s = %.6g (not in the baseline)\n", m.key.c_str(), m.current);
+    } else {
+      std::printf("MOVED   %s: %.6g -> %.6g (change %+.3g, tolerance %.3g)\n", m.key.c_str(), m.baseline, m.current,
+                  m.current - m.baseline, m.tolerance);
+    }
+  }
+  if (!o.quiet) std::printf("%zu of %zu metrics moved beyond tolerance\n", moved.size(), base.size());
+  return moved.empty() ? 0 : 1;
+}
+
+Runner setup(CLI::App& app) {
+  auto o = std::make_shared<Opts>();
+  app.add_option("-s,--summary", o->summary, "summary.json of the run under test")->required();
+  app.add_option("-b,--baseline", o->baseline, "summary.json to compare against")->required();
+  app.add_option("-t,--tolerance", o->tolerances, "KEY=VALUE absolute tolerance; KEY may end in * (prefix)");
+  app.add_option("--default-tolerance", o->default_tolerance, "tolerance for keys without one")->default_val(1e-6);
+  app.add_flag("-q,--quiet", o->quiet, "only the moved metrics");
+  add_examples(app, {"diffscope check -s runs/new/summary.json -b baselines/summary.json -t 'auc.*=0.02'",
+                     "diffscope check -s a.json -b b.json --default-tolerance 0.01 -t binding.mean=0.05"});
+  return [o] { return run(*o); };
+}
+
+DIFFSCOPE_COMMAND({"check", "regression gate: exit 1 when metrics moved beyond tolerance (2: unreadable input)", 70,
+                   setup});
+
+}  // namespace
+}  // namespace diffscope::cli
