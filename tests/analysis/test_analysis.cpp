@@ -1,0 +1,200 @@
+// Analysis tests on hand-made run folders, maps and images with known answers.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "diffscope/analyze.h"
+#include "diffscope/correlation.h"
+#include "diffscope/emergence.h"
+#include "diffscope/error.h"
+#include "diffscope/heatmaps.h"
+#include "diffscope/json_util.h"
+#include "diffscope/npy.h"
+#include "diffscope/run_folder.h"
+#include "diffscope/scores.h"
+#include "diffscope/segmentation.h"
+#include "test_support.h"
+
+using namespace diffscope;
+namespace fs = std::filesystem;
+
+namespace {
+// A 2-step run over "a red circle" with 4 tokens at 4x4 latents and a 16x16 final image: "red" and "circle" attend
+// to the left half at step 1 and everywhere at step 0.
+void write_run(const fs::path& dir) {
+  fs::create_directories(dir / "attention");
+  fs::create_directories(dir / "steps");
+  const int steps = 2, tokens = 5, h = 4, w = 4;
+  std::vector<float> maps(static_cast<size_t>(steps) * tokens * h * w, 0.f);
+  auto at = [&](int s, int t, int y, int x) -> float& { return maps[((size_t(s) * tokens + t) * h + y) * w + x]; };
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      at(0, 0, y, x) = 0.7f;                 // start token
+      at(0, 1, y, x) = 0.1f;                 // "a"
+      at(0, 2, y, x) = 0.1f;                 // "red"
+      at(0, 3, y, x) = 0.1f;                 // "circle"
+      at(1, 0, y, x) = 0.6f;
+      at(1, 1, y, x) = 0.1f;
+      at(1, 2, y, x) = x < 2 ? 0.3f : 0.0f;  // left half
+      at(1, 3, y, x) = x < 2 ? 0.0f : 0.3f;  // right half
+    }
+  write_npy((dir / "attention/maps.npy").string(), maps.data(), {steps, tokens, h, w});
+  nlohmann::json j;
+  j["inputs"] = {{"prompt", "a red circle"}, {"seed", 1}};
+  j["timesteps"] = {900, 100};
+  j["tokens"] = {"<|startoftext|>", "a</w>", "red</w>", "circle</w>", "<|endoftext|>"};
+  j["token_count"] = 5;
+  j["words"] = {{{"word", "a"}, {"positions", {1}}, {"punctuation", false}},
+                {{"word", "red"}, {"positions", {2}}, {"punctuation", false}},
+                {{"word", "circle"}, {"positions", {3}}, {"punctuation", false}}};
+  j["attention"] = {{"file", "attention/maps.npy"}};
+  j["x0_steps"] = {0, 1};
+  ds_test::write_text(dir / "run.json", j.dump());
+  cv::Mat img(16, 16, CV_8UC3, cv::Scalar(240, 240, 240));
+  cv::rectangle(img, cv::Rect(0, 0, 8, 16), cv::Scalar(40, 40, 220), -1);  // red (BGR) on the left
+  cv::imwrite((dir / "final.png").string(), img);
+  cv::imwrite((dir / "steps/x0_001.png").string(), img);
+  cv::Mat blurred;
+  cv::GaussianBlur(img, blurred, cv::Size(0, 0), 3.0);
+  cv::imwrite((dir / "steps/x0_000.png").string(), blurred);
+}
+}  // namespace
+
+TEST_CASE("step selections", "[analysis]") {
+  CHECK(parse_steps("all", 4) == std::vector<int>{0, 1, 2, 3});
+  CHECK(parse_steps("1:3", 4) == std::vector<int>{1, 2});
+  CHECK(parse_steps(":2", 4) == std::vector<int>{0, 1});
+  CHECK(parse_steps("-1", 4) == std::vector<int>{3});
+  CHECK(parse_steps("0.0:0.5", 10) == std::vector<int>{0, 1, 2, 3, 4});
+  CHECK(parse_steps("0.5:1.0", 4) == std::vector<int>{2, 3});
+  CHECK_THROWS_WITH(parse_steps("7", 4), Catch::Contains("--steps 7: expected"));
+  CHECK_THROWS_AS(parse_steps("3:1", 4), Error);
+  CHECK_THROWS_AS(parse_steps("x:y", 4), Error);
+}
+
+TEST_CASE("scores of a hand-made map", "[analysis]") {
+  // map: 4 pixels, mask inside = pixels 0,1. Scores 0.9 0.4 0.6 0.1: positives rank 1st and 3rd.
+  // ROC-AUC = P(score_pos > score_neg) = (1 + 1 + 0 + 1) / 4 = 0.75; AP = (1/1 + 2/3) / 2 = 0.8333...
+  cv::Mat mask = (cv::Mat_<uchar>(2, 2) << 255, 255, 0, 0);
+  auto s = score_map("red", {0.9f, 0.4f, 0.6f, 0.1f}, &mask, 0.4);
+  CHECK(s.scored);
+  CHECK(s.roc_auc == Approx(0.75));
+  CHECK(s.ap == Approx(5.0 / 6.0));
+  // IoU at 0.4 (strictly above): predicted {0, 2}; intersection {0}; union {0, 1, 2} -> 1/3
+  CHECK(s.iou == Approx(1.0 / 3.0));
+  auto un = score_map("a", {0.f, 1.f, 0.f, 1.f}, nullptr, 0.4);
+  CHECK_FALSE(un.scored);
+  auto sum = summarize_scores({s, un});
+  CHECK(sum["scored"] == 1);
+  CHECK(sum["unscored"] == 1);
+  CHECK(sum["mean_roc_auc"] == Approx(0.75));
+}
+
+TEST_CASE("a synthetic run folder: heatmaps, tables, AUC against a masks folder, summary keys", "[analysis]") {
+  ds_test::TempDir tmp("analysis");
+  const fs::path run = tmp.path / "run";
+  write_run(run);
+  fs::create_directories(tmp.path / "masks");
+  cv::Mat left(16, 16, CV_8U, cv::Scalar(0));
+  left(cv::Rect(0, 0, 8, 16)).setTo(255);
+  cv::imwrite((tmp.path / "masks/red.png").string(), left);
+  cv::imwrite((tmp.path / "masks/circle.png").string(), left);
+
+  RunFolder r = RunFolder::load(run.string());
+  CHECK(r.steps == 2);
+  CHECK(r.content_words().size() == 3);
+  auto m = r.word_map(std::vector<int>{1}, r.words[1]);
+  CHECK(m[0] == Approx(0.3f));
+  CHECK(m[3] == Approx(0.0f));
+
+  AnalysisOptions o;
+  o.masks_dir = (tmp.path / "masks").string();
+  o.steps = "1";
+  auto s = run_analyses(run.string(), o);
+  // red attends exactly to its mask at step 1 -> ROC-AUC 1; circle attends to the opposite half -> 0
+  CHECK(s["auc.word.red.roc_auc"] == Approx(1.0));
+  CHECK(s["auc.word.circle.roc_auc"] == Approx(0.0));
+  CHECK(s["auc.mean_roc_auc"] == Approx(0.5));
+  CHECK(s["auc.unscored"] == 1);  // "a" has no mask
+  CHECK(s["correlate.red~circle"] == Approx(-1.0));
+  for (const char* f : {"heatmaps/01_red.png", "heatmaps/01_red_overlay.png", "heatmaps/grid.png", "heatmaps/maps.npy",
+                        "tables/auc.csv", "tables/settle.csv", "tables/emergence.csv", "tables/correlation.csv",
+                        "plots/emergence.png", "plots/settle_share.png", "summary.json"})
+    CHECK(fs::exists(run / f));
+  auto hm = read_npy((run / "heatmaps/maps.npy").string());
+  CHECK(hm.shape == std::vector<int64_t>{3, 16, 16});
+  const std::string csv = ds_test::read_text(run / "tables/settle.csv");
+  INFO(csv.substr(0, 200));
+  CHECK(csv.rfind("step,timestep,word,mass,share,corr_final\n", 0) == 0);
+  // share at step 0: three words with equal mass 0.1 -> 1/3 each
+  CHECK(csv.find("0,900,red,0.10000000149011612,0.3333333333333333,nan") != std::string::npos);  // float32 0.1
+  auto summary = read_json_file((run / "summary.json").string());
+  CHECK(summary["prompt"] == "a red circle");
+  CHECK(summary["emergence.ssim_at_75pct"].get<double>() == Approx(1.0));  // step 1's x0 is the final image
+}
+
+TEST_CASE("segmentation recovers drawn shapes and grounds words", "[analysis]") {
+  Concepts c;
+  c.palette = {{"red", cv::Vec3b(220, 40, 40)}, {"blue", cv::Vec3b(40, 80, 220)}};
+  c.shapes = {"circle", "square", "triangle"};
+  c.word_classes = {{"colour", {"red", "blue"}}, {"shape", {"circle", "square", "triangle"}}, {"size", {"small", "large"}}};
+  cv::Mat img(64, 64, CV_8UC3, cv::Scalar(240, 240, 240));
+  cv::circle(img, {16, 32}, 12, cv::Scalar(40, 40, 220), -1);             // red circle (BGR)
+  cv::rectangle(img, cv::Rect(40, 10, 16, 16), cv::Scalar(220, 80, 40), -1);  // blue square
+  std::vector<cv::Point> tri{{44, 58}, {60, 58}, {52, 40}};
+  cv::fillPoly(img, std::vector<std::vector<cv::Point>>{tri}, cv::Scalar(40, 40, 220));  // red triangle
+  auto objs = segment_image(img, c);
+  REQUIRE(objs.size() == 3);
+  std::multiset<std::string> got;
+  for (const auto& o : objs) got.insert(o.colour + " " + o.shape);
+  CHECK(got == std::multiset<std::string>{"red circle", "blue square", "red triangle"});
+  auto masks = masks_from_concepts(objs, {"red", "square", "a", "small"}, c, img.size());
+  CHECK(masks.count("a") == 0);
+  CHECK(cv::countNonZero(masks["red"]) > cv::countNonZero(masks["square"]));
+  CHECK(masks["square"].at<uchar>(18, 48) == 255);
+  CHECK(masks["red"].at<uchar>(18, 48) == 0);
+  CHECK(masks.count("small") == 1);
+}
+
+TEST_CASE("binding pairs each attribute with its own noun", "[analysis]") {
+  std::vector<Word> w;
+  for (const char* t : {"a", "red", "circle", "and", "a", "blue", "square"}) w.push_back({t, {}, false});
+  std::vector<bool> noun{false, false, true, false, false, false, true}, attr{false, true, false, false, false, true, false};
+  auto pairs = binding_pairs(w, noun, attr);
+  REQUIRE(pairs.size() == 2);
+  CHECK(pairs[0].adjective == 1);
+  CHECK(pairs[0].noun == 2);
+  CHECK(pairs[0].other_nouns == std::vector<size_t>{6});
+  std::vector<std::vector<double>> corr(7, std::vector<double>(7, 0.0));
+  corr[1][2] = 0.8;
+  corr[1][6] = 0.3;
+  CHECK(binding_score(corr, pairs[0]) == Approx(0.5));
+}
+
+TEST_CASE("the regression comparison", "[analysis]") {
+  std::map<std::string, double> base{{"auc.mean_roc_auc", 0.9}, {"binding.mean", 0.3}, {"gone", 1.0}};
+  std::map<std::string, double> cur{{"auc.mean_roc_auc", 0.89}, {"binding.mean", 0.2}, {"new", 2.0}};
+  auto moved = compare_summaries(cur, base, {{"auc.*", 0.02}}, 0.05);
+  std::set<std::string> keys;
+  for (const auto& m : moved) keys.insert(m.key);
+  CHECK(keys == std::set<std::string>{"binding.mean", "gone", "new"});
+  CHECK(compare_summaries(cur, cur, {}, 0.0).empty());
+}
+
+TEST_CASE("emergence of identical and blurred images", "[analysis]") {
+  cv::Mat img(32, 32, CV_8UC3, cv::Scalar(230, 230, 230));
+  cv::circle(img, {16, 16}, 8, cv::Scalar(30, 30, 200), -1);
+  auto same = compare_to_final(img, img);
+  CHECK(same.ssim == Approx(1.0));
+  CHECK(std::isinf(same.psnr));
+  CHECK(same.detail_ratio == Approx(1.0));
+  cv::Mat blur;
+  cv::GaussianBlur(img, blur, cv::Size(0, 0), 3.0);
+  auto b = compare_to_final(blur, img);
+  CHECK(b.detail_ratio < 0.5);   // blurring removes high-frequency energy
+  CHECK(b.layout > 0.9);         // but keeps the layout
+  CHECK(b.ssim < same.ssim);
+}
