@@ -12,7 +12,7 @@ namespace {
 
 struct Opts {
   std::string summary, baseline;
-  std::vector<std::string> tolerances;
+  std::vector<std::string> tolerances, mins;
   double default_tolerance = 1e-6;
   bool quiet = false;
 };
@@ -29,8 +29,26 @@ int run(const Opts& o) {
     }
   }
   const auto cur = flatten_numbers(o.summary);
-  const auto base = flatten_numbers(o.baseline);
-  const auto moved = compare_summaries(cur, base, tol, o.default_tolerance);
+  if (o.baseline.empty() && o.mins.empty()) throw Error("check: give --baseline, --min, or both");
+  const auto base = o.baseline.empty() ? std::map<std::string, double>{} : flatten_numbers(o.baseline);
+  const auto moved = o.baseline.empty() ? std::vector<Moved>{} : compare_summaries(cur, base, tol, o.default_tolerance);
+  int below = 0;
+  for (const auto& m : o.mins) {
+    const auto eq = m.find('=');
+    double bound = 0;
+    try {
+      if (eq == std::string::npos || eq == 0) throw std::invalid_argument(m);
+      bound = std::stod(m.substr(eq + 1));
+    } catch (const std::exception&) {
+      throw Error("--min " + m + ": expected KEY=VALUE");
+    }
+    const std::string key = m.substr(0, eq);
+    auto it = cur.find(key);
+    if (it == cur.end() || !(it->second >= bound)) {
+      std::printf("BELOW   %s = %.6g (minimum %.6g)\n", key.c_str(), it == cur.end() ? NAN : it->second, bound);
+      ++below;
+    }
+  }
   for (const auto& m : moved) {
     if (std::isnan(m.current) && !std::isnan(m.baseline)) {
       std::printf("MISSING %s (baseline %.6g)\n", m.key.c_str(), m.baseline);
@@ -42,13 +60,14 @@ int run(const Opts& o) {
     }
   }
   if (!o.quiet) std::printf("%zu of %zu metrics moved beyond tolerance\n", moved.size(), base.size());
-  return moved.empty() ? 0 : 1;
+  return moved.empty() && below == 0 ? 0 : 1;
 }
 
 Runner setup(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   app.add_option("-s,--summary", o->summary, "summary.json of the run under test")->required();
-  app.add_option("-b,--baseline", o->baseline, "summary.json to compare against")->required();
+  app.add_option("-b,--baseline", o->baseline, "summary.json to compare against");
+  app.add_option("--min", o->mins, "KEY=VALUE: also fail when the current value is below VALUE (absolute bars)");
   app.add_option("-t,--tolerance", o->tolerances, "KEY=VALUE absolute tolerance; KEY may end in * (prefix)");
   app.add_option("--default-tolerance", o->default_tolerance, "tolerance for keys without one")->default_val(1e-6);
   app.add_flag("-q,--quiet", o->quiet, "only the moved metrics");

@@ -17,7 +17,7 @@ namespace diffscope::cli {
 
 void add_generate_options(CLI::App& app, GenerateCli& g) {
   app.add_option("-m,--model", g.model, "model package folder")->default_val(g.model);
-  app.add_option("-p,--prompt", g.prompt, "the prompt")->required();
+  app.add_option("-p,--prompt", g.prompt, "the prompt");
   app.add_option("-n,--negative-prompt", g.negative_prompt, "negative prompt (default: unconditional \"\")");
   app.add_option("-o,--out", g.out, "run folder to write")->required();
   app.add_option("--seed", g.seed, "seed of torch.Generator(\"cpu\") for the initial noise")->default_val(0);
@@ -37,10 +37,13 @@ void add_generate_options(CLI::App& app, GenerateCli& g) {
   app.add_option("--keep-layers", g.keep_layer_steps, "steps whose per-layer maps are kept (e.g. 0,12,24)")
       ->delimiter(',');
   app.add_option("--keep-heads", g.keep_head_steps, "steps whose per-head maps are kept")->delimiter(',');
+  app.add_flag("--allow-empty-prompt", g.allow_empty_prompt, "accept an empty prompt (unconditional generation)");
   add_common_options(app, g.common);
 }
 
 std::string run_generate(const GenerateCli& g, const std::string& command_name) {
+  if (g.prompt.empty() && !g.allow_empty_prompt)
+    throw Error("--prompt: required (use --prompt \"\" with --allow-empty-prompt for an unconditional run)");
   const std::string device = apply_common_options(g.common);
   Model model = Model::load(g.model, device);
 

@@ -15,7 +15,7 @@ struct GenerateCli {
   int64_t seed = 0;
   int steps = 25, height = 0, width = 0, x0_every = 1;
   double guidance = 7.5, eta = 0.0;
-  bool no_attention = false;
+  bool no_attention = false, allow_empty_prompt = false;
   std::string attention_half = "cond";
   std::vector<int> layers, keep_layer_steps, keep_head_steps;
 };
