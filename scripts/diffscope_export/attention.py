@@ -52,7 +52,11 @@ class CaptureProcessor:
             scores = scores.float()
         probs = scores.softmax(dim=-1).to(dtype)
         if self.record:
-            self.store.maps.append((self.name, probs.reshape(batch, attn.heads, probs.shape[1], probs.shape[2])))
+            # hand out the [B, heads, queries, keys] view and compute the output *from it*, so the exported maps lie
+            # on the gradient path (relevance = grad x attention needs d loss / d maps)
+            shaped = probs.reshape(batch, attn.heads, probs.shape[1], probs.shape[2])
+            self.store.maps.append((self.name, shaped))
+            probs = shaped.reshape(batch * attn.heads, shaped.shape[2], shaped.shape[3])
         out = attn.batch_to_head_dim(torch.matmul(probs, v))
         out = attn.to_out[0](out)
         out = attn.to_out[1](out)

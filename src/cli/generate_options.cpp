@@ -12,6 +12,8 @@
 #include "diffscope/pipeline.h"
 #include "diffscope/run_recorder.h"
 #include "diffscope/runtime.h"
+#include "diffscope/scheduler.h"
+#include "diffscope/timestep_schedule.h"
 
 namespace diffscope::cli {
 
@@ -27,6 +29,9 @@ void add_generate_options(CLI::App& app, GenerateCli& g) {
   app.add_option("--width", g.width, "image width in pixels (default: the package's sample_size)");
   app.add_option("--scheduler", g.scheduler, "ddim, ddpm, pndm, euler, dpm++2m (default: the package's)");
   app.add_option("--eta", g.eta, "DDIM eta")->default_val(0.0);
+  app.add_option("--timestep-schedule", g.schedule,
+                 "exponential custom timesteps early:LAMBDA (packed at high noise) or late:LAMBDA (at low noise); "
+                 "use with ddim, ddpm or euler");
   app.add_option("--init-latents", g.init_latents, ".npy [1,C,h,w] to start from instead of seeded noise");
   app.add_option("--x0-every", g.x0_every, "write steps/x0_NNN.png every N steps (0 = none)")->default_val(1);
   app.add_flag("--no-attention", g.no_attention, "do not capture cross-attention");
@@ -59,6 +64,8 @@ std::string run_generate(const GenerateCli& g, const std::string& command_name) 
   o.eta = g.eta;
   o.init_latents_path = g.init_latents;
   o.show_progress = !g.common.quiet;
+  if (!g.schedule.empty())
+    o.custom_timesteps = timesteps_from_spec(g.schedule, g.steps, model.scheduler_config().num_train_timesteps);
   validate(model, o);
 
   RunRecorderOptions ro;
@@ -85,6 +92,7 @@ std::string run_generate(const GenerateCli& g, const std::string& command_name) 
   extra["threads"] = set_threads(g.common.threads);
   extra["device"] = device;
   extra["x0_every"] = g.x0_every;
+  extra["timestep_schedule"] = g.schedule;
   recorder.write(o, r, attention.get(), extra);
   spdlog::info("{} steps in {:.2f} s; wrote {}", r.timesteps.size(), r.seconds_loop, g.out);
   return g.out;

@@ -1,0 +1,77 @@
+// Step-by-step saliency over the latent (paper: "Explaining generative diffusion models via visual analysis"):
+// DF-RISE, DF-CAM, attention saliency, insertion/deletion curves and cross-attention relevance.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <string>
+#include <vector>
+
+#include "diffscope/run_folder.h"
+
+namespace diffscope {
+
+class Model;
+class Scheduler;
+
+/// One denoising step of a run, reconstructed: x_t from latents.npy, the prompt context, the DDIM update at t.
+struct StepContext {
+  const Model* model = nullptr;
+  at::Tensor latent;    ///< x_t [1,C,h,w]
+  at::Tensor context;   ///< [2,L,D] (uncond, cond) when guided, else [1,L,D]
+  int64_t timestep = 0;
+  double guidance = 1.0;
+  std::vector<int64_t> timesteps;  ///< the run's
+  int step = 0;
+  std::vector<double> alphas_cumprod;  ///< the package scheduler's training schedule
+  std::string prediction_type;
+};
+
+StepContext load_step(const Model& model, const RunFolder& run, int step);
+
+/// Guided noise for a batch of latents [N,C,h,w] (CFG doubles the batch internally), processed `batch` at a time.
+at::Tensor guided_noise_batch(const StepContext& s, const at::Tensor& latents, int batch);
+/// The DDIM clean-latent estimate x0 and one DDIM step x_{t-1} for a batch, from guided noise.
+at::Tensor ddim_x0(const StepContext& s, const at::Tensor& latents, const at::Tensor& noise);
+at::Tensor ddim_step(const StepContext& s, const at::Tensor& latents, const at::Tensor& noise);
+
+/// Similarity of two batches of images or latents [N,C,H,W] -> N values; 1 = identical.
+/// structure (default), ssim, luminance, contrast: SSIM terms (data_range 2); cosine; mse: 1 - mse/4.
+std::vector<double> similarity(const at::Tensor& a, const at::Tensor& b, const std::string& kind);
+void check_similarity(const std::string& kind);
+
+/// DF-RISE: N random RISE masks (cells of a coarse grid kept with p = 0.5, upsampled with a random shift) applied
+/// to x_t; each masked latent's x0 estimate is scored against the unmasked one; saliency = sum(mask * score) / (N p),
+/// ReLU, min-max. [h,w]
+at::Tensor df_rise(const StepContext& s, int samples, int batch, const std::string& sim, uint64_t seed, bool quiet);
+
+/// DF-CAM: Grad-CAM over the UNet's block outputs, from d sum(guided noise) / d features, halves combined as
+/// g_u + w (g_c - g_u) (and the activations likewise); per block ReLU(sum_k mean(G_k) A_k), upsampled, summed,
+/// min-max. [h,w]
+at::Tensor df_cam(const StepContext& s);
+
+/// Grad-CAM on given activations [C,h,w] and gradients [C,h,w]: ReLU(sum_k mean_hw(G_k) A_k). (Exposed for tests.)
+at::Tensor grad_cam(const at::Tensor& activations, const at::Tensor& gradients);
+
+/// Cross-attention relevance per token: head-averaged ReLU(dL/dA * A) summed over layers and pixels, where L is the
+/// guided noise prediction's sum. [L] (tokens)
+at::Tensor token_relevance(const StepContext& s);
+
+/// An insertion or deletion curve for a saliency map [h,w] (all channels of a pixel move together).
+struct Curve {
+  std::vector<double> fraction, score;
+  double auc = 0;
+};
+
+/// Deletion: the most salient pixels set to 0 first; insertion: original pixels put into a blurred latent
+/// (Gaussian 11x11, sigma 5) first. After each of K+1 stages, one DDIM step and a decode, scored against the
+/// unperturbed latent's decode. AUC by the trapezoid rule over fractions 0..1.
+Curve perturbation_curve(const StepContext& s, const at::Tensor& saliency, bool insertion, int k, int batch,
+                         const std::string& sim);
+
+/// The order in which pixels are perturbed: descending saliency, ties by index (stable).
+std::vector<int64_t> pixel_order(const at::Tensor& saliency);
+
+/// A saliency map of uniformly random values (the random-order baseline), seeded.
+at::Tensor random_saliency(int h, int w, uint64_t seed);
+
+}  // namespace diffscope

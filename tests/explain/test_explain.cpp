@@ -1,0 +1,125 @@
+// Saliency tests: Grad-CAM arithmetic, schedules, pixel order, similarities, curves and the methods on the tiny package.
+#include <ATen/ATen.h>
+#include <catch2/catch.hpp>
+
+#include "diffscope/error.h"
+#include "diffscope/model.h"
+#include "diffscope/pipeline.h"
+#include "diffscope/run_recorder.h"
+#include "diffscope/attention_capture.h"
+#include "diffscope/runtime.h"
+#include "diffscope/saliency.h"
+#include "diffscope/timestep_schedule.h"
+#include "test_support.h"
+
+using namespace diffscope;
+
+TEST_CASE("Grad-CAM on hand-made activations", "[explain]") {
+  // two channels over 2x2: weights = spatial mean of gradients = (1, -0.5)
+  at::Tensor a = at::tensor({1.f, 2.f, 3.f, 4.f, 4.f, 0.f, 2.f, 2.f}).view({2, 2, 2});
+  at::Tensor g = at::tensor({1.f, 1.f, 1.f, 1.f, -1.f, 0.f, -1.f, 0.f}).view({2, 2, 2});
+  at::Tensor cam = grad_cam(a, g);
+  // 1*A0 - 0.5*A1 = [1-2, 2-0, 3-1, 4-1] = [-1, 2, 2, 3] -> ReLU -> [0, 2, 2, 3]
+  CHECK(at::equal(cam, at::tensor({0.f, 2.f, 2.f, 3.f}).view({2, 2})));
+}
+
+TEST_CASE("exponential schedules pack steps early or late", "[explain]") {
+  auto e = exponential_timesteps("early", 3.0, 10, 1000);
+  auto l = exponential_timesteps("late", 3.0, 10, 1000);
+  REQUIRE(e.size() == 10);
+  CHECK(e.front() == 999);
+  CHECK(e.back() == 0);
+  CHECK(l.front() == 999);
+  for (size_t i = 1; i < e.size(); ++i) {
+    CHECK(e[i] < e[i - 1]);
+    CHECK(l[i] < l[i - 1]);
+  }
+  CHECK(e[0] - e[1] < e[8] - e[9]);  // early: small steps at high noise
+  CHECK(l[0] - l[1] > l[8] - l[9]);  // late: small steps at low noise
+  // lambda -> small: nearly even
+  auto even = exponential_timesteps("early", 1e-3, 4, 1000);
+  CHECK(even == std::vector<int64_t>{999, 666, 333, 0});
+  CHECK_THROWS_AS(exponential_timesteps("middle", 1.0, 10, 1000), Error);
+  CHECK_THROWS_WITH(timesteps_from_spec("early", 10, 1000), Catch::Contains("expected early:LAMBDA"));
+  // 1000 steps over 1000 timesteps stays unique and in range
+  auto all = exponential_timesteps("late", 5.0, 1000, 1000);
+  CHECK(all.front() == 999);
+  CHECK(all.back() == 0);
+}
+
+TEST_CASE("pixel order and similarities", "[explain]") {
+  at::Tensor s = at::tensor({0.1f, 0.9f, 0.5f, 0.9f}).view({2, 2});
+  CHECK(pixel_order(s) == std::vector<int64_t>{1, 3, 2, 0});  // ties keep index order
+  at::Tensor x = at::rand({2, 3, 12, 12}) * 2 - 1;
+  for (const char* k : {"structure", "ssim", "luminance", "contrast", "cosine", "mse"}) {
+    auto v = similarity(x, x, k);
+    REQUIRE(v.size() == 2);
+    CHECK(v[0] == Approx(1.0).margin(1e-6));
+  }
+  auto neg = similarity(x, -x, "cosine");
+  CHECK(neg[0] == Approx(-1.0).margin(1e-6));
+  CHECK(similarity(at::zeros({1, 1, 4, 4}), at::ones({1, 1, 4, 4}) * 2, "mse")[0] == Approx(0.0));
+  CHECK_THROWS_AS(check_similarity("psnr"), Error);
+}
+
+namespace {
+struct TinyRun {
+  ds_test::TempDir tmp{"explain"};
+  std::string dir;
+  TinyRun() {
+    set_threads(1);
+    Model m = Model::load(DS_TEST_PACKAGE_DIR);
+    dir = (tmp.path / "run").string();
+    RunRecorderOptions ro;
+    ro.dir = dir;
+    ro.x0_every = 0;
+    RunRecorder rec(ro);
+    AttentionCapture att;
+    GenerateOptions o;
+    o.prompt = "a red circle and a blue square";
+    o.steps = 4;
+    o.scheduler = "ddim";
+    o.guidance_scale = 3.0;
+    o.show_progress = false;
+    auto r = generate(m, o, {&rec, &att});
+    rec.write(o, r, &att, nlohmann::json::object());
+  }
+};
+}  // namespace
+
+TEST_CASE("insertion/deletion curves and the methods on the tiny package", "[explain]") {
+  TinyRun run;
+  Model m = Model::load(DS_TEST_PACKAGE_DIR);
+  const RunFolder rf = RunFolder::load(run.dir);
+  StepContext s = load_step(m, rf, 1);
+  // the reconstructed step's DDIM update equals the recorded next latent (same scheduler, same guidance)
+  at::NoGradGuard ng;
+  at::Tensor next = ddim_step(s, s.latent, guided_noise_batch(s, s.latent, 1));
+  StepContext s2 = load_step(m, rf, 2);
+  CHECK(at::allclose(next, s2.latent, 1e-4, 1e-4));
+
+  at::Tensor sal = random_saliency(8, 8, 3);
+  Curve del = perturbation_curve(s, sal, false, 8, 4, "structure");
+  Curve ins = perturbation_curve(s, sal, true, 8, 4, "structure");
+  REQUIRE(del.fraction.size() == 9);
+  CHECK(del.score.front() == Approx(1.0).margin(1e-6));  // nothing deleted yet: the unperturbed decode itself
+  CHECK(ins.score.back() == Approx(1.0).margin(1e-6));   // everything inserted back
+  CHECK(del.auc == Approx([&] {
+          double a = 0;
+          for (size_t i = 1; i < del.score.size(); ++i) a += (del.score[i] + del.score[i - 1]) / 2 * (1.0 / 8);
+          return a;
+        }()));
+
+  at::Tensor r1 = df_rise(s, 24, 8, "structure", 5, true), r2 = df_rise(s, 24, 8, "structure", 5, true);
+  CHECK(at::equal(r1, r2));  // seeded
+  CHECK(r1.sizes() == at::IntArrayRef({8, 8}));
+  CHECK(r1.min().item<float>() >= 0.f);
+  CHECK(r1.max().item<float>() <= 1.f);
+  at::Tensor cam = df_cam(s);
+  CHECK(cam.sizes() == at::IntArrayRef({8, 8}));
+  CHECK(at::isfinite(cam).all().item<bool>());
+  at::Tensor rel = token_relevance(s);
+  CHECK(rel.numel() == 77);
+  CHECK(rel.min().item<float>() >= 0.f);
+  CHECK(rel.sum().item<float>() > 0.f);
+}
