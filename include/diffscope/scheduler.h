@@ -84,6 +84,11 @@ class Scheduler {
   std::string spacing(const char* class_default) const;
   /// diffusers' leading/linspace/trailing integer timesteps (descending).
   std::vector<int64_t> spaced_timesteps(int steps, const std::string& spacing) const;
+  /// Sets timesteps_ to the spaced ones (custom_ false) or to a custom list (custom_ true).
+  void use_spaced(int steps, const char* class_default);
+  void use_custom(const std::vector<int64_t>& timesteps);
+  /// The timestep after t: t - T/N for spaced runs (diffusers), the next list entry for custom ones; -1 at the end.
+  int64_t previous_timestep(int64_t t) const;
 };
 
 /// Makes a scheduler by name (case-insensitive; diffusers class names accepted); Error listing valid names.

@@ -19,6 +19,7 @@
 #include "cli/analysis_options.h"
 #include "cli/command.h"
 #include "cli/generate_options.h"
+#include "cli/prompt_file.h"
 
 namespace diffscope::cli {
 namespace {
@@ -29,34 +30,10 @@ struct Opts {
   std::string prompts;
 };
 
-/// One prompt per line, optionally "SEED<TAB>prompt"; blank lines and #comments skipped.
-std::vector<std::pair<int64_t, std::string>> read_prompts(const std::string& path, int64_t default_seed) {
-  std::ifstream in(path);
-  if (!in) throw Error("--prompts " + path + ": cannot be read (expected one prompt per line)");
-  std::vector<std::pair<int64_t, std::string>> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || line[0] == '#') continue;
-    const auto tab = line.find('\t');
-    if (tab != std::string::npos) {
-      try {
-        out.emplace_back(std::stoll(line.substr(0, tab)), line.substr(tab + 1));
-      } catch (const std::exception&) {
-        throw Error("--prompts " + path + ": \"" + line + "\" should be SEED<TAB>prompt or just the prompt");
-      }
-    } else {
-      out.emplace_back(default_seed, line);
-    }
-  }
-  if (out.empty()) throw Error("--prompts " + path + ": no prompts in the file");
-  return out;
-}
-
 /// Runs every prompt into out/NNN and writes out/summary.json: the mean of each key over the prompts that have
 /// it (key.mean), its count (key.n), and per word class means of the word AUCs (auc.class.CLASS.mean_roc_auc).
 int run_set(Opts& o) {
-  const auto prompts = read_prompts(o.prompts, o.g.seed);
+  const auto prompts = read_prompt_file(o.prompts, o.g.seed);
   const std::string root = o.g.out;
   ensure_dir(root);
   std::map<std::string, std::vector<double>> values;

@@ -11,6 +11,7 @@
 
 #include "cli/command.h"
 #include "cli/generate_options.h"
+#include "cli/prompt_file.h"
 #include "diffscope/atomic_file.h"
 #include "diffscope/csv.h"
 #include "diffscope/error.h"
@@ -130,21 +131,6 @@ std::vector<MethodResult> saliency_for_run(const SalOpts& o, const Model& model,
                                               "fraction of latent pixels inserted", "similarity to unperturbed"));
   write_json_atomic(run.path("summary.json"), summary);
   return res;
-}
-
-std::vector<std::pair<int64_t, std::string>> read_prompt_file(const std::string& path, int64_t seed) {
-  std::ifstream in(path);
-  if (!in) throw Error("--prompts " + path + ": cannot be read (expected one prompt per line)");
-  std::vector<std::pair<int64_t, std::string>> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    const auto tab = line.find('\t');
-    if (tab == std::string::npos) out.emplace_back(seed, line);
-    else out.emplace_back(std::stoll(line.substr(0, tab)), line.substr(tab + 1));
-  }
-  if (out.empty()) throw Error("--prompts " + path + ": no prompts");
-  return out;
 }
 
 int run_saliency(SalOpts& o) {

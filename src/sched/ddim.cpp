@@ -13,24 +13,11 @@ class Ddim : public Scheduler {
     final_alpha_ = c.set_alpha_to_one ? 1.0f : f32(alphas_cumprod_[0]);
   }
   std::string name() const override { return "ddim"; }
-  void set_timesteps(int steps) override {
-    timesteps_ = spaced_timesteps(steps, spacing("leading"));
-    num_inference_steps_ = steps;
-    custom_ = false;
-  }
-  void set_custom_timesteps(const std::vector<int64_t>& ts) override {
-    timesteps_ = ts;
-    num_inference_steps_ = static_cast<int>(ts.size());
-    custom_ = true;
-  }
+  void set_timesteps(int steps) override { use_spaced(steps, "leading"); }
+  void set_custom_timesteps(const std::vector<int64_t>& ts) override { use_custom(ts); }
   StepOutput step(const at::Tensor& out, int64_t t, const at::Tensor& x, c10::optional<at::Generator> gen,
                   const at::Tensor* noise) override {
-    int64_t prev = t - config_.num_train_timesteps / num_inference_steps_;
-    if (custom_) {  // the next timestep of the custom list
-      prev = -1;
-      for (size_t i = 0; i + 1 < timesteps_.size(); ++i)
-        if (timesteps_[i] == t) prev = timesteps_[i + 1];
-    }
+    const int64_t prev = previous_timestep(t);
     const float a = f32(alphas_cumprod_.at(static_cast<size_t>(t)));
     const float a_prev = prev >= 0 ? f32(alphas_cumprod_[static_cast<size_t>(prev)]) : final_alpha_;
     const float b = 1.0f - a, b_prev = 1.0f - a_prev;

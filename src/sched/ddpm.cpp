@@ -11,22 +11,8 @@ class Ddpm : public Scheduler {
  public:
   explicit Ddpm(const SchedulerConfig& c) : Scheduler(c) {}
   std::string name() const override { return "ddpm"; }
-  void set_timesteps(int steps) override {
-    timesteps_ = spaced_timesteps(steps, spacing("leading"));
-    num_inference_steps_ = steps;
-    custom_ = false;
-  }
-  void set_custom_timesteps(const std::vector<int64_t>& ts) override {
-    timesteps_ = ts;
-    num_inference_steps_ = static_cast<int>(ts.size());
-    custom_ = true;
-  }
-  int64_t previous_timestep(int64_t t) const {
-    if (!custom_) return t - config_.num_train_timesteps / num_inference_steps_;
-    for (size_t i = 0; i + 1 < timesteps_.size(); ++i)
-      if (timesteps_[i] == t) return timesteps_[i + 1];
-    return -1;
-  }
+  void set_timesteps(int steps) override { use_spaced(steps, "leading"); }
+  void set_custom_timesteps(const std::vector<int64_t>& ts) override { use_custom(ts); }
   StepOutput step(const at::Tensor& out, int64_t t, const at::Tensor& x, c10::optional<at::Generator> gen,
                   const at::Tensor* noise) override {
     const int64_t prev = previous_timestep(t);

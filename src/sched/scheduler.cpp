@@ -60,6 +60,29 @@ std::vector<int64_t> Scheduler::spaced_timesteps(int steps, const std::string& s
   return t;
 }
 
+void Scheduler::use_spaced(int steps, const char* class_default) {
+  timesteps_ = spaced_timesteps(steps, spacing(class_default));
+  num_inference_steps_ = steps;
+  custom_ = false;
+}
+
+void Scheduler::use_custom(const std::vector<int64_t>& ts) {
+  for (size_t i = 0; i < ts.size(); ++i)
+    if (ts[i] < 0 || ts[i] >= config_.num_train_timesteps || (i && ts[i] >= ts[i - 1]))
+      throw Error("custom timesteps must be strictly descending within 0.." + std::to_string(config_.num_train_timesteps - 1));
+  if (ts.empty()) throw Error("custom timesteps: the list is empty");
+  timesteps_ = ts;
+  num_inference_steps_ = static_cast<int>(ts.size());
+  custom_ = true;
+}
+
+int64_t Scheduler::previous_timestep(int64_t t) const {
+  if (!custom_) return t - config_.num_train_timesteps / num_inference_steps_;
+  for (size_t i = 0; i + 1 < timesteps_.size(); ++i)
+    if (timesteps_[i] == t) return timesteps_[i + 1];
+  return -1;
+}
+
 void Scheduler::set_custom_timesteps(const std::vector<int64_t>&) {
   throw Error("--timestep-schedule: the " + name() + " scheduler does not take custom timesteps (use ddim, ddpm or euler)");
 }
