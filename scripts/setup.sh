@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(build-essential cmake ninja-build libtorch-dev python3-torch python3-numpy python3-pil
+PKGS=(build-essential cmake ninja-build libtorch-dev python3-torch python3-numpy python3-pil python3-opencv
       python3-sklearn python3-matplotlib libopencv-dev libcli11-dev nlohmann-json3-dev libspdlog-dev
       catch2 libopenblas0-openmp)
 missing=()
