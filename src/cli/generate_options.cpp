@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "diffscope/attention_capture.h"
@@ -37,13 +38,38 @@ void add_generate_options(CLI::App& app, GenerateCli& g) {
   app.add_flag("--no-attention", g.no_attention, "do not capture cross-attention");
   app.add_option("--attention-half", g.attention_half, "CFG half whose attention is kept: cond or uncond")
       ->default_val("cond");
-  app.add_option("--layers", g.layers, "cross-attention layer indices to average (default all; see diffscope info)")
+  app.add_option("--layers", g.layers,
+                 "cross-attention layers to average: indices, module names, down/mid/up or resolutions like 16x16 "
+                 "(default all; see diffscope info)")
       ->delimiter(',');
   app.add_option("--keep-layers", g.keep_layer_steps, "steps whose per-layer maps are kept (e.g. 0,12,24)")
       ->delimiter(',');
   app.add_option("--keep-heads", g.keep_head_steps, "steps whose per-head maps are kept")->delimiter(',');
   app.add_flag("--allow-empty-prompt", g.allow_empty_prompt, "accept an empty prompt (unconditional generation)");
   add_common_options(app, g.common);
+}
+
+/// --layers values -> layer indices (each value may select several layers: a block or a resolution).
+std::vector<int> select_layers(const Model& model, const std::vector<std::string>& specs) {
+  const auto& layers = model.info().attention_layers;
+  std::vector<int> out;
+  for (const auto& spec : specs) {
+    bool hit = false;
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const auto& l = layers[i];
+      const std::string res = std::to_string(l.height) + "x" + std::to_string(l.width);
+      if (spec == std::to_string(i) || spec == l.name || spec == l.block || spec == res) {
+        if (std::find(out.begin(), out.end(), static_cast<int>(i)) == out.end()) out.push_back(static_cast<int>(i));
+        hit = true;
+      }
+    }
+    if (!hit)
+      throw Error("--layers " + spec + ": matches no cross-attention layer (give an index 0.." +
+                  std::to_string(layers.size() - 1) + ", a module name, down/mid/up or a size like " +
+                  (layers.empty() ? std::string("16x16") : std::to_string(layers[0].height) + "x" + std::to_string(layers[0].width)) +
+                  "; see diffscope info)");
+  }
+  return out;
 }
 
 std::string run_generate(const GenerateCli& g, const std::string& command_name) {
@@ -77,7 +103,7 @@ std::string run_generate(const GenerateCli& g, const std::string& command_name) 
   if (!g.no_attention) {
     AttentionCaptureOptions ao;
     ao.half = g.attention_half;
-    ao.layers = g.layers;
+    ao.layers = select_layers(model, g.layers);
     ao.keep_layer_steps = g.keep_layer_steps;
     ao.keep_head_steps = g.keep_head_steps;
     attention = std::make_unique<AttentionCapture>(ao);

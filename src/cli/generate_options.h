@@ -17,7 +17,8 @@ struct GenerateCli {
   double guidance = 7.5, eta = 0.0;
   bool no_attention = false, allow_empty_prompt = false;
   std::string attention_half = "cond";
-  std::vector<int> layers, keep_layer_steps, keep_head_steps;
+  std::vector<std::string> layers;  ///< indices, module names, blocks (down/mid/up) or resolutions (16x16)
+  std::vector<int> keep_layer_steps, keep_head_steps;
 };
 
 /// Adds every generation option to `app`.

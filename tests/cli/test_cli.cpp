@@ -112,3 +112,23 @@ TEST_CASE("info lists the layers", "[cli]") {
   CHECK(j["cross_attention"].size() >= 2);
   CHECK(j["cross_attention"][0]["name"].get<std::string>().find("attn2") != std::string::npos);
 }
+
+TEST_CASE("--layers selects by index, block, module name or resolution", "[cli]") {
+  TempDir tmp("cli-layers");
+  auto info = nlohmann::json::parse(ds("info -m " + quote(kPkg) + " --json").output);
+  const auto& layers = info["cross_attention"];
+  std::vector<int> mid;
+  for (size_t i = 0; i < layers.size(); ++i)
+    if (layers[i]["block"] == "mid") mid.push_back(static_cast<int>(i));
+  const std::string name = layers[0]["name"];
+  auto r = ds("generate -m " + quote(kPkg) + " -p x --steps 2 --threads 1 -q --layers mid," + name + " -o " +
+              quote(tmp.str() + "/r"));
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(ds_test::read_text(tmp.str() + "/r/run.json"));
+  std::vector<int> want = mid;
+  want.push_back(0);
+  CHECK(j["attention"]["layers"].get<std::vector<int>>() == want);
+  auto bad = ds("generate -m " + quote(kPkg) + " -p x --steps 2 -q --layers 99x99 -o " + quote(tmp.str() + "/b"));
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.output.find("matches no cross-attention layer") != std::string::npos);
+}
