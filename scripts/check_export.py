@@ -5,6 +5,11 @@ from each attn2 module's own projections), and the package must honour the contr
 rows sum to 1). Exit 0 when all holds, 1 with one line per problem.
 
     /usr/bin/python3 scripts/check_export.py --package build/testdata/tiny-package --tiny-seed 0
+    /usr/bin/python3 scripts/check_export.py --package models/shapes-v1 --eager-from-package
+
+--tiny-seed rebuilds the eager model from make_test_package.py's seed (weights and computation checked);
+--eager-from-package rebuilds an eager shapes-architecture UNet from the traced module's own weights (the computation
+checked: capture, tracing, map order), which works for the shipped model without its training checkpoints.
 """
 import argparse
 import json
@@ -44,11 +49,27 @@ def eager_attention(unet, sample, t, ctx):
     return noise, maps
 
 
+def eager_unet_from_package(traced, layers):
+    """An eager shapes_model.UNet holding the traced AnalyzableUNet's weights (config read off the weight shapes)."""
+    from shapes_model import UNet
+    sd = {k[len("unet."):]: v for k, v in traced.state_dict().items() if k.startswith("unet.")}
+    channels = tuple(sd[f"down_blocks.{i}.resnets.0.conv1.weight"].shape[0] for i in range(3))
+    unet = UNet(in_channels=sd["conv_in.weight"].shape[1], channels=channels,
+                context_dim=sd["down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight"].shape[1],
+                heads=layers[0]["heads"], temb_dim=sd["time_embedding.linear_2.weight"].shape[0])
+    unet.load_state_dict(sd, strict=True)
+    return unet
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--package", required=True)
     ap.add_argument("--tiny-seed", type=int, help="the package is make_test_package.py's with this seed")
+    ap.add_argument("--eager-from-package", action="store_true",
+                    help="compare with an eager shapes-architecture UNet built from the package's own weights")
+    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
+    torch.set_num_threads(a.threads)
     problems = []
     pkg = a.package
     for f in ("model_index.json", "tokenizer/vocab.json", "tokenizer/merges.txt", "text_encoder/model.pt",
@@ -67,7 +88,13 @@ def main():
     sample = torch.randn(2, index["latent_channels"], lat, lat)
     t = torch.tensor([999.0, 10.0])
     text = torch.jit.load(os.path.join(pkg, "text_encoder/model.pt"))
-    ctx = text(torch.randint(0, 500, (2, index["max_length"])))
+    from clip_bpe import ClipBPE
+    tok = ClipBPE.from_files(os.path.join(pkg, "tokenizer/vocab.json"), os.path.join(pkg, "tokenizer/merges.txt"))
+    # one real prompt (its attention is peaked, as in use) and one random id sequence
+    ids = torch.tensor([tok.context("a red circle and a blue square"),
+                        torch.randint(0, len(tok.encoder), (index["max_length"],)).tolist()])
+    with torch.no_grad():
+        ctx = text(ids)
     with torch.no_grad():
         noise_t, maps_t, feats_t = traced(sample, t, ctx)
     if len(maps_t) != len(layers):
@@ -79,9 +106,12 @@ def main():
         err = (m.sum(-1) - 1).abs().max().item()
         if err > 1e-5:
             problems.append(f"map {i} ({l['name']}): rows sum to 1 within {err:.2g} only")
-    if a.tiny_seed is not None:
-        from make_test_package import build_tiny
-        _, _, unet, _, _ = build_tiny(a.tiny_seed)
+    if a.tiny_seed is not None or a.eager_from_package:
+        if a.tiny_seed is not None:
+            from make_test_package import build_tiny
+            _, _, unet, _, _ = build_tiny(a.tiny_seed)
+        else:
+            unet = eager_unet_from_package(traced, layers)
         unet.eval()
         noise_e, maps_e = eager_attention(unet, sample, t, ctx)
         d = (noise_e - noise_t).abs().max().item()
