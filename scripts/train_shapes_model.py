@@ -123,12 +123,12 @@ def make_latent_set(work, vae, tok, count, seed):
     return data
 
 
-def train_unet(work, minutes, seed, tok, data, batch):
+def train_unet(work, minutes, seed, tok, data, batch, lr_max=5e-4, two_fraction=None):
     ck = os.path.join(work, "unet.pt")
     unet = UNet(channels=UNET_CHANNELS, context_dim=TEXT_DIM)
     text = TextEncoder(len(tok.encoder), dim=TEXT_DIM, layers=TEXT_LAYERS)
     params = list(unet.parameters()) + list(text.parameters())
-    opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=1e-4)
+    opt = torch.optim.AdamW(params, lr=lr_max, weight_decay=1e-4)
     ema_u, ema_t = copy.deepcopy(unet), copy.deepcopy(text)
     state = {"step": 0, "elapsed": 0.0, "done": False}
     if os.path.exists(ck):
@@ -144,9 +144,17 @@ def train_unet(work, minutes, seed, tok, data, batch):
     empty = torch.tensor(tok.context(""), dtype=torch.long)
     g = torch.Generator().manual_seed(seed + state["step"])
     n = data["latents"].shape[0]
+    # two-object captions hold the token "and"; --two-object-fraction oversamples them (binding is the hard part)
+    two = (data["ids"] == tok.encoder["and</w>"]).any(dim=1)
+    two_idx, one_idx = torch.nonzero(two).flatten(), torch.nonzero(~two).flatten()
+    n_two = None if two_fraction is None else int(round(two_fraction * batch))
     t_start, last_save = time.time() - state["elapsed"], time.time()
     while time.time() - t_start < minutes * 60:
-        idx = torch.randint(0, n, (batch,), generator=g)
+        if n_two is None:
+            idx = torch.randint(0, n, (batch,), generator=g)
+        else:
+            idx = torch.cat([two_idx[torch.randint(0, len(two_idx), (n_two,), generator=g)],
+                             one_idx[torch.randint(0, len(one_idx), (batch - n_two,), generator=g)]])
         x0, ids = data["latents"][idx], data["ids"][idx].clone()
         drop = torch.rand(batch, generator=g) < 0.1
         ids[drop] = empty
@@ -157,7 +165,7 @@ def train_unet(work, minutes, seed, tok, data, batch):
         pred = unet(xt, t.float(), text(ids))
         loss = F.mse_loss(pred, noise)
         frac = (time.time() - t_start) / (minutes * 60)
-        lr = 5e-4 * min(1.0, state["step"] / 200) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0))))
+        lr = lr_max * min(1.0, state["step"] / 200) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0))))
         for pg in opt.param_groups:
             pg["lr"] = lr
         opt.zero_grad()
@@ -197,6 +205,9 @@ def main():
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lr", type=float, default=5e-4, help="UNet/text encoder peak learning rate")
+    ap.add_argument("--two-object-fraction", type=float,
+                    help="share of two-object captions in each UNet batch (default: the data's own, about 0.5)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -205,7 +216,7 @@ def main():
     tok = ClipBPE(vocab, merges)
     vae = train_vae(a.work, a.vae_minutes, a.seed)
     data = make_latent_set(a.work, vae, tok, a.latent_set, a.seed + 1)
-    train_unet(a.work, a.unet_minutes, a.seed + 2, tok, data, a.batch)
+    train_unet(a.work, a.unet_minutes, a.seed + 2, tok, data, a.batch, a.lr, a.two_object_fraction)
     print("training finished", flush=True)
 
 
