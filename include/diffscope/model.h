@@ -30,7 +30,7 @@ struct FeatureInfo {
 struct ModelInfo {
   std::string dir, name, prediction_type, pad_token;
   int sample_size = 0, vae_scale_factor = 8, latent_channels = 4, max_length = 77;
-  int context_dim = 0;          ///< text encoder width D (measured at load)
+  int context_dim = 0;          ///< text encoder width D (known after the first encode; see Model::context_dim)
   double scaling_factor = 1.0;  ///< VAE latent scaling
   std::vector<AttentionLayerInfo> attention_layers;  ///< empty for a plain export
   std::vector<FeatureInfo> features;
@@ -55,6 +55,8 @@ class Model {
   Encoding tokenize(const std::string& prompt) const;
   /// Text encoder on [B, max_length] int64 ids -> [B, max_length, D].
   at::Tensor encode_text(const at::Tensor& ids) const;
+  /// Text encoder width D; runs the text encoder once on the empty prompt if it has not run yet.
+  int context_dim() const;
   /// UNet: sample [B,C,h,w], timestep float [B], context [B,L,D]. Honours the caller's grad mode.
   UNetOutput unet(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context) const;
   /// True when the UNet returns cross-attention maps (not a plain single-tensor export).

@@ -28,7 +28,7 @@ int run(const Opts& o) {
     nlohmann::json j{{"name", i.name}, {"sample_size", i.sample_size}, {"vae_scale_factor", i.vae_scale_factor},
                      {"latent_channels", i.latent_channels}, {"latent_size", latent},
                      {"prediction_type", i.prediction_type}, {"max_length", i.max_length},
-                     {"pad_token", i.pad_token}, {"vocab_size", m.tokenizer().vocab_size()},
+                     {"pad_token", i.pad_token}, {"context_dim", m.context_dim()}, {"vocab_size", m.tokenizer().vocab_size()},
                      {"scaling_factor", i.scaling_factor}, {"scheduler", m.default_scheduler()},
                      {"has_attention", m.has_attention()}, {"cross_attention", layers}, {"features", feats}};
     std::cout << j.dump(2) << "\n";
@@ -38,8 +38,8 @@ int run(const Opts& o) {
   std::printf("image size       %d x %d px (any multiple of %d works)\n", i.sample_size, i.sample_size, i.vae_scale_factor);
   std::printf("latent           %d x %d x %d, scaling factor %.6g\n", i.latent_channels, latent, latent, i.scaling_factor);
   std::printf("prediction       %s; scheduler %s\n", i.prediction_type.c_str(), m.default_scheduler().c_str());
-  std::printf("text             %d tokens max, pad %s, vocabulary %zu\n", i.max_length, i.pad_token.c_str(),
-              m.tokenizer().vocab_size());
+  std::printf("text             %d tokens max, pad %s, vocabulary %zu, context width %d\n", i.max_length,
+              i.pad_token.c_str(), m.tokenizer().vocab_size(), m.context_dim());
   if (!m.has_attention()) {
     std::printf("attention        none: the UNet was exported without attention outputs\n");
     return 0;

@@ -211,6 +211,14 @@ std::pair<int, int> Model::layer_size(size_t layer, int latent_h, int latent_w) 
   return {h, w};
 }
 
+int Model::context_dim() const {
+  if (impl_->info.context_dim == 0) {
+    at::NoGradGuard no_grad;
+    encode_text(at::tensor(tokenize("").ids, at::kLong).unsqueeze(0));
+  }
+  return impl_->info.context_dim;
+}
+
 UNetOutput Model::unet(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context) const {
   const auto& info = impl_->info;
   const std::string shown = impl_->rel("unet/model.pt");

@@ -1,0 +1,225 @@
+#!/usr/bin/python3
+"""End-to-end check of scripts/export_diffusers.py against diffusers itself (needs diffusers and transformers;
+not part of CI, which cannot install them).
+
+For each variant it builds a small randomly initialised Stable Diffusion pipeline with the *structure* of the
+real one and saves it with diffusers' save_pretrained (safetensors, like a downloaded checkpoint):
+  sd1  SD 1.x layout: 4 UNet levels, 2 layers per block -> 16 cross-attention layers, 8 heads, quick_gelu CLIP
+       text encoder, pad token <|endoftext|>, epsilon prediction
+  sd2  SD 2.x layout: heads per level with a fixed head dim, linear projections, upcast attention, gelu text
+       encoder, pad token "!", v-prediction
+Widths are small so it runs on a CPU in seconds. Then it exports the folder with export_diffusers.py, runs
+diffusers' StableDiffusionPipeline and `diffscope generate` from the same seed, and compares every step's latent,
+the decoded image, and `diffscope info`'s layer table with the diffusers UNet's attn2 modules.
+
+    PYTHONPATH=<diffusers + transformers> /usr/bin/python3 scripts/check_diffusers_export.py \\
+        --diffscope build/diffscope --work /tmp/dcheck [--variant sd1 sd2] [--scheduler ddim euler dpm++2m]
+
+Exit status 0 when every comparison is within tolerance, 1 otherwise, 2 when diffusers is missing.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DIFFUSERS_SCHEDULER = {"ddim": "DDIMScheduler", "euler": "EulerDiscreteScheduler",
+                       "dpm++2m": "DPMSolverMultistepScheduler", "ddpm": "DDPMScheduler", "pndm": "PNDMScheduler"}
+SD15_SCHEDULER = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear",
+                  "num_train_timesteps": 1000, "steps_offset": 1, "set_alpha_to_one": False, "clip_sample": False,
+                  "skip_prk_steps": True, "timestep_spacing": "leading"}
+
+
+def avoid_baddbmm_nan():
+    """torch 1.13's CPU baddbmm with beta=0 on torch.empty (diffusers' get_attention_scores without a mask) can
+    read the uninitialised buffer and return NaN for small heads; pass an explicit zero mask instead (the same
+    maths: 0 + scale * q k^T) so the reference itself is sound."""
+    import torch
+    from diffusers.models.attention_processor import Attention
+
+    orig = Attention.get_attention_scores
+
+    def scores(self, query, key, attention_mask=None):
+        if attention_mask is None:
+            dtype = torch.float32 if self.upcast_attention else query.dtype
+            attention_mask = torch.zeros(query.shape[0], query.shape[1], key.shape[1], dtype=dtype,
+                                         device=query.device)
+        return orig(self, query, key, attention_mask)
+
+    Attention.get_attention_scores = scores
+
+
+def build_tiny(variant, folder, tokenizer_dir, seed):
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    torch.manual_seed(seed)
+    sd2 = variant == "sd2"
+    ctx = 64 if sd2 else 32
+    unet = UNet2DConditionModel(
+        sample_size=16, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=(32, 64, 64, 64),
+        down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+        cross_attention_dim=ctx,
+        # diffusers' attention_head_dim is the number of heads (a historical misnomer): SD 1.x has 8 everywhere,
+        # SD 2.x 5/10/20/20 so that every head is 64 wide; here 2/4/4/4 heads of 16
+        attention_head_dim=(2, 4, 4, 4) if sd2 else 8,
+        use_linear_projection=sd2, upcast_attention=sd2, norm_num_groups=32)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1,
+                        block_out_channels=(16, 16, 32, 32), norm_num_groups=8,
+                        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                        sample_size=128)
+    text = CLIPTextModel(CLIPTextConfig(
+        vocab_size=49408, hidden_size=ctx, intermediate_size=2 * ctx, num_hidden_layers=2, num_attention_heads=4,
+        max_position_embeddings=77, hidden_act="gelu" if sd2 else "quick_gelu", projection_dim=ctx,
+        bos_token_id=49406, eos_token_id=49407, pad_token_id=1))
+    # random init gives the UNet's zero-initialised output conv and attention out-projections; perturb every
+    # parameter so the noise prediction and the attention really depend on the prompt
+    with torch.no_grad():
+        for m in (unet, vae, text):
+            for p in m.parameters():
+                p.add_(torch.randn_like(p) * 0.02)
+    tok = CLIPTokenizer(os.path.join(tokenizer_dir, "vocab.json"), os.path.join(tokenizer_dir, "merges.txt"),
+                        pad_token="!" if sd2 else "<|endoftext|>", model_max_length=77)
+    cfg = dict(SD15_SCHEDULER, prediction_type="v_prediction" if sd2 else "epsilon")
+    sched = DDIMScheduler(**{k: v for k, v in cfg.items() if k != "skip_prk_steps"})
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tok, unet=unet, scheduler=sched,
+                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    # keep the SD 1.5 keys the other schedulers read (skip_prk_steps) in the saved config, as real checkpoints do
+    p = os.path.join(folder, "scheduler", "scheduler_config.json")
+    j = json.load(open(p))
+    j.update(cfg)
+    json.dump(j, open(p, "w"), indent=2)
+
+
+def run_diffusers(folder, prompt, scheduler, steps, guidance, seed):
+    import torch
+    import diffusers
+    from diffusers import StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None, requires_safety_checker=False,
+                                                   low_cpu_mem_usage=False)
+    pipe.scheduler = getattr(diffusers, DIFFUSERS_SCHEDULER[scheduler]).from_config(pipe.scheduler.config)
+    pipe.set_progress_bar_config(disable=True)
+    lat = []
+
+    def on_step(p, i, t, kw):
+        lat.append(kw["latents"].detach().clone())
+        return kw
+
+    out = pipe(prompt, num_inference_steps=steps, guidance_scale=guidance,
+               generator=torch.Generator("cpu").manual_seed(seed), output_type="np",
+               callback_on_step_end=on_step, callback_on_step_end_tensor_inputs=["latents"])
+    image = np.round(out.images[0] * 255).astype(np.uint8)
+    return torch.cat(lat).numpy(), image, pipe.unet
+
+
+def compare_attention(folder, pkg, seed):
+    """diffusers' own attention probabilities (its default processor's get_attention_scores, recorded per attn2
+    call) and noise prediction vs the exported TorchScript UNet's outputs on the same random input."""
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", low_cpu_mem_usage=False).eval()
+    rec = []
+    for name, m in unet.named_modules():
+        if name.endswith("attn2"):
+            def scores(q, k, mask=None, orig=m.get_attention_scores):
+                p = orig(q, k, mask)
+                rec.append(p)
+                return p
+            m.get_attention_scores = scores
+    g = torch.Generator().manual_seed(seed)
+    c = unet.config
+    x = torch.randn(2, c.in_channels, c.sample_size, c.sample_size, generator=g)
+    t = torch.tensor([801.0, 801.0])
+    ctx = torch.randn(2, 77, c.cross_attention_dim, generator=g)
+    with torch.no_grad():
+        ref = unet(x, t, ctx, return_dict=False)[0]
+        noise, maps, _ = torch.jit.load(os.path.join(pkg, "unet", "model.pt")).eval()(x, t, ctx)
+    if len(maps) != len(rec):
+        return float("inf"), float("inf"), len(maps), len(rec)
+    d_maps = max(float((m.reshape(-1, m.shape[2], m.shape[3]) - r).abs().max()) for m, r in zip(maps, rec))
+    return float((noise - ref).abs().max()), d_maps, len(maps), len(rec)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--diffscope", default="build/diffscope")
+    ap.add_argument("--work", default=os.path.join(HERE, ".cache", "diffusers-check"))
+    ap.add_argument("--variant", nargs="+", default=["sd1", "sd2"], choices=["sd1", "sd2"])
+    ap.add_argument("--scheduler", nargs="+", default=["ddim", "euler", "dpm++2m"], choices=list(DIFFUSERS_SCHEDULER))
+    ap.add_argument("--tokenizer-dir", default=os.path.join(HERE, "..", "..", "shared", "reference", "clip-tokenizer"))
+    ap.add_argument("--prompt", default="a photo of a red circle and a blue square")
+    ap.add_argument("--steps", type=int, default=12)
+    ap.add_argument("--guidance", type=float, default=7.5)
+    ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--latent-tol", type=float, default=1e-3, help="max abs latent difference, any step")
+    ap.add_argument("--pixel-tol", type=int, default=1, help="max 8-bit difference of the decoded image")
+    a = ap.parse_args()
+    try:
+        import diffusers
+        import transformers
+        import torch
+    except ImportError as e:
+        print(f"check_diffusers_export.py: needs diffusers and transformers ({e.name} is missing)", file=sys.stderr)
+        return 2
+    import cv2
+
+    print(f"torch {torch.__version__}, diffusers {diffusers.__version__}, transformers {transformers.__version__}")
+    torch.set_num_threads(a.threads)
+    avoid_baddbmm_nan()
+    failures = 0
+    for variant in a.variant:
+        src = os.path.join(a.work, f"tiny-{variant}")
+        pkg = os.path.join(a.work, f"tiny-{variant}-package")
+        build_tiny(variant, src, a.tokenizer_dir, seed=11)
+        subprocess.run([sys.executable, os.path.join(HERE, "export_diffusers.py"), "--model", src, "--out", pkg],
+                       check=True)
+        info = json.loads(subprocess.run([a.diffscope, "info", "-m", pkg, "--json"], check=True,
+                                         capture_output=True, text=True).stdout)
+        d_noise, d_maps, n_ours, n_ref = compare_attention(src, pkg, a.seed)
+        ok = d_noise <= 1e-4 and d_maps <= 1e-5
+        failures += not ok
+        print(f"{variant} UNet vs diffusers' own processor: noise max diff {d_noise:.2e}, attention probabilities "
+              f"max diff {d_maps:.2e} over {n_ours} exported / {n_ref} diffusers maps  {'ok' if ok else 'FAIL'}")
+        ref_unet = None
+        for sched in a.scheduler:
+            ref_lat, ref_img, ref_unet = run_diffusers(src, a.prompt, sched, a.steps, a.guidance, a.seed)
+            run = os.path.join(a.work, f"run-{variant}-{sched}")
+            subprocess.run([a.diffscope, "generate", "-m", pkg, "-p", a.prompt, "--scheduler", sched,
+                            "--steps", str(a.steps), "-g", str(a.guidance), "--seed", str(a.seed), "--threads", str(a.threads),
+                            "--x0-every", "0", "-q", "-o", run], check=True)
+            ours = np.load(os.path.join(run, "latents.npy"))[1:]
+            img = cv2.cvtColor(cv2.imread(os.path.join(run, "final.png")), cv2.COLOR_BGR2RGB)
+            d_lat = float(np.abs(ours - ref_lat).max()) if ours.shape == ref_lat.shape else float("inf")
+            scale = float(np.abs(ref_lat).max())
+            d_img = int(np.abs(img.astype(int) - ref_img.astype(int)).max()) if img.shape == ref_img.shape else 999
+            ok = d_lat <= a.latent_tol and d_img <= a.pixel_tol
+            failures += not ok
+            print(f"{variant} {sched:8s} latents {ours.shape}: max |diffscope - diffusers| {d_lat:.2e} "
+                  f"(latent scale {scale:.2f}); image max 8-bit difference {d_img}  {'ok' if ok else 'FAIL'}")
+        # execution order: down blocks, mid block, up blocks (named_modules lists mid_block last)
+        rank = {"down_blocks": 0, "mid_block": 1, "up_blocks": 2}
+        names = sorted((n for n, m in ref_unet.named_modules() if n.endswith("attn2")),
+                       key=lambda n: rank[n.split(".")[0]])
+        heads = [ref_unet.get_submodule(n).heads for n in names]
+        got = info.get("cross_attention", info.get("layers", []))
+        got_names = [layer.get("name") for layer in got]
+        got_heads = [layer.get("heads") for layer in got]
+        ok = got_names == names and got_heads == heads and info.get("context_dim") == ref_unet.config.cross_attention_dim
+        failures += not ok
+        print(f"{variant} info: {len(got_names)} cross-attention layers, heads {sorted(set(got_heads))}, context "
+              f"{info.get('context_dim')}, prediction {info.get('prediction_type')}  {'ok' if ok else 'FAIL'}")
+    print("all checks passed" if not failures else f"{failures} check(s) failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
