@@ -84,6 +84,8 @@ double histogram_correlation(Span<double> h1, Span<double> h2);
 double trapezoid(Span<double> x, Span<double> y);
 /// numpy.trapz(y, dx=dx) for evenly spaced samples.
 double trapezoid_dx(Span<double> y, double dx = 1.0);
+/// (y - min y) / (max y - min y): a curve rescaled to [0, 1] by its own range; a constant y gives zeros.
+std::vector<double> minmax_rescale(Span<double> y);
 
 // ---- SSIM (Wang et al. 2004) ----
 /// Mean SSIM and its components. Gaussian window sigma 1.5 truncated at 3.5 sigma (11 taps), reflected

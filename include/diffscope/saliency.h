@@ -58,13 +58,20 @@ at::Tensor token_relevance(const StepContext& s);
 
 /// An insertion or deletion curve for a saliency map [h,w] (all channels of a pixel move together).
 struct Curve {
-  std::vector<double> fraction, score;
-  double auc = 0;
+  std::vector<double> fraction;    ///< 0..1, K+1 stages
+  std::vector<double> score;       ///< raw similarity to the unperturbed decode
+  std::vector<double> normalised;  ///< score min-max rescaled over this curve (the paper's normalised curve)
+  double auc = 0;                  ///< trapezoid AUC of the normalised curve: the paper's metric
+  double auc_raw = 0;              ///< trapezoid AUC of the raw similarity
 };
+
+/// Builds a Curve (normalised curve and both AUCs) from fractions and raw scores.
+Curve make_curve(std::vector<double> fraction, std::vector<double> score);
 
 /// Deletion: the most salient pixels set to 0 first; insertion: original pixels put into a blurred latent
 /// (Gaussian 11x11, sigma 5) first. After each of K+1 stages, one DDIM step and a decode, scored against the
-/// unperturbed latent's decode. AUC by the trapezoid rule over fractions 0..1.
+/// unperturbed latent's decode. AUC by the trapezoid rule over fractions 0..1, of the min-max normalised curve
+/// (as X-Diffusion computes it) and of the raw one.
 Curve perturbation_curve(const StepContext& s, const at::Tensor& saliency, bool insertion, int k, int batch,
                          const std::string& sim);
 

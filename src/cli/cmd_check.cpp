@@ -12,7 +12,7 @@ namespace {
 
 struct Opts {
   std::string summary, baseline;
-  std::vector<std::string> tolerances, mins;
+  std::vector<std::string> tolerances, mins, less;
   double default_tolerance = 1e-6;
   bool quiet = false;
 };
@@ -29,7 +29,8 @@ int run(const Opts& o) {
     }
   }
   const auto cur = flatten_numbers(o.summary);
-  if (o.baseline.empty() && o.mins.empty()) throw Error("check: give --baseline, --min, or both");
+  if (o.baseline.empty() && o.mins.empty() && o.less.empty())
+    throw Error("check: give --baseline, --min or --less (any combination)");
   const auto base = o.baseline.empty() ? std::map<std::string, double>{} : flatten_numbers(o.baseline);
   const auto moved = o.baseline.empty() ? std::vector<Moved>{} : compare_summaries(cur, base, tol, o.default_tolerance);
   int below = 0;
@@ -46,6 +47,18 @@ int run(const Opts& o) {
     auto it = cur.find(key);
     if (it == cur.end() || !(it->second >= bound)) {
       std::printf("BELOW   %s = %.6g (minimum %.6g)\n", key.c_str(), it == cur.end() ? NAN : it->second, bound);
+      ++below;
+    }
+  }
+  for (const auto& l : o.less) {
+    const auto lt = l.find('<');
+    if (lt == std::string::npos || lt == 0 || lt + 1 == l.size())
+      throw Error("--less " + l + ": expected KEY_A<KEY_B");
+    const std::string a = l.substr(0, lt), b = l.substr(lt + 1);
+    const auto ia = cur.find(a), ib = cur.find(b);
+    const double va = ia == cur.end() ? NAN : ia->second, vb = ib == cur.end() ? NAN : ib->second;
+    if (!(va < vb)) {
+      std::printf("NOT LESS %s = %.6g, %s = %.6g\n", a.c_str(), va, b.c_str(), vb);
       ++below;
     }
   }
@@ -68,11 +81,14 @@ Runner setup(CLI::App& app) {
   app.add_option("-s,--summary", o->summary, "summary.json of the run under test")->required();
   app.add_option("-b,--baseline", o->baseline, "summary.json to compare against");
   app.add_option("--min", o->mins, "KEY=VALUE: also fail when the current value is below VALUE (absolute bars)");
+  app.add_option("--less", o->less,
+                 "KEY_A<KEY_B: also fail unless KEY_A is below KEY_B (relative bars, e.g. against a baseline method)");
   app.add_option("-t,--tolerance", o->tolerances, "KEY=VALUE absolute tolerance; KEY may end in * (prefix)");
   app.add_option("--default-tolerance", o->default_tolerance, "tolerance for keys without one")->default_val(1e-6);
   app.add_flag("-q,--quiet", o->quiet, "only the moved metrics");
   add_examples(app, {"diffscope check -s runs/new/summary.json -b baselines/summary.json -t 'auc.*=0.02'",
-                     "diffscope check -s a.json -b b.json --default-tolerance 0.01 -t binding.mean=0.05"});
+                     "diffscope check -s a.json -b b.json --default-tolerance 0.01 -t binding.mean=0.05",
+                     "diffscope check -s set/summary.json --less 'saliency.df-rise.deletion_auc.mean<saliency.random.deletion_auc.mean'"});
   return [o] { return run(*o); };
 }
 

@@ -87,7 +87,8 @@ std::vector<MethodResult> saliency_for_run(const SalOpts& o, const Model& model,
   for (auto& r : res) {
     r.deletion = perturbation_curve(s, r.map, false, o.k, o.batch, o.similarity);
     r.insertion = perturbation_curve(s, r.map, true, o.k, o.batch, o.similarity);
-    spdlog::info("step {} {}: deletion AUC {:.4f}, insertion AUC {:.4f}", step, r.name, r.deletion.auc, r.insertion.auc);
+    spdlog::info("step {} {}: deletion AUC {:.4f} (raw {:.4f}), insertion AUC {:.4f} (raw {:.4f})", step, r.name,
+                 r.deletion.auc, r.deletion.auc_raw, r.insertion.auc, r.insertion.auc_raw);
   }
   // writers
   char sub[32];
@@ -95,8 +96,8 @@ std::vector<MethodResult> saliency_for_run(const SalOpts& o, const Model& model,
   const std::string out = run.path(sub);
   ensure_dir(out);
   const cv::Mat final_img = read_image(run.path("final.png"));
-  CsvWriter curves(out + "/curves.csv", {"method", "curve", "fraction", "score"});
-  CsvWriter auc(out + "/auc.csv", {"method", "deletion_auc", "insertion_auc"});
+  CsvWriter curves(out + "/curves.csv", {"method", "curve", "fraction", "score", "normalised"});
+  CsvWriter auc(out + "/auc.csv", {"method", "deletion_auc", "insertion_auc", "deletion_auc_raw", "insertion_auc_raw"});
   std::vector<Series> del, ins;
   nlohmann::json summary = std::filesystem::exists(run.path("summary.json")) ? read_json_file(run.path("summary.json"))
                                                                             : nlohmann::json::object();
@@ -112,16 +113,19 @@ std::vector<MethodResult> saliency_for_run(const SalOpts& o, const Model& model,
     write_png(out + "/" + name + "_overlay.png", overlay(final_img, heat, 0.55f));
     for (const auto& [curve, c] : {std::pair<std::string, const Curve*>{"deletion", &r.deletion}, {"insertion", &r.insertion}}) {
       for (size_t i = 0; i < c->fraction.size(); ++i) {
-        curves.cell(r.name).cell(curve).cell(c->fraction[i]).cell(c->score[i]);
+        curves.cell(r.name).cell(curve).cell(c->fraction[i]).cell(c->score[i]).cell(c->normalised[i]);
         curves.end_row();
       }
     }
-    auc.cell(r.name).cell(r.deletion.auc).cell(r.insertion.auc);
+    auc.cell(r.name).cell(r.deletion.auc).cell(r.insertion.auc).cell(r.deletion.auc_raw).cell(r.insertion.auc_raw);
     auc.end_row();
     del.push_back({r.name, r.deletion.fraction, r.deletion.score});
     ins.push_back({r.name, r.insertion.fraction, r.insertion.score});
-    summary["saliency.step_" + std::to_string(step) + "." + r.name + ".deletion_auc"] = r.deletion.auc;
-    summary["saliency.step_" + std::to_string(step) + "." + r.name + ".insertion_auc"] = r.insertion.auc;
+    const std::string key = "saliency.step_" + std::to_string(step) + "." + r.name;
+    summary[key + ".deletion_auc"] = r.deletion.auc;
+    summary[key + ".insertion_auc"] = r.insertion.auc;
+    summary[key + ".deletion_auc_raw"] = r.deletion.auc_raw;
+    summary[key + ".insertion_auc_raw"] = r.insertion.auc_raw;
   }
   curves.commit();
   auc.commit();
@@ -147,7 +151,8 @@ int run_saliency(SalOpts& o) {
   ensure_dir(o.out);
   const auto prompts = read_prompt_file(o.prompts, o.g.seed);
   Model model = Model::load(o.g.model, device);
-  CsvWriter per(o.out + "/saliency_prompts.csv", {"index", "seed", "prompt", "method", "deletion_auc", "insertion_auc"});
+  CsvWriter per(o.out + "/saliency_prompts.csv", {"index", "seed", "prompt", "method", "deletion_auc", "insertion_auc",
+                                                  "deletion_auc_raw", "insertion_auc_raw"});
   std::map<std::string, std::vector<Curve>> del, ins;
   for (size_t i = 0; i < prompts.size(); ++i) {
     char name[16];
@@ -161,6 +166,7 @@ int run_saliency(SalOpts& o) {
     run_generate(g, "saliency");
     for (const auto& r : saliency_for_run(o, model, g.out, o.step)) {
       per.cell(static_cast<int64_t>(i)).cell(g.seed).cell(g.prompt).cell(r.name).cell(r.deletion.auc).cell(r.insertion.auc);
+      per.cell(r.deletion.auc_raw).cell(r.insertion.auc_raw);
       per.end_row();
       del[r.name].push_back(r.deletion);
       ins[r.name].push_back(r.insertion);
@@ -172,14 +178,19 @@ int run_saliency(SalOpts& o) {
   for (auto* which : {&del, &ins}) {
     const bool is_del = which == &del;
     for (const auto& [method, curves] : *which) {
+      const double n = static_cast<double>(curves.size());
       Series sr{method, curves[0].fraction, std::vector<double>(curves[0].score.size(), 0.0)};
-      double auc = 0;
+      double auc = 0, auc_raw = 0;
       for (const auto& c : curves) {
-        auc += c.auc;
-        for (size_t k = 0; k < c.score.size(); ++k) sr.y[k] += c.score[k] / static_cast<double>(curves.size());
+        auc += c.auc / n;
+        auc_raw += c.auc_raw / n;
+        for (size_t k = 0; k < c.score.size(); ++k) sr.y[k] += c.score[k] / n;
       }
-      summary[std::string("saliency.") + method + (is_del ? ".deletion_auc.mean" : ".insertion_auc.mean")] =
-          auc / static_cast<double>(curves.size());
+      // means of the per-prompt AUCs, and the AUC of the normalised mean curve (how X-Diffusion reports a set)
+      const std::string key = std::string("saliency.") + method + (is_del ? ".deletion_auc" : ".insertion_auc");
+      summary[key + ".mean"] = auc;
+      summary[key + "_raw.mean"] = auc_raw;
+      summary[key + ".mean_curve"] = make_curve(sr.x, sr.y).auc;
       (is_del ? dplot : iplot).push_back(sr);
     }
   }

@@ -46,12 +46,18 @@ Curve perturbation_curve(const StepContext& s, const at::Tensor& saliency, bool 
   std::vector<at::Tensor> imgs;
   for (int64_t i = 0; i < prev.size(0); i += batch) imgs.push_back(s.model->decode(prev.narrow(0, i, std::min<int64_t>(batch, prev.size(0) - i))));
   const auto scores = similarity(at::cat(imgs), ref_img, sim);
+  std::vector<double> fraction;
+  for (int stage = 0; stage <= k; ++stage) fraction.push_back(double(stage) / k);
+  return make_curve(std::move(fraction), scores);
+}
+
+Curve make_curve(std::vector<double> fraction, std::vector<double> score) {
   Curve c;
-  for (int stage = 0; stage <= k; ++stage) {
-    c.fraction.push_back(double(stage) / k);
-    c.score.push_back(scores[static_cast<size_t>(stage)]);
-  }
-  c.auc = metrics::trapezoid(c.fraction, c.score);
+  c.fraction = std::move(fraction);
+  c.score = std::move(score);
+  c.normalised = metrics::minmax_rescale(c.score);
+  c.auc = metrics::trapezoid(c.fraction, c.normalised);
+  c.auc_raw = metrics::trapezoid(c.fraction, c.score);
   return c;
 }
 

@@ -129,4 +129,13 @@ double trapezoid_dx(Span<double> y, double dx) {
   return numpy_sum(t);
 }
 
+std::vector<double> minmax_rescale(Span<double> y) {
+  std::vector<double> out(y.size, 0.0);
+  if (y.size == 0) return out;
+  const auto [lo, hi] = std::minmax_element(y.data, y.data + y.size);
+  if (!(*hi > *lo)) return out;
+  for (size_t i = 0; i < y.size; ++i) out[i] = (y[i] - *lo) / (*hi - *lo);
+  return out;
+}
+
 }  // namespace diffscope::metrics

@@ -133,3 +133,25 @@ TEST_CASE("--layers selects by index, block, module name or resolution", "[cli]"
   CHECK(bad.exit_code == 2);
   CHECK(bad.output.find("matches no cross-attention layer") != std::string::npos);
 }
+
+TEST_CASE("check: tolerances, --min and --less bars, exit codes", "[cli]") {
+  TempDir tmp("cli-check");
+  const std::string cur = tmp.str() + "/cur.json", base = tmp.str() + "/base.json";
+  ds_test::write_text(cur, R"({"auc": {"a": 0.80, "b": 0.70}, "del": {"m": 0.31, "random": 0.36}, "n": 5})");
+  ds_test::write_text(base, R"({"auc": {"a": 0.81, "b": 0.70}, "del": {"m": 0.30, "random": 0.36}, "n": 5})");
+  const std::string s = "check -s " + quote(cur);
+  // auc.a moved 0.01 and del.m 0.01: a default tolerance of 1e-6 catches both, prefix tolerances excuse them
+  CHECK(ds(s + " -b " + quote(base)).exit_code == 1);
+  CHECK(ds(s + " -b " + quote(base) + " -t 'auc.*=0.02' -t del.m=0.02").exit_code == 0);
+  CHECK(ds(s + " -b " + quote(base) + " --default-tolerance 0.011").exit_code == 0);
+  CHECK(ds(s + " --min auc.a=0.8").exit_code == 0);
+  CHECK(ds(s + " --min auc.b=0.75").exit_code == 1);
+  CHECK(ds(s + " --min auc.missing=0").exit_code == 1);
+  CHECK(ds(s + " --less 'del.m<del.random'").exit_code == 0);
+  auto r = ds(s + " --less 'del.random<del.m'");
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("NOT LESS del.random") != std::string::npos);
+  CHECK(ds(s + " --less 'del.m<del.nothing'").exit_code == 1);  // a missing key never passes
+  CHECK(ds(s + " --less del.m").exit_code == 2);                 // malformed: one line, exit 2
+  CHECK(ds(s).exit_code == 2);                                   // nothing to check
+}

@@ -1,4 +1,5 @@
 // Saliency tests: Grad-CAM arithmetic, schedules, pixel order, similarities, curves and the methods on the tiny package.
+#include <algorithm>
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
 
@@ -87,6 +88,16 @@ struct TinyRun {
 };
 }  // namespace
 
+TEST_CASE("make_curve: the paper's normalised AUC and the raw one, by hand", "[explain]") {
+  // raw 1, 0.4, 0.6 at 0, 0.5, 1 -> normalised 1, 0, 1/3
+  Curve c = make_curve({0.0, 0.5, 1.0}, {1.0, 0.4, 0.6});
+  REQUIRE(c.normalised.size() == 3);
+  CHECK(c.normalised[1] == 0.0);
+  CHECK(c.normalised[2] == Approx(1.0 / 3));
+  CHECK(c.auc == Approx(0.5 * (1.0 + 0.0) / 2 + 0.5 * (0.0 + 1.0 / 3) / 2));
+  CHECK(c.auc_raw == Approx(0.5 * (1.0 + 0.4) / 2 + 0.5 * (0.4 + 0.6) / 2));
+}
+
 TEST_CASE("insertion/deletion curves and the methods on the tiny package", "[explain]") {
   TinyRun run;
   Model m = Model::load(DS_TEST_PACKAGE_DIR);
@@ -104,11 +115,15 @@ TEST_CASE("insertion/deletion curves and the methods on the tiny package", "[exp
   REQUIRE(del.fraction.size() == 9);
   CHECK(del.score.front() == Approx(1.0).margin(1e-6));  // nothing deleted yet: the unperturbed decode itself
   CHECK(ins.score.back() == Approx(1.0).margin(1e-6));   // everything inserted back
-  CHECK(del.auc == Approx([&] {
-          double a = 0;
-          for (size_t i = 1; i < del.score.size(); ++i) a += (del.score[i] + del.score[i - 1]) / 2 * (1.0 / 8);
-          return a;
-        }()));
+  const auto [lo, hi] = std::minmax_element(del.score.begin(), del.score.end());
+  double raw = 0, norm = 0;
+  for (size_t i = 1; i < del.score.size(); ++i) {
+    raw += (del.score[i] + del.score[i - 1]) / 2 * (1.0 / 8);
+    norm += ((del.score[i] - *lo) + (del.score[i - 1] - *lo)) / (*hi - *lo) / 2 * (1.0 / 8);
+  }
+  CHECK(del.auc_raw == Approx(raw));
+  CHECK(del.auc == Approx(norm));
+  CHECK(del.normalised.front() == Approx(1.0));  // the unperturbed start is the curve's maximum
 
   at::Tensor r1 = df_rise(s, 24, 8, "structure", 5, true), r2 = df_rise(s, 24, 8, "structure", 5, true);
   CHECK(at::equal(r1, r2));  // seeded

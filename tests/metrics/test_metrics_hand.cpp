@@ -89,6 +89,13 @@ TEST_CASE("histogram (numpy edges) and OpenCV's histogram correlation", "[metric
   CHECK_THROWS_AS(histogram(V{1}, 0, 0, 1), Error);
 }
 
+TEST_CASE("minmax_rescale", "[metrics]") {
+  CHECK(minmax_rescale(D{1.0, 0.4, 0.6}) == D{1.0, 0.0, (0.6 - 0.4) / (1.0 - 0.4)});
+  CHECK(minmax_rescale(D{-2, 2, 0}) == D{0.0, 1.0, 0.5});
+  CHECK(minmax_rescale(D{0.3, 0.3}) == D{0.0, 0.0});  // constant: zeros, like the map normalisation
+  CHECK(minmax_rescale(D{}).empty());
+}
+
 TEST_CASE("trapezoid, sums, moments", "[metrics]") {
   CHECK(trapezoid(D{0, 1, 2}, D{0, 1, 0}) == 1.0);
   CHECK(trapezoid(D{0, 0.5, 2}, D{1, 1, 3}) == 0.5 + 3.0);
