@@ -84,7 +84,9 @@ def layer_table(wrapper, sample, timestep, context):
 def write_package(out, *, name, text_encoder, unet, vae_encoder, vae_decoder, vocab_json, merges_txt,
                   scheduler_config, sample_size, vae_scale_factor, latent_channels, prediction_type, scaling_factor,
                   layers, pad_token="<|endoftext|>", max_length=77, extra_files=None):
-    """Writes the package into `out` (a temporary folder first, renamed at the end). Modules are traced ones."""
+    """Writes the package into `out` (a temporary folder first, renamed at the end). Modules are traced ones.
+    Re-exporting over an existing package keeps its model card: top-level .md and .png files the export does not
+    write itself."""
     tmp = out.rstrip("/") + ".tmp-export"
     shutil.rmtree(tmp, ignore_errors=True)
     for sub in ("tokenizer", "text_encoder", "unet", "vae", "scheduler"):
@@ -111,7 +113,11 @@ def write_package(out, *, name, text_encoder, unet, vae_encoder, vae_decoder, vo
         else:
             with open(path, "w") as f:
                 f.write(content)
-    if os.path.exists(out):
+    if os.path.isdir(out):
+        for entry in os.listdir(out):
+            src = os.path.join(out, entry)
+            if os.path.isfile(src) and entry.endswith((".md", ".png")) and not os.path.exists(os.path.join(tmp, entry)):
+                shutil.copy2(src, os.path.join(tmp, entry))
         shutil.rmtree(out)
     os.replace(tmp, out)
 
