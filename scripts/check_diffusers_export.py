@@ -52,29 +52,33 @@ def avoid_baddbmm_nan():
     Attention.get_attention_scores = scores
 
 
-def build_tiny(variant, folder, tokenizer_dir, seed):
+def build_tiny(variant, folder, tokenizer_dir, seed, full=False):
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     torch.manual_seed(seed)
     sd2 = variant == "sd2"
-    ctx = 64 if sd2 else 32
+    ctx = (1024 if sd2 else 768) if full else (64 if sd2 else 32)
+    heads2 = (5, 10, 20, 20) if full else (2, 4, 4, 4)
     unet = UNet2DConditionModel(
-        sample_size=16, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=(32, 64, 64, 64),
+        sample_size=32 if full else 16, in_channels=4, out_channels=4, layers_per_block=2,
+        block_out_channels=(320, 640, 1280, 1280) if full else (32, 64, 64, 64),
         down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
         up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
         cross_attention_dim=ctx,
         # diffusers' attention_head_dim is the number of heads (a historical misnomer): SD 1.x has 8 everywhere,
         # SD 2.x 5/10/20/20 so that every head is 64 wide; here 2/4/4/4 heads of 16
-        attention_head_dim=(2, 4, 4, 4) if sd2 else 8,
+        attention_head_dim=heads2 if sd2 else 8,
         use_linear_projection=sd2, upcast_attention=sd2, norm_num_groups=32)
-    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1,
-                        block_out_channels=(16, 16, 32, 32), norm_num_groups=8,
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2 if full else 1,
+                        block_out_channels=(128, 256, 512, 512) if full else (16, 16, 32, 32),
+                        norm_num_groups=32 if full else 8,
                         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                        sample_size=128)
+                        sample_size=256 if full else 128)
     text = CLIPTextModel(CLIPTextConfig(
-        vocab_size=49408, hidden_size=ctx, intermediate_size=2 * ctx, num_hidden_layers=2, num_attention_heads=4,
+        vocab_size=49408, hidden_size=ctx, intermediate_size=4 * ctx if full else 2 * ctx,
+        num_hidden_layers=(23 if sd2 else 12) if full else 2, num_attention_heads=(16 if sd2 else 12) if full else 4,
         max_position_embeddings=77, hidden_act="gelu" if sd2 else "quick_gelu", projection_dim=ctx,
         bos_token_id=49406, eos_token_id=49407, pad_token_id=1))
     # random init gives the UNet's zero-initialised output conv and attention out-projections; perturb every
@@ -160,6 +164,9 @@ def main():
     ap.add_argument("--guidance", type=float, default=7.5)
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--full-width", action="store_true",
+                    help="the real checkpoints' widths (SD 1.5: 320..1280 channels, 768-d context, 12-layer text "
+                         "encoder; SD 2.x: 1024-d, 5/10/20/20 heads of 64, 23 layers) at 256 px: slow on a CPU")
     ap.add_argument("--latent-tol", type=float, default=1e-3, help="max abs latent difference, any step")
     ap.add_argument("--pixel-tol", type=int, default=1, help="max 8-bit difference of the decoded image")
     a = ap.parse_args()
@@ -177,9 +184,10 @@ def main():
     avoid_baddbmm_nan()
     failures = 0
     for variant in a.variant:
-        src = os.path.join(a.work, f"tiny-{variant}")
-        pkg = os.path.join(a.work, f"tiny-{variant}-package")
-        build_tiny(variant, src, a.tokenizer_dir, seed=11)
+        tag = ("full-" if a.full_width else "tiny-") + variant
+        src = os.path.join(a.work, tag)
+        pkg = os.path.join(a.work, f"{tag}-package")
+        build_tiny(variant, src, a.tokenizer_dir, seed=11, full=a.full_width)
         subprocess.run([sys.executable, os.path.join(HERE, "export_diffusers.py"), "--model", src, "--out", pkg],
                        check=True)
         info = json.loads(subprocess.run([a.diffscope, "info", "-m", pkg, "--json"], check=True,
@@ -192,7 +200,7 @@ def main():
         ref_unet = None
         for sched in a.scheduler:
             ref_lat, ref_img, ref_unet = run_diffusers(src, a.prompt, sched, a.steps, a.guidance, a.seed)
-            run = os.path.join(a.work, f"run-{variant}-{sched}")
+            run = os.path.join(a.work, f"run-{tag}-{sched}")
             subprocess.run([a.diffscope, "generate", "-m", pkg, "-p", a.prompt, "--scheduler", sched,
                             "--steps", str(a.steps), "-g", str(a.guidance), "--seed", str(a.seed), "--threads", str(a.threads),
                             "--x0-every", "0", "-q", "-o", run], check=True)
