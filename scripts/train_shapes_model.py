@@ -123,7 +123,7 @@ def make_latent_set(work, vae, tok, count, seed):
     return data
 
 
-def train_unet(work, minutes, seed, tok, data, batch, lr_max=5e-4, two_fraction=None):
+def train_unet(work, minutes, seed, tok, data, batch, lr_max=5e-4, two_fraction=None, min_snr_gamma=None):
     ck = os.path.join(work, "unet.pt")
     unet = UNet(channels=UNET_CHANNELS, context_dim=TEXT_DIM)
     text = TextEncoder(len(tok.encoder), dim=TEXT_DIM, layers=TEXT_LAYERS)
@@ -163,7 +163,12 @@ def train_unet(work, minutes, seed, tok, data, batch, lr_max=5e-4, two_fraction=
         a = acp[t][:, None, None, None]
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
         pred = unet(xt, t.float(), text(ids))
-        loss = F.mse_loss(pred, noise)
+        if min_snr_gamma is None:
+            loss = F.mse_loss(pred, noise)
+        else:  # Min-SNR-gamma weighting (Hang et al. 2023) for epsilon prediction: min(SNR, gamma) / SNR
+            snr = acp[t] / (1 - acp[t])
+            w = torch.clamp(snr, max=min_snr_gamma) / snr
+            loss = (w * (pred - noise).pow(2).flatten(1).mean(1)).mean()
         frac = (time.time() - t_start) / (minutes * 60)
         lr = lr_max * min(1.0, state["step"] / 200) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0))))
         for pg in opt.param_groups:
@@ -208,6 +213,8 @@ def main():
     ap.add_argument("--lr", type=float, default=5e-4, help="UNet/text encoder peak learning rate")
     ap.add_argument("--two-object-fraction", type=float,
                     help="share of two-object captions in each UNet batch (default: the data's own, about 0.5)")
+    ap.add_argument("--min-snr-gamma", type=float,
+                    help="weight the UNet loss by min(SNR, gamma) / SNR (Min-SNR; default: plain MSE)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -216,7 +223,7 @@ def main():
     tok = ClipBPE(vocab, merges)
     vae = train_vae(a.work, a.vae_minutes, a.seed)
     data = make_latent_set(a.work, vae, tok, a.latent_set, a.seed + 1)
-    train_unet(a.work, a.unet_minutes, a.seed + 2, tok, data, a.batch, a.lr, a.two_object_fraction)
+    train_unet(a.work, a.unet_minutes, a.seed + 2, tok, data, a.batch, a.lr, a.two_object_fraction, a.min_snr_gamma)
     print("training finished", flush=True)
 
 
