@@ -154,7 +154,7 @@ def make_latent_set(work, vae, tok, count, seed):
     return data
 
 
-def train_unet(work, minutes, seed, tok, data, batch, lr_max=5e-4, two_fraction=None, min_snr_gamma=None):
+def train_unet(work, minutes, seed, tok, data, batch, lr_max=1e-3, two_fraction=None, min_snr_gamma=None):
     ck = os.path.join(work, "unet.pt")
     unet = UNet(channels=UNET_CHANNELS, context_dim=TEXT_DIM)
     text = TextEncoder(len(tok.encoder), dim=TEXT_DIM, layers=TEXT_LAYERS)
