@@ -1,4 +1,4 @@
-// Scheduler tests: every number diffusers 0.31 computed for SD 1.5's configuration (../shared/reference).
+// Scheduler tests: every number diffusers 0.31 computed for SD 1.5's configuration (tests/data/reference/schedulers).
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <catch2/catch.hpp>
@@ -17,6 +17,7 @@ const std::string kDir = std::string(DS_REFERENCE_DIR) + "/schedulers/";
 
 nlohmann::json load(const std::string& name) {
   std::ifstream in(kDir + name + ".json");
+  INFO("reference data " << kDir << name << ".json (see tests/data/README.md)");
   REQUIRE(in.good());
   std::stringstream ss;
   ss << in.rdbuf();

@@ -1,4 +1,4 @@
-// Tokenizer tests: every reference vector from OpenAI CLIP, the word map, truncation, other vocabularies.
+// Tokenizer tests (reference data: tests/data/reference/clip-tokenizer): every reference vector from OpenAI CLIP, the word map, truncation, other vocabularies.
 #include <catch2/catch.hpp>
 
 #include <fstream>
@@ -15,12 +15,16 @@ namespace {
 const std::string kRef = std::string(DS_REFERENCE_DIR) + "/clip-tokenizer";
 
 const ClipTokenizer& clip() {
+  // the reference data lives in the checkout (tests/data/README.md); missing data is a failure, never a skip
+  for (const char* f : {"/vocab.json", "/merges.txt", "/token_vectors.json"})
+    if (!std::ifstream(kRef + f).good()) FAIL("reference data missing: " << kRef << f << " (see tests/data/README.md)");
   static ClipTokenizer t = ClipTokenizer::from_dir(kRef);
   return t;
 }
 
 nlohmann::json vectors() {
   std::ifstream in(kRef + "/token_vectors.json");
+  REQUIRE(in.good());
   return nlohmann::json::parse(in);
 }
 }  // namespace
