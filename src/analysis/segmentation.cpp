@@ -1,4 +1,4 @@
-// Palette segmentation and the contour shape test (the same rule as scripts/shapes_concepts.py).
+// Palette segmentation and the contour shape test (the same rule as scripts/shapes/shapes_concepts.py).
 #include "diffscope/segmentation.h"
 
 #include <filesystem>

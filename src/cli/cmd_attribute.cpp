@@ -72,7 +72,7 @@ int run(const Opts& o) {
   const std::string index_path = (fs::path(o.dataset) / "index.json").string();
   const auto index = read_json_file(index_path);
   if (index.value("format", std::string()) != "diffscope-shapes")
-    throw Error(index_path + ": expected a dataset in the diffscope-shapes format (scripts/shapes_dataset.py)");
+    throw Error(index_path + ": expected a dataset in the diffscope-shapes format (scripts/shapes/shapes_dataset.py)");
   Concepts concepts;
   const fs::path cpath = fs::path(o.model) / "concepts.json";
   const bool have_concepts = fs::exists(cpath);

@@ -110,13 +110,13 @@ Model Model::load(const std::string& dir, const std::string& device) {
 
   const std::string index_path = impl->rel("model_index.json");
   if (!fs::exists(index_path))
-    throw Error(index_path + ": missing (a diffscope package needs model_index.json; export one with scripts/)");
+    throw Error(index_path + ": missing (a diffscope package needs model_index.json; export one with scripts/export/)");
   nlohmann::json index = read_json_file(index_path);
   const std::string fmt = index.value("format", std::string());
   if (fmt != "diffscope-torchscript")
     throw Error(index_path + ": \"format\" must be \"diffscope-torchscript\"" +
                 (index.contains("_class_name") ? " (this looks like a diffusers folder: convert it with "
-                                                 "scripts/export_diffusers.py)"
+                                                 "scripts/export/export_diffusers.py)"
                                                : ""));
   const int version = get_key<int>(index, "format_version", index_path, "an integer");
   if (version != 1) throw Error(index_path + ": format_version " + std::to_string(version) + " is not supported (expected 1)");
@@ -175,7 +175,7 @@ bool Model::has_attention() const { return !impl_->plain_unet; }
 void Model::require_attention(const std::string& what) const {
   if (!has_attention())
     throw Error(what + " needs cross-attention maps, but " + impl_->rel("unet/model.pt") +
-                " was exported without attention outputs (re-export it with scripts/export_diffusers.py)");
+                " was exported without attention outputs (re-export it with scripts/export/export_diffusers.py)");
 }
 
 Encoding Model::tokenize(const std::string& prompt) const {

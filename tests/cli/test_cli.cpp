@@ -111,7 +111,7 @@ TEST_CASE("info lists the layers", "[cli]") {
   CHECK(j["has_attention"] == true);
   CHECK(j["cross_attention"].size() >= 2);
   CHECK(j["cross_attention"][0]["name"].get<std::string>().find("attn2") != std::string::npos);
-  CHECK(j["context_dim"] == 32);  // scripts/make_test_package.py: TextEncoder(dim=32)
+  CHECK(j["context_dim"] == 32);  // scripts/fixtures/make_test_package.py: TextEncoder(dim=32)
 }
 
 TEST_CASE("--layers selects by index, block, module name or resolution", "[cli]") {

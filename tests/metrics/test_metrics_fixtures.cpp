@@ -50,7 +50,7 @@ void check_series(const std::vector<double>& got, const json& want, Tally& t, co
 }
 
 void ranking_inputs(const json& c, std::vector<float>& scores, std::vector<float>& labels) {
-  if (c.contains("formula")) {  // see formula_inputs in scripts/make_metric_fixtures.py
+  if (c.contains("formula")) {  // see formula_inputs in scripts/fixtures/make_metric_fixtures.py
     const json& f = c["formula"];
     const int64_t n = f["n"], a = f["a"], m = f["m"], den = f["den"], b = f["b"], cc = f["c"], d = f["d"];
     for (int64_t i = 0; i < n; ++i) {
@@ -174,9 +174,8 @@ TEST_CASE("metrics match the fixture script run live (sklearn installed)", "[met
   }
   ds_test::TempDir dir("metric-fixtures");
   const std::string out = (dir.path / "fixtures.json").string();
-  auto run = ds_test::run_command(std::string(DS_PYTHON) + " " + ds_test::quote(std::string(DS_SOURCE_DIR) +
-                                                                               "/scripts/make_metric_fixtures.py") +
-                                  " --out " + ds_test::quote(out));
+  const std::string script = std::string(DS_SOURCE_DIR) + "/scripts/fixtures/make_metric_fixtures.py";
+  auto run = ds_test::run_command(std::string(DS_PYTHON) + " " + ds_test::quote(script) + " --out " + ds_test::quote(out));
   INFO(run.output);
   REQUIRE(run.exit_code == 0);
   json live = load(out);

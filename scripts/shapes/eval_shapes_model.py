@@ -2,7 +2,7 @@
 """Measure shapes-v1 from its exported package: prompt adherence (palette segmentation + shape test) at 25 DDIM
 steps and guidance 5 on a fixed prompt/seed set, and VAE reconstruction PSNR on held-out dataset images.
 
-    /usr/bin/python3 scripts/eval_shapes_model.py --model models/shapes-v1 [--seeds 4] [--json out.json]
+    /usr/bin/python3 scripts/shapes/eval_shapes_model.py --model models/shapes-v1 [--seeds 4] [--json out.json]
                                                    [--min-single 0.85 --min-double 0.65 --min-psnr 30]
 Exit code 1 when a bar given on the command line is missed (the ctest passes the issue's bars).
 """

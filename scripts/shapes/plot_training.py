@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Loss curves of a shapes-v1 training run (losses_vae.csv, losses_unet.csv) as one PNG for the model card.
 
-    /usr/bin/python3 scripts/plot_training.py --work scripts/.cache/train --out models/shapes-v1/loss_curves.png
+    /usr/bin/python3 scripts/shapes/plot_training.py --work scripts/.cache/train --out models/shapes-v1/loss_curves.png
 """
 import argparse
 import csv

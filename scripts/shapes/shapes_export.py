@@ -7,6 +7,7 @@ import tempfile
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "export"))  # diffscope_export
 from clip_bpe import write_vocab  # noqa: E402
 from diffscope_export import AnalyzableUNet, trace_checked, write_package  # noqa: E402
 from diffscope_export.package import SD15_SCHEDULER_CONFIG, layer_table  # noqa: E402

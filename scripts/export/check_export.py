@@ -4,8 +4,8 @@ cross-attention map must equal the eager model's (attention recomputed independe
 from each attn2 module's own projections), and the package must honour the contract (files, layers.json, maps whose
 rows sum to 1). Exit 0 when all holds, 1 with one line per problem.
 
-    /usr/bin/python3 scripts/check_export.py --package build/testdata/tiny-package --tiny-seed 0
-    /usr/bin/python3 scripts/check_export.py --package models/shapes-v1 --eager-from-package
+    /usr/bin/python3 scripts/export/check_export.py --package build/testdata/tiny-package --tiny-seed 0
+    /usr/bin/python3 scripts/export/check_export.py --package models/shapes-v1 --eager-from-package
 
 --tiny-seed rebuilds the eager model from make_test_package.py's seed (weights and computation checked);
 --eager-from-package rebuilds an eager shapes-architecture UNet from the traced module's own weights (the computation
@@ -18,7 +18,9 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "shapes"))  # shapes_model, clip_bpe
+sys.path.insert(0, os.path.join(HERE, "..", "fixtures"))  # make_test_package
 
 
 def eager_attention(unet, sample, t, ctx):

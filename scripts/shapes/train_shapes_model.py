@@ -3,7 +3,7 @@
 scaled_linear betas, 10% caption dropout for classifier-free guidance). Resumable: rerun the same command and it
 continues from the last checkpoint in --work. Losses go to --work/losses_{vae,unet}.csv.
 
-    /usr/bin/python3 scripts/train_shapes_model.py --work scripts/.cache/train --vae-minutes 9 --unet-minutes 50
+    /usr/bin/python3 scripts/shapes/train_shapes_model.py --work scripts/.cache/train --vae-minutes 9 --unet-minutes 50
 """
 import argparse
 import copy
@@ -234,7 +234,7 @@ def train_unet(work, minutes, seed, tok, data, batch, lr_max=1e-3, two_fraction=
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--work", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".cache", "train"))
+    ap.add_argument("--work", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".cache", "train"))
     ap.add_argument("--vae-minutes", type=float, default=9)
     ap.add_argument("--unet-minutes", type=float, default=50)
     ap.add_argument("--latent-set", type=int, default=40000)

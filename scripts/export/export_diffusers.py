@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Export a Stable Diffusion checkpoint in diffusers' folder layout into a diffscope model package.
 
-    /usr/bin/python3 scripts/export_diffusers.py --model ./stable-diffusion-v1-5 --out models/sd15 \\
+    /usr/bin/python3 scripts/export/export_diffusers.py --model ./stable-diffusion-v1-5 --out models/sd15 \\
         [--height 512 --width 512] [--dtype float32|float16] [--name sd15]
 
 Every cross-attention module (attn2) gets diffscope_export's capture processor, which computes the softmax

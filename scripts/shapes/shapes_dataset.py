@@ -6,7 +6,7 @@ light background with slight variation; objects never overlap. Captions come fro
 every caption maps to the pixels it names: colour, shape, size and position words -> their object's mask (the
 union when a word names several objects); function words ("a", "and", "on", "the", "at") -> no mask.
 
-On-disk format (`scripts/shapes_dataset.py --out DIR --count N --split train|heldout|all --seed S`):
+On-disk format (`scripts/shapes/shapes_dataset.py --out DIR --count N --split train|heldout|all --seed S`):
 
     DIR/index.json   {"format": "diffscope-shapes", "version": 1, "image_size": 64, "split": ..., "seed": ...,
                       "palette": {colour: [r, g, b]}, "shapes": [...], "heldout_combos": [[colour, shape], ...],

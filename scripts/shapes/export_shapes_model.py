@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Export the trained shapes-v1 checkpoints (EMA weights) into models/shapes-v1 (the diffscope package).
 
-    /usr/bin/python3 scripts/export_shapes_model.py --work scripts/.cache/train --out models/shapes-v1
+    /usr/bin/python3 scripts/shapes/export_shapes_model.py --work scripts/.cache/train --out models/shapes-v1
 """
 import argparse
 import os
@@ -19,7 +19,7 @@ from train_shapes_model import TEXT_DIM, TEXT_LAYERS, UNET_CHANNELS  # noqa: E40
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--work", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".cache", "train"))
+    ap.add_argument("--work", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".cache", "train"))
     ap.add_argument("--out", default="models/shapes-v1")
     a = ap.parse_args()
     torch.set_num_threads(2)

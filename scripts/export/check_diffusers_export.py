@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""End-to-end check of scripts/export_diffusers.py against diffusers itself (needs diffusers and transformers;
+"""End-to-end check of scripts/export/export_diffusers.py against diffusers itself (needs diffusers and transformers;
 not part of CI, which cannot install them).
 
 For each variant it builds a small randomly initialised Stable Diffusion pipeline with the *structure* of the
@@ -12,7 +12,7 @@ Widths are small so it runs on a CPU in seconds. Then it exports the folder with
 diffusers' StableDiffusionPipeline and `diffscope generate` from the same seed, and compares every step's latent,
 the decoded image, and `diffscope info`'s layer table with the diffusers UNet's attn2 modules.
 
-    PYTHONPATH=<diffusers + transformers> /usr/bin/python3 scripts/check_diffusers_export.py \\
+    PYTHONPATH=<diffusers + transformers> /usr/bin/python3 scripts/export/check_diffusers_export.py \\
         --diffscope build/diffscope --work /tmp/dcheck [--variant sd1 sd2] [--scheduler ddim euler dpm++2m]
 
 Exit status 0 when every comparison is within tolerance, 1 otherwise, 2 when diffusers is missing.
@@ -155,10 +155,11 @@ def compare_attention(folder, pkg, seed):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--diffscope", default="build/diffscope")
-    ap.add_argument("--work", default=os.path.join(HERE, ".cache", "diffusers-check"))
+    ap.add_argument("--work", default=os.path.join(HERE, "..", ".cache", "diffusers-check"))
     ap.add_argument("--variant", nargs="+", default=["sd1", "sd2"], choices=["sd1", "sd2"])
     ap.add_argument("--scheduler", nargs="+", default=["ddim", "euler", "dpm++2m"], choices=list(DIFFUSERS_SCHEDULER))
-    ap.add_argument("--tokenizer-dir", default=os.path.join(HERE, "..", "..", "shared", "reference", "clip-tokenizer"))
+    ap.add_argument("--tokenizer-dir",
+                    default=os.path.join(HERE, "..", "..", "..", "shared", "reference", "clip-tokenizer"))
     ap.add_argument("--prompt", default="a photo of a red circle and a blue square")
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--guidance", type=float, default=7.5)

@@ -6,7 +6,7 @@
 - UNet2DCondition-like UNet (epsilon prediction) whose modules follow diffusers' names
   (down_blocks.0.attentions.0.transformer_blocks.0.attn2, mid_block.attentions.0..., up_blocks.N...), and whose
   attention modules expose diffusers' Attention interface (to_q, to_k, to_v, to_out, heads, scale, processor),
-  so the export code in scripts/diffscope_export serves this model and real diffusers checkpoints alike.
+  so the export code in scripts/export/diffscope_export serves this model and real diffusers checkpoints alike.
 Cross-attention runs at 16x16 and 8x8 (down and up) and 4x4 (mid).
 """
 import math
