@@ -1,6 +1,22 @@
 #!/usr/bin/env bash
-# Quick start, step 2: install what is missing, build everything, run every test through ctest.
+# Quick start, step 2: install what is missing, build everything, run every test through ctest, print each
+# test's time (slowest first) and the total.
+# Environment: DIFFSCOPE_JOBS (build and ctest parallelism, default 2); DIFFSCOPE_TEST_THREADS (LibTorch threads
+# of the shipped-model tests, default 2; unit tests always run single-threaded).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+start=$(date +%s)
 scripts/setup.sh
-ctest --test-dir build --output-on-failure -j"${DIFFSCOPE_JOBS:-2}"
+built=$(date +%s)
+log=build/Testing/test-times.log
+mkdir -p build/Testing
+status=0
+ctest --test-dir build --output-on-failure -j"${DIFFSCOPE_JOBS:-2}" 2>&1 | tee "$log" || status=$?
+end=$(date +%s)
+echo
+echo "diffscope: test times (slowest first)"
+grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+: ' "$log" |
+  sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) [ .*]*(.*[^ ]) +([0-9.]+) sec$/\3\t\1\t\2/' |
+  sort -t$'\t' -k1,1 -gr | awk -F'\t' '{printf "  %8.1f s  %-28s %s\n", $1, $2, $3}'
+echo "diffscope: setup and build $((built - start)) s, tests $((end - built)) s, total $((end - start)) s"
+exit $status

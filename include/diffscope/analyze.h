@@ -24,19 +24,4 @@ struct AnalysisOptions {
 /// Returns the summary's keys written by this call.
 std::map<std::string, double> run_analyses(const std::string& run_dir, const AnalysisOptions& options);
 
-/// Flattens a JSON object's numeric leaves to dotted keys.
-std::map<std::string, double> flatten_numbers(const std::string& json_path);
-
-/// A metric that moved: baseline and current values (NaN when missing).
-struct Moved {
-  std::string key;
-  double baseline, current, tolerance;
-};
-
-/// Keys whose |current - baseline| > tolerance (exact key or prefix ending in '*'; else default_tolerance);
-/// keys missing from either side are reported too. NaN equals NaN.
-std::vector<Moved> compare_summaries(const std::map<std::string, double>& current,
-                                     const std::map<std::string, double>& baseline,
-                                     const std::map<std::string, double>& tolerances, double default_tolerance);
-
 }  // namespace diffscope

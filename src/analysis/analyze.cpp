@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -288,57 +287,6 @@ std::map<std::string, double> run_analyses(const std::string& run_dir, const Ana
   j["seed"] = run.meta["inputs"].value("seed", 0);
   write_json_atomic(path, j);
   return s;
-}
-
-std::map<std::string, double> flatten_numbers(const std::string& path) {
-  const auto j = read_json_file(path);
-  if (!j.is_object()) throw Error(path + ": expected a JSON object of metrics");
-  std::map<std::string, double> out;
-  std::function<void(const nlohmann::json&, const std::string&)> walk = [&](const nlohmann::json& v,
-                                                                          const std::string& prefix) {
-    if (v.is_object()) {
-      for (const auto& [k, x] : v.items()) walk(x, prefix.empty() ? k : prefix + "." + k);
-    } else if (v.is_number()) {
-      out[prefix] = v.get<double>();
-    } else if (v.is_null()) {
-      out[prefix] = std::numeric_limits<double>::quiet_NaN();
-    }
-  };
-  walk(j, "");
-  out.erase("seed");
-  return out;
-}
-
-std::vector<Moved> compare_summaries(const std::map<std::string, double>& cur, const std::map<std::string, double>& base,
-                                     const std::map<std::string, double>& tol, double def) {
-  auto tolerance = [&](const std::string& key) {
-    auto it = tol.find(key);
-    if (it != tol.end()) return it->second;
-    size_t best = 0;
-    double t = def;
-    for (const auto& [k, v] : tol)
-      if (!k.empty() && k.back() == '*' && key.compare(0, k.size() - 1, k, 0, k.size() - 1) == 0 && k.size() > best) {
-        best = k.size();
-        t = v;
-      }
-    return t;
-  };
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  std::vector<Moved> out;
-  for (const auto& [k, b] : base) {
-    auto it = cur.find(k);
-    const double t = tolerance(k);
-    if (it == cur.end()) {
-      out.push_back({k, b, nan, t});
-      continue;
-    }
-    const double c = it->second;
-    if (std::isnan(b) && std::isnan(c)) continue;
-    if (std::isnan(b) != std::isnan(c) || std::abs(c - b) > t) out.push_back({k, b, c, t});
-  }
-  for (const auto& [k, c] : cur)
-    if (!base.count(k)) out.push_back({k, nan, c, tolerance(k)});
-  return out;
 }
 
 }  // namespace diffscope

@@ -27,7 +27,10 @@ int register_command(Command c) {
 const std::vector<Command>& commands() { return registry(); }
 
 void add_common_options(CLI::App& app, CommonOptions& o) {
-  app.add_option("--threads", o.threads, "LibTorch threads (0 = all cores)")->default_val(0)->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", o.threads, "LibTorch threads (0 = all cores; default: $DIFFSCOPE_THREADS, else 0)")
+      ->default_val(0)
+      ->envname("DIFFSCOPE_THREADS")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--device", o.device, "cpu, cuda or cuda:N")->default_val("cpu");
   app.add_flag("-q,--quiet", o.quiet, "only warnings and errors; no progress bar");
 }

@@ -7,6 +7,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "diffscope/analyze.h"
+#include "diffscope/gate.h"
 #include "diffscope/correlation.h"
 #include "diffscope/emergence.h"
 #include "diffscope/error.h"
@@ -177,11 +178,50 @@ TEST_CASE("binding pairs each attribute with its own noun", "[analysis]") {
 TEST_CASE("the regression comparison", "[analysis]") {
   std::map<std::string, double> base{{"auc.mean_roc_auc", 0.9}, {"binding.mean", 0.3}, {"gone", 1.0}};
   std::map<std::string, double> cur{{"auc.mean_roc_auc", 0.89}, {"binding.mean", 0.2}, {"new", 2.0}};
-  auto moved = compare_summaries(cur, base, {{"auc.*", 0.02}}, 0.05);
+  Tolerances tol;
+  tol.fallback = {0.05, 0.0};
+  tol.keys["auc.*"] = {0.02, 0.0};
+  auto moved = compare_summaries(cur, base, tol);
   std::set<std::string> keys;
   for (const auto& m : moved) keys.insert(m.key);
   CHECK(keys == std::set<std::string>{"binding.mean", "gone", "new"});
-  CHECK(compare_summaries(cur, cur, {}, 0.0).empty());
+  CHECK(compare_summaries(cur, cur, Tolerances{{0.0, 0.0}, {}}).empty());
+}
+
+TEST_CASE("relative and absolute tolerances: the larger allowance holds, the longest prefix wins", "[analysis]") {
+  Tolerances tol;
+  tol.fallback = {0.0, 0.0};
+  tol.keys["psnr*"] = {0.0, 1e-4};          // 35.5738 may move by 0.00355738
+  tol.keys["psnr.exact"] = {0.5, 0.0};
+  tol.keys["p*"] = {1.0, 0.0};
+  CHECK(tol.for_key("psnr.x").rel == 1e-4);
+  CHECK(tol.for_key("psnr.exact").abs == 0.5);
+  CHECK(tol.for_key("pq").abs == 1.0);
+  CHECK(tol.for_key("other").abs == 0.0);
+  const std::map<std::string, double> base{{"psnr.a", 35.5738}, {"psnr.b", -20.0}, {"psnr.exact", 1.0}};
+  // 35.5738 -> 35.576 is 0.0022 (inside 0.00356); -20 -> -20.003 is 0.003 (outside 0.002)
+  const std::map<std::string, double> cur{{"psnr.a", 35.576}, {"psnr.b", -20.003}, {"psnr.exact", 1.4}};
+  auto moved = compare_summaries(cur, base, tol);
+  REQUIRE(moved.size() == 1);
+  CHECK(moved[0].key == "psnr.b");
+  CHECK(moved[0].tolerance == Approx(0.002));
+  tol.keys["psnr.b"] = {0.004, 1e-6};
+  CHECK(compare_summaries(cur, base, tol).empty());
+}
+
+TEST_CASE("tolerance files are read strictly", "[analysis]") {
+  ds_test::TempDir dir("tol");
+  const std::string good = dir.str() + "/good.json", bad = dir.str() + "/bad.json", neg = dir.str() + "/neg.json";
+  ds_test::write_text(good, R"({"about": "x", "default": {"abs": 1e-3}, "keys": {"a.*": {"rel": 0.01}, "b": {"abs": 2, "rel": 0.5}}})");
+  ds_test::write_text(bad, R"({"keys": {"a": {"absolute": 1}}})");
+  ds_test::write_text(neg, R"({"keys": {"a": {"abs": -1}}})");
+  const Tolerances t = Tolerances::load(good);
+  CHECK(t.fallback.abs == 1e-3);
+  CHECK(t.for_key("a.x").rel == 0.01);
+  CHECK(t.for_key("b").allowed(10.0) == 5.0);
+  CHECK(t.for_key("b").allowed(1.0) == 2.0);
+  CHECK_THROWS_WITH(Tolerances::load(bad), Catch::Contains("unknown field \"absolute\""));
+  CHECK_THROWS_WITH(Tolerances::load(neg), Catch::Contains("expected a number >= 0"));
 }
 
 TEST_CASE("emergence of identical and blurred images", "[analysis]") {
