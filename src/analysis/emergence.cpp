@@ -1,9 +1,18 @@
 // x0-vs-final concept measures.
-#include "diffscope/emergence.h"
+#include "diffscope/analysis/emergence.h"
+#include <filesystem>
+
+#include "diffscope/analysis/registry.h"
+#include "diffscope/util/atomic_file.h"
+#include "diffscope/util/csv.h"
+#include "diffscope/util/image.h"
+#include "diffscope/util/plot.h"
 
 #include <opencv2/imgproc.hpp>
 
-#include "diffscope/metrics.h"
+#include "diffscope/metrics/metrics.h"
+
+namespace fs = std::filesystem;
 
 namespace diffscope {
 
@@ -84,5 +93,61 @@ std::vector<std::string> emergence_columns() {
 std::vector<double> emergence_values(const EmergenceRow& r) {
   return {r.colour, r.layout, r.structure, r.detail_ratio, r.detail_corr, r.ssim, r.psnr};
 }
+
+
+// The registered analysis: its tables, figures and summary keys.
+namespace {
+
+void do_emergence(const RunFolder& run, AnalysisKeys& s) {
+  std::vector<int> x0_steps;
+  if (run.meta.contains("x0_steps")) x0_steps = run.meta["x0_steps"].get<std::vector<int>>();
+  if (x0_steps.empty()) return;  // generated with --x0-every 0: nothing to compare
+  const cv::Mat final_img = read_image(run.path("final.png"));
+  auto cols = emergence_columns();
+  std::vector<std::string> header{"step", "timestep"};
+  header.insert(header.end(), cols.begin(), cols.end());
+  CsvWriter csv(run.path("tables/emergence.csv"), header);
+  std::vector<Series> series;
+  for (const auto& c : cols)
+    if (c != "psnr" && c != "detail_ratio") series.push_back({c, {}, {}});
+  std::vector<EmergenceRow> rows;
+  for (int st : x0_steps) {
+    char name[32];
+    std::snprintf(name, sizeof name, "steps/x0_%03d.png", st);
+    EmergenceRow r = compare_to_final(read_image(run.path(name)), final_img);
+    r.step = st;
+    rows.push_back(r);
+    csv.cell(static_cast<int64_t>(st)).cell(run.timesteps[static_cast<size_t>(st)]);
+    auto vals = emergence_values(r);
+    for (double v : vals) csv.cell(v);
+    csv.end_row();
+    size_t k = 0;
+    for (size_t c = 0; c < cols.size(); ++c) {
+      if (cols[c] == "psnr" || cols[c] == "detail_ratio") continue;
+      series[k].x.push_back(st);
+      series[k].y.push_back(vals[c]);
+      ++k;
+    }
+  }
+  ensure_dir(run.path("tables"));
+  csv.commit();
+  ensure_dir(run.path("plots"));
+  write_png(run.path("plots/emergence.png"), line_plot(series, "What the x0 estimate already shares with the final image",
+             "step", "similarity to final"));
+  for (const auto& [pct, label] : std::vector<std::pair<double, std::string>>{{0.25, "25pct"}, {0.5, "50pct"}, {0.75, "75pct"}}) {
+    const int target = static_cast<int>(std::lround(pct * (run.steps - 1)));
+    const EmergenceRow* best = &rows.front();
+    for (const auto& r : rows)
+      if (std::abs(r.step - target) < std::abs(best->step - target)) best = &r;
+    auto vals = emergence_values(*best);
+    for (size_t c = 0; c < cols.size(); ++c) s["emergence." + cols[c] + "_at_" + label] = vals[c];
+  }
+}
+
+
+DIFFSCOPE_ANALYSIS({"emergence", "each step's x0 against the final image: colour, layout, structure, detail", 30, kNeedsImages, {},
+                    [](const AnalysisInput& in, AnalysisKeys& keys) { do_emergence(in.run, keys); }});
+
+}  // namespace
 
 }  // namespace diffscope

@@ -1,13 +1,13 @@
 // The regression gate (see gate.h).
-#include "diffscope/gate.h"
+#include "diffscope/analysis/gate.h"
 
 #include <cmath>
 #include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "diffscope/error.h"
-#include "diffscope/json_util.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/json_util.h"
 
 namespace diffscope {
 

@@ -1,5 +1,10 @@
 // Word heatmaps: aggregation over steps, bicubic upsampling, normalisation and the figures.
-#include "diffscope/heatmaps.h"
+#include "diffscope/analysis/heatmaps.h"
+#include "diffscope/analysis/registry.h"
+#include "diffscope/util/atomic_file.h"
+#include "diffscope/util/csv.h"
+#include "diffscope/util/image.h"
+#include "diffscope/util/plot.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -8,11 +13,13 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "diffscope/atomic_file.h"
-#include "diffscope/error.h"
-#include "diffscope/image.h"
-#include "diffscope/json_util.h"
-#include "diffscope/npy.h"
+#include "diffscope/util/atomic_file.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/image.h"
+#include "diffscope/util/json_util.h"
+#include "diffscope/util/npy.h"
+
+namespace fs = std::filesystem;
 
 namespace diffscope {
 
@@ -121,5 +128,25 @@ std::vector<std::string> write_heatmaps(const RunFolder& run, const std::vector<
   }
   return written;
 }
+
+
+// The registered analysis: its tables, figures and summary keys.
+namespace {
+
+void do_heatmaps(const RunFolder& run, const AnalysisOptions& o, const std::vector<int>& steps, AnalysisKeys& s) {
+  auto maps = compute_heatmaps(run, steps, o.normalize);
+  HeatmapWriteOptions w;
+  w.colormap = o.colormap;
+  w.x0_steps = o.x0_overlay_steps;
+  write_heatmaps(run, maps, w);
+  s["heatmaps.words"] = static_cast<double>(maps.size());
+  s["heatmaps.steps_aggregated"] = static_cast<double>(steps.size());
+}
+
+
+DIFFSCOPE_ANALYSIS({"heatmaps", "per-word attention heatmaps, overlays and the word x timestep grid of a run", 10, kNeedsArrays, {"--run runs/demo --agg-steps 0.0:0.5 --colormap inferno"},
+                    [](const AnalysisInput& in, AnalysisKeys& keys) { do_heatmaps(in.run, in.options, in.steps, keys); }});
+
+}  // namespace
 
 }  // namespace diffscope

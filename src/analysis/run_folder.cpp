@@ -1,12 +1,12 @@
 // Reading a run folder back (run.json, attention/maps.npy, final.png).
-#include "diffscope/run_folder.h"
+#include "diffscope/analysis/run_folder.h"
 
 #include <cmath>
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
 
-#include "diffscope/error.h"
-#include "diffscope/json_util.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/json_util.h"
 
 namespace fs = std::filesystem;
 
@@ -127,6 +127,16 @@ std::vector<int> parse_steps(const std::string& spec, int steps, const std::stri
   for (int i = a; i < b; ++i) out.push_back(i);
   if (out.empty()) throw bad();
   return out;
+}
+
+std::vector<std::string> word_keys(const std::vector<Word>& words) {
+  std::map<std::string, int> seen;
+  std::vector<std::string> keys;
+  for (const auto& w : words) {
+    const int n = ++seen[w.text];
+    keys.push_back(n == 1 ? w.text : w.text + "#" + std::to_string(n));
+  }
+  return keys;
 }
 
 }  // namespace diffscope

@@ -1,9 +1,20 @@
 // Scoring heatmaps against masks.
-#include "diffscope/scores.h"
+#include "diffscope/analysis/scores.h"
+#include <filesystem>
+
+#include "diffscope/analysis/registry.h"
+#include "diffscope/analysis/heatmaps.h"
+#include "diffscope/analysis/segmentation.h"
+#include "diffscope/util/atomic_file.h"
+#include "diffscope/util/csv.h"
+#include "diffscope/util/image.h"
+#include "diffscope/util/plot.h"
 
 #include <cmath>
 
-#include "diffscope/metrics.h"
+#include "diffscope/metrics/metrics.h"
+
+namespace fs = std::filesystem;
 
 namespace diffscope {
 
@@ -41,5 +52,80 @@ std::map<std::string, double> summarize_scores(const std::vector<WordScore>& sco
           {"scored", scored},
           {"unscored", unscored}};
 }
+
+
+// The registered analysis: its tables, figures and summary keys.
+namespace {
+
+std::vector<std::string> texts(const std::vector<Word>& words) {
+  std::vector<std::string> t;
+  for (const auto& w : words) t.push_back(w.text);
+  return t;
+}
+
+std::map<std::string, cv::Mat> ground_truth(const RunFolder& run, const AnalysisOptions& o, std::string& source) {
+  const auto words = texts(run.content_words());
+  const cv::Size size(run.image_w, run.image_h);
+  if (!o.masks_dir.empty()) {
+    source = "masks folder " + o.masks_dir;
+    return masks_from_dir(o.masks_dir, words, size);
+  }
+  const std::string concepts = run.meta.contains("model") ? run.meta["model"].value("concepts", std::string()) : "";
+  if (concepts.empty() || !fs::exists(concepts)) {
+    source = "none";
+    return {};
+  }
+  source = "segmentation of final.png with " + concepts;
+  const Concepts c = Concepts::load(concepts);
+  cv::Mat img = read_image(run.path("final.png"));
+  auto masks = masks_from_concepts(segment_image(img, c), words, c, size);
+  ensure_dir(run.path("masks"));
+  for (const auto& [w, m] : masks) write_png(run.path("masks/" + safe_name(w) + ".png"), m);
+  return masks;
+}
+
+void do_auc(const RunFolder& run, const AnalysisOptions& o, const std::vector<int>& steps, AnalysisKeys& s) {
+  std::string source;
+  auto masks = ground_truth(run, o, source);
+  const auto words = run.content_words();
+  const auto keys = word_keys(words);
+  CsvWriter csv(run.path("tables/auc.csv"), {"word", "step", "timestep", "scored", "roc_auc", "ap", "iou"});
+  auto agg = compute_heatmaps(run, steps, "word");
+  std::vector<WordScore> scores;
+  for (size_t k = 0; k < words.size(); ++k) {
+    auto it = masks.find(words[k].text);
+    WordScore sc = score_map(words[k].text, agg[k].image, it == masks.end() ? nullptr : &it->second, o.threshold);
+    scores.push_back(sc);
+    csv.cell(words[k].text).cell("all").cell("").cell(sc.scored ? "yes" : "no").cell(sc.roc_auc).cell(sc.ap).cell(sc.iou);
+    csv.end_row();
+    if (sc.scored) {
+      s["auc.word." + keys[k] + ".roc_auc"] = sc.roc_auc;
+      s["auc.word." + keys[k] + ".ap"] = sc.ap;
+      s["auc.word." + keys[k] + ".iou"] = sc.iou;
+    }
+  }
+  if (o.per_step_auc) {
+    for (int st = 0; st < run.steps; ++st) {
+      auto per = compute_heatmaps(run, {st}, "word");
+      for (size_t k = 0; k < words.size(); ++k) {
+        auto it = masks.find(words[k].text);
+        if (it == masks.end()) continue;
+        WordScore sc = score_map(words[k].text, per[k].image, &it->second, o.threshold);
+        csv.cell(words[k].text).cell(static_cast<int64_t>(st)).cell(run.timesteps[static_cast<size_t>(st)]).cell("yes");
+        csv.cell(sc.roc_auc).cell(sc.ap).cell(sc.iou);
+        csv.end_row();
+      }
+    }
+  }
+  ensure_dir(run.path("tables"));
+  csv.commit();
+  for (const auto& [k, v] : summarize_scores(scores)) s["auc." + k] = v;
+}
+
+
+DIFFSCOPE_ANALYSIS({"auc", "ROC-AUC, average precision and IoU of word heatmaps against masks", 50, kNeedsMasks, {"--run runs/x --masks masks/x"},
+                    [](const AnalysisInput& in, AnalysisKeys& keys) { do_auc(in.run, in.options, in.steps, keys); }});
+
+}  // namespace
 
 }  // namespace diffscope

@@ -1,13 +1,13 @@
 // Palette segmentation and the contour shape test (the same rule as scripts/shapes/shapes_concepts.py).
-#include "diffscope/segmentation.h"
+#include "diffscope/analysis/segmentation.h"
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "diffscope/error.h"
-#include "diffscope/json_util.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/json_util.h"
 
 namespace fs = std::filesystem;
 

@@ -1,7 +1,16 @@
 // Step x word attention mass, share and correlation with the aggregated map.
-#include "diffscope/settle.h"
+#include "diffscope/analysis/settle.h"
+#include <filesystem>
 
-#include "diffscope/metrics.h"
+#include "diffscope/analysis/registry.h"
+#include "diffscope/util/atomic_file.h"
+#include "diffscope/util/csv.h"
+#include "diffscope/util/image.h"
+#include "diffscope/util/plot.h"
+
+#include "diffscope/metrics/metrics.h"
+
+namespace fs = std::filesystem;
 
 namespace diffscope {
 
@@ -50,5 +59,52 @@ int decided_step(const std::vector<SettleRow>& rows, size_t word, double thresho
   }
   return first;
 }
+
+
+// The registered analysis: its tables, figures and summary keys.
+namespace {
+
+void do_settle(const RunFolder& run, const std::vector<int>& steps, AnalysisKeys& s) {
+  const auto rows = settle_table(run, steps);
+  const auto words = run.content_words();
+  const auto keys = word_keys(words);
+  CsvWriter csv(run.path("tables/settle.csv"), {"step", "timestep", "word", "mass", "share", "corr_final"});
+  for (const auto& r : rows) {
+    for (size_t k = 0; k < words.size(); ++k) {
+      csv.cell(static_cast<int64_t>(r.step)).cell(r.timestep).cell(words[k].text).cell(r.mass[k]).cell(r.share[k]);
+      csv.cell(r.corr_final[k]);
+      csv.end_row();
+    }
+    for (const auto& [name, m] : std::vector<std::pair<std::string, double>>{
+             {"<start>", r.start_mass}, {"<end>", r.end_mass}, {"<padding>", r.padding_mass}}) {
+      csv.cell(static_cast<int64_t>(r.step)).cell(r.timestep).cell(name).cell(m).cell("").cell("");
+      csv.end_row();
+    }
+  }
+  ensure_dir(run.path("tables"));
+  csv.commit();
+  std::vector<Series> share, corr;
+  for (size_t k = 0; k < words.size(); ++k) {
+    Series a{words[k].text, {}, {}}, b{words[k].text, {}, {}};
+    for (const auto& r : rows) {
+      a.x.push_back(r.step), a.y.push_back(r.share[k]);
+      b.x.push_back(r.step), b.y.push_back(r.corr_final[k]);
+    }
+    share.push_back(a);
+    corr.push_back(b);
+    s["settle." + keys[k] + ".decided_step"] = decided_step(rows, k);
+    s["settle." + keys[k] + ".final_share"] = rows.empty() ? 0.0 : rows.back().share[k];
+  }
+  ensure_dir(run.path("plots"));
+  write_png(run.path("plots/settle_share.png"), line_plot(share, "Attention share per word", "step", "share of word attention"));
+  write_png(run.path("plots/settle_corr.png"), line_plot(corr, "When each word's location is decided", "step",
+             "correlation with aggregated map"));
+}
+
+
+DIFFSCOPE_ANALYSIS({"settle", "step x word attention mass/share and when each word's location is decided", 20, kNeedsArrays, {},
+                    [](const AnalysisInput& in, AnalysisKeys& keys) { do_settle(in.run, in.steps, keys); }});
+
+}  // namespace
 
 }  // namespace diffscope

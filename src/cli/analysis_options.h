@@ -2,7 +2,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
-#include "diffscope/analyze.h"
+#include "diffscope/analysis/analyze.h"
 
 namespace diffscope::cli {
 

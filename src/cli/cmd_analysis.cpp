@@ -1,10 +1,11 @@
-// `diffscope heatmaps|settle|emergence|correlate|auc --run DIR`: one analysis on an existing run folder.
+// `diffscope <analysis> --run DIR`: one registered analysis on an existing run folder (a subcommand each).
 #include <cmath>
 #include <iostream>
 #include <memory>
 
 #include "cli/analysis_options.h"
 #include "cli/command.h"
+#include "diffscope/analysis/registry.h"
 
 namespace diffscope::cli {
 
@@ -24,16 +25,18 @@ struct Opts {
   AnalysisOptions a;
 };
 
-std::function<Runner(CLI::App&)> single(const std::string& name, std::vector<std::string> examples) {
-  return [name, examples](CLI::App& app) -> Runner {
+std::function<Runner(CLI::App&)> single(const Analysis& analysis) {
+  return [&analysis](CLI::App& app) -> Runner {
     auto o = std::make_shared<Opts>();
     app.add_option("-r,--run", o->run, "run folder written by diffscope generate")->required();
     add_analysis_options(app, o->a);
     app.add_flag("-q,--quiet", o->quiet, "print nothing on success");
+    std::vector<std::string> examples{"diffscope " + analysis.name + " --run runs/demo"};
+    for (const auto& e : analysis.examples) examples.push_back("diffscope " + analysis.name + " " + e);
     add_examples(app, examples);
-    return [o, name] {
+    return [o, &analysis] {
       apply_quiet(o->quiet);
-      o->a.which = {name};
+      o->a.which = {analysis.name};
       auto s = run_analyses(o->run, o->a);
       if (!o->quiet) print_summary(s, o->run);
       return 0;
@@ -41,17 +44,13 @@ std::function<Runner(CLI::App&)> single(const std::string& name, std::vector<std
   };
 }
 
-DIFFSCOPE_COMMAND({"heatmaps", "per-word attention heatmaps, overlays and the word x timestep grid of a run", 41,
-                   single("heatmaps", {"diffscope heatmaps --run runs/demo --agg-steps 0.0:0.5 --colormap inferno"})});
-DIFFSCOPE_COMMAND({"settle", "step x word attention mass/share and when each word's location is decided", 42,
-                   single("settle", {"diffscope settle --run runs/demo"})});
-DIFFSCOPE_COMMAND({"emergence", "each step's x0 against the final image: colour, layout, structure, detail", 43,
-                   single("emergence", {"diffscope emergence --run runs/demo"})});
-DIFFSCOPE_COMMAND({"correlate", "word x word attention correlations and attribute-binding scores", 44,
-                   single("correlate", {"diffscope correlate --run runs/demo",
-                                        "diffscope correlate --run runs/cat --nouns cat,hat --attributes red"})});
-DIFFSCOPE_COMMAND({"auc", "ROC-AUC, average precision and IoU of word heatmaps against masks", 45,
-                   single("auc", {"diffscope auc --run runs/demo", "diffscope auc --run runs/x --masks masks/x"})});
-
 }  // namespace
+
+std::vector<Command> analysis_commands() {
+  std::vector<Command> out;
+  for (const Analysis* a : registered_analyses())
+    out.push_back({a->name, a->summary, 40 + a->order / 10, single(*a)});
+  return out;
+}
+
 }  // namespace diffscope::cli

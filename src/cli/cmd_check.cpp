@@ -4,8 +4,8 @@
 #include <memory>
 
 #include "cli/command.h"
-#include "diffscope/error.h"
-#include "diffscope/gate.h"
+#include "diffscope/util/error.h"
+#include "diffscope/analysis/gate.h"
 
 namespace diffscope::cli {
 namespace {

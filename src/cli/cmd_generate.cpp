@@ -15,7 +15,8 @@ Runner setup(CLI::App& app) {
                      "diffscope generate -m models/shapes-v1 -p \"a small blue square\" --steps 50 --scheduler ddim "
                      "--seed 7 --keep-layers 0,25 -o runs/blue"});
   return [g] {
-    std::cout << run_generate(*g, "generate") << "\n";
+    apply_common_options(g->common);
+    std::cout << generate_run(g->resolved(), g->common, "generate") << "\n";
     return 0;
   };
 }

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
-#include "diffscope/model.h"
+#include "diffscope/study/describe.h"
 
 namespace diffscope::cli {
 namespace {
@@ -16,8 +16,8 @@ struct Opts {
 
 int run(const Opts& o) {
   apply_quiet(true);
-  Model m = Model::load(o.model, "cpu");
-  const auto& i = m.info();
+  const ModelDescription m = describe_model(o.model);
+  const auto& i = m.info;
   const int latent = i.sample_size / i.vae_scale_factor;
   if (o.json) {
     nlohmann::json layers = nlohmann::json::array(), feats = nlohmann::json::array();
@@ -27,20 +27,20 @@ int run(const Opts& o) {
       feats.push_back({{"name", f.name}, {"block", f.block}, {"channels", f.channels}, {"height", f.height}, {"width", f.width}});
     nlohmann::json j{{"name", i.name}, {"sample_size", i.sample_size}, {"vae_scale_factor", i.vae_scale_factor},
                      {"latent_channels", i.latent_channels}, {"latent_size", latent},
-                     {"prediction_type", i.prediction_type}, {"max_length", i.max_length},
-                     {"pad_token", i.pad_token}, {"context_dim", m.context_dim()}, {"vocab_size", m.tokenizer().vocab_size()},
-                     {"scaling_factor", i.scaling_factor}, {"scheduler", m.default_scheduler()},
-                     {"has_attention", m.has_attention()}, {"cross_attention", layers}, {"features", feats}};
+                     {"prediction_type", prediction_name(i.prediction_type)}, {"max_length", i.max_length},
+                     {"pad_token", i.pad_token}, {"context_dim", m.context_dim}, {"vocab_size", m.vocab_size},
+                     {"scaling_factor", i.scaling_factor}, {"scheduler", m.scheduler},
+                     {"has_attention", m.has_attention}, {"cross_attention", layers}, {"features", feats}};
     std::cout << j.dump(2) << "\n";
     return 0;
   }
   std::printf("model            %s (%s)\n", i.name.c_str(), i.dir.c_str());
   std::printf("image size       %d x %d px (any multiple of %d works)\n", i.sample_size, i.sample_size, i.vae_scale_factor);
   std::printf("latent           %d x %d x %d, scaling factor %.6g\n", i.latent_channels, latent, latent, i.scaling_factor);
-  std::printf("prediction       %s; scheduler %s\n", i.prediction_type.c_str(), m.default_scheduler().c_str());
+  std::printf("prediction       %s; scheduler %s\n", prediction_name(i.prediction_type), m.scheduler.c_str());
   std::printf("text             %d tokens max, pad %s, vocabulary %zu, context width %d\n", i.max_length,
-              i.pad_token.c_str(), m.tokenizer().vocab_size(), m.context_dim());
-  if (!m.has_attention()) {
+              i.pad_token.c_str(), m.vocab_size, m.context_dim);
+  if (!m.has_attention) {
     std::printf("attention        none: the UNet was exported without attention outputs\n");
     return 0;
   }

@@ -1,14 +1,10 @@
 // `diffscope schedule`: the timesteps, sigmas and alphas_cumprod a run would use.
-#include <ATen/ATen.h>
-
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
-#include "diffscope/error.h"
-#include "diffscope/json_util.h"
-#include "diffscope/scheduler.h"
+#include "diffscope/study/describe.h"
 
 namespace diffscope::cli {
 namespace {
@@ -21,31 +17,26 @@ struct Opts {
 
 int run(const Opts& o) {
   const std::string path = o.model.empty() ? o.config : o.model + "/scheduler/scheduler_config.json";
-  SchedulerConfig cfg = SchedulerConfig::from_file(path);
-  std::string name = o.scheduler;
-  if (name.empty()) name = scheduler_name_from_class(read_json_file(path).value("_class_name", std::string("PNDMScheduler")));
-  auto s = make_scheduler(name, cfg);
-  s->set_timesteps(o.steps);
-  std::vector<double> acp;
-  for (int64_t t : s->timesteps()) acp.push_back(s->alphas_cumprod().at(static_cast<size_t>(t)));
+  const ScheduleTable s = describe_schedule(path, o.scheduler, o.steps);
+  const auto& acp = s.alphas_cumprod;
   if (o.json) {
-    nlohmann::json j{{"scheduler", s->name()},
-                     {"timesteps", s->timesteps()},
-                     {"sigmas", s->sigmas()},
+    nlohmann::json j{{"scheduler", s.scheduler},
+                     {"timesteps", s.timesteps},
+                     {"sigmas", s.sigmas},
                      {"alphas_cumprod", acp},
-                     {"init_noise_sigma", s->init_noise_sigma()}};
+                     {"init_noise_sigma", s.init_noise_sigma}};
     std::cout << j.dump() << "\n";
     return 0;
   }
-  std::printf("scheduler %s, %zu timesteps, init_noise_sigma %.9g\n", s->name().c_str(), s->timesteps().size(),
-              s->init_noise_sigma());
-  std::printf("%-5s %-6s %-14s %s\n", "step", "t", "alphas_cumprod", s->sigmas().empty() ? "" : "sigma");
-  for (size_t i = 0; i < s->timesteps().size(); ++i) {
-    std::printf("%-5zu %-6lld %-14.9g", i, static_cast<long long>(s->timesteps()[i]), acp[i]);
-    if (i < s->sigmas().size()) std::printf(" %.9g", s->sigmas()[i]);
+  std::printf("scheduler %s, %zu timesteps, init_noise_sigma %.9g\n", s.scheduler.c_str(), s.timesteps.size(),
+              s.init_noise_sigma);
+  std::printf("%-5s %-6s %-14s %s\n", "step", "t", "alphas_cumprod", s.sigmas.empty() ? "" : "sigma");
+  for (size_t i = 0; i < s.timesteps.size(); ++i) {
+    std::printf("%-5zu %-6lld %-14.9g", i, static_cast<long long>(s.timesteps[i]), acp[i]);
+    if (i < s.sigmas.size()) std::printf(" %.9g", s.sigmas[i]);
     std::printf("\n");
   }
-  if (s->sigmas().size() > s->timesteps().size()) std::printf("final sigma %.9g\n", s->sigmas().back());
+  if (s.sigmas.size() > s.timesteps.size()) std::printf("final sigma %.9g\n", s.sigmas.back());
   return 0;
 }
 

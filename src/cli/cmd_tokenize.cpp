@@ -4,9 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
-#include "diffscope/error.h"
-#include "diffscope/json_util.h"
-#include "diffscope/tokenizer.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/json_util.h"
+#include "diffscope/text/tokenizer.h"
 
 namespace diffscope::cli {
 namespace {

@@ -6,14 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "diffscope/study/session.h"
+
 namespace diffscope::cli {
 
-/// Options every subcommand that runs a model takes.
-struct CommonOptions {
-  int threads = 0;              ///< 0 = all cores
-  std::string device = "cpu";
-  bool quiet = false;
-};
+/// Options every subcommand that runs a model takes: --threads, --device, --quiet (the library's Session).
+using CommonOptions = Session;
 
 /// Returned by a command's setup: runs the parsed command and returns the exit code.
 using Runner = std::function<int()>;
@@ -27,6 +25,8 @@ struct Command {
 
 int register_command(Command c);
 const std::vector<Command>& commands();
+/// One command per registered analysis (`diffscope <analysis> --run DIR`).
+std::vector<Command> analysis_commands();
 
 /// Adds --threads, --device, --quiet to `app`.
 void add_common_options(CLI::App& app, CommonOptions& o);

@@ -6,8 +6,8 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "diffscope/error.h"
-#include "diffscope/runtime.h"
+#include "diffscope/util/error.h"
+#include "diffscope/engine/runtime.h"
 #include "diffscope/version.h"
 
 namespace diffscope::cli {
@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
                           "diffscope <command> --help"});
 
   std::vector<cli::Command> cmds = cli::commands();
+  for (auto& c : cli::analysis_commands()) cmds.push_back(std::move(c));
   std::stable_sort(cmds.begin(), cmds.end(), [](const auto& a, const auto& b) { return a.order < b.order; });
   std::vector<std::pair<CLI::App*, cli::Runner>> runners;
   for (const auto& c : cmds) {

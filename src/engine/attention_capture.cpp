@@ -1,12 +1,12 @@
 // Streaming reduction of cross-attention maps (heads, CFG half, upsampling, layers) at each step.
-#include "diffscope/attention_capture.h"
+#include "diffscope/engine/attention_capture.h"
 
 #include <ATen/ATen.h>
 
 #include <algorithm>
 
-#include "diffscope/error.h"
-#include "diffscope/model.h"
+#include "diffscope/util/error.h"
+#include "diffscope/engine/model.h"
 
 namespace diffscope {
 
@@ -53,7 +53,7 @@ void AttentionCapture::on_begin(const RunContext& ctx, const at::Tensor&) {
 
 void AttentionCapture::on_step(const RunContext& ctx, const StepState& step) {
   const Model& model = *ctx.model;
-  const auto& probs = *step.cross_attention;
+  const auto& probs = *step.text_attention;
   const int64_t b = ctx.guided ? (options_.half == "cond" ? 1 : 0) : 0;
   const int oh = ctx.latent_height, ow = ctx.latent_width;
   const bool keep_layers = std::count(options_.keep_layer_steps.begin(), options_.keep_layer_steps.end(), step.index) > 0;

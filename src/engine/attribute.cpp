@@ -1,5 +1,5 @@
 // Real-image attribution: the same observers as a generation, fed by single-step denoising from noised latents.
-#include "diffscope/attribute.h"
+#include "diffscope/engine/attribute.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -7,10 +7,10 @@
 #include <chrono>
 #include <opencv2/imgproc.hpp>
 
-#include "diffscope/error.h"
-#include "diffscope/image.h"
-#include "diffscope/model.h"
-#include "diffscope/scheduler.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/image.h"
+#include "diffscope/engine/model.h"
+#include "diffscope/sched/scheduler.h"
 
 namespace diffscope {
 
@@ -78,23 +78,21 @@ GenerateResult attribute(const Model& model, const AttributeOptions& a, const st
   for (auto* ob : observers) ob->on_begin(ctx, x0);
 
   t0 = std::chrono::steady_clock::now();
-  const bool v_pred = info.prediction_type == "v_prediction";
   for (size_t i = 0; i < a.timesteps.size(); ++i) {
     const int64_t t = a.timesteps[i];
     at::Tensor xt = sched->add_noise(x0, noise, t);
-    UNetOutput raw;
+    DenoiserOutput raw;
     at::Tensor pred = guided_noise(model, sched->scale_model_input(xt, t), t, context, a.guidance_scale, &raw);
-    const double ab = acp[static_cast<size_t>(t)];
-    at::Tensor x0_hat = v_pred ? std::sqrt(ab) * xt - std::sqrt(1.0 - ab) * pred
-                               : (xt - std::sqrt(1.0 - ab) * pred) / std::sqrt(ab);
+    at::Tensor x0_hat =
+        predicted_x0(info.prediction_type, pred, xt, NoiseLevel::from_alpha_bar(acp[static_cast<size_t>(t)]));
     StepState st;
     st.index = static_cast<int>(i);
     st.timestep = t;
     st.latent_in = &xt;
-    st.noise_pred = &pred;
+    st.prediction = &pred;
     st.x0 = &x0_hat;
     st.latent_out = &x0_hat;
-    st.cross_attention = &raw.cross_attention;
+    st.text_attention = &raw.text_attention;
     st.features = &raw.features;
     for (auto* ob : observers) ob->on_step(ctx, st);
   }

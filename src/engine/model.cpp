@@ -1,5 +1,5 @@
 // Model package loading and validation (the contract in README "Model package").
-#include "diffscope/model.h"
+#include "diffscope/engine/model.h"
 
 #include <torch/script.h>
 
@@ -7,9 +7,9 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
-#include "diffscope/error.h"
-#include "diffscope/json_util.h"
-#include "diffscope/scheduler.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/json_util.h"
+#include "diffscope/sched/scheduler.h"
 
 namespace fs = std::filesystem;
 
@@ -124,9 +124,10 @@ Model Model::load(const std::string& dir, const std::string& device) {
   info.sample_size = get_key<int>(index, "sample_size", index_path, "an integer (pixels)");
   info.vae_scale_factor = get_key<int>(index, "vae_scale_factor", index_path, "an integer");
   info.latent_channels = get_key<int>(index, "latent_channels", index_path, "an integer");
-  info.prediction_type = get_key<std::string>(index, "prediction_type", index_path, "\"epsilon\" or \"v_prediction\"");
-  if (info.prediction_type != "epsilon" && info.prediction_type != "v_prediction")
-    throw Error(index_path + ": prediction_type must be \"epsilon\" or \"v_prediction\", got \"" + info.prediction_type + "\"");
+  const auto prediction = get_key<std::string>(index, "prediction_type", index_path, "\"epsilon\" or \"v_prediction\"");
+  if (prediction != "epsilon" && prediction != "v_prediction")
+    throw Error(index_path + ": prediction_type must be \"epsilon\" or \"v_prediction\", got \"" + prediction + "\"");
+  info.prediction_type = parse_prediction(prediction, index_path);
   info.max_length = get_key<int>(index, "max_length", index_path, "an integer");
   info.pad_token = get_key<std::string>(index, "pad_token", index_path, "a token string");
   if (info.sample_size <= 0 || info.vae_scale_factor <= 0 || info.latent_channels <= 0 || info.max_length < 2)
@@ -219,7 +220,7 @@ int Model::context_dim() const {
   return impl_->info.context_dim;
 }
 
-UNetOutput Model::unet(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context) const {
+DenoiserOutput Model::denoise(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context) const {
   const auto& info = impl_->info;
   const std::string shown = impl_->rel("unet/model.pt");
   const auto dt = impl_->unet_dtype;
@@ -230,34 +231,34 @@ UNetOutput Model::unet(const at::Tensor& sample, const at::Tensor& timestep, con
     throw Error(shown + ": failed on sample " + shape_str(sample) + ", context " + shape_str(context) + " (" +
                 first_line(e.what_without_backtrace()) + ")");
   }
-  UNetOutput r;
+  DenoiserOutput r;
   if (out.isTensor()) {
-    r.noise_pred = out.toTensor();
+    r.prediction = out.toTensor();
   } else if (out.isTuple()) {
     auto elems = out.toTupleRef().elements();
     if (elems.size() != 3 || !elems[0].isTensor() || !elems[1].isTensorList() || !elems[2].isTensorList())
       throw Error(shown + ": expected forward to return (noise_pred, List[Tensor] cross_attention, List[Tensor] features)");
-    r.noise_pred = elems[0].toTensor();
-    for (const auto& t : elems[1].toTensorVector()) r.cross_attention.push_back(t);
+    r.prediction = elems[0].toTensor();
+    for (const auto& t : elems[1].toTensorVector()) r.text_attention.push_back(t);
     for (const auto& t : elems[2].toTensorVector()) r.features.push_back(t);
   } else {
     throw Error(shown + ": forward returned neither a tensor nor a (noise_pred, attention, features) tuple");
   }
-  if (!r.noise_pred.sizes().equals(sample.sizes()))
-    throw Error(shown + ": noise prediction is " + shape_str(r.noise_pred) + ", expected the sample's shape " +
+  if (!r.prediction.sizes().equals(sample.sizes()))
+    throw Error(shown + ": noise prediction is " + shape_str(r.prediction) + ", expected the sample's shape " +
                 shape_str(sample));
   if (dt != at::kFloat) {
-    r.noise_pred = r.noise_pred.to(at::kFloat);
-    for (auto& t : r.cross_attention) t = t.to(at::kFloat);
+    r.prediction = r.prediction.to(at::kFloat);
+    for (auto& t : r.text_attention) t = t.to(at::kFloat);
     for (auto& t : r.features) t = t.to(at::kFloat);
   }
-  if (!impl_->unet_checked && !r.cross_attention.empty()) {
+  if (!impl_->unet_checked && !r.text_attention.empty()) {
     const auto& layers = info.attention_layers;
-    if (r.cross_attention.size() != layers.size())
-      throw Error(shown + ": returned " + std::to_string(r.cross_attention.size()) + " cross-attention maps but unet/layers.json lists " +
+    if (r.text_attention.size() != layers.size())
+      throw Error(shown + ": returned " + std::to_string(r.text_attention.size()) + " cross-attention maps but unet/layers.json lists " +
                   std::to_string(layers.size()));
     for (size_t i = 0; i < layers.size(); ++i) {
-      const auto& a = r.cross_attention[i];
+      const auto& a = r.text_attention[i];
       auto [h, w] = layer_size(i, static_cast<int>(sample.size(2)), static_cast<int>(sample.size(3)));
       if (a.dim() != 4 || a.size(0) != sample.size(0) || a.size(1) != layers[i].heads || a.size(2) != int64_t(h) * w ||
           a.size(3) != info.max_length)

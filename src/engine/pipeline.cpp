@@ -1,5 +1,5 @@
 // The denoising loop: StableDiffusionPipeline's order of operations, with observer hooks at each step.
-#include "diffscope/pipeline.h"
+#include "diffscope/engine/pipeline.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -7,11 +7,11 @@
 
 #include <chrono>
 
-#include "diffscope/error.h"
-#include "diffscope/model.h"
-#include "diffscope/npy.h"
-#include "diffscope/progress.h"
-#include "diffscope/scheduler.h"
+#include "diffscope/util/error.h"
+#include "diffscope/engine/model.h"
+#include "diffscope/util/npy.h"
+#include "diffscope/util/progress.h"
+#include "diffscope/sched/scheduler.h"
 
 namespace diffscope {
 
@@ -54,15 +54,14 @@ at::Tensor encode_prompts(const Model& model, const Encoding& prompt, const std:
 }
 
 at::Tensor guided_noise(const Model& model, const at::Tensor& latent_in, int64_t timestep, const at::Tensor& context,
-                        double guidance_scale, UNetOutput* raw) {
+                        double guidance_scale, DenoiserOutput* raw) {
   const int64_t b = context.size(0);
   at::Tensor x = b == 1 ? latent_in : latent_in.expand({b, -1, -1, -1});
   at::Tensor t = at::full({b}, static_cast<double>(timestep), at::TensorOptions().dtype(at::kFloat).device(x.device()));
-  UNetOutput out = model.unet(x, t, context);
-  at::Tensor noise = out.noise_pred;
+  DenoiserOutput out = model.denoise(x, t, context);
+  at::Tensor noise = out.prediction;
   if (b == 2) {
-    auto u = noise.narrow(0, 0, 1), c = noise.narrow(0, 1, 1);
-    noise = u + guidance_scale * (c - u);
+    noise = guidance_combine(noise.narrow(0, 0, 1), noise.narrow(0, 1, 1), guidance_scale);
   }
   if (raw) *raw = std::move(out);
   return noise;
@@ -116,17 +115,17 @@ GenerateResult generate(const Model& model, const GenerateOptions& o, const std:
   for (size_t i = 0; i < res.timesteps.size(); ++i) {
     const int64_t t = res.timesteps[i];
     at::Tensor latent_in = sched->scale_model_input(latents, t);
-    UNetOutput raw;
+    DenoiserOutput raw;
     at::Tensor noise = guided_noise(model, latent_in, t, context, o.guidance_scale, &raw);
     StepOutput so = sched->step(noise, t, latents, gen);
     StepState st;
     st.index = static_cast<int>(i);
     st.timestep = t;
     st.latent_in = &latents;
-    st.noise_pred = &noise;
+    st.prediction = &noise;
     st.x0 = &so.pred_original_sample;
     st.latent_out = &so.prev_sample;
-    st.cross_attention = &raw.cross_attention;
+    st.text_attention = &raw.text_attention;
     st.features = &raw.features;
     for (auto* ob : observers) ob->on_step(ctx, st);
     latents = so.prev_sample;

@@ -1,5 +1,5 @@
 // Records a run while it happens and writes the run folder (run.json last, so its presence means complete).
-#include "diffscope/run_recorder.h"
+#include "diffscope/engine/run_recorder.h"
 
 #include <ATen/ATen.h>
 
@@ -13,15 +13,15 @@
 #include <opencv2/core.hpp>
 #include <thread>
 
-#include "diffscope/atomic_file.h"
-#include "diffscope/attention_capture.h"
-#include "diffscope/error.h"
-#include "diffscope/image.h"
-#include "diffscope/json_util.h"
-#include "diffscope/model.h"
-#include "diffscope/npy.h"
-#include "diffscope/pipeline.h"
-#include "diffscope/runtime.h"
+#include "diffscope/util/atomic_file.h"
+#include "diffscope/engine/attention_capture.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/image.h"
+#include "diffscope/util/json_util.h"
+#include "diffscope/engine/model.h"
+#include "diffscope/util/npy.h"
+#include "diffscope/engine/pipeline.h"
+#include "diffscope/engine/runtime.h"
 #include "diffscope/version.h"
 
 namespace fs = std::filesystem;
@@ -184,7 +184,7 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
                   {"dir", fs::absolute(info.dir).lexically_normal().string()},
                   {"sample_size", info.sample_size},
                   {"vae_scale_factor", info.vae_scale_factor},
-                  {"prediction_type", info.prediction_type},
+                  {"prediction_type", prediction_name(info.prediction_type)},
                   {"concepts", fs::exists(concepts) ? fs::absolute(concepts).lexically_normal().string() : ""},
                   {"files", files}};
     nlohmann::json layers = nlohmann::json::array();

@@ -1,5 +1,5 @@
 // Threads and device checks.
-#include "diffscope/runtime.h"
+#include "diffscope/engine/runtime.h"
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
@@ -7,7 +7,7 @@
 
 #include <thread>
 
-#include "diffscope/error.h"
+#include "diffscope/util/error.h"
 
 namespace diffscope {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "diffscope/error.h"
-#include "diffscope/run_recorder.h"
+#include "diffscope/util/error.h"
+#include "diffscope/engine/run_recorder.h"
 
 namespace diffscope {
 

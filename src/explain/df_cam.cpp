@@ -5,9 +5,9 @@
 
 #include <cmath>
 
-#include "diffscope/error.h"
-#include "diffscope/model.h"
-#include "diffscope/saliency.h"
+#include "diffscope/util/error.h"
+#include "diffscope/engine/model.h"
+#include "diffscope/explain/saliency.h"
 
 namespace diffscope {
 
@@ -19,7 +19,7 @@ at::Tensor grad_cam(const at::Tensor& a, const at::Tensor& g) {
 namespace {
 /// One UNet pass with autograd on; returns the raw output (batch [u, c] when guided) and the loss sum(guided noise).
 struct GradPass {
-  UNetOutput out;
+  DenoiserOutput out;
   at::Tensor loss;
   bool guided = false;
 };
@@ -30,9 +30,9 @@ GradPass grad_pass(const StepContext& s) {
   gp.guided = s.context.size(0) == 2;
   at::Tensor x = gp.guided ? at::cat({s.latent, s.latent}) : s.latent;
   at::Tensor t = at::full({x.size(0)}, static_cast<double>(s.timestep), at::TensorOptions().dtype(at::kFloat).device(x.device()));
-  gp.out = s.model->unet(x, t, s.context);
+  gp.out = s.model->denoise(x, t, s.context);
   // per-half sums: the gradient of each half's sum w.r.t. that half's activations is g_u / g_c
-  gp.loss = gp.out.noise_pred.sum();
+  gp.loss = gp.out.prediction.sum();
   return gp;
 }
 
@@ -67,7 +67,7 @@ at::Tensor df_cam(const StepContext& s) {
 at::Tensor token_relevance(const StepContext& s) {
   s.model->require_attention("relevance");
   GradPass gp = grad_pass(s);
-  std::vector<at::Tensor> maps = gp.out.cross_attention;
+  std::vector<at::Tensor> maps = gp.out.text_attention;
   auto grads = torch::autograd::grad({gp.loss}, maps, {}, false, false, true);
   at::NoGradGuard ng;
   at::Tensor rel;

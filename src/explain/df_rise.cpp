@@ -2,9 +2,9 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
-#include "diffscope/error.h"
-#include "diffscope/progress.h"
-#include "diffscope/saliency.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/progress.h"
+#include "diffscope/explain/saliency.h"
 
 namespace diffscope {
 

@@ -1,10 +1,10 @@
 // Insertion and deletion curves over the latent, scored after one denoising step and a decode.
 #include <ATen/ATen.h>
 
-#include "diffscope/error.h"
-#include "diffscope/metrics.h"
-#include "diffscope/model.h"
-#include "diffscope/saliency.h"
+#include "diffscope/util/error.h"
+#include "diffscope/metrics/metrics.h"
+#include "diffscope/engine/model.h"
+#include "diffscope/explain/saliency.h"
 
 namespace diffscope {
 

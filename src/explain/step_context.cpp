@@ -4,41 +4,35 @@
 
 #include <cmath>
 
-#include "diffscope/error.h"
-#include "diffscope/metrics.h"
-#include "diffscope/model.h"
-#include "diffscope/pipeline.h"
-#include "diffscope/saliency.h"
-#include "diffscope/scheduler.h"
+#include "diffscope/util/error.h"
+#include "diffscope/metrics/metrics.h"
+#include "diffscope/engine/model.h"
+#include "diffscope/engine/pipeline.h"
+#include "diffscope/explain/saliency.h"
+#include "diffscope/sched/scheduler.h"
 
 namespace diffscope {
 
-StepContext load_step(const Model& model, const RunFolder& run, int step) {
-  if (step < 0 || step >= run.steps)
-    throw Error("--step " + std::to_string(step) + ": the run has steps 0.." + std::to_string(run.steps - 1));
+StepContext make_step_context(const Model& model, const at::Tensor& latent, const std::string& prompt,
+                              const std::string& negative_prompt, double guidance,
+                              const std::vector<int64_t>& timesteps, int step, bool sigma_space) {
+  if (step < 0 || step >= static_cast<int>(timesteps.size()))
+    throw Error("--step " + std::to_string(step) + ": the run has steps 0.." + std::to_string(timesteps.size() - 1));
   StepContext s;
   s.model = &model;
   s.step = step;
-  s.timesteps = run.timesteps;
-  s.timestep = run.timesteps[static_cast<size_t>(step)];
+  s.timesteps = timesteps;
+  s.timestep = timesteps[static_cast<size_t>(step)];
   s.prediction_type = model.info().prediction_type;
   s.alphas_cumprod = make_scheduler("ddim", model.scheduler_config())->alphas_cumprod();
-  NpyArray lat = read_npy(run.path("latents.npy"));
-  if (lat.shape.size() != 4 || lat.shape[0] != run.steps + 1)
-    throw Error(run.path("latents.npy") + ": expected [steps+1, C, h, w]");
-  const int64_t per = lat.shape[1] * lat.shape[2] * lat.shape[3];
-  s.latent = at::from_blob(lat.data.data() + per * step, {1, lat.shape[1], lat.shape[2], lat.shape[3]}, at::kFloat)
-                 .clone()
-                 .to(model.device());
-  const auto& in = run.meta.at("inputs");
-  if (in.value("scheduler", std::string()) == "euler") {  // sigma-space sample -> the DDIM (VP) space
+  s.latent = latent.to(model.device());
+  if (sigma_space) {  // sigma-space sample (Euler) -> the DDIM (VP) space
     const double a = s.alphas_cumprod.at(static_cast<size_t>(s.timestep));
     s.latent = s.latent * std::sqrt(a);
   }
-  s.guidance = in.value("guidance_scale", 1.0);
+  s.guidance = guidance;
   at::NoGradGuard ng;
-  s.context = encode_prompts(model, model.tokenize(in.value("prompt", std::string())),
-                             in.value("negative_prompt", std::string()), s.guidance > 1.0);
+  s.context = encode_prompts(model, model.tokenize(prompt), negative_prompt, s.guidance > 1.0);
   return s;
 }
 
@@ -58,8 +52,8 @@ at::Tensor guided_noise_batch(const StepContext& s, const at::Tensor& latents, i
       xin = x;
     }
     at::Tensor t = at::full({xin.size(0)}, static_cast<double>(s.timestep), at::TensorOptions().dtype(at::kFloat).device(x.device()));
-    at::Tensor e = s.model->unet(xin, t, ctx).noise_pred;
-    if (guided) e = e.narrow(0, 0, b) + s.guidance * (e.narrow(0, b, b) - e.narrow(0, 0, b));
+    at::Tensor e = s.model->denoise(xin, t, ctx).prediction;
+    if (guided) e = guidance_combine(e.narrow(0, 0, b), e.narrow(0, b, b), s.guidance);
     out.push_back(e);
   }
   return at::cat(out);
@@ -69,23 +63,18 @@ namespace {
 double abar(const StepContext& s, int64_t t) {
   return t >= 0 ? s.alphas_cumprod.at(static_cast<size_t>(t)) : s.alphas_cumprod.at(0);
 }
-at::Tensor eps_of(const StepContext& s, const at::Tensor& x, const at::Tensor& out) {
-  const double a = abar(s, s.timestep);
-  return s.prediction_type == "v_prediction" ? std::sqrt(a) * out + std::sqrt(1 - a) * x : out;
-}
 }  // namespace
 
 at::Tensor ddim_x0(const StepContext& s, const at::Tensor& x, const at::Tensor& out) {
-  const double a = abar(s, s.timestep);
-  if (s.prediction_type == "v_prediction") return std::sqrt(a) * x - std::sqrt(1 - a) * out;
-  return (x - std::sqrt(1 - a) * out) / std::sqrt(a);
+  return predicted_x0(s.prediction_type, out, x, NoiseLevel::from_alpha_bar(abar(s, s.timestep)));
 }
 
 at::Tensor ddim_step(const StepContext& s, const at::Tensor& x, const at::Tensor& out) {
   int64_t prev = -1;
   if (static_cast<size_t>(s.step) + 1 < s.timesteps.size()) prev = s.timesteps[static_cast<size_t>(s.step) + 1];
-  const double ap = abar(s, prev);
-  return std::sqrt(ap) * ddim_x0(s, x, out) + std::sqrt(1 - ap) * eps_of(s, x, out);
+  const NoiseLevel here = NoiseLevel::from_alpha_bar(abar(s, s.timestep));
+  return ddim_update(predicted_x0(s.prediction_type, out, x, here), predicted_eps(s.prediction_type, out, x, here),
+                     NoiseLevel::from_alpha_bar(abar(s, prev)));
 }
 
 void check_similarity(const std::string& k) {

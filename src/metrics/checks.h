@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "diffscope/error.h"
-#include "diffscope/metrics.h"
+#include "diffscope/util/error.h"
+#include "diffscope/metrics/metrics.h"
 
 namespace diffscope::metrics::detail {
 

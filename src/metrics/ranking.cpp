@@ -6,7 +6,7 @@
 #include <limits>
 #include <numeric>
 
-#include "diffscope/metrics.h"
+#include "diffscope/metrics/metrics.h"
 #include "metrics/checks.h"
 
 namespace diffscope::metrics {

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "diffscope/metrics.h"
+#include "diffscope/metrics/metrics.h"
 #include "metrics/checks.h"
 
 namespace diffscope::metrics {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "diffscope/metrics.h"
+#include "diffscope/metrics/metrics.h"
 #include "metrics/checks.h"
 
 namespace diffscope::metrics {

@@ -3,9 +3,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "diffscope/error.h"
-#include "diffscope/json_util.h"
-#include "diffscope/scheduler.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/json_util.h"
+#include "diffscope/sched/scheduler.h"
 
 namespace diffscope {
 
@@ -45,7 +45,8 @@ SchedulerConfig SchedulerConfig::from_json(const nlohmann::json& j, const std::s
   read(j, defaults, "beta_end", c.beta_end, source, "a number");
   read(j, defaults, "beta_schedule", c.beta_schedule, source, "a string");
   read(j, defaults, "trained_betas", c.trained_betas, source, "a list of numbers or null");
-  read(j, defaults, "prediction_type", c.prediction_type, source, "a string");
+  std::string prediction = "epsilon";
+  read(j, defaults, "prediction_type", prediction, source, "a string");
   std::string spacing;
   read(j, defaults, "timestep_spacing", spacing, source, "a string");
   if (!spacing.empty()) c.timestep_spacing = spacing;
@@ -57,7 +58,8 @@ SchedulerConfig SchedulerConfig::from_json(const nlohmann::json& j, const std::s
   read(j, defaults, "variance_type", c.variance_type, source, "a string");
   if (c.num_train_timesteps < 2) throw Error(source + ": \"num_train_timesteps\" must be at least 2");
   one_of(c.beta_schedule, {"linear", "scaled_linear", "squaredcos_cap_v2"}, source, "beta_schedule");
-  one_of(c.prediction_type, {"epsilon", "v_prediction", "sample"}, source, "prediction_type");
+  one_of(prediction, {"epsilon", "v_prediction", "sample"}, source, "prediction_type");
+  c.prediction_type = parse_prediction(prediction, source);
   if (c.timestep_spacing) one_of(*c.timestep_spacing, {"leading", "linspace", "trailing"}, source, "timestep_spacing");
   one_of(c.variance_type, {"fixed_small", "fixed_small_log", "fixed_large", "fixed_large_log"}, source, "variance_type");
   if (!c.trained_betas.empty() && static_cast<int>(c.trained_betas.size()) != c.num_train_timesteps)

@@ -1,7 +1,7 @@
 // DDIMScheduler (diffusers 0.31): deterministic for eta = 0, default spacing "leading".
 #include <ATen/ATen.h>
 
-#include "diffscope/error.h"
+#include "diffscope/util/error.h"
 #include "sched/impl.h"
 
 namespace diffscope::sched {
@@ -25,12 +25,13 @@ class Ddim : public Scheduler {
     at::Tensor eps = predict_eps(config_.prediction_type, out, x, a);
     if (config_.clip_sample) {
       x0 = x0.clamp(-config_.clip_sample_range, config_.clip_sample_range);
-      if (config_.prediction_type != "epsilon") eps = (x - std::pow(a, 0.5f) * x0) / std::pow(b, 0.5f);
+      if (config_.prediction_type != Prediction::Epsilon) eps = predict_eps(Prediction::Sample, x0, x, a);
     }
     const float variance = (b_prev / b) * (1.0f - a / a_prev);
     const float std_dev = static_cast<float>(eta_) * std::pow(variance, 0.5f);
-    at::Tensor direction = std::pow(1.0f - a_prev - std_dev * std_dev, 0.5f) * eps;
-    at::Tensor prev_sample = std::pow(a_prev, 0.5f) * x0 + direction;
+    // x_{t-1} = sqrt(a_prev) x0 + sqrt(1 - a_prev - std^2) eps (+ std z)
+    at::Tensor prev_sample =
+        ddim_update(x0, eps, NoiseLevel{std::pow(a_prev, 0.5f), std::pow(1.0f - a_prev - std_dev * std_dev, 0.5f)});
     if (eta_ > 0) prev_sample = prev_sample + std_dev * step_noise(out, gen, noise);
     return {prev_sample, x0};
   }

@@ -1,7 +1,7 @@
 // DDPMScheduler (diffusers 0.31): ancestral sampling, noise drawn after the mean as diffusers does.
 #include <ATen/ATen.h>
 
-#include "diffscope/error.h"
+#include "diffscope/util/error.h"
 #include "sched/impl.h"
 
 namespace diffscope::sched {

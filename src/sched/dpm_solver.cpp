@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "diffscope/error.h"
+#include "diffscope/util/error.h"
 #include "sched/impl.h"
 
 namespace diffscope::sched {
@@ -54,9 +54,9 @@ class DpmSolver : public Scheduler {
     const float sigma = static_cast<float>(sigmas_[k]);
     const float alpha_t = 1.0f / std::pow(sigma * sigma + 1.0f, 0.5f), sigma_t = sigma * alpha_t;
     at::Tensor x0;
-    if (config_.prediction_type == "epsilon") {
+    if (config_.prediction_type == Prediction::Epsilon) {
       x0 = (x - sigma_t * out) / alpha_t;
-    } else if (config_.prediction_type == "v_prediction") {
+    } else if (config_.prediction_type == Prediction::V) {
       x0 = alpha_t * x - sigma_t * out;
     } else {
       x0 = out;

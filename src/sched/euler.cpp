@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "diffscope/error.h"
+#include "diffscope/util/error.h"
 #include "sched/impl.h"
 
 namespace diffscope::sched {
@@ -65,9 +65,9 @@ class Euler : public Scheduler {
     if (step_index_ < 0) step_index_ = static_cast<int>(index_for(t));
     const float sigma = static_cast<float>(sigmas_[static_cast<size_t>(step_index_)]);
     at::Tensor x0;
-    if (config_.prediction_type == "epsilon") {
+    if (config_.prediction_type == Prediction::Epsilon) {
       x0 = x - sigma * out;
-    } else if (config_.prediction_type == "v_prediction") {
+    } else if (config_.prediction_type == Prediction::V) {
       x0 = out * (-sigma / std::pow(sigma * sigma + 1.0f, 0.5f)) + x / (sigma * sigma + 1.0f);
     } else {
       x0 = out;

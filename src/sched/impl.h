@@ -3,7 +3,7 @@
 #include <cmath>
 #include <memory>
 
-#include "diffscope/scheduler.h"
+#include "diffscope/sched/scheduler.h"
 
 namespace diffscope::sched {
 
@@ -13,11 +13,14 @@ std::unique_ptr<Scheduler> make_pndm(const SchedulerConfig& c);
 std::unique_ptr<Scheduler> make_euler(const SchedulerConfig& c);
 std::unique_ptr<Scheduler> make_dpm_solver(const SchedulerConfig& c);
 
-/// x0 and epsilon from a model output at abar (float32 arithmetic like diffusers' 0-dim tensors).
-at::Tensor predict_x0(const std::string& prediction_type, const at::Tensor& model_output, const at::Tensor& sample,
-                      float alpha_prod);
-at::Tensor predict_eps(const std::string& prediction_type, const at::Tensor& model_output, const at::Tensor& sample,
-                       float alpha_prod);
+/// x0 and epsilon from a model output at abar, in float32 arithmetic like diffusers' 0-dim tensors
+/// (the conversions themselves are step_math's).
+inline at::Tensor predict_x0(Prediction p, const at::Tensor& out, const at::Tensor& x, float alpha_bar) {
+  return predicted_x0(p, out, x, NoiseLevel::from_alpha_bar_f32(alpha_bar));
+}
+inline at::Tensor predict_eps(Prediction p, const at::Tensor& out, const at::Tensor& x, float alpha_bar) {
+  return predicted_eps(p, out, x, NoiseLevel::from_alpha_bar_f32(alpha_bar));
+}
 
 /// Draws diffusers' randn_tensor(shape) from the generator, or returns the injected noise.
 at::Tensor step_noise(const at::Tensor& like, c10::optional<at::Generator> gen, const at::Tensor* noise);

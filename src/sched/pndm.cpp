@@ -3,7 +3,7 @@
 
 #include <deque>
 
-#include "diffscope/error.h"
+#include "diffscope/util/error.h"
 #include "sched/impl.h"
 
 namespace diffscope::sched {
@@ -36,14 +36,14 @@ class Pndm : public Scheduler {
     const float a = f32(alphas_cumprod_.at(static_cast<size_t>(t)));
     const float a_prev = prev >= 0 ? f32(alphas_cumprod_[static_cast<size_t>(prev)]) : final_alpha_;
     const float b = 1.0f - a, b_prev = 1.0f - a_prev;
-    if (config_.prediction_type == "v_prediction") out = std::pow(a, 0.5f) * out + std::pow(b, 0.5f) * x;
+    if (config_.prediction_type == Prediction::V) out = predict_eps(Prediction::V, out, x, a);
     const float sample_coeff = std::pow(a_prev / a, 0.5f);
     const float denom = a * std::pow(b_prev, 0.5f) + std::pow(a * b * a_prev, 0.5f);
     return sample_coeff * x - (a_prev - a) * out / denom;
   }
   StepOutput step(const at::Tensor& model_output, int64_t t, const at::Tensor& sample, c10::optional<at::Generator>,
                   const at::Tensor*) override {
-    if (config_.prediction_type == "sample")
+    if (config_.prediction_type == Prediction::Sample)
       throw Error("scheduler_config.json: PNDM does not support prediction_type \"sample\"");
     const int64_t ratio = config_.num_train_timesteps / num_inference_steps_;
     // x0 at the step's own timestep, from the raw model output (PNDM itself returns no x0)

@@ -5,7 +5,7 @@
 #include <cctype>
 #include <cmath>
 
-#include "diffscope/error.h"
+#include "diffscope/util/error.h"
 #include "sched/impl.h"
 
 namespace diffscope {
@@ -95,20 +95,6 @@ at::Tensor Scheduler::add_noise(const at::Tensor& original, const at::Tensor& no
 }
 
 namespace sched {
-
-at::Tensor predict_x0(const std::string& pt, const at::Tensor& out, const at::Tensor& x, float a) {
-  const float b = 1.0f - a;
-  if (pt == "epsilon") return (x - std::pow(b, 0.5f) * out) / std::pow(a, 0.5f);
-  if (pt == "v_prediction") return std::pow(a, 0.5f) * x - std::pow(b, 0.5f) * out;
-  return out;
-}
-
-at::Tensor predict_eps(const std::string& pt, const at::Tensor& out, const at::Tensor& x, float a) {
-  const float b = 1.0f - a;
-  if (pt == "epsilon") return out;
-  if (pt == "v_prediction") return std::pow(a, 0.5f) * out + std::pow(b, 0.5f) * x;
-  return (x - std::pow(a, 0.5f) * out) / std::pow(b, 0.5f);
-}
 
 at::Tensor step_noise(const at::Tensor& like, c10::optional<at::Generator> gen, const at::Tensor* noise) {
   if (noise) return noise->to(like.device(), like.scalar_type());

@@ -1,5 +1,5 @@
 // CLIP byte-level BPE, reproducing OpenAI CLIP's simple_tokenizer (and SD's Hugging Face CLIPTokenizer files).
-#include "diffscope/tokenizer.h"
+#include "diffscope/text/tokenizer.h"
 
 #include <spdlog/spdlog.h>
 
@@ -10,7 +10,7 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "diffscope/error.h"
+#include "diffscope/util/error.h"
 #include "text/unicode.h"
 
 namespace diffscope {

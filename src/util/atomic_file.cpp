@@ -1,5 +1,5 @@
 // Atomic file output: temporary file in the destination folder, then rename(2).
-#include "diffscope/atomic_file.h"
+#include "diffscope/util/atomic_file.h"
 
 #include <unistd.h>
 
@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "diffscope/error.h"
+#include "diffscope/util/error.h"
 
 namespace diffscope {
 

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
-#include "diffscope/error.h"
-#include "diffscope/image.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/image.h"
 #include "util/draw.h"
 
 namespace diffscope {

@@ -1,11 +1,11 @@
 // CSV writer (RFC 4180 quoting, LF line endings) over an AtomicWriter; shortest round-trip numbers.
-#include "diffscope/csv.h"
+#include "diffscope/util/csv.h"
 
 #include <charconv>
 #include <cmath>
 
-#include "diffscope/atomic_file.h"
-#include "diffscope/error.h"
+#include "diffscope/util/atomic_file.h"
+#include "diffscope/util/error.h"
 
 namespace diffscope {
 

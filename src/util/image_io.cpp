@@ -3,9 +3,9 @@
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
 
-#include "diffscope/atomic_file.h"
-#include "diffscope/error.h"
-#include "diffscope/image.h"
+#include "diffscope/util/atomic_file.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/image.h"
 
 namespace diffscope {
 

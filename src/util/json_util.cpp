@@ -1,12 +1,12 @@
 // JSON files: one-line parse errors naming file and line; atomic pretty-printed writing.
-#include "diffscope/json_util.h"
+#include "diffscope/util/json_util.h"
 
 #include <algorithm>
 #include <fstream>
 #include <iterator>
 
-#include "diffscope/atomic_file.h"
-#include "diffscope/error.h"
+#include "diffscope/util/atomic_file.h"
+#include "diffscope/util/error.h"
 
 namespace diffscope {
 

@@ -1,5 +1,5 @@
 // NumPy .npy reader and writer (format 1.0 written; 1.0-3.0 read), byte-compatible with numpy.save.
-#include "diffscope/npy.h"
+#include "diffscope/util/npy.h"
 
 #include <cmath>
 #include <cstring>
@@ -7,8 +7,8 @@
 #include <iterator>
 #include <limits>
 
-#include "diffscope/atomic_file.h"
-#include "diffscope/error.h"
+#include "diffscope/util/atomic_file.h"
+#include "diffscope/util/error.h"
 
 namespace diffscope {
 

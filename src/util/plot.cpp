@@ -1,5 +1,5 @@
 // Line plots drawn with OpenCV: nice ticks, gridlines, axes, legend, title and axis labels.
-#include "diffscope/plot.h"
+#include "diffscope/util/plot.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <limits>
 #include <opencv2/imgproc.hpp>
 
-#include "diffscope/error.h"
+#include "diffscope/util/error.h"
 #include "util/draw.h"
 
 namespace diffscope {

@@ -1,5 +1,5 @@
 // Progress bar on a terminal (stderr), plain spdlog lines otherwise.
-#include "diffscope/progress.h"
+#include "diffscope/util/progress.h"
 
 #include <unistd.h>
 

@@ -6,17 +6,17 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "diffscope/analyze.h"
-#include "diffscope/gate.h"
-#include "diffscope/correlation.h"
-#include "diffscope/emergence.h"
-#include "diffscope/error.h"
-#include "diffscope/heatmaps.h"
-#include "diffscope/json_util.h"
-#include "diffscope/npy.h"
-#include "diffscope/run_folder.h"
-#include "diffscope/scores.h"
-#include "diffscope/segmentation.h"
+#include "diffscope/analysis/analyze.h"
+#include "diffscope/analysis/gate.h"
+#include "diffscope/analysis/correlation.h"
+#include "diffscope/analysis/emergence.h"
+#include "diffscope/util/error.h"
+#include "diffscope/analysis/heatmaps.h"
+#include "diffscope/util/json_util.h"
+#include "diffscope/util/npy.h"
+#include "diffscope/analysis/run_folder.h"
+#include "diffscope/analysis/scores.h"
+#include "diffscope/analysis/segmentation.h"
 #include "test_support.h"
 
 using namespace diffscope;

@@ -4,14 +4,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "diffscope/attention_capture.h"
-#include "diffscope/error.h"
-#include "diffscope/json_util.h"
-#include "diffscope/model.h"
-#include "diffscope/npy.h"
-#include "diffscope/pipeline.h"
-#include "diffscope/run_recorder.h"
-#include "diffscope/runtime.h"
+#include "diffscope/engine/attention_capture.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/json_util.h"
+#include "diffscope/engine/model.h"
+#include "diffscope/util/npy.h"
+#include "diffscope/engine/pipeline.h"
+#include "diffscope/engine/run_recorder.h"
+#include "diffscope/engine/runtime.h"
 #include "test_support.h"
 
 using namespace diffscope;

@@ -1,16 +1,16 @@
-// Saliency tests: Grad-CAM arithmetic, schedules, pixel order, similarities, curves and the methods on the tiny package.
+// Saliency tests: Grad-CAM arithmetic, pixel order, similarities, curves and the methods on the tiny package.
 #include <algorithm>
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
-#include "diffscope/error.h"
-#include "diffscope/model.h"
-#include "diffscope/pipeline.h"
-#include "diffscope/run_recorder.h"
-#include "diffscope/attention_capture.h"
-#include "diffscope/runtime.h"
-#include "diffscope/saliency.h"
-#include "diffscope/timestep_schedule.h"
+#include "diffscope/util/error.h"
+#include "diffscope/engine/model.h"
+#include "diffscope/engine/pipeline.h"
+#include "diffscope/engine/run_recorder.h"
+#include "diffscope/engine/attention_capture.h"
+#include "diffscope/engine/runtime.h"
+#include "diffscope/explain/saliency.h"
 #include "test_support.h"
 
 using namespace diffscope;
@@ -22,30 +22,6 @@ TEST_CASE("Grad-CAM on hand-made activations", "[explain]") {
   at::Tensor cam = grad_cam(a, g);
   // 1*A0 - 0.5*A1 = [1-2, 2-0, 3-1, 4-1] = [-1, 2, 2, 3] -> ReLU -> [0, 2, 2, 3]
   CHECK(at::equal(cam, at::tensor({0.f, 2.f, 2.f, 3.f}).view({2, 2})));
-}
-
-TEST_CASE("exponential schedules pack steps early or late", "[explain]") {
-  auto e = exponential_timesteps("early", 3.0, 10, 1000);
-  auto l = exponential_timesteps("late", 3.0, 10, 1000);
-  REQUIRE(e.size() == 10);
-  CHECK(e.front() == 999);
-  CHECK(e.back() == 0);
-  CHECK(l.front() == 999);
-  for (size_t i = 1; i < e.size(); ++i) {
-    CHECK(e[i] < e[i - 1]);
-    CHECK(l[i] < l[i - 1]);
-  }
-  CHECK(e[0] - e[1] < e[8] - e[9]);  // early: small steps at high noise
-  CHECK(l[0] - l[1] > l[8] - l[9]);  // late: small steps at low noise
-  // lambda -> small: nearly even
-  auto even = exponential_timesteps("early", 1e-3, 4, 1000);
-  CHECK(even == std::vector<int64_t>{999, 666, 333, 0});
-  CHECK_THROWS_AS(exponential_timesteps("middle", 1.0, 10, 1000), Error);
-  CHECK_THROWS_WITH(timesteps_from_spec("early", 10, 1000), Catch::Contains("expected early:LAMBDA"));
-  // 1000 steps over 1000 timesteps stays unique and in range
-  auto all = exponential_timesteps("late", 5.0, 1000, 1000);
-  CHECK(all.front() == 999);
-  CHECK(all.back() == 0);
 }
 
 TEST_CASE("pixel order and similarities", "[explain]") {
@@ -67,7 +43,7 @@ namespace {
 struct TinyRun {
   ds_test::TempDir tmp{"explain"};
   std::string dir;
-  TinyRun() {
+  TinyRun() {  // a 4-step guided DDIM run on the tiny package
     set_threads(1);
     Model m = Model::load(DS_TEST_PACKAGE_DIR);
     dir = (tmp.path / "run").string();
@@ -84,6 +60,14 @@ struct TinyRun {
     o.show_progress = false;
     auto r = generate(m, o, {&rec, &att});
     rec.write(o, r, &att, nlohmann::json::object());
+    latents = rec.latents();
+    timesteps = r.timesteps;
+  }
+  at::Tensor latents;  ///< [steps+1, C, h, w]
+  std::vector<int64_t> timesteps;
+  StepContext step(const Model& m, int k) const {
+    return make_step_context(m, latents.narrow(0, k, 1).clone(), "a red circle and a blue square", "", 3.0, timesteps,
+                             k, false);
   }
 };
 }  // namespace
@@ -101,12 +85,11 @@ TEST_CASE("make_curve: the paper's normalised AUC and the raw one, by hand", "[e
 TEST_CASE("insertion/deletion curves and the methods on the tiny package", "[explain]") {
   TinyRun run;
   Model m = Model::load(DS_TEST_PACKAGE_DIR);
-  const RunFolder rf = RunFolder::load(run.dir);
-  StepContext s = load_step(m, rf, 1);
+  StepContext s = run.step(m, 1);
   // the reconstructed step's DDIM update equals the recorded next latent (same scheduler, same guidance)
   at::NoGradGuard ng;
   at::Tensor next = ddim_step(s, s.latent, guided_noise_batch(s, s.latent, 1));
-  StepContext s2 = load_step(m, rf, 2);
+  StepContext s2 = run.step(m, 2);
   CHECK(at::allclose(next, s2.latent, 1e-4, 1e-4));
 
   at::Tensor sal = random_saliency(8, 8, 3);

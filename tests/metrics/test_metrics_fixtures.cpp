@@ -5,7 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "diffscope/metrics.h"
+#include "diffscope/metrics/metrics.h"
 #include "test_support.h"
 
 using namespace diffscope::metrics;

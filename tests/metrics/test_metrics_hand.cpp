@@ -2,8 +2,8 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "diffscope/error.h"
-#include "diffscope/metrics.h"
+#include "diffscope/util/error.h"
+#include "diffscope/metrics/metrics.h"
 
 using namespace diffscope;
 using namespace diffscope::metrics;

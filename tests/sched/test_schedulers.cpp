@@ -7,8 +7,8 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 
-#include "diffscope/error.h"
-#include "diffscope/scheduler.h"
+#include "diffscope/util/error.h"
+#include "diffscope/sched/scheduler.h"
 
 using namespace diffscope;
 

@@ -4,8 +4,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "diffscope/error.h"
-#include "diffscope/tokenizer.h"
+#include "diffscope/util/error.h"
+#include "diffscope/text/tokenizer.h"
 #include "test_support.h"
 
 using diffscope::ClipTokenizer;

@@ -2,8 +2,8 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 
-#include "diffscope/atomic_file.h"
-#include "diffscope/error.h"
+#include "diffscope/util/atomic_file.h"
+#include "diffscope/util/error.h"
 #include "test_support.h"
 
 using namespace diffscope;

@@ -5,9 +5,9 @@
 #include <cstring>
 #include <random>
 
-#include "diffscope/csv.h"
-#include "diffscope/error.h"
-#include "diffscope/json_util.h"
+#include "diffscope/util/csv.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/json_util.h"
 #include "python_run.h"
 
 using namespace diffscope;

@@ -5,9 +5,9 @@
 #include <opencv2/imgproc.hpp>
 #include <random>
 
-#include "diffscope/error.h"
-#include "diffscope/image.h"
-#include "diffscope/npy.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/image.h"
+#include "diffscope/util/npy.h"
 #include "python_run.h"
 
 using namespace diffscope;

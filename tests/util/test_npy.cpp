@@ -3,8 +3,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "diffscope/error.h"
-#include "diffscope/npy.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/npy.h"
 #include "python_run.h"
 
 using namespace diffscope;

@@ -3,9 +3,9 @@
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
-#include "diffscope/error.h"
-#include "diffscope/plot.h"
-#include "diffscope/progress.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/plot.h"
+#include "diffscope/util/progress.h"
 
 using namespace diffscope;
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "diffscope/observer.h"
-#include "diffscope/pipeline.h"
+#include "diffscope/engine/observer.h"
+#include "diffscope/engine/pipeline.h"
 
 namespace diffscope {
 

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "diffscope/model.h"
-#include "diffscope/observer.h"
-#include "diffscope/tokenizer.h"
+#include "diffscope/engine/model.h"
+#include "diffscope/engine/observer.h"
+#include "diffscope/text/tokenizer.h"
 
 namespace diffscope {
 
@@ -50,6 +50,6 @@ at::Tensor encode_prompts(const Model& model, const Encoding& prompt, const std:
 /// One guided UNet evaluation on an already scale_model_input'ed latent [1,C,h,w]: noise = u + w (c - u).
 /// `context` is encode_prompts' output (batch 2 when guided); `raw` receives the batched UNet output.
 at::Tensor guided_noise(const Model& model, const at::Tensor& latent_in, int64_t timestep, const at::Tensor& context,
-                        double guidance_scale, UNetOutput* raw = nullptr);
+                        double guidance_scale, DenoiserOutput* raw = nullptr);
 
 }  // namespace diffscope

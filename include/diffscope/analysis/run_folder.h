@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "diffscope/npy.h"
-#include "diffscope/tokenizer.h"
+#include "diffscope/util/npy.h"
+#include "diffscope/text/tokenizer.h"
 
 namespace diffscope {
 
@@ -37,5 +37,8 @@ struct RunFolder {
 /// Parses a step selection against `steps` steps: "all", "K", "A:B" (B exclusive, Python-style, negatives count
 /// from the end) or fractions "0.0:0.3" of the run. Error naming the option when empty or malformed.
 std::vector<int> parse_steps(const std::string& spec, int steps, const std::string& option = "--steps");
+
+/// Stable per-word summary keys: the word itself, then "word#2", "word#3" for its repeats.
+std::vector<std::string> word_keys(const std::vector<Word>& words);
 
 }  // namespace diffscope

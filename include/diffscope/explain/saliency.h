@@ -6,14 +6,14 @@
 #include <string>
 #include <vector>
 
-#include "diffscope/run_folder.h"
+#include "diffscope/sched/step_math.h"
 
 namespace diffscope {
 
 class Model;
 class Scheduler;
 
-/// One denoising step of a run, reconstructed: x_t from latents.npy, the prompt context, the DDIM update at t.
+/// One denoising step of a run: x_t, the prompt context and the schedule the DDIM update at t needs.
 struct StepContext {
   const Model* model = nullptr;
   at::Tensor latent;    ///< x_t [1,C,h,w]
@@ -23,10 +23,14 @@ struct StepContext {
   std::vector<int64_t> timesteps;  ///< the run's
   int step = 0;
   std::vector<double> alphas_cumprod;  ///< the package scheduler's training schedule
-  std::string prediction_type;
+  Prediction prediction_type = Prediction::Epsilon;
 };
 
-StepContext load_step(const Model& model, const RunFolder& run, int step);
+/// One denoising step of a run, reconstructed: x_t [1,C,h,w] as the loop held it (`sigma_space` for Euler's
+/// sigma-scaled samples, brought to the VP space here), the prompt context, and the run's timesteps.
+StepContext make_step_context(const Model& model, const at::Tensor& latent, const std::string& prompt,
+                              const std::string& negative_prompt, double guidance,
+                              const std::vector<int64_t>& timesteps, int step, bool sigma_space);
 
 /// Guided noise for a batch of latents [N,C,h,w] (CFG doubles the batch internally), processed `batch` at a time.
 at::Tensor guided_noise_batch(const StepContext& s, const at::Tensor& latents, int batch);

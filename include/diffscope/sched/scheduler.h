@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "diffscope/sched/step_math.h"
+
 namespace diffscope {
 
 /// diffusers' scheduler_config.json keys. Keys absent from the file (or listed in "_use_default_values") take
@@ -19,7 +21,7 @@ struct SchedulerConfig {
   double beta_start = 0.0001, beta_end = 0.02;
   std::string beta_schedule = "linear";      ///< linear, scaled_linear, squaredcos_cap_v2
   std::vector<double> trained_betas;         ///< overrides beta_schedule when non-empty
-  std::string prediction_type = "epsilon";   ///< epsilon, v_prediction, sample
+  Prediction prediction_type = Prediction::Epsilon;  ///< "epsilon", "v_prediction", "sample"
   std::optional<std::string> timestep_spacing;  ///< leading, linspace, trailing; unset = class default
   int steps_offset = 0;
   bool set_alpha_to_one = true;

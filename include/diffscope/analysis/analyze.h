@@ -9,7 +9,7 @@
 namespace diffscope {
 
 struct AnalysisOptions {
-  std::set<std::string> which{"heatmaps", "settle", "emergence", "correlate", "auc"};
+  std::set<std::string> which;        ///< registered analyses to run (registry.h); empty = all
   std::string steps = "all";          ///< steps aggregated into the word maps
   std::string normalize = "word";     ///< heatmap normalisation: word or global
   std::string colormap = "turbo";
@@ -20,7 +20,7 @@ struct AnalysisOptions {
   bool per_step_auc = true;
 };
 
-/// Runs the selected analyses on `run_dir` and merges their keys into run_dir/summary.json.
+/// Runs the selected registered analyses on `run_dir` (in registry order) and merges their keys into run_dir/summary.json.
 /// Returns the summary's keys written by this call.
 std::map<std::string, double> run_analyses(const std::string& run_dir, const AnalysisOptions& options);
 

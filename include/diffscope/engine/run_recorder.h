@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "diffscope/observer.h"
+#include "diffscope/engine/observer.h"
 
 #include <nlohmann/json_fwd.hpp>
 

@@ -1,9 +1,9 @@
 // Exponential early/late timestep schedules.
-#include "diffscope/timestep_schedule.h"
+#include "diffscope/sched/timestep_schedule.h"
 
 #include <cmath>
 
-#include "diffscope/error.h"
+#include "diffscope/util/error.h"
 
 namespace diffscope {
 

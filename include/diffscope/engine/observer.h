@@ -25,10 +25,10 @@ struct StepState {
   int index = 0;                        ///< 0-based step number
   int64_t timestep = 0;
   const at::Tensor* latent_in = nullptr;     ///< x_t before the step [1,C,h,w]
-  const at::Tensor* noise_pred = nullptr;    ///< guided noise prediction [1,C,h,w]
+  const at::Tensor* prediction = nullptr;    ///< guided denoiser prediction [1,C,h,w] (noise, v or x0)
   const at::Tensor* x0 = nullptr;            ///< scheduler's clean-latent estimate [1,C,h,w]
   const at::Tensor* latent_out = nullptr;    ///< x_{t-1} [1,C,h,w]
-  const std::vector<at::Tensor>* cross_attention = nullptr;  ///< per layer [B,heads,HW_l,L]; B=2 when guided
+  const std::vector<at::Tensor>* text_attention = nullptr;  ///< per layer [B,heads,HW_l,L]; B=2 when guided
   const std::vector<at::Tensor>* features = nullptr;         ///< per block output [B,C_l,h_l,w_l]
 };
 

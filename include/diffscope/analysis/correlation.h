@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "diffscope/run_folder.h"
+#include "diffscope/analysis/run_folder.h"
 
 namespace diffscope {
 

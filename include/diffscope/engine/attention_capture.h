@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "diffscope/observer.h"
+#include "diffscope/engine/observer.h"
 
 namespace diffscope {
 

@@ -6,40 +6,19 @@
 #include <string>
 #include <vector>
 
-#include "diffscope/tokenizer.h"
+#include "diffscope/engine/model_info.h"
+#include "diffscope/text/tokenizer.h"
 
 namespace diffscope {
 
 struct SchedulerConfig;
 
-/// One cross-attention layer of the UNet, as unet/layers.json names it (sizes at the package's sample_size).
-struct AttentionLayerInfo {
-  std::string name;   ///< diffusers module path, e.g. down_blocks.0.attentions.0.transformer_blocks.0.attn2
-  std::string block;  ///< "down", "mid" or "up"
-  int heads = 0, height = 0, width = 0;
-};
-
-/// One block output of the UNet (the package's `features`).
-struct FeatureInfo {
-  std::string name;   ///< e.g. down_blocks.0
-  std::string block;  ///< "down", "mid" or "up"
-  int channels = 0, height = 0, width = 0;
-};
-
-/// Everything model_index.json, unet/layers.json and vae/config.json say about a package.
-struct ModelInfo {
-  std::string dir, name, prediction_type, pad_token;
-  int sample_size = 0, vae_scale_factor = 8, latent_channels = 4, max_length = 77;
-  int context_dim = 0;          ///< text encoder width D (known after the first encode; see Model::context_dim)
-  double scaling_factor = 1.0;  ///< VAE latent scaling
-  std::vector<AttentionLayerInfo> attention_layers;  ///< empty for a plain export
-  std::vector<FeatureInfo> features;
-};
-
-/// What one UNet call returns; cross_attention is [B, heads, h_l*w_l, max_length] per layer.
-struct UNetOutput {
-  at::Tensor noise_pred;
-  std::vector<at::Tensor> cross_attention;
+/// What one denoiser call returns (a UNet's, or later a joint-attention transformer's): the prediction
+/// (epsilon, v or x0, per ModelInfo::prediction_type), the text-attention maps [B, heads, h_l*w_l, max_length] per
+/// layer (a UNet's cross-attention; a joint-attention model's image-to-text block), and the block outputs.
+struct DenoiserOutput {
+  at::Tensor prediction;
+  std::vector<at::Tensor> text_attention;
   std::vector<at::Tensor> features;
 };
 
@@ -57,8 +36,9 @@ class Model {
   at::Tensor encode_text(const at::Tensor& ids) const;
   /// Text encoder width D; runs the text encoder once on the empty prompt if it has not run yet.
   int context_dim() const;
-  /// UNet: sample [B,C,h,w], timestep float [B], context [B,L,D]. Honours the caller's grad mode.
-  UNetOutput unet(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context) const;
+  /// The denoiser (unet/model.pt): sample [B,C,h,w], timestep float [B], context [B,L,D]. Honours the caller's
+  /// grad mode. A second model family implements this same call (see docs/architecture.md).
+  DenoiserOutput denoise(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context) const;
   /// True when the UNet returns cross-attention maps (not a plain single-tensor export).
   bool has_attention() const;
   /// Throws the one-sentence "exported without attention outputs" error when !has_attention().

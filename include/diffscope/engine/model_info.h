@@ -1,0 +1,36 @@
+// What a model package says about itself (model_index.json, unet/layers.json, vae/config.json): plain data, no
+// LibTorch, so the study layer and the CLI can describe a model without including the engine.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "diffscope/sched/prediction.h"
+
+namespace diffscope {
+
+/// One text-attention layer of the denoiser (a UNet's cross-attention), as unet/layers.json names it (sizes at the package's sample_size).
+struct AttentionLayerInfo {
+  std::string name;   ///< diffusers module path, e.g. down_blocks.0.attentions.0.transformer_blocks.0.attn2
+  std::string block;  ///< "down", "mid" or "up"
+  int heads = 0, height = 0, width = 0;
+};
+
+/// One block output of the UNet (the package's `features`).
+struct FeatureInfo {
+  std::string name;   ///< e.g. down_blocks.0
+  std::string block;  ///< "down", "mid" or "up"
+  int channels = 0, height = 0, width = 0;
+};
+
+/// Everything model_index.json, unet/layers.json and vae/config.json say about a package.
+struct ModelInfo {
+  std::string dir, name, pad_token;
+  Prediction prediction_type = Prediction::Epsilon;  ///< epsilon or v_prediction
+  int sample_size = 0, vae_scale_factor = 8, latent_channels = 4, max_length = 77;
+  int context_dim = 0;          ///< text encoder width D (known after the first encode; see Model::context_dim)
+  double scaling_factor = 1.0;  ///< VAE latent scaling
+  std::vector<AttentionLayerInfo> attention_layers;  ///< empty for a plain export
+  std::vector<FeatureInfo> features;
+};
+
+}  // namespace diffscope

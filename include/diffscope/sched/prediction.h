@@ -1,0 +1,15 @@
+// What a denoiser predicts (diffusers' prediction_type), parsed once where it is read.
+#pragma once
+#include <string>
+
+namespace diffscope {
+
+/// What the denoiser predicts (diffusers' prediction_type).
+enum class Prediction { Epsilon, V, Sample };
+
+/// "epsilon", "v_prediction", "sample" -> Prediction; Error naming `where` and the expected values otherwise.
+Prediction parse_prediction(const std::string& name, const std::string& where);
+/// The diffusers name of a prediction type.
+const char* prediction_name(Prediction p);
+
+}  // namespace diffscope

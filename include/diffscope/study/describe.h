@@ -1,0 +1,33 @@
+// What `info` and `schedule` print, as plain data: a package's description and a scheduler's timetable.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "diffscope/engine/model_info.h"
+
+namespace diffscope {
+
+struct ModelDescription {
+  ModelInfo info;
+  int context_dim = 0;
+  size_t vocab_size = 0;
+  std::string scheduler;   ///< the package's scheduler, as a diffscope name
+  bool has_attention = false;
+};
+
+/// Loads the package in `dir` on the CPU and describes it. Errors name the file at fault.
+ModelDescription describe_model(const std::string& dir);
+
+struct ScheduleTable {
+  std::string scheduler;
+  std::vector<int64_t> timesteps;
+  std::vector<double> sigmas, alphas_cumprod;  ///< alphas_cumprod at each timestep
+  double init_noise_sigma = 1.0;
+};
+
+/// The timesteps a run of `steps` steps would use with the scheduler_config.json at `config_path`; `scheduler`
+/// empty = the file's class.
+ScheduleTable describe_schedule(const std::string& config_path, const std::string& scheduler, int steps);
+
+}  // namespace diffscope

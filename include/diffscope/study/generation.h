@@ -1,0 +1,34 @@
+// One captured generation into a run folder: the options of `generate` as plain data, and the call that loads the
+// model, runs the hooked loop and writes the folder.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "diffscope/study/session.h"
+
+namespace diffscope {
+
+struct GenerationSpec {
+  std::string model = "models/shapes-v1";
+  std::string out;                ///< the run folder to write
+  std::string prompt, negative_prompt;
+  std::string scheduler;          ///< empty = the package's
+  std::string init_latents;       ///< .npy [1,C,h,w] instead of seeded noise
+  std::string timestep_schedule;  ///< "early:LAMBDA" / "late:LAMBDA"; empty = the scheduler's spacing
+  int64_t seed = 0;
+  int steps = 25, height = 0, width = 0;
+  int x0_every = 1;               ///< steps/x0_NNN.png every N steps (0 = none)
+  double guidance = 7.5, eta = 0.0;
+  bool capture_attention = true;
+  bool allow_empty_prompt = false;
+  std::string attention_half = "cond";  ///< cond or uncond
+  std::vector<std::string> layers;      ///< indices, module names, down/mid/up or resolutions like 16x16
+  std::vector<int> keep_layer_steps, keep_head_steps;
+};
+
+/// Loads spec.model, runs the captured loop and writes the run folder spec.out (run.json last). `command` is
+/// recorded in run.json. Returns spec.out. Errors name the option or file at fault.
+std::string generate_run(const GenerationSpec& spec, const Session& session, const std::string& command);
+
+}  // namespace diffscope

@@ -1,0 +1,20 @@
+// Prompt sets: a file of prompts (one per line, optionally SEED<TAB>prompt; # comments), each run into its own
+// folder NNN under the set's output folder.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace diffscope {
+
+struct PromptItem {
+  size_t index = 0;
+  int64_t seed = 0;
+  std::string prompt;
+  std::string folder;  ///< "000", "001", ... (the run folder's name under the set's root)
+};
+
+/// Reads a prompt file; lines without a seed get `default_seed`. Error naming the file when unreadable or empty.
+std::vector<PromptItem> read_prompt_file(const std::string& path, int64_t default_seed);
+
+}  // namespace diffscope

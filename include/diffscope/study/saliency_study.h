@@ -1,0 +1,39 @@
+// Step saliency (DF-RISE, DF-CAM, attention; insertion/deletion AUC against a random order) and per-step word
+// relevance, as library calls on a run folder or a prompt set.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "diffscope/analysis/summary.h"
+#include "diffscope/study/generation.h"
+#include "diffscope/study/session.h"
+
+namespace diffscope {
+
+struct SaliencyOptions {
+  std::vector<std::string> methods{"attention", "df-rise", "df-cam"};  ///< a random baseline is always added
+  std::string word;                     ///< also this word's attention map as a saliency
+  std::string similarity = "structure";
+  int step = -1;                        ///< the step to explain; < 0: step_frac of the run
+  double step_frac = 0.5;
+  int samples = 500, batch = 16, k = 64;
+  uint64_t seed = 0;                    ///< masks and the random baseline
+};
+
+/// Explains one step of the run in `run_dir` (model: `model_dir`, else the one run.json names): maps, curves and
+/// AUCs under run_dir/saliency/step_NNN/, keys saliency.step_N.<method>.* merged into run_dir/summary.json.
+void saliency_run(const std::string& run_dir, const std::string& model_dir, const SaliencyOptions& options,
+                  const Session& session);
+
+/// Generates every prompt of `prompts_file` from `base` into out/NNN, explains the chosen step of each, and writes
+/// out/saliency_prompts.csv, the mean curves and out/summary.json (saliency.<method>.{deletion,insertion}_auc
+/// {,_raw}.{mean,std,n} and .mean_curve: the normalised AUC of the mean curve). Returns that summary.
+Summary saliency_prompt_set(const GenerationSpec& base, const std::string& prompts_file, const std::string& out,
+                            const SaliencyOptions& options, const Session& session);
+
+/// Per step, each word's gradient x attention relevance share: tables/relevance.csv, plots/relevance.png and
+/// relevance.<word>.peak_step in summary.json.
+void relevance_run(const std::string& run_dir, const std::string& model_dir, const Session& session);
+
+}  // namespace diffscope

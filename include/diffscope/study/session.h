@@ -1,0 +1,14 @@
+// Where and how a study runs: device, threads, and whether it reports progress. Plain data; the CLI fills it from
+// --device, --threads and --quiet.
+#pragma once
+#include <string>
+
+namespace diffscope {
+
+struct Session {
+  std::string device = "cpu";  ///< cpu, cuda or cuda:N
+  int threads = 0;             ///< LibTorch threads; 0 = all cores
+  bool quiet = false;          ///< no progress bars
+};
+
+}  // namespace diffscope

@@ -1,0 +1,36 @@
+// Package and schedule descriptions for `info` and `schedule` (see describe.h).
+#include "diffscope/study/describe.h"
+
+#include "diffscope/engine/model.h"
+#include "diffscope/sched/scheduler.h"
+#include "diffscope/util/json_util.h"
+
+namespace diffscope {
+
+ModelDescription describe_model(const std::string& dir) {
+  const Model m = Model::load(dir, "cpu");
+  ModelDescription d;
+  d.context_dim = m.context_dim();
+  d.info = m.info();
+  d.vocab_size = m.tokenizer().vocab_size();
+  d.scheduler = m.default_scheduler();
+  d.has_attention = m.has_attention();
+  return d;
+}
+
+ScheduleTable describe_schedule(const std::string& path, const std::string& scheduler, int steps) {
+  SchedulerConfig cfg = SchedulerConfig::from_file(path);
+  std::string name = scheduler;
+  if (name.empty()) name = scheduler_name_from_class(read_json_file(path).value("_class_name", std::string("PNDMScheduler")));
+  auto s = make_scheduler(name, cfg);
+  s->set_timesteps(steps);
+  ScheduleTable t;
+  t.scheduler = s->name();
+  t.timesteps = s->timesteps();
+  t.sigmas = s->sigmas();
+  for (int64_t ts : t.timesteps) t.alphas_cumprod.push_back(s->alphas_cumprod().at(static_cast<size_t>(ts)));
+  t.init_noise_sigma = s->init_noise_sigma();
+  return t;
+}
+
+}  // namespace diffscope

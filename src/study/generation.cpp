@@ -1,0 +1,130 @@
+// One captured generation into a run folder (see generation.h).
+#include "diffscope/study/generation.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "diffscope/engine/attention_capture.h"
+#include "diffscope/engine/pipeline.h"
+#include "diffscope/engine/run_recorder.h"
+#include "diffscope/engine/runtime.h"
+#include "diffscope/sched/scheduler.h"
+#include "diffscope/sched/timestep_schedule.h"
+#include "diffscope/util/error.h"
+#include "study/internal.h"
+
+namespace diffscope {
+
+namespace {
+/// --layers values -> layer indices (each value may select several layers: a block or a resolution).
+std::vector<int> select_layers(const Model& model, const std::vector<std::string>& specs) {
+  const auto& layers = model.info().attention_layers;
+  std::vector<int> out;
+  for (const auto& spec : specs) {
+    bool hit = false;
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const auto& l = layers[i];
+      const std::string res = std::to_string(l.height) + "x" + std::to_string(l.width);
+      if (spec == std::to_string(i) || spec == l.name || spec == l.block || spec == res) {
+        if (std::find(out.begin(), out.end(), static_cast<int>(i)) == out.end()) out.push_back(static_cast<int>(i));
+        hit = true;
+      }
+    }
+    if (!hit)
+      throw Error("--layers " + spec + ": matches no cross-attention layer (give an index 0.." +
+                  std::to_string(layers.size() - 1) + ", a module name, down/mid/up or a size like " +
+                  (layers.empty() ? std::string("16x16") : std::to_string(layers[0].height) + "x" + std::to_string(layers[0].width)) +
+                  "; see diffscope info)");
+  }
+  return out;
+}
+}  // namespace
+
+namespace study {
+
+Model load_model(const std::string& dir, const Session& session) {
+  const std::string device = check_device(session.device);
+  set_threads(session.threads);
+  return Model::load(dir, device);
+}
+
+std::string generate_with(const Model& model, const GenerationSpec& g, const Session& session,
+                          const std::string& command) {
+  if (g.prompt.empty() && !g.allow_empty_prompt)
+    throw Error("--prompt: required (use --prompt \"\" with --allow-empty-prompt for an unconditional run)");
+  const std::string device = check_device(session.device);
+  GenerateOptions o;
+  o.prompt = g.prompt;
+  o.negative_prompt = g.negative_prompt;
+  o.seed = g.seed;
+  o.steps = g.steps;
+  o.guidance_scale = g.guidance;
+  o.height = g.height;
+  o.width = g.width;
+  o.scheduler = g.scheduler;
+  o.eta = g.eta;
+  o.init_latents_path = g.init_latents;
+  o.show_progress = !session.quiet;
+  if (!g.timestep_schedule.empty())
+    o.custom_timesteps = timesteps_from_spec(g.timestep_schedule, g.steps, model.scheduler_config().num_train_timesteps);
+  validate(model, o);
+
+  RunRecorderOptions ro;
+  ro.dir = g.out;
+  ro.x0_every = g.x0_every;
+  RunRecorder recorder(ro);
+  std::unique_ptr<AttentionCapture> attention;
+  std::vector<Observer*> observers{&recorder};
+  if (g.capture_attention) {
+    AttentionCaptureOptions ao;
+    ao.half = g.attention_half;
+    ao.layers = select_layers(model, g.layers);
+    ao.keep_layer_steps = g.keep_layer_steps;
+    ao.keep_head_steps = g.keep_head_steps;
+    attention = std::make_unique<AttentionCapture>(ao);
+    observers.push_back(attention.get());
+  }
+  spdlog::info("{}: \"{}\" seed {} on {} ({} threads)", model.info().name, g.prompt, g.seed, device,
+               set_threads(session.threads));
+  GenerateResult r = generate(model, o, observers);
+
+  nlohmann::json extra;
+  extra["command"] = command;
+  extra["threads"] = set_threads(session.threads);
+  extra["device"] = device;
+  extra["x0_every"] = g.x0_every;
+  extra["timestep_schedule"] = g.timestep_schedule;
+  recorder.write(o, r, attention.get(), extra);
+  spdlog::info("{} steps in {:.2f} s; wrote {}", r.timesteps.size(), r.seconds_loop, g.out);
+  return g.out;
+}
+
+void for_each_prompt(const Model& model, const GenerationSpec& base, const std::vector<PromptItem>& items,
+                     const std::string& root, const Session& session, const std::string& command, bool quiet_runs,
+                     const std::function<void(const PromptItem&, const std::string&)>& per_run) {
+  Session run_session = session;
+  run_session.quiet = session.quiet || quiet_runs;
+  for (const auto& item : items) {
+    GenerationSpec g = base;
+    g.seed = item.seed;
+    g.prompt = item.prompt;
+    g.out = root + "/" + item.folder;
+    spdlog::info("prompt {}/{}: \"{}\" seed {}", item.index + 1, items.size(), g.prompt, g.seed);
+    generate_with(model, g, run_session, command);
+    per_run(item, g.out);
+  }
+}
+
+}  // namespace study
+
+std::string generate_run(const GenerationSpec& spec, const Session& session, const std::string& command) {
+  if (spec.prompt.empty() && !spec.allow_empty_prompt)
+    throw Error("--prompt: required (use --prompt \"\" with --allow-empty-prompt for an unconditional run)");
+  const Model model = study::load_model(spec.model, session);
+  return study::generate_with(model, spec, session, command);
+}
+
+}  // namespace diffscope

@@ -1,0 +1,211 @@
+// Step saliency and relevance on run folders and prompt sets (see saliency_study.h).
+#include "diffscope/study/saliency_study.h"
+
+#include <ATen/ATen.h>
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "diffscope/analysis/heatmaps.h"
+#include "diffscope/util/atomic_file.h"
+#include "diffscope/util/csv.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/image.h"
+#include "diffscope/util/npy.h"
+#include "diffscope/util/plot.h"
+#include "study/internal.h"
+
+namespace diffscope {
+
+namespace {
+
+struct MethodResult {
+  std::string name;
+  at::Tensor map;
+  Curve deletion, insertion;
+};
+
+at::Tensor attention_saliency(const RunFolder& run, int step, const std::string& word) {
+  std::vector<float> sum(static_cast<size_t>(run.h) * run.w, 0.f);
+  bool found = false;
+  for (const auto& w : run.content_words()) {
+    if (!word.empty() && w.text != word) continue;
+    found = true;
+    auto m = run.word_map(step, w);
+    for (size_t i = 0; i < sum.size(); ++i) sum[i] += m[i];
+  }
+  if (!found) throw Error("--word " + word + ": not a word of the run's prompt");
+  return at::from_blob(sum.data(), {run.h, run.w}, at::kFloat).clone();
+}
+
+/// Saliency maps and curves for one run at one step; writes DIR/saliency/step_NNN/ and merges summary keys.
+std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& model, const std::string& dir,
+                                       bool quiet) {
+  const RunFolder run = RunFolder::load(dir);
+  int step = o.step;
+  if (step < 0) step = std::min(run.steps - 1, static_cast<int>(std::lround(o.step_frac * (run.steps - 1))));
+  StepContext s = study::load_step(model, run, step);
+  std::vector<MethodResult> res;
+  for (const auto& m : o.methods) {
+    MethodResult r;
+    r.name = m;
+    if (m == "attention") {
+      r.map = attention_saliency(run, step, "");
+    } else if (m == "df-rise") {
+      r.map = df_rise(s, o.samples, o.batch, o.similarity, o.seed, quiet);
+    } else if (m == "df-cam") {
+      r.map = df_cam(s);
+    } else {
+      throw Error("--methods " + m + ": expected attention, df-rise or df-cam");
+    }
+    res.push_back(r);
+  }
+  if (!o.word.empty()) res.push_back({"word:" + o.word, attention_saliency(run, step, o.word), {}, {}});
+  res.push_back({"random", random_saliency(run.h, run.w, o.seed + 7919), {}, {}});
+  for (auto& r : res) {
+    r.deletion = perturbation_curve(s, r.map, false, o.k, o.batch, o.similarity);
+    r.insertion = perturbation_curve(s, r.map, true, o.k, o.batch, o.similarity);
+    spdlog::info("step {} {}: deletion AUC {:.4f} (raw {:.4f}), insertion AUC {:.4f} (raw {:.4f})", step, r.name,
+                 r.deletion.auc, r.deletion.auc_raw, r.insertion.auc, r.insertion.auc_raw);
+  }
+  // writers
+  char sub[32];
+  std::snprintf(sub, sizeof sub, "saliency/step_%03d", step);
+  const std::string out = run.path(sub);
+  ensure_dir(out);
+  const cv::Mat final_img = read_image(run.path("final.png"));
+  CsvWriter curves(out + "/curves.csv", {"method", "curve", "fraction", "score", "normalised"});
+  CsvWriter auc(out + "/auc.csv", {"method", "deletion_auc", "insertion_auc", "deletion_auc_raw", "insertion_auc_raw"});
+  std::vector<Series> del, ins;
+  Summary summary;
+  for (const auto& r : res) {
+    at::Tensor m = r.map.to(at::kCPU).to(at::kFloat).contiguous();
+    const std::string name = safe_name(r.name);
+    write_npy(out + "/" + name + ".npy", m.data_ptr<float>(), {m.size(0), m.size(1)});
+    std::vector<float> v(m.data_ptr<float>(), m.data_ptr<float>() + m.numel());
+    auto img = resize_map(v.data(), static_cast<int>(m.size(0)), static_cast<int>(m.size(1)), run.image_h,
+                          run.image_w, true, true);
+    normalize_minmax(img);
+    cv::Mat heat = colorize(img.data(), run.image_h, run.image_w, Colormap::Turbo);
+    write_png(out + "/" + name + ".png", heat);
+    write_png(out + "/" + name + "_overlay.png", overlay(final_img, heat, 0.55f));
+    for (const auto& [curve, c] :
+         {std::pair<std::string, const Curve*>{"deletion", &r.deletion}, {"insertion", &r.insertion}}) {
+      for (size_t i = 0; i < c->fraction.size(); ++i) {
+        curves.cell(r.name).cell(curve).cell(c->fraction[i]).cell(c->score[i]).cell(c->normalised[i]);
+        curves.end_row();
+      }
+    }
+    auc.cell(r.name).cell(r.deletion.auc).cell(r.insertion.auc).cell(r.deletion.auc_raw).cell(r.insertion.auc_raw);
+    auc.end_row();
+    del.push_back({r.name, r.deletion.fraction, r.deletion.score});
+    ins.push_back({r.name, r.insertion.fraction, r.insertion.score});
+    const std::string key = "saliency.step_" + std::to_string(step) + "." + r.name;
+    summary.set(key + ".deletion_auc", r.deletion.auc);
+    summary.set(key + ".insertion_auc", r.insertion.auc);
+    summary.set(key + ".deletion_auc_raw", r.deletion.auc_raw);
+    summary.set(key + ".insertion_auc_raw", r.insertion.auc_raw);
+  }
+  curves.commit();
+  auc.commit();
+  write_png(out + "/deletion.png", line_plot(del, "Deletion (lower AUC = better saliency), step " + std::to_string(step),
+                                             "fraction of latent pixels deleted", "similarity to unperturbed"));
+  write_png(out + "/insertion.png",
+            line_plot(ins, "Insertion (higher AUC = better saliency), step " + std::to_string(step),
+                      "fraction of latent pixels inserted", "similarity to unperturbed"));
+  summary.merge_into(run.path("summary.json"));
+  return res;
+}
+
+}  // namespace
+
+void saliency_run(const std::string& run_dir, const std::string& model_dir, const SaliencyOptions& o,
+                  const Session& session) {
+  const Model model = study::load_model(study::run_model_dir(RunFolder::load(run_dir), model_dir), session);
+  explain_step(o, model, run_dir, session.quiet);
+}
+
+Summary saliency_prompt_set(const GenerationSpec& base, const std::string& prompts_file, const std::string& out,
+                            const SaliencyOptions& o, const Session& session) {
+  if (out.empty()) throw Error("--out: required with --prompts");
+  ensure_dir(out);
+  const auto items = read_prompt_file(prompts_file, base.seed);
+  const Model model = study::load_model(base.model, session);
+  CsvWriter per(out + "/saliency_prompts.csv", {"index", "seed", "prompt", "method", "deletion_auc", "insertion_auc",
+                                                "deletion_auc_raw", "insertion_auc_raw"});
+  SummaryAggregate agg;
+  study::for_each_prompt(model, base, items, out, session, "saliency", true,
+                         [&](const PromptItem& item, const std::string& dir) {
+                           for (const auto& r : explain_step(o, model, dir, session.quiet)) {
+                             per.cell(static_cast<int64_t>(item.index)).cell(item.seed).cell(item.prompt).cell(r.name);
+                             per.cell(r.deletion.auc).cell(r.insertion.auc);
+                             per.cell(r.deletion.auc_raw).cell(r.insertion.auc_raw);
+                             per.end_row();
+                             const std::string key = "saliency." + r.name;
+                             agg.add(key + ".deletion_auc", r.deletion.auc);
+                             agg.add(key + ".insertion_auc", r.insertion.auc);
+                             agg.add(key + ".deletion_auc_raw", r.deletion.auc_raw);
+                             agg.add(key + ".insertion_auc_raw", r.insertion.auc_raw);
+                             agg.add_curve(key + ".deletion_auc", r.deletion.fraction, r.deletion.score);
+                             agg.add_curve(key + ".insertion_auc", r.insertion.fraction, r.insertion.score);
+                           }
+                         });
+  per.commit();
+  Summary summary;
+  agg.write_to(summary);
+  // the AUC of the normalised mean curve (how X-Diffusion reports a set), beside the mean of per-prompt AUCs
+  std::vector<Series> dplot, iplot;
+  for (const auto& key : agg.curve_keys()) {
+    const auto [x, y] = agg.mean_curve(key);
+    summary.set(key + ".mean_curve", make_curve(x, y).auc);
+    const bool is_del = key.size() > 13 && key.compare(key.size() - 13, 13, ".deletion_auc") == 0;
+    const std::string method = key.substr(9, key.rfind('.') - 9);  // saliency.<method>.<curve>_auc
+    (is_del ? dplot : iplot).push_back({method, x, y});
+  }
+  summary.set_count("prompts", static_cast<int64_t>(items.size()));
+  summary.write(out + "/summary.json");
+  write_png(out + "/deletion_mean.png", line_plot(dplot, "Mean deletion curves", "fraction deleted", "similarity"));
+  write_png(out + "/insertion_mean.png", line_plot(iplot, "Mean insertion curves", "fraction inserted", "similarity"));
+  return summary;
+}
+
+void relevance_run(const std::string& run_dir, const std::string& model_dir, const Session& session) {
+  const RunFolder run = RunFolder::load(run_dir);
+  const Model model = study::load_model(study::run_model_dir(run, model_dir), session);
+  const auto words = run.content_words();
+  CsvWriter csv(run.path("tables/relevance.csv"), {"step", "timestep", "word", "relevance"});
+  std::vector<Series> series(words.size());
+  for (size_t k = 0; k < words.size(); ++k) series[k].name = words[k].text;
+  std::vector<double> peak(words.size(), -1), peak_step(words.size(), 0);
+  for (int st = 0; st < run.steps; ++st) {
+    at::Tensor rel = token_relevance(study::load_step(model, run, st));
+    std::vector<double> per;
+    double total = 0;
+    for (const auto& w : words) {
+      double v = 0;
+      for (int p : w.positions) v += rel[p].item<double>();  // start (0) and end tokens are not words
+      per.push_back(v);
+      total += v;
+    }
+    for (size_t k = 0; k < words.size(); ++k) {
+      const double v = total > 0 ? per[k] / total : 0.0;
+      csv.cell(static_cast<int64_t>(st)).cell(run.timesteps[static_cast<size_t>(st)]).cell(words[k].text).cell(v);
+      csv.end_row();
+      series[k].x.push_back(st);
+      series[k].y.push_back(v);
+      if (v > peak[k]) peak[k] = v, peak_step[k] = st;
+    }
+  }
+  ensure_dir(run.path("tables"));
+  csv.commit();
+  ensure_dir(run.path("plots"));
+  write_png(run.path("plots/relevance.png"),
+            line_plot(series, "Which words the step relies on (gradient x attention)", "step", "relevance share"));
+  Summary summary;
+  const auto keys = word_keys(words);
+  for (size_t k = 0; k < words.size(); ++k) summary.set("relevance." + keys[k] + ".peak_step", peak_step[k]);
+  summary.merge_into(run.path("summary.json"));
+}
+
+}  // namespace diffscope

@@ -1,0 +1,81 @@
+// Summary: typed keys, NaN written as null, merging into an existing summary.json, and prompt-set aggregation
+// (mean, sample std with ddof 1, n, mean curve) checked against hand-computed numbers.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+
+#include "diffscope/analysis/summary.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/json_util.h"
+#include "test_support.h"
+
+using namespace diffscope;
+
+TEST_CASE("summary keys keep their types; non-finite metrics are written as null", "[summary]") {
+  ds_test::TempDir dir("summary");
+  const std::string path = dir.str() + "/summary.json";
+  Summary s;
+  s.set("auc.mean_roc_auc", 0.75);
+  s.set("broken", std::numeric_limits<double>::quiet_NaN());
+  s.set("inf", INFINITY);
+  s.set_count("seed", 7);
+  s.set_text("prompt", "a red circle");
+  s.write(path);
+  const std::string text = ds_test::read_text(path);
+  CHECK(text == "{\n  \"auc.mean_roc_auc\": 0.75,\n  \"broken\": null,\n  \"inf\": null,\n  \"prompt\": \"a red circle\",\n"
+                "  \"seed\": 7\n}\n");
+  const auto n = Summary::load_or_empty(path).numbers();
+  CHECK(n.at("auc.mean_roc_auc") == 0.75);
+  CHECK(std::isnan(n.at("broken")));
+  CHECK(n.at("seed") == 7.0);
+  CHECK(n.count("prompt") == 0);
+}
+
+TEST_CASE("merge_into keeps keys other analyses wrote and overwrites its own", "[summary]") {
+  ds_test::TempDir dir("summary-merge");
+  const std::string path = dir.str() + "/summary.json";
+  Summary first;
+  first.set("a", 1.0);
+  first.set("b", 2.0);
+  first.merge_into(path);  // no file yet: created
+  Summary second;
+  second.set("b", 3.0);
+  second.set("c", 4.0);
+  second.merge_into(path);
+  const auto n = Summary::load_or_empty(path).numbers();
+  CHECK(n == std::map<std::string, double>{{"a", 1.0}, {"b", 3.0}, {"c", 4.0}});
+  ds_test::write_text(path, "[1, 2]");
+  CHECK_THROWS_WITH(Summary::load_or_empty(path), Catch::Contains("expected a JSON object"));
+  CHECK(Summary::load_or_empty(dir.str() + "/none.json").numbers().empty());
+}
+
+TEST_CASE("aggregates: mean, sample std (ddof 1), n; non-finite values are not counted", "[summary]") {
+  SummaryAggregate agg;
+  agg.add({{"x", 1.0}, {"y", 5.0}});
+  agg.add({{"x", 2.0}, {"y", std::numeric_limits<double>::quiet_NaN()}});
+  agg.add({{"x", 6.0}});
+  Summary s;
+  agg.write_to(s);
+  const auto n = s.numbers();
+  CHECK(n.at("x.mean") == Approx(3.0));
+  // deviations -2, -1, 3: sum of squares 14, / (3 - 1) = 7
+  CHECK(n.at("x.std") == Approx(std::sqrt(7.0)));
+  CHECK(n.at("x.n") == 3.0);
+  CHECK(n.at("y.mean") == 5.0);
+  CHECK(std::isnan(n.at("y.std")));  // one value: no sample standard deviation
+  CHECK(n.at("y.n") == 1.0);
+  CHECK(s.json()["x.n"].is_number_integer());
+}
+
+TEST_CASE("mean curves: pointwise means; other sampling points are refused", "[summary]") {
+  SummaryAggregate agg;
+  agg.add_curve("c", {0.0, 0.5, 1.0}, {1.0, 0.5, 0.0});
+  agg.add_curve("c", {0.0, 0.5, 1.0}, {0.0, 0.5, 1.0});
+  const auto [x, y] = agg.mean_curve("c");
+  CHECK(x == std::vector<double>{0.0, 0.5, 1.0});
+  CHECK(y == std::vector<double>{0.5, 0.5, 0.5});
+  CHECK(agg.curve_keys() == std::vector<std::string>{"c"});
+  CHECK_THROWS_AS(agg.add_curve("c", {0.0, 1.0}, {1.0, 1.0}), Error);
+  CHECK_THROWS_AS(agg.mean_curve("none"), Error);
+}

@@ -1,0 +1,100 @@
+// The study layer on the tiny package: prompt files, the prompt-set loop and its summary (checked against the
+// per-run summaries it aggregates), and a recorded step read back for saliency.
+#include <ATen/ATen.h>
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "diffscope/analysis/run_folder.h"
+#include "diffscope/engine/model.h"
+#include "diffscope/engine/runtime.h"
+#include "diffscope/study/analysis_study.h"
+#include "diffscope/study/prompt_set.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/json_util.h"
+#include "diffscope/util/npy.h"
+#include "study/internal.h"
+#include "test_support.h"
+
+using namespace diffscope;
+
+namespace {
+/// A 3-step DDIM generation on the tiny package into `out`, without x0 images.
+GenerationSpec tiny_spec(const std::string& out) {
+  GenerationSpec g;
+  g.model = DS_TEST_PACKAGE_DIR;
+  g.out = out;
+  g.steps = 3;
+  g.scheduler = "ddim";
+  g.x0_every = 0;
+  return g;
+}
+const Session kQuiet{"cpu", 1, true};
+}  // namespace
+
+TEST_CASE("prompt files: seeds, comments, folders", "[study]") {
+  ds_test::TempDir dir("prompts");
+  const std::string f = dir.str() + "/p.txt";
+  ds_test::write_text(f, "# a comment\n7\ta red circle\r\na blue square\n\n");
+  const auto items = read_prompt_file(f, 3);
+  REQUIRE(items.size() == 2);
+  CHECK(items[0].seed == 7);
+  CHECK(items[0].prompt == "a red circle");
+  CHECK(items[0].folder == "000");
+  CHECK(items[1].seed == 3);
+  CHECK(items[1].folder == "001");
+  CHECK(items[1].index == 1);
+  ds_test::write_text(f, "x7\ta\n");
+  CHECK_THROWS_WITH(read_prompt_file(f, 0), Catch::Contains("should be SEED<TAB>prompt"));
+  ds_test::write_text(f, "# only a comment\n");
+  CHECK_THROWS_WITH(read_prompt_file(f, 0), Catch::Contains("no prompts"));
+}
+
+TEST_CASE("a prompt set: one run folder per prompt, and the set summary aggregates their keys", "[study]") {
+  ds_test::TempDir dir("set");
+  const std::string prompts = dir.str() + "/p.txt";
+  ds_test::write_text(prompts, "1\ta red circle\n2\ta blue square and a red circle\n");
+  GenerationSpec g = tiny_spec(dir.str() + "/set");
+  g.guidance = 3.0;
+  AnalysisOptions a;
+  a.which = {"heatmaps", "correlate"};
+  const Summary s = analyze_prompt_set(g, prompts, a, kQuiet);
+  const auto r0 = Summary::load_or_empty(g.out + "/000/summary.json").numbers();
+  const auto r1 = Summary::load_or_empty(g.out + "/001/summary.json").numbers();
+  CHECK(read_json_file(g.out + "/001/run.json")["inputs"]["seed"] == 2);
+  const auto n = s.numbers();
+  CHECK(n.at("prompts") == 2.0);
+  // heatmaps.words: 3 and 7 words -> mean 5, sample std sqrt(((3-5)^2 + (7-5)^2) / (2-1)) = sqrt(8)
+  CHECK(r0.at("heatmaps.words") == 3.0);
+  CHECK(r1.at("heatmaps.words") == 7.0);
+  CHECK(n.at("heatmaps.words.mean") == Approx(5.0));
+  CHECK(n.at("heatmaps.words.std") == Approx(std::sqrt(8.0)));
+  CHECK(n.at("heatmaps.words.n") == 2.0);
+  // a key only the second prompt has ("blue") is averaged over that one run
+  CHECK(n.at("correlate.a~blue.n") == 1.0);
+  CHECK(n.at("correlate.a~blue.mean") == r1.at("correlate.a~blue"));
+  CHECK(n.at("correlate.red~circle.mean") ==
+        Approx((r0.at("correlate.red~circle") + r1.at("correlate.red~circle")) / 2).epsilon(1e-12));
+  CHECK(ds_test::read_text(g.out + "/prompts.csv").find("2,a blue square and a red circle,001") != std::string::npos);
+}
+
+TEST_CASE("a recorded step reads back as the latent the loop held", "[study]") {
+  ds_test::TempDir dir("step");
+  GenerationSpec g = tiny_spec(dir.str() + "/run");
+  g.prompt = "a red circle";
+  generate_run(g, kQuiet, "test");
+  const Model m = study::load_model(DS_TEST_PACKAGE_DIR, kQuiet);
+  const RunFolder run = RunFolder::load(g.out);
+  const NpyArray lat = read_npy(g.out + "/latents.npy");
+  const StepContext s = study::load_step(m, run, 2);
+  const int64_t per = lat.shape[1] * lat.shape[2] * lat.shape[3];
+  const at::Tensor want = at::from_blob(const_cast<float*>(lat.data.data()) + 2 * per, {1, lat.shape[1], lat.shape[2], lat.shape[3]},
+                                        at::kFloat);
+  CHECK(at::equal(s.latent, want));
+  CHECK(s.timestep == run.timesteps[2]);
+  CHECK(s.guidance == 7.5);
+  CHECK(s.context.size(0) == 2);  // guided: uncond + cond
+  CHECK_THROWS_WITH(study::load_step(m, run, 3), Catch::Contains("the run has steps 0..2"));
+  CHECK(study::run_model_dir(run, "") == DS_TEST_PACKAGE_DIR);
+}
