@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from clip_bpe import ClipBPE  # noqa: E402
 from shapes_concepts import adheres  # noqa: E402
 from shapes_dataset import captions_for_eval, sample_scene  # noqa: E402
+from train_shapes_model import keep_freed_memory  # noqa: E402
 
 
 def ddim_timesteps(steps, train=1000, offset=1):
@@ -78,6 +79,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    keep_freed_memory()  # speed only: glibc would mmap and page-fault every large buffer afresh
     pkg = Package(a.model)
     single, double = captions_for_eval()
     res = {}

@@ -55,6 +55,7 @@ void add_examples(CLI::App& app, const std::vector<std::string>& lines) {
 
 int main(int argc, char** argv) {
   using namespace diffscope;
+  keep_freed_memory();
   auto logger = spdlog::stderr_color_mt("diffscope");
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%^[%H:%M:%S %l]%$ %v");

@@ -5,7 +5,12 @@
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
+#include <cstdlib>
 #include <thread>
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "diffscope/util/error.h"
 
@@ -32,6 +37,14 @@ std::string check_device(const std::string& device) {
     }
   }
   throw Error("--device " + device + ": expected cpu, cuda or cuda:N");
+}
+
+void keep_freed_memory() {
+#ifdef __GLIBC__
+  if (const char* e = std::getenv("DIFFSCOPE_DEFAULT_MALLOC"); e && std::string(e) == "1") return;  // for benchmarks
+  if (mallopt(M_MMAP_THRESHOLD, 1 << 30) == 0) mallopt(M_MMAP_THRESHOLD, 32 << 20);  // 32 MiB: glibc's maximum
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
 }
 
 std::string torch_version() {
