@@ -7,7 +7,7 @@ scripts/setup.sh diffscope
 PROMPT=${1:-"a red circle and a blue square"}
 OUT=${2:-runs/demo}
 build/diffscope analyze --model models/shapes-v1 --prompt "$PROMPT" --seed 1 --steps 25 --guidance 5 \
-  --scheduler ddim --out "$OUT"
+  --scheduler ddim --overwrite --out "$OUT"
 echo
 echo "diffscope: outputs in $OUT/"
 echo "  final image          $OUT/final.png"

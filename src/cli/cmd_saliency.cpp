@@ -13,6 +13,8 @@ struct SalOpts {
   CommonOptions common;
   std::string run, model, prompts, out;
   SaliencyOptions s;
+  int step = 0;
+  CLI::Option* step_option = nullptr;
   GenerationSpec g;  // prompt-set mode
 };
 
@@ -35,7 +37,7 @@ Runner setup_saliency(CLI::App& app) {
   auto o = std::make_shared<SalOpts>();
   app.add_option("-r,--run", o->run, "run folder (from generate/analyze)");
   app.add_option("-m,--model", o->model, "model package (default: the one named in run.json)");
-  app.add_option("--step", o->s.step, "the denoising step to explain (default: --step-frac of the run)");
+  o->step_option = app.add_option("--step", o->step, "the denoising step to explain (default: --step-frac of the run)");
   app.add_option("--step-frac", o->s.step_frac, "which step, as a fraction of the run (default 0.5)")->default_val(0.5);
   app.add_option("--methods", o->s.methods, "attention, df-rise, df-cam (a random baseline is always added)")
       ->delimiter(',');
@@ -49,6 +51,7 @@ Runner setup_saliency(CLI::App& app) {
   app.add_option("--seed", o->s.seed, "seed of the masks and the random baseline")->default_val(0);
   app.add_option("--prompts", o->prompts, "prompt-set mode: a prompts file (SEED<TAB>prompt lines); needs --out");
   app.add_option("-o,--out", o->out, "prompt-set output folder");
+  app.add_flag("--overwrite", o->g.overwrite, "prompt-set mode: replace an earlier diffscope output in --out");
   app.add_option("--gen-model", o->g.model, "prompt-set mode: model package")->default_val("models/shapes-v1");
   app.add_option("--gen-steps", o->g.steps, "prompt-set mode: inference steps")->default_val(25);
   app.add_option("--gen-guidance", o->g.guidance, "prompt-set mode: guidance scale")->default_val(5.0);
@@ -58,6 +61,7 @@ Runner setup_saliency(CLI::App& app) {
                      "diffscope saliency --run runs/demo --methods df-rise --samples 2000 --similarity ssim",
                      "diffscope saliency --prompts tests/data/shapes_prompts.txt -o runs/saliency-set --samples 200"});
   return [o] {
+    if (o->step_option->count()) o->s.step = o->step;
     o->g.x0_every = 0;
     return run_saliency(*o);
   };

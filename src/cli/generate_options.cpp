@@ -32,6 +32,8 @@ void add_generate_options(CLI::App& app, GenerateCli& cli) {
       ->delimiter(',');
   app.add_option("--keep-heads", g.keep_head_steps, "steps whose per-head maps are kept")->delimiter(',');
   app.add_flag("--allow-empty-prompt", g.allow_empty_prompt, "accept an empty prompt (unconditional generation)");
+  app.add_flag("--overwrite", g.overwrite,
+               "replace an earlier diffscope output in --out (else a folder that holds one is refused)");
   add_common_options(app, cli.common);
 }
 

@@ -1,6 +1,8 @@
 // The denoising loop: StableDiffusionPipeline's order of operations, with observer hooks at each step.
 #include "diffscope/engine/pipeline.h"
 
+#include <cmath>
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/script.h>
@@ -43,8 +45,9 @@ void validate(const Model& model, const GenerateOptions& o) {
                 std::to_string(h) + "x" + std::to_string(w));
   if (o.custom_timesteps.empty() && (o.steps < 1 || o.steps > 1000))
     throw Error("--steps: expected 1..1000, got " + std::to_string(o.steps));
-  if (!(o.guidance_scale >= 0.0)) throw Error("--guidance: expected a number >= 0");
-  if (o.eta < 0.0 || o.eta > 1.0) throw Error("--eta: expected 0..1, got " + std::to_string(o.eta));
+  if (!(std::isfinite(o.guidance_scale) && o.guidance_scale >= 0.0))
+    throw Error("--guidance: expected a finite number >= 0, got " + std::to_string(o.guidance_scale));
+  if (!(o.eta >= 0.0 && o.eta <= 1.0)) throw Error("--eta: expected 0..1, got " + std::to_string(o.eta));
 }
 
 at::Tensor encode_prompts(const Model& model, const Encoding& prompt, const std::string& negative, bool guided) {
@@ -67,6 +70,17 @@ at::Tensor guided_noise(const Model& model, const at::Tensor& latent_in, int64_t
   return noise;
 }
 
+std::unique_ptr<Scheduler> run_scheduler(const Model& model, const GenerateOptions& o) {
+  auto sched = make_scheduler(o.scheduler.empty() ? model.default_scheduler() : o.scheduler, model.scheduler_config());
+  if (!o.custom_timesteps.empty()) {
+    sched->set_custom_timesteps(o.custom_timesteps);
+  } else {
+    sched->set_timesteps(o.steps);
+  }
+  if (o.eta != 0.0 && sched->name() != "ddim") throw Error("--eta: only the DDIM scheduler takes eta");
+  return sched;
+}
+
 GenerateResult generate(const Model& model, const GenerateOptions& o, const std::vector<Observer*>& observers) {
   validate(model, o);
   const auto& info = model.info();
@@ -82,13 +96,7 @@ GenerateResult generate(const Model& model, const GenerateOptions& o, const std:
   at::Tensor context = encode_prompts(model, res.encoding, o.negative_prompt, guided);
   res.seconds_text = since(t0);
 
-  auto sched = make_scheduler(o.scheduler.empty() ? model.default_scheduler() : o.scheduler, model.scheduler_config());
-  if (!o.custom_timesteps.empty()) {
-    sched->set_custom_timesteps(o.custom_timesteps);
-  } else {
-    sched->set_timesteps(o.steps);
-  }
-  if (o.eta != 0.0 && sched->name() != "ddim") throw Error("--eta: only the DDIM scheduler takes eta");
+  auto sched = run_scheduler(model, o);
   res.timesteps = sched->timesteps();
   res.scheduler = sched->name();
 

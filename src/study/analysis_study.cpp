@@ -8,6 +8,7 @@
 #include "diffscope/analysis/segmentation.h"
 #include "diffscope/util/atomic_file.h"
 #include "diffscope/util/csv.h"
+#include "diffscope/util/output_folder.h"
 #include "study/internal.h"
 
 namespace diffscope {
@@ -21,7 +22,7 @@ Summary analyze_prompt_set(const GenerationSpec& base, const std::string& prompt
                            const Session& session) {
   const auto items = read_prompt_file(prompts_file, base.seed);
   const std::string root = base.out;
-  ensure_dir(root);
+  const OutputFolder claimed = claim_output_folder(root, base.overwrite);
   const Model model = study::load_model(base.model, session);
   Concepts concepts;
   const std::string cpath = base.model + "/concepts.json";

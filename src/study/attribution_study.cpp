@@ -12,6 +12,7 @@
 #include "diffscope/util/csv.h"
 #include "diffscope/util/error.h"
 #include "diffscope/util/json_util.h"
+#include "diffscope/util/output_folder.h"
 #include "diffscope/util/progress.h"
 #include "study/internal.h"
 
@@ -31,6 +32,7 @@ std::map<std::string, double> attribute_one(const Model& model, const Attributio
   ao.timesteps = o.timesteps;
   ao.guidance_scale = o.guidance;
   ao.seed = o.seed;
+  const OutputFolder folder = claim_output_folder(dir, o.overwrite);
   RunRecorderOptions ro;
   ro.dir = dir;
   RunRecorder rec(ro);
@@ -63,7 +65,7 @@ Summary attribute_dataset(const AttributionSpec& o, const AnalysisOptions& optio
   const fs::path cpath = fs::path(o.model) / "concepts.json";
   const bool have_concepts = fs::exists(cpath);
   if (have_concepts) concepts = Concepts::load(cpath.string());
-  ensure_dir(o.out);
+  const OutputFolder root = claim_output_folder(o.out, o.overwrite);
   CsvWriter csv(o.out + "/attribution.csv", {"item", "caption", "word", "class", "roc_auc", "ap", "iou"});
   SummaryAggregate agg;
   const auto& items = index.at("items");

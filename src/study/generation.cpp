@@ -14,6 +14,8 @@
 #include "diffscope/sched/scheduler.h"
 #include "diffscope/sched/timestep_schedule.h"
 #include "diffscope/util/error.h"
+#include "diffscope/util/output_folder.h"
+#include "diffscope/util/utf8.h"
 #include "study/internal.h"
 
 namespace diffscope {
@@ -43,6 +45,15 @@ std::vector<int> select_layers(const Model& model, const std::vector<std::string
 }
 }  // namespace
 
+void check_generation(const GenerationSpec& g) {
+  if (!is_valid_utf8(g.prompt)) throw Error("--prompt: not valid UTF-8 text");
+  if (!is_valid_utf8(g.negative_prompt)) throw Error("--negative-prompt: not valid UTF-8 text");
+  const bool blank = g.prompt.find_first_not_of(" \t\r\n") == std::string::npos;
+  if (blank && !g.allow_empty_prompt)
+    throw Error("--prompt: required (use --prompt \"\" with --allow-empty-prompt for an unconditional run)");
+  if (g.seed < 0) throw Error("--seed: expected 0..9223372036854775807, got " + std::to_string(g.seed));
+}
+
 namespace study {
 
 Model load_model(const std::string& dir, const Session& session) {
@@ -53,8 +64,7 @@ Model load_model(const std::string& dir, const Session& session) {
 
 std::string generate_with(const Model& model, const GenerationSpec& g, const Session& session,
                           const std::string& command) {
-  if (g.prompt.empty() && !g.allow_empty_prompt)
-    throw Error("--prompt: required (use --prompt \"\" with --allow-empty-prompt for an unconditional run)");
+  check_generation(g);
   const std::string device = check_device(session.device);
   GenerateOptions o;
   o.prompt = g.prompt;
@@ -71,6 +81,17 @@ std::string generate_with(const Model& model, const GenerationSpec& g, const Ses
   if (!g.timestep_schedule.empty())
     o.custom_timesteps = timesteps_from_spec(g.timestep_schedule, g.steps, model.scheduler_config().num_train_timesteps);
   validate(model, o);
+  const int n_steps = static_cast<int>(run_scheduler(model, o)->timesteps().size());
+  for (const auto& [option, steps] : {std::pair<const char*, const std::vector<int>*>{"--keep-layers", &g.keep_layer_steps},
+                                      {"--keep-heads", &g.keep_head_steps}}) {
+    if (!steps->empty() && !g.capture_attention)
+      throw Error(std::string(option) + ": keeps attention maps, but --no-attention captures none");
+    for (int k : *steps)
+      if (k < 0 || k >= n_steps)
+        throw Error(std::string(option) + " " + std::to_string(k) + ": the run has steps 0.." +
+                    std::to_string(n_steps - 1));
+  }
+  const OutputFolder folder = claim_output_folder(g.out, g.overwrite);
 
   RunRecorderOptions ro;
   ro.dir = g.out;
@@ -121,8 +142,7 @@ void for_each_prompt(const Model& model, const GenerationSpec& base, const std::
 }  // namespace study
 
 std::string generate_run(const GenerationSpec& spec, const Session& session, const std::string& command) {
-  if (spec.prompt.empty() && !spec.allow_empty_prompt)
-    throw Error("--prompt: required (use --prompt \"\" with --allow-empty-prompt for an unconditional run)");
+  check_generation(spec);
   const Model model = study::load_model(spec.model, session);
   return study::generate_with(model, spec, session, command);
 }

@@ -13,6 +13,7 @@
 #include "diffscope/util/error.h"
 #include "diffscope/util/image.h"
 #include "diffscope/util/npy.h"
+#include "diffscope/util/output_folder.h"
 #include "diffscope/util/plot.h"
 #include "study/internal.h"
 
@@ -43,8 +44,9 @@ at::Tensor attention_saliency(const RunFolder& run, int step, const std::string&
 std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& model, const std::string& dir,
                                        bool quiet) {
   const RunFolder run = RunFolder::load(dir);
-  int step = o.step;
-  if (step < 0) step = std::min(run.steps - 1, static_cast<int>(std::lround(o.step_frac * (run.steps - 1))));
+  if (!(o.step_frac >= 0.0 && o.step_frac <= 1.0))
+    throw Error("--step-frac: expected a fraction 0..1 of the run, got " + std::to_string(o.step_frac));
+  const int step = o.step ? *o.step : static_cast<int>(std::lround(o.step_frac * (run.steps - 1)));
   StepContext s = study::load_step(model, run, step);
   std::vector<MethodResult> res;
   for (const auto& m : o.methods) {
@@ -129,7 +131,7 @@ void saliency_run(const std::string& run_dir, const std::string& model_dir, cons
 Summary saliency_prompt_set(const GenerationSpec& base, const std::string& prompts_file, const std::string& out,
                             const SaliencyOptions& o, const Session& session) {
   if (out.empty()) throw Error("--out: required with --prompts");
-  ensure_dir(out);
+  const OutputFolder claimed = claim_output_folder(out, base.overwrite);
   const auto items = read_prompt_file(prompts_file, base.seed);
   const Model model = study::load_model(base.model, session);
   CsvWriter per(out + "/saliency_prompts.csv", {"index", "seed", "prompt", "method", "deletion_auc", "insertion_auc",

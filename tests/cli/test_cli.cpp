@@ -1,6 +1,10 @@
 // End-to-end tests of the diffscope program: exit codes, one-line errors, run folders numpy can read.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "test_support.h"
@@ -154,4 +158,82 @@ TEST_CASE("check: tolerances, --min and --less bars, exit codes", "[cli]") {
   CHECK(ds(s + " --less 'del.m<del.nothing'").exit_code == 1);  // a missing key never passes
   CHECK(ds(s + " --less del.m").exit_code == 2);                 // malformed: one line, exit 2
   CHECK(ds(s).exit_code == 2);                                   // nothing to check
+}
+
+TEST_CASE("run folders never mix two runs: refused, --overwrite, foreign files, locks, empty -o", "[cli][errors]") {
+  TempDir tmp("cli-overwrite");
+  const std::string out = tmp.str() + "/run";
+  const std::string gen = "generate -m " + quote(kPkg) + " -p " + quote("a red circle") + " --threads 1 -q -o " +
+                          quote(out) + " --scheduler ddim";
+  REQUIRE(ds(gen + " --steps 4").exit_code == 0);
+  REQUIRE(fs::exists(out + "/steps/x0_003.png"));
+  // a second run into the same folder is refused, and the first run is untouched
+  auto again = ds(gen + " --steps 2");
+  CHECK(again.exit_code == 2);
+  CHECK(count_lines(again.output) == 1);
+  CHECK(again.output.find("already holds a run") != std::string::npos);
+  CHECK(again.output.find("--overwrite") != std::string::npos);
+  CHECK(nlohmann::json::parse(ds_test::read_text(out + "/run.json"))["timesteps"].size() == 4);
+  // --overwrite replaces it whole: no file of the old 4-step run is left
+  REQUIRE(ds(gen + " --steps 2 --overwrite").exit_code == 0);
+  CHECK(nlohmann::json::parse(ds_test::read_text(out + "/run.json"))["timesteps"].size() == 2);
+  CHECK_FALSE(fs::exists(out + "/steps/x0_003.png"));
+  CHECK_FALSE(fs::exists(out + "/.diffscope.lock"));
+  // a file diffscope does not write is never removed
+  ds_test::write_text(out + "/notes.txt", "mine");
+  auto foreign = ds(gen + " --steps 2 --overwrite");
+  CHECK(foreign.exit_code == 2);
+  CHECK(foreign.output.find("\"notes.txt\", which diffscope does not write") != std::string::npos);
+  CHECK(ds_test::read_text(out + "/notes.txt") == "mine");
+  CHECK(fs::exists(out + "/run.json"));
+  // a folder another run holds is refused
+  const std::string busy = tmp.str() + "/busy";
+  fs::create_directories(busy);
+  const int fd = ::open((busy + "/.diffscope.lock").c_str(), O_CREAT | O_RDWR, 0644);
+  REQUIRE(fd >= 0);
+  REQUIRE(::flock(fd, LOCK_EX) == 0);
+  auto locked = ds("generate -m " + quote(kPkg) + " -p x --steps 1 --threads 1 -q -o " + quote(busy));
+  ::close(fd);
+  CHECK(locked.exit_code == 2);
+  CHECK(locked.output.find("another diffscope run is writing into this folder") != std::string::npos);
+  auto empty = ds("generate -m " + quote(kPkg) + " -p x --steps 1 --threads 1 -q -o ''");
+  CHECK(empty.exit_code == 2);
+  CHECK(empty.output.find("--out: expected a folder, got an empty string") != std::string::npos);
+}
+
+TEST_CASE("non-finite, out-of-range and malformed inputs are refused up front", "[cli][errors]") {
+  TempDir tmp("cli-refuse");
+  const std::string o = " -o " + quote(tmp.str() + "/o") + " --threads 1 -q";
+  const std::string m = "generate -m " + quote(kPkg) + " --scheduler ddim";
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {m + " -p x --guidance inf" + o, "--guidance: expected a finite number"},
+      {m + " -p x --eta nan" + o, "--eta: expected 0..1"},
+      {m + " -p '   '" + o, "--prompt: required"},
+      {m + " -p $'a \\xff b'" + o, "--prompt: not valid UTF-8"},
+      {m + " -p x --steps 3 --keep-layers 3" + o, "--keep-layers 3: the run has steps 0..2"},
+      {m + " -p x --steps 3 --keep-heads -1" + o, "--keep-heads -1: the run has steps 0..2"},
+      {m + " -p x --steps 3 --keep-layers 1 --no-attention" + o, "--no-attention captures none"},
+      {m + " -p x --seed -3" + o, "--seed: expected 0.."},
+  };
+  for (const auto& [args, want] : cases) {
+    INFO(args);
+    auto r = run_command("bash -c " + quote(kBin + " " + args));
+    CHECK(r.exit_code == 2);
+    CHECK(count_lines(r.output) == 1);
+    CHECK(r.output.find(want) != std::string::npos);
+    CHECK_FALSE(fs::exists(tmp.str() + "/o/run.json"));
+  }
+  // saliency's step selection
+  const std::string run = tmp.str() + "/run";
+  REQUIRE(ds(m + " -p x --steps 3 --threads 1 -q -o " + quote(run)).exit_code == 0);
+  for (const auto& [args, want] : std::vector<std::pair<std::string, std::string>>{
+           {"--step-frac 2", "--step-frac: expected a fraction 0..1"},
+           {"--step-frac nan", "--step-frac: expected a fraction 0..1"},
+           {"--step -1", "--step -1: the run has steps 0..2"},
+           {"--step 3", "--step 3: the run has steps 0..2"}}) {
+    INFO(args);
+    auto r = ds("saliency --run " + quote(run) + " --threads 1 -q --samples 4 --k 2 " + args);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find(want) != std::string::npos);
+  }
 }

@@ -3,11 +3,13 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "diffscope/engine/model.h"
 #include "diffscope/engine/observer.h"
+#include "diffscope/sched/scheduler.h"
 #include "diffscope/text/tokenizer.h"
 
 namespace diffscope {
@@ -39,6 +41,10 @@ struct GenerateResult {
 
 /// Checks options against the model (size multiple of the VAE factor, steps > 0, ...); Error on the first problem.
 void validate(const Model& model, const GenerateOptions& options);
+
+/// The scheduler a run of `options` uses (the package's unless options.scheduler), set to its timesteps; its
+/// timesteps() are the loop's steps (PNDM runs one more than --steps, as diffusers does).
+std::unique_ptr<Scheduler> run_scheduler(const Model& model, const GenerateOptions& options);
 
 /// Runs the loop, calling every observer at each step. Deterministic for a seed and thread count.
 GenerateResult generate(const Model& model, const GenerateOptions& options,

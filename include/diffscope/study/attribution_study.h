@@ -21,6 +21,7 @@ struct AttributionSpec {
   double guidance = 1.0;
   int64_t seed = 0;                            ///< the one noise draw shared by every t
   int limit = 0;                               ///< dataset: only the first N items (0 = all)
+  bool overwrite = false;                      ///< replace an earlier diffscope output in `out`
 };
 
 /// One image into spec.out (a run folder); returns the analyses' summary keys.

@@ -22,13 +22,19 @@ struct GenerationSpec {
   double guidance = 7.5, eta = 0.0;
   bool capture_attention = true;
   bool allow_empty_prompt = false;
+  bool overwrite = false;         ///< replace an earlier diffscope output in `out` (else it is refused)
   std::string attention_half = "cond";  ///< cond or uncond
   std::vector<std::string> layers;      ///< indices, module names, down/mid/up or resolutions like 16x16
   std::vector<int> keep_layer_steps, keep_head_steps;
 };
 
 /// Loads spec.model, runs the captured loop and writes the run folder spec.out (run.json last). `command` is
-/// recorded in run.json. Returns spec.out. Errors name the option or file at fault.
+/// recorded in run.json. Returns spec.out. Errors name the option or file at fault. The folder is claimed first
+/// (util/output_folder.h): locked for the run, and refused when it holds earlier output unless spec.overwrite.
 std::string generate_run(const GenerationSpec& spec, const Session& session, const std::string& command);
+
+/// The checks that need no model: UTF-8 prompts, a prompt that is not blank (unless allow_empty_prompt), a seed
+/// torch.Generator takes as diffusers does. Error naming the option.
+void check_generation(const GenerationSpec& spec);
 
 }  // namespace diffscope

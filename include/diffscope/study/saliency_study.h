@@ -2,6 +2,7 @@
 // relevance, as library calls on a run folder or a prompt set.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,7 @@ struct SaliencyOptions {
   std::vector<std::string> methods{"attention", "df-rise", "df-cam"};  ///< a random baseline is always added
   std::string word;                     ///< also this word's attention map as a saliency
   std::string similarity = "structure";
-  int step = -1;                        ///< the step to explain; < 0: step_frac of the run
+  std::optional<int> step;              ///< the step to explain; unset: step_frac of the run
   double step_frac = 0.5;
   int samples = 500, batch = 16, k = 64;
   uint64_t seed = 0;                    ///< masks and the random baseline

@@ -1,0 +1,97 @@
+// Claiming output folders (see output_folder.h).
+#include "diffscope/util/output_folder.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <regex>
+#include <set>
+#include <vector>
+
+#include "diffscope/util/atomic_file.h"
+#include "diffscope/util/error.h"
+
+namespace fs = std::filesystem;
+
+namespace diffscope {
+
+namespace {
+const char* const kLock = ".diffscope.lock";
+
+/// What diffscope writes at the top of a run folder or a set folder.
+bool written_by_diffscope(const std::string& name) {
+  static const std::set<std::string> known{
+      "run.json",     "summary.json",    "latents.npy", "final.png",   "attention",       "steps",
+      "heatmaps",     "tables",          "plots",       "masks",       "saliency",        "items",
+      "prompts.csv",  "attribution.csv", "saliency_prompts.csv",       "deletion_mean.png", "insertion_mean.png"};
+  static const std::regex run_folder("[0-9]{3,}"), temp_file("\\..+\\.tmp-[0-9]+-[0-9]+");
+  return known.count(name) || std::regex_match(name, run_folder) || std::regex_match(name, temp_file);
+}
+}  // namespace
+
+OutputFolder::OutputFolder(OutputFolder&& o) noexcept : path_(std::move(o.path_)), lock_(std::move(o.lock_)), fd_(o.fd_) {
+  o.fd_ = -1;
+}
+
+OutputFolder& OutputFolder::operator=(OutputFolder&& o) noexcept {
+  if (this != &o) {
+    this->~OutputFolder();
+    path_ = std::move(o.path_);
+    lock_ = std::move(o.lock_);
+    fd_ = o.fd_;
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+OutputFolder::~OutputFolder() {
+  if (fd_ >= 0) {
+    ::unlink(lock_.c_str());  // still ours: the lock is released only by the close below
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+OutputFolder claim_output_folder(const std::string& dir, bool overwrite, const std::string& option) {
+  if (dir.empty()) throw Error(option + ": expected a folder, got an empty string");
+  if (fs::exists(dir) && !fs::is_directory(dir)) throw Error(option + " " + dir + ": exists and is not a folder");
+  ensure_dir(dir);
+  OutputFolder f;
+  f.path_ = dir;
+  f.lock_ = (fs::path(dir) / kLock).string();
+  f.fd_ = ::open(f.lock_.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  if (f.fd_ < 0) throw Error(option + " " + dir + ": cannot be written (creating " + kLock + " failed)");
+  if (::flock(f.fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(f.fd_);
+    f.fd_ = -1;  // not ours: leave the other run's lock file alone
+    throw Error(option + " " + dir + ": another diffscope run is writing into this folder; wait for it or choose "
+                "another folder");
+  }
+  std::vector<std::string> entries;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename() != kLock) entries.push_back(e.path().filename().string());
+  if (entries.empty()) return f;
+  const bool is_run = std::count(entries.begin(), entries.end(), "run.json") > 0;
+  if (!overwrite)
+    throw Error(option + " " + dir +
+                (is_run ? ": already holds a run (run.json); pass --overwrite to replace it, or choose another folder"
+                        : ": is not empty; choose a new or empty folder (--overwrite replaces an earlier diffscope "
+                          "output there)"));
+  std::sort(entries.begin(), entries.end());
+  for (const auto& e : entries)
+    if (!written_by_diffscope(e))
+      throw Error(option + " " + dir + ": holds \"" + e + "\", which diffscope does not write; refusing to overwrite "
+                  "(choose another folder)");
+  std::error_code ec;
+  fs::remove(fs::path(dir) / "run.json", ec);  // first: a half-cleared folder never looks like a complete run
+  for (const auto& e : entries) {
+    fs::remove_all(fs::path(dir) / e, ec);
+    if (ec) throw Error(option + " " + dir + ": cannot remove the earlier output \"" + e + "\" (" + ec.message() + ")");
+  }
+  return f;
+}
+
+}  // namespace diffscope
