@@ -87,6 +87,9 @@ void SummaryAggregate::write_to(Summary& s) const {
     s.set(k + ".mean", metrics::mean(v));
     s.set(k + ".std", metrics::stddev(v, 1));
     s.set_count(k + ".n", static_cast<int64_t>(v.size()));
+    const metrics::Interval ci = metrics::bootstrap_mean_interval(v);
+    s.set(k + ".ci95_lo", ci.lo);
+    s.set(k + ".ci95_hi", ci.hi);
   }
 }
 

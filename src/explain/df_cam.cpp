@@ -73,9 +73,10 @@ at::Tensor token_relevance(const StepContext& s) {
   at::Tensor rel;
   for (size_t i = 0; i < maps.size(); ++i) {
     if (!grads[i].defined()) continue;
-    // [B,heads,HW,L]: ReLU(grad * A), averaged over heads, summed over pixels, halves combined
-    at::Tensor r = at::relu(grads[i] * maps[i].detach()).mean(1).sum(1);  // [B,L]
-    r = combine(r, gp.guided, s.guidance).to(at::kCPU);
+    // [B,heads,HW,L] -> the guided output's gradient x attention, summed over the CFG halves
+    // ((1 - w) g_u A_u + w g_c A_c), then ReLU, averaged over heads, summed over pixels: never negative
+    at::Tensor ga = combine(grads[i] * maps[i].detach(), gp.guided, s.guidance);  // [heads,HW,L]
+    at::Tensor r = at::relu(ga).mean(0).sum(0).to(at::kCPU);                      // [L]
     rel = rel.defined() ? rel + r : r;
   }
   return rel;

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "diffscope/analysis/summary.h"
+#include "diffscope/metrics/metrics.h"
 #include "diffscope/util/error.h"
 #include "diffscope/util/json_util.h"
 #include "test_support.h"
@@ -66,6 +67,15 @@ TEST_CASE("aggregates: mean, sample std (ddof 1), n; non-finite values are not c
   CHECK(std::isnan(n.at("y.std")));  // one value: no sample standard deviation
   CHECK(n.at("y.n") == 1.0);
   CHECK(s.json()["x.n"].is_number_integer());
+  // the 95% bootstrap interval of the mean (metrics' numpy-checked bootstrap; fixed seed), around the mean
+  const metrics::Interval ci = metrics::bootstrap_mean_interval(std::vector<double>{1.0, 2.0, 6.0});
+  CHECK(n.at("x.ci95_lo") == ci.lo);
+  CHECK(n.at("x.ci95_hi") == ci.hi);
+  CHECK(n.at("x.ci95_lo") <= 3.0);
+  CHECK(n.at("x.ci95_hi") >= 3.0);
+  CHECK(n.at("x.ci95_lo") >= 1.0);
+  CHECK(n.at("x.ci95_hi") <= 6.0);
+  CHECK(std::isnan(n.at("y.ci95_lo")));
 }
 
 TEST_CASE("mean curves: pointwise means; other sampling points are refused", "[summary]") {

@@ -1,6 +1,7 @@
 // Saliency tests: Grad-CAM arithmetic, pixel order, similarities, curves and the methods on the tiny package.
 #include <algorithm>
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -120,4 +121,26 @@ TEST_CASE("insertion/deletion curves and the methods on the tiny package", "[exp
   CHECK(rel.numel() == 77);
   CHECK(rel.min().item<float>() >= 0.f);
   CHECK(rel.sum().item<float>() > 0.f);
+}
+
+TEST_CASE("relevance is ReLU of the guided output's gradient x attention, by independent autograd", "[explain]") {
+  TinyRun run;
+  Model m = Model::load(DS_TEST_PACKAGE_DIR);
+  const StepContext s = run.step(m, 1);  // guidance 3: both CFG halves
+  const at::Tensor got = token_relevance(s);
+  // independently: the gradient of the guided prediction's sum with respect to each half's maps
+  at::AutoGradMode on(true);
+  const at::Tensor x = at::cat({s.latent, s.latent});
+  const at::Tensor t = at::full({2}, static_cast<double>(s.timestep), at::TensorOptions().dtype(at::kFloat));
+  const DenoiserOutput out = m.denoise(x, t, s.context);
+  const at::Tensor u = out.prediction[0], c = out.prediction[1];
+  const at::Tensor guided = u + s.guidance * (c - u);
+  auto grads = torch::autograd::grad({guided.sum()}, out.text_attention, {}, false, false, true);
+  at::NoGradGuard ng;
+  at::Tensor want = at::zeros({77});
+  for (size_t i = 0; i < grads.size(); ++i)
+    if (grads[i].defined()) want += at::relu((grads[i] * out.text_attention[i].detach()).sum(0)).mean(0).sum(0);
+  CHECK(at::allclose(got, want, 1e-4, 1e-7));
+  CHECK(got.min().item<float>() >= 0.f);
+  CHECK(got.sum().item<float>() > 0.f);
 }

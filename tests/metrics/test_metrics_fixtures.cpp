@@ -138,6 +138,13 @@ Tally check_fixtures(const json& fx) {
       CHECK(close(histogram_correlation(h1, h2), c["correl"], t));
     }
   }
+  for (const json& c : fx["bootstrap"]) {
+    const std::vector<double> v = doubles(c["values"]);
+    INFO("bootstrap interval of " << v.size() << " values");
+    const Interval iv = bootstrap_mean_interval(v, c["resamples"], c["seed"].get<uint64_t>(), c["level"]);
+    CHECK(close(iv.lo, c["lo"], t));
+    CHECK(close(iv.hi, c["hi"], t));
+  }
   for (const json& c : fx["ssim"]) {
     INFO("ssim case " << c["name"].get<std::string>());
     std::vector<float> a = floats(c["a"]), b = floats(c["b"]);

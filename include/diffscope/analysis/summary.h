@@ -38,8 +38,9 @@ class Summary {
 };
 
 /// A metric's value per run of a prompt (or seed, or dataset) set, reduced to the set's keys:
-/// KEY.mean, KEY.std (sample standard deviation, ddof 1; null for one run), KEY.n; and for curves, the AUC of the
-/// mean curve under KEY.mean_curve.
+/// KEY.mean, KEY.std (sample standard deviation, ddof 1; null for one run), KEY.n, KEY.ci95_lo / KEY.ci95_hi (the
+/// 95% percentile bootstrap interval of the mean, 2000 resamples, fixed seed; null for one run); and for curves,
+/// the AUC of the mean curve under KEY.mean_curve.
 class SummaryAggregate {
  public:
   /// Adds every finite value of one run's keys.
@@ -53,7 +54,7 @@ class SummaryAggregate {
   std::pair<std::vector<double>, std::vector<double>> mean_curve(const std::string& key) const;
   std::vector<std::string> curve_keys() const;
 
-  /// Writes KEY.mean, KEY.std, KEY.n for every value key into `s`.
+  /// Writes KEY.mean, KEY.std, KEY.n, KEY.ci95_lo, KEY.ci95_hi for every value key into `s`.
   void write_to(Summary& s) const;
 
  private:

@@ -56,8 +56,9 @@ at::Tensor df_cam(const StepContext& s);
 /// Grad-CAM on given activations [C,h,w] and gradients [C,h,w]: ReLU(sum_k mean_hw(G_k) A_k). (Exposed for tests.)
 at::Tensor grad_cam(const at::Tensor& activations, const at::Tensor& gradients);
 
-/// Cross-attention relevance per token: head-averaged ReLU(dL/dA * A) summed over layers and pixels, where L is the
-/// guided noise prediction's sum. [L] (tokens)
+/// Cross-attention relevance per token: ReLU of the guided prediction's gradient x attention (the CFG halves'
+/// (1 - w) g_u A_u + w g_c A_c, with g = d sum(prediction) / dA), averaged over heads, summed over pixels and layers.
+/// Non-negative by construction. [L] (tokens)
 at::Tensor token_relevance(const StepContext& s);
 
 /// An insertion or deletion curve for a saliency map [h,w] (all channels of a pixel move together).

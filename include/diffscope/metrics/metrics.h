@@ -2,6 +2,7 @@
 // All arithmetic is in double; sums follow numpy's pairwise order so results match numpy to the last bits.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace diffscope::metrics {
@@ -30,6 +31,16 @@ double mean(Span<double> v);
 /// Standard deviation with `ddof` (numpy.std; ddof 0 = population). Fewer than ddof+1 values -> NaN.
 double stddev(Span<float> v, int ddof = 0);
 double stddev(Span<double> v, int ddof = 0);
+
+/// A two-sided interval.
+struct Interval {
+  double lo, hi;
+};
+
+/// Percentile bootstrap interval of the mean: `resamples` resamples of the n values drawn with replacement (index =
+/// splitmix64 stream from `seed`, modulo n), each resample's mean, then numpy.percentile (linear) of those means at
+/// (1 - level) / 2 and (1 + level) / 2. Fewer than 2 values -> {NaN, NaN}. Deterministic for a seed.
+Interval bootstrap_mean_interval(Span<double> v, int resamples = 2000, uint64_t seed = 0x5eed, double level = 0.95);
 
 // ---- ranking metrics (labels: positive when > 0.5) ----
 /// Points of sklearn.metrics.roc_curve (drop_intermediate=True): fpr, tpr and thresholds
