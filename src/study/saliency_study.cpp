@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <map>
 
 #include "diffscope/analysis/heatmaps.h"
 #include "diffscope/util/atomic_file.h"
@@ -15,6 +16,7 @@
 #include "diffscope/util/npy.h"
 #include "diffscope/util/output_folder.h"
 #include "diffscope/util/plot.h"
+#include "diffscope/util/progress.h"
 #include "study/internal.h"
 
 namespace diffscope {
@@ -41,12 +43,33 @@ at::Tensor attention_saliency(const RunFolder& run, int step, const std::string&
 }
 
 /// Saliency maps and curves for one run at one step; writes DIR/saliency/step_NNN/ and merges summary keys.
-std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& model, const std::string& dir,
-                                       bool quiet) {
-  const RunFolder run = RunFolder::load(dir);
+/// The step options.step / options.step_frac select in `run`.
+int chosen_step(const SaliencyOptions& o, const RunFolder& run) {
   if (!(o.step_frac >= 0.0 && o.step_frac <= 1.0))
     throw Error("--step-frac: expected a fraction 0..1 of the run, got " + std::to_string(o.step_frac));
-  const int step = o.step ? *o.step : static_cast<int>(std::lround(o.step_frac * (run.steps - 1)));
+  return o.step ? *o.step : static_cast<int>(std::lround(o.step_frac * (run.steps - 1)));
+}
+
+/// "0,6,12" or a parse_steps selection ("all", "K", "A:B", fractions), against the run's steps.
+std::vector<int> listed_steps(const std::string& spec, const RunFolder& run) {
+  if (spec.find(',') == std::string::npos) return parse_steps(spec, run.steps, "--steps");
+  std::vector<int> out;
+  size_t at = 0;
+  while (at <= spec.size()) {
+    const size_t comma = std::min(spec.find(',', at), spec.size());
+    const std::string item = spec.substr(at, comma - at);
+    const auto one = parse_steps(item, run.steps, "--steps");
+    if (one.size() != 1 || item.find(':') != std::string::npos)
+      throw Error("--steps " + spec + ": expected step numbers separated by commas, e.g. 0,6,12");
+    out.push_back(one[0]);
+    at = comma + 1;
+  }
+  return out;
+}
+
+std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& model, const std::string& dir, int step,
+                                       bool quiet) {
+  const RunFolder run = RunFolder::load(dir);
   StepContext s = study::load_step(model, run, step);
   std::vector<MethodResult> res;
   for (const auto& m : o.methods) {
@@ -124,13 +147,52 @@ std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& mo
 
 void saliency_run(const std::string& run_dir, const std::string& model_dir, const SaliencyOptions& o,
                   const Session& session) {
-  const Model model = study::load_model(study::run_model_dir(RunFolder::load(run_dir), model_dir), session);
-  explain_step(o, model, run_dir, session.quiet);
+  const RunFolder run = RunFolder::load(run_dir);
+  const Model model = study::load_model(study::run_model_dir(run, model_dir), session);
+  if (o.steps.empty()) {
+    explain_step(o, model, run_dir, chosen_step(o, run), session.quiet);
+    return;
+  }
+  if (o.step) throw Error("saliency: give --step or --steps, not both");
+  const std::vector<int> steps = listed_steps(o.steps, run);
+  CsvWriter table(run.path("saliency/over_steps.csv"), {"step", "timestep", "method", "deletion_auc", "insertion_auc",
+                                                         "deletion_auc_raw", "insertion_auc_raw"});
+  std::map<std::string, Series> del, ins;
+  Progress progress("explaining steps", static_cast<int>(steps.size()), session.quiet);
+  for (int step : steps) {
+    for (const auto& r : explain_step(o, model, run_dir, step, true)) {
+      table.cell(static_cast<int64_t>(step)).cell(run.timesteps[static_cast<size_t>(step)]).cell(r.name);
+      table.cell(r.deletion.auc).cell(r.insertion.auc).cell(r.deletion.auc_raw).cell(r.insertion.auc_raw);
+      table.end_row();
+      for (const auto& [series, value] : {std::pair<std::map<std::string, Series>*, double>{&del, r.deletion.auc},
+                                          {&ins, r.insertion.auc}}) {
+        Series& sr = (*series)[r.name];
+        sr.name = r.name;
+        sr.x.push_back(step);
+        sr.y.push_back(value);
+      }
+    }
+    progress.tick("step " + std::to_string(step));
+  }
+  progress.finish();
+  table.commit();
+  auto values = [](const std::map<std::string, Series>& m) {
+    std::vector<Series> v;
+    for (const auto& [name, sr] : m) v.push_back(sr);
+    return v;
+  };
+  write_png(run.path("saliency/deletion_over_steps.png"),
+            line_plot(values(del), "Deletion AUC over the denoising steps (lower = better saliency)", "step",
+                      "normalised deletion AUC"));
+  write_png(run.path("saliency/insertion_over_steps.png"),
+            line_plot(values(ins), "Insertion AUC over the denoising steps (higher = better saliency)", "step",
+                      "normalised insertion AUC"));
 }
 
 Summary saliency_prompt_set(const GenerationSpec& base, const std::string& prompts_file, const std::string& out,
                             const SaliencyOptions& o, const Session& session) {
   if (out.empty()) throw Error("--out: required with --prompts");
+  if (!o.steps.empty()) throw Error("saliency: --steps explains several steps of one run (--run); with --prompts give --step or --step-frac");
   const OutputFolder claimed = claim_output_folder(out, base.overwrite);
   const auto items = read_prompt_file(prompts_file, base.seed);
   const Model model = study::load_model(base.model, session);
@@ -139,7 +201,8 @@ Summary saliency_prompt_set(const GenerationSpec& base, const std::string& promp
   SummaryAggregate agg;
   study::for_each_prompt(model, base, items, out, session, "saliency", true,
                          [&](const PromptItem& item, const std::string& dir) {
-                           for (const auto& r : explain_step(o, model, dir, session.quiet)) {
+                           const int step = chosen_step(o, RunFolder::load(dir));
+                           for (const auto& r : explain_step(o, model, dir, step, session.quiet)) {
                              per.cell(static_cast<int64_t>(item.index)).cell(item.seed).cell(item.prompt).cell(r.name);
                              per.cell(r.deletion.auc).cell(r.insertion.auc);
                              per.cell(r.deletion.auc_raw).cell(r.insertion.auc_raw);

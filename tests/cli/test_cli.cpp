@@ -237,3 +237,36 @@ TEST_CASE("non-finite, out-of-range and malformed inputs are refused up front", 
     CHECK(r.output.find(want) != std::string::npos);
   }
 }
+
+TEST_CASE("saliency --steps explains several steps in one call: table, figures, per-step keys", "[cli]") {
+  TempDir tmp("cli-steps");
+  const std::string run = tmp.str() + "/run";
+  REQUIRE(ds("generate -m " + quote(kPkg) + " -p " + quote("a red circle") + " --steps 3 --scheduler ddim -g 3" +
+             " --threads 1 -q -o " + quote(run))
+              .exit_code == 0);
+  const std::string sal = "saliency --run " + quote(run) + " --samples 8 --k 4 --threads 1 -q ";
+  auto r = ds(sal + "--steps 0,2");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const std::string table = ds_test::read_text(run + "/saliency/over_steps.csv");
+  CHECK(count_lines(table) == 1 + 2 * 4);  // header, 2 steps x (attention, df-rise, df-cam, random)
+  CHECK(table.rfind("step,timestep,method,deletion_auc,insertion_auc", 0) == 0);
+  CHECK(fs::exists(run + "/saliency/deletion_over_steps.png"));
+  CHECK(fs::exists(run + "/saliency/insertion_over_steps.png"));
+  CHECK(fs::exists(run + "/saliency/step_000/auc.csv"));
+  CHECK(fs::exists(run + "/saliency/step_002/auc.csv"));
+  CHECK_FALSE(fs::exists(run + "/saliency/step_001"));
+  const auto summary = nlohmann::json::parse(ds_test::read_text(run + "/summary.json"));
+  CHECK(summary.contains("saliency.step_0.df-rise.deletion_auc"));
+  CHECK(summary.contains("saliency.step_2.random.insertion_auc"));
+  // the same step alone gives the same numbers
+  REQUIRE(ds(sal + "--step 2").exit_code == 0);
+  CHECK(nlohmann::json::parse(ds_test::read_text(run + "/summary.json"))["saliency.step_2.df-cam.deletion_auc"] ==
+        summary["saliency.step_2.df-cam.deletion_auc"]);
+  for (const auto& [args, want] : std::vector<std::pair<std::string, std::string>>{
+           {"--steps 0,9", "--steps"}, {"--steps 0,2 --step 1", "give --step or --steps, not both"}}) {
+    auto bad = ds(sal + args);
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.output.find(want) != std::string::npos);
+  }
+}

@@ -17,13 +17,16 @@ struct SaliencyOptions {
   std::string word;                     ///< also this word's attention map as a saliency
   std::string similarity = "structure";
   std::optional<int> step;              ///< the step to explain; unset: step_frac of the run
+  std::string steps;                    ///< several steps in one call: "0,6,12", "all", "A:B", "0.0:0.5" (run mode)
   double step_frac = 0.5;
   int samples = 500, batch = 16, k = 64;
   uint64_t seed = 0;                    ///< masks and the random baseline
 };
 
 /// Explains one step of the run in `run_dir` (model: `model_dir`, else the one run.json names): maps, curves and
-/// AUCs under run_dir/saliency/step_NNN/, keys saliency.step_N.<method>.* merged into run_dir/summary.json.
+/// AUCs under run_dir/saliency/step_NNN/, keys saliency.step_N.<method>.* merged into run_dir/summary.json. With
+/// options.steps, every listed step in one call (the model loaded once), plus the step x method table
+/// saliency/over_steps.csv and the AUC-against-step figures saliency/{deletion,insertion}_over_steps.png.
 void saliency_run(const std::string& run_dir, const std::string& model_dir, const SaliencyOptions& options,
                   const Session& session);
 
