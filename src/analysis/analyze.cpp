@@ -4,6 +4,9 @@
 #include "diffscope/analysis/registry.h"
 #include "diffscope/analysis/run_folder.h"
 #include "diffscope/analysis/summary.h"
+#include "diffscope/util/error.h"
+
+#include <spdlog/spdlog.h>
 
 
 namespace diffscope {
@@ -17,7 +20,21 @@ std::map<std::string, double> run_analyses(const std::string& run_dir, const Ana
     for (const Analysis* a : registered_analyses())
       if (o.which.count(a->name)) selected.push_back(a);
   }
-  const RunFolder run = RunFolder::load(run_dir);
+  const RunFolder run = RunFolder::load(run_dir, /*require_attention=*/false);
+  if (!run.has_attention) {
+    std::vector<const Analysis*> possible;
+    for (const Analysis* a : selected) {
+      if (!(a->needs & kNeedsAttention)) {
+        possible.push_back(a);
+      } else if (!o.which.empty()) {
+        throw Error(run.path("run.json") + ": the " + a->name + " analysis needs attention maps, and this run has "
+                    "none (it was generated with --no-attention or a plain export)");
+      } else {
+        spdlog::warn("{}: no attention maps (a --no-attention run): {} skipped", run_dir, a->name);
+      }
+    }
+    selected = possible;
+  }
   const std::vector<int> steps = parse_steps(o.steps, run.steps);
   AnalysisKeys s;
   for (const Analysis* a : selected) a->run(AnalysisInput{run, o, steps}, s);

@@ -14,7 +14,7 @@ namespace diffscope {
 
 std::string RunFolder::path(const std::string& rel) const { return (fs::path(dir) / rel).string(); }
 
-RunFolder RunFolder::load(const std::string& dir) {
+RunFolder RunFolder::load(const std::string& dir, bool require_attention) {
   RunFolder r;
   r.dir = dir;
   if (!fs::is_directory(dir)) throw Error("--run " + dir + ": not a folder (expected a run folder from diffscope generate)");
@@ -35,8 +35,19 @@ RunFolder RunFolder::load(const std::string& dir) {
   } catch (const nlohmann::json::exception& e) {
     throw Error(rj + ": missing or malformed key (" + std::string(e.what()).substr(0, 100) + ")");
   }
-  if (!r.meta.contains("attention"))
+  r.has_attention = r.meta.contains("attention");
+  if (!r.has_attention && require_attention)
     throw Error(rj + ": this run has no attention maps (it was generated with --no-attention or a plain export)");
+  r.steps = static_cast<int>(r.timesteps.size());
+  if (r.has_attention) load_maps(r, rj);
+  cv::Mat final_img = cv::imread(r.path("final.png"), cv::IMREAD_UNCHANGED);
+  if (final_img.empty()) throw Error(r.path("final.png") + ": missing or unreadable");
+  r.image_h = final_img.rows;
+  r.image_w = final_img.cols;
+  return r;
+}
+
+void RunFolder::load_maps(RunFolder& r, const std::string& rj) {
   r.maps = read_npy(r.path(r.meta["attention"].value("file", std::string("attention/maps.npy"))));
   if (r.maps.shape.size() != 4 || r.maps.shape[0] != static_cast<int64_t>(r.timesteps.size()))
     throw Error(r.path("attention/maps.npy") + ": expected [steps, tokens, h, w] with " +
@@ -48,11 +59,6 @@ RunFolder RunFolder::load(const std::string& dir) {
   for (const auto& w : r.words)
     for (int p : w.positions)
       if (p < 0 || p >= r.num_tokens) throw Error(rj + ": word \"" + w.text + "\" points outside the token axis");
-  cv::Mat final_img = cv::imread(r.path("final.png"), cv::IMREAD_UNCHANGED);
-  if (final_img.empty()) throw Error(r.path("final.png") + ": missing or unreadable");
-  r.image_h = final_img.rows;
-  r.image_w = final_img.cols;
-  return r;
 }
 
 const float* RunFolder::map(int step, int token) const {

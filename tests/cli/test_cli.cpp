@@ -270,3 +270,24 @@ TEST_CASE("saliency --steps explains several steps in one call: table, figures, 
     CHECK(bad.output.find(want) != std::string::npos);
   }
 }
+
+TEST_CASE("a --no-attention run: emergence runs, attention analyses are refused by name, analyze skips them", "[cli]") {
+  TempDir tmp("cli-noatt");
+  const std::string run = tmp.str() + "/run";
+  REQUIRE(ds("generate -m " + quote(kPkg) + " -p x --steps 3 --scheduler ddim --no-attention --threads 1 -q -o " +
+             quote(run))
+              .exit_code == 0);
+  CHECK(ds("emergence --run " + quote(run) + " -q").exit_code == 0);
+  const auto s = nlohmann::json::parse(ds_test::read_text(run + "/summary.json"));
+  CHECK(s.contains("emergence.ssim_at_50pct"));
+  auto h = ds("heatmaps --run " + quote(run) + " -q");
+  CHECK(h.exit_code == 2);
+  CHECK(h.output.find("the heatmaps analysis needs attention maps") != std::string::npos);
+  const std::string set = tmp.str() + "/analyzed";
+  auto a = ds("analyze -m " + quote(kPkg) + " -p x --steps 3 --scheduler ddim --no-attention --threads 1 -q -o " +
+              quote(set));
+  CHECK(a.exit_code == 0);
+  const auto sa = nlohmann::json::parse(ds_test::read_text(set + "/summary.json"));
+  CHECK(sa.contains("emergence.psnr_at_50pct"));
+  CHECK_FALSE(sa.contains("heatmaps.words"));
+}

@@ -28,6 +28,7 @@ enum AnalysisNeeds : unsigned {
   kNeedsArrays = 0,        ///< latents, attention maps, run.json
   kNeedsImages = 1u << 0,  ///< final.png / steps/x0_NNN.png
   kNeedsMasks = 1u << 1,   ///< ground-truth masks (--masks or the package's concepts.json)
+  kNeedsAttention = 1u << 2,  ///< attention/maps.npy (not in a --no-attention run)
 };
 
 /// A registered analysis: what it is called and does, and the function that runs it.

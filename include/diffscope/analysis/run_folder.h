@@ -20,8 +20,11 @@ struct RunFolder {
   NpyArray maps;                   ///< [steps, tokens, h, w]
   int steps = 0, num_tokens = 0, h = 0, w = 0;
   int image_h = 0, image_w = 0;
+  bool has_attention = false;      ///< false for a --no-attention run (maps empty)
 
-  static RunFolder load(const std::string& dir);
+  /// Reads run.json, final.png and (when the run captured them) attention/maps.npy. With `require_attention`, a
+  /// run without attention maps is an Error naming run.json.
+  static RunFolder load(const std::string& dir, bool require_attention = true);
   /// Pointer to the h*w map of one token at one step.
   const float* map(int step, int token) const;
   /// A word's map at one step: the mean of its sub-token maps (DAAM merges sub-words the same way).
@@ -32,6 +35,9 @@ struct RunFolder {
   std::vector<Word> content_words() const;
   /// Path inside the run folder.
   std::string path(const std::string& rel) const;
+
+ private:
+  static void load_maps(RunFolder& r, const std::string& run_json);
 };
 
 /// Parses a step selection against `steps` steps: "all", "K", "A:B" (B exclusive, Python-style, negatives count
