@@ -124,7 +124,7 @@ void do_correlate(const RunFolder& run, const AnalysisOptions& o, const std::vec
     for (size_t j = i + 1; j < words.size(); ++j) s["correlate." + keys[i] + "~" + keys[j]] = corr[i][j];
 }
 
-DIFFSCOPE_ANALYSIS({"correlate", "word x word attention correlations and attribute-binding scores", 40, kNeedsAttention, {"--run runs/cat --nouns cat,hat --attributes red"},
+DIFFSCOPE_ANALYSIS({"correlate", "word x word attention correlations and attribute-binding scores", 40, kNeedsAttention, {"--run runs/cat --nouns cat,hat --attributes red"}, {"agg-steps", "nouns", "attributes"},
                     [](const AnalysisInput& in, AnalysisKeys& keys) { do_correlate(in.run, in.options, in.steps, keys); }});
 
 }  // namespace

@@ -145,7 +145,7 @@ void do_emergence(const RunFolder& run, AnalysisKeys& s) {
 }
 
 
-DIFFSCOPE_ANALYSIS({"emergence", "each step's x0 against the final image: colour, layout, structure, detail", 30, kNeedsImages, {},
+DIFFSCOPE_ANALYSIS({"emergence", "each step's x0 against the final image: colour, layout, structure, detail", 30, kNeedsImages, {}, {},
                     [](const AnalysisInput& in, AnalysisKeys& keys) { do_emergence(in.run, keys); }});
 
 }  // namespace

@@ -144,7 +144,7 @@ void do_heatmaps(const RunFolder& run, const AnalysisOptions& o, const std::vect
 }
 
 
-DIFFSCOPE_ANALYSIS({"heatmaps", "per-word attention heatmaps, overlays and the word x timestep grid of a run", 10, kNeedsAttention, {"--run runs/demo --agg-steps 0.0:0.5 --colormap inferno"},
+DIFFSCOPE_ANALYSIS({"heatmaps", "per-word attention heatmaps, overlays and the word x timestep grid of a run", 10, kNeedsAttention, {"--run runs/demo --agg-steps 0.0:0.5 --colormap inferno"}, {"agg-steps", "normalize", "colormap", "x0-overlays"},
                     [](const AnalysisInput& in, AnalysisKeys& keys) { do_heatmaps(in.run, in.options, in.steps, keys); }});
 
 }  // namespace

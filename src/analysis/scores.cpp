@@ -123,7 +123,7 @@ void do_auc(const RunFolder& run, const AnalysisOptions& o, const std::vector<in
 }
 
 
-DIFFSCOPE_ANALYSIS({"auc", "ROC-AUC, average precision and IoU of word heatmaps against masks", 50, kNeedsMasks | kNeedsAttention, {"--run runs/x --masks masks/x"},
+DIFFSCOPE_ANALYSIS({"auc", "ROC-AUC, average precision and IoU of word heatmaps against masks", 50, kNeedsMasks | kNeedsAttention, {"--run runs/x --masks masks/x"}, {"agg-steps", "threshold", "masks"},
                     [](const AnalysisInput& in, AnalysisKeys& keys) { do_auc(in.run, in.options, in.steps, keys); }});
 
 }  // namespace

@@ -102,7 +102,7 @@ void do_settle(const RunFolder& run, const std::vector<int>& steps, AnalysisKeys
 }
 
 
-DIFFSCOPE_ANALYSIS({"settle", "step x word attention mass/share and when each word's location is decided", 20, kNeedsAttention, {},
+DIFFSCOPE_ANALYSIS({"settle", "step x word attention mass/share and when each word's location is decided", 20, kNeedsAttention, {}, {"agg-steps"},
                     [](const AnalysisInput& in, AnalysisKeys& keys) { do_settle(in.run, in.steps, keys); }});
 
 }  // namespace

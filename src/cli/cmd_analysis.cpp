@@ -29,7 +29,7 @@ std::function<Runner(CLI::App&)> single(const Analysis& analysis) {
   return [&analysis](CLI::App& app) -> Runner {
     auto o = std::make_shared<Opts>();
     app.add_option("-r,--run", o->run, "run folder written by diffscope generate")->required();
-    add_analysis_options(app, o->a);
+    add_analysis_options(app, o->a, &analysis.options);
     app.add_flag("-q,--quiet", o->quiet, "print nothing on success");
     std::vector<std::string> examples{"diffscope " + analysis.name + " --run runs/demo"};
     for (const auto& e : analysis.examples) examples.push_back("diffscope " + analysis.name + " " + e);

@@ -39,7 +39,10 @@ at::Tensor attention_saliency(const RunFolder& run, int step, const std::string&
     for (size_t i = 0; i < sum.size(); ++i) sum[i] += m[i];
   }
   if (!found) throw Error("--word " + word + ": not a word of the run's prompt");
-  return at::from_blob(sum.data(), {run.h, run.w}, at::kFloat).clone();
+  // min-max scaled like DF-RISE's and DF-CAM's maps (the pixel order, and so every AUC, is unchanged)
+  const at::Tensor m = at::from_blob(sum.data(), {run.h, run.w}, at::kFloat).clone();
+  const float lo = m.min().item<float>(), hi = m.max().item<float>();
+  return hi > lo ? (m - lo) / (hi - lo) : at::zeros_like(m);
 }
 
 /// Saliency maps and curves for one run at one step; writes DIR/saliency/step_NNN/ and merges summary keys.

@@ -38,6 +38,7 @@ struct Analysis {
   int order = 0;        ///< run (and help) order; ties by name
   unsigned needs = kNeedsArrays;
   std::vector<std::string> examples;  ///< argument lists for `diffscope <name>` beyond "--run DIR"
+  std::vector<std::string> options;   ///< the shared analysis options it reads (names without "--"), for its --help
   /// Writes its tables and figures into the run folder (atomically, through the util writers) and adds its keys.
   std::function<void(const AnalysisInput& in, AnalysisKeys& keys)> run;
 };
@@ -54,7 +55,8 @@ const Analysis& find_analysis(const std::string& name);
 #define DIFFSCOPE_ANALYSIS_CONCAT2(a, b) a##b
 #define DIFFSCOPE_ANALYSIS_CONCAT(a, b) DIFFSCOPE_ANALYSIS_CONCAT2(a, b)
 /// Registers an analysis at static-initialisation time:
-/// DIFFSCOPE_ANALYSIS({"settle", "one line", 20, kNeedsArrays, {}, [](const AnalysisInput& in, AnalysisKeys& k) {...}});
+/// DIFFSCOPE_ANALYSIS({"settle", "one line", 20, kNeedsAttention, {examples}, {"agg-steps"},
+///                     [](const AnalysisInput& in, AnalysisKeys& k) {...}});
 #define DIFFSCOPE_ANALYSIS(...)                                                    \
   static const int DIFFSCOPE_ANALYSIS_CONCAT(ds_analysis_registered_, __LINE__) = \
       ::diffscope::register_analysis(::diffscope::Analysis __VA_ARGS__)
