@@ -5,6 +5,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "test_support.h"
@@ -290,4 +292,16 @@ TEST_CASE("a --no-attention run: emergence runs, attention analyses are refused 
   const auto sa = nlohmann::json::parse(ds_test::read_text(set + "/summary.json"));
   CHECK(sa.contains("emergence.psnr_at_50pct"));
   CHECK_FALSE(sa.contains("heatmaps.words"));
+}
+
+TEST_CASE("threads beyond the cores are clamped to them, with a warning, and run.json records what ran", "[cli]") {
+  TempDir tmp("cli-threads");
+  const std::string out = tmp.str() + "/run";
+  auto r = ds("generate -m " + quote(kPkg) + " -p x --steps 1 --threads 100000000 -o " + quote(out));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.output.find("--threads 100000000: this machine has") != std::string::npos);
+  const int ran = nlohmann::json::parse(ds_test::read_text(out + "/run.json"))["threads"].get<int>();
+  CHECK(ran >= 1);
+  CHECK(ran <= static_cast<int>(std::thread::hardware_concurrency()));
 }

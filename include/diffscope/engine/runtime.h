@@ -4,7 +4,8 @@
 
 namespace diffscope {
 
-/// Sets LibTorch's intra-op threads; 0 = number of cores. Returns the count in effect.
+/// Sets LibTorch's intra-op threads; 0 = number of cores; more than the cores is clamped to them with a warning.
+/// Returns the count in effect (what run.json records).
 int set_threads(int threads);
 
 /// Checks a --device value ("cpu", "cuda", "cuda:N") against this LibTorch; Error when unusable.
