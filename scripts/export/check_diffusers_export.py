@@ -159,7 +159,7 @@ def main():
     ap.add_argument("--variant", nargs="+", default=["sd1", "sd2"], choices=["sd1", "sd2"])
     ap.add_argument("--scheduler", nargs="+", default=["ddim", "euler", "dpm++2m"], choices=list(DIFFUSERS_SCHEDULER))
     ap.add_argument("--tokenizer-dir",
-                    default=os.path.join(HERE, "..", "..", "..", "shared", "reference", "clip-tokenizer"))
+                    default=os.path.join(HERE, "..", "..", "tests", "data", "reference", "clip-tokenizer"))
     ap.add_argument("--prompt", default="a photo of a red circle and a blue square")
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--guidance", type=float, default=7.5)

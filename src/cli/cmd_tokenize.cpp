@@ -62,7 +62,7 @@ Runner setup(CLI::App& app) {
   app.add_option("--max-length", o->max_length, "context length (with --tokenizer)")->default_val(77);
   app.add_option("--pad-token", o->pad_token, "padding token (with --tokenizer)")->default_val("<|endoftext|>");
   add_examples(app, {"diffscope tokenize -m models/shapes-v1 -p \"a red circle\"",
-                     "diffscope tokenize --tokenizer ../shared/reference/clip-tokenizer -p \"a photo of a cat\" --json"});
+                     "diffscope tokenize --tokenizer tests/data/reference/clip-tokenizer -p \"a photo of a cat\" --json"});
   return [o] { return run(*o); };
 }
 
