@@ -108,13 +108,13 @@ std::string generate_with(const Model& model, const GenerationSpec& g, const Ses
     attention = std::make_unique<AttentionCapture>(ao);
     observers.push_back(attention.get());
   }
-  spdlog::info("{}: \"{}\" seed {} on {} ({} threads)", model.info().name, g.prompt, g.seed, device,
-               set_threads(session.threads));
+  const int threads = set_threads(session.threads);
+  spdlog::info("{}: \"{}\" seed {} on {} ({} threads)", model.info().name, g.prompt, g.seed, device, threads);
   GenerateResult r = generate(model, o, observers);
 
   nlohmann::json extra;
   extra["command"] = command;
-  extra["threads"] = set_threads(session.threads);
+  extra["threads"] = threads;
   extra["device"] = device;
   extra["x0_every"] = g.x0_every;
   extra["timestep_schedule"] = g.timestep_schedule;

@@ -70,9 +70,8 @@ std::vector<int> listed_steps(const std::string& spec, const RunFolder& run) {
   return out;
 }
 
-std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& model, const std::string& dir, int step,
+std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& model, const RunFolder& run, int step,
                                        bool quiet) {
-  const RunFolder run = RunFolder::load(dir);
   StepContext s = study::load_step(model, run, step);
   std::vector<MethodResult> res;
   for (const auto& m : o.methods) {
@@ -153,7 +152,7 @@ void saliency_run(const std::string& run_dir, const std::string& model_dir, cons
   const RunFolder run = RunFolder::load(run_dir);
   const Model model = study::load_model(study::run_model_dir(run, model_dir), session);
   if (o.steps.empty()) {
-    explain_step(o, model, run_dir, chosen_step(o, run), session.quiet);
+    explain_step(o, model, run, chosen_step(o, run), session.quiet);
     return;
   }
   if (o.step) throw Error("saliency: give --step or --steps, not both");
@@ -163,7 +162,7 @@ void saliency_run(const std::string& run_dir, const std::string& model_dir, cons
   std::map<std::string, Series> del, ins;
   Progress progress("explaining steps", static_cast<int>(steps.size()), session.quiet);
   for (int step : steps) {
-    for (const auto& r : explain_step(o, model, run_dir, step, true)) {
+    for (const auto& r : explain_step(o, model, run, step, true)) {
       table.cell(static_cast<int64_t>(step)).cell(run.timesteps[static_cast<size_t>(step)]).cell(r.name);
       table.cell(r.deletion.auc).cell(r.insertion.auc).cell(r.deletion.auc_raw).cell(r.insertion.auc_raw);
       table.end_row();
@@ -204,8 +203,8 @@ Summary saliency_prompt_set(const GenerationSpec& base, const std::string& promp
   SummaryAggregate agg;
   study::for_each_prompt(model, base, items, out, session, "saliency", true,
                          [&](const PromptItem& item, const std::string& dir) {
-                           const int step = chosen_step(o, RunFolder::load(dir));
-                           for (const auto& r : explain_step(o, model, dir, step, session.quiet)) {
+                           const RunFolder run = RunFolder::load(dir);
+                           for (const auto& r : explain_step(o, model, run, chosen_step(o, run), session.quiet)) {
                              per.cell(static_cast<int64_t>(item.index)).cell(item.seed).cell(item.prompt).cell(r.name);
                              per.cell(r.deletion.auc).cell(r.insertion.auc);
                              per.cell(r.deletion.auc_raw).cell(r.insertion.auc_raw);
