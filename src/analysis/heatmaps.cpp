@@ -111,7 +111,7 @@ std::vector<std::string> write_heatmaps(const RunFolder& run, const std::vector<
   cols.erase(std::unique(cols.begin(), cols.end()), cols.end());
   std::vector<std::vector<cv::Mat>> cells;
   std::vector<std::string> rows, col_labels;
-  for (int c : cols) col_labels.push_back("t=" + std::to_string(run.timesteps[static_cast<size_t>(c)]));
+  for (int c : cols) col_labels.push_back("t=" + format_number(run.timesteps[static_cast<size_t>(c)]));
   for (const auto& hm : maps) {
     std::vector<cv::Mat> row;
     for (int c : cols) {

@@ -22,7 +22,7 @@ RunFolder RunFolder::load(const std::string& dir, bool require_attention) {
   if (!fs::exists(rj)) throw Error(rj + ": missing (an interrupted or foreign run folder; rerun diffscope generate)");
   r.meta = read_json_file(rj);
   try {
-    r.timesteps = r.meta.at("timesteps").get<std::vector<int64_t>>();
+    r.timesteps = r.meta.at("timesteps").get<std::vector<double>>();
     r.tokens = r.meta.at("tokens").get<std::vector<std::string>>();
     r.token_count = r.meta.at("token_count").get<int>();
     for (const auto& w : r.meta.at("words")) {

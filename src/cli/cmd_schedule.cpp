@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "diffscope/util/csv.h"
+#include "diffscope/util/json_util.h"
 #include "diffscope/study/describe.h"
 
 namespace diffscope::cli {
@@ -21,7 +23,7 @@ int run(const Opts& o) {
   const auto& acp = s.alphas_cumprod;
   if (o.json) {
     nlohmann::json j{{"scheduler", s.scheduler},
-                     {"timesteps", s.timesteps},
+                     {"timesteps", numbers_json(s.timesteps)},
                      {"sigmas", s.sigmas},
                      {"alphas_cumprod", acp},
                      {"init_noise_sigma", s.init_noise_sigma}};
@@ -30,9 +32,9 @@ int run(const Opts& o) {
   }
   std::printf("scheduler %s, %zu timesteps, init_noise_sigma %.9g\n", s.scheduler.c_str(), s.timesteps.size(),
               s.init_noise_sigma);
-  std::printf("%-5s %-6s %-14s %s\n", "step", "t", "alphas_cumprod", s.sigmas.empty() ? "" : "sigma");
+  std::printf("%-5s %-18s %-14s %s\n", "step", "t", "alphas_cumprod", s.sigmas.empty() ? "" : "sigma");
   for (size_t i = 0; i < s.timesteps.size(); ++i) {
-    std::printf("%-5zu %-6lld %-14.9g", i, static_cast<long long>(s.timesteps[i]), acp[i]);
+    std::printf("%-5zu %-18s %-14.9g", i, format_number(s.timesteps[i]).c_str(), acp[i]);
     if (i < s.sigmas.size()) std::printf(" %.9g", s.sigmas[i]);
     std::printf("\n");
   }

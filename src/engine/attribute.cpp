@@ -56,7 +56,7 @@ GenerateResult attribute(const Model& model, const AttributeOptions& a, const st
   at::NoGradGuard no_grad;
   GenerateResult res;
   res.scheduler = "forward-noise";
-  res.timesteps = a.timesteps;
+  res.timesteps.assign(a.timesteps.begin(), a.timesteps.end());
   res.encoding = model.tokenize(a.prompt);
   const bool guided = a.guidance_scale > 1.0;
   auto t0 = std::chrono::steady_clock::now();
@@ -79,7 +79,7 @@ GenerateResult attribute(const Model& model, const AttributeOptions& a, const st
 
   t0 = std::chrono::steady_clock::now();
   for (size_t i = 0; i < a.timesteps.size(); ++i) {
-    const int64_t t = a.timesteps[i];
+    const int64_t t = a.timesteps[i];  // integers: the user's --t
     at::Tensor xt = sched->add_noise(x0, noise, t);
     DenoiserOutput raw;
     at::Tensor pred = guided_noise(model, sched->scale_model_input(xt, t), t, context, a.guidance_scale, &raw);

@@ -9,6 +9,7 @@
 
 #include <chrono>
 
+#include "diffscope/util/csv.h"
 #include "diffscope/util/error.h"
 #include "diffscope/engine/model.h"
 #include "diffscope/util/npy.h"
@@ -56,11 +57,11 @@ at::Tensor encode_prompts(const Model& model, const Encoding& prompt, const std:
   return model.encode_text(ids);
 }
 
-at::Tensor guided_noise(const Model& model, const at::Tensor& latent_in, int64_t timestep, const at::Tensor& context,
+at::Tensor guided_noise(const Model& model, const at::Tensor& latent_in, double timestep, const at::Tensor& context,
                         double guidance_scale, DenoiserOutput* raw) {
   const int64_t b = context.size(0);
   at::Tensor x = b == 1 ? latent_in : latent_in.expand({b, -1, -1, -1});
-  at::Tensor t = at::full({b}, static_cast<double>(timestep), at::TensorOptions().dtype(at::kFloat).device(x.device()));
+  at::Tensor t = at::full({b}, timestep, at::TensorOptions().dtype(at::kFloat).device(x.device()));
   DenoiserOutput out = model.denoise(x, t, context);
   at::Tensor noise = out.prediction;
   if (b == 2) {
@@ -121,11 +122,17 @@ GenerateResult generate(const Model& model, const GenerateOptions& o, const std:
   t0 = Clock::now();
   Progress progress("denoising", static_cast<int>(res.timesteps.size()), !o.show_progress);
   for (size_t i = 0; i < res.timesteps.size(); ++i) {
-    const int64_t t = res.timesteps[i];
+    const double t = res.timesteps[i];
     at::Tensor latent_in = sched->scale_model_input(latents, t);
     DenoiserOutput raw;
     at::Tensor noise = guided_noise(model, latent_in, t, context, o.guidance_scale, &raw);
     StepOutput so = sched->step(noise, t, latents, gen);
+    if (!at::isfinite(so.prev_sample).all().item<bool>())
+      throw Error("step " + std::to_string(i) + " (t=" + format_number(t) + "): the latent is no longer finite (NaN or " +
+                  (at::isfinite(noise).all().item<bool>() ? std::string("inf after the " + sched->name() + " update")
+                                                          : std::string("inf in the denoiser's output")) +
+                  "); the run was stopped before run.json was written. Check the scheduler configuration (e.g. zero terminal "
+                  "SNR with epsilon prediction) and --init-latents", kExitFailure);
     StepState st;
     st.index = static_cast<int>(i);
     st.timestep = t;
@@ -137,7 +144,7 @@ GenerateResult generate(const Model& model, const GenerateOptions& o, const std:
     st.features = &raw.features;
     for (auto* ob : observers) ob->on_step(ctx, st);
     latents = so.prev_sample;
-    progress.tick("t=" + std::to_string(t));
+    progress.tick("t=" + format_number(t));
   }
   progress.finish();
   res.seconds_loop = since(t0);

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "diffscope/util/atomic_file.h"
+#include "diffscope/util/csv.h"
 #include "diffscope/engine/attention_capture.h"
 #include "diffscope/util/error.h"
 #include "diffscope/util/image.h"
@@ -152,7 +153,7 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
   if (!impl_->thumbs.empty()) {
     std::vector<std::string> labels;
     for (size_t i = 0; i < impl_->x0_steps.size(); ++i)
-      labels.push_back("step " + std::to_string(impl_->x0_steps[i]) + " t=" + std::to_string(r.timesteps[impl_->x0_steps[i]]));
+      labels.push_back("step " + std::to_string(impl_->x0_steps[i]) + " t=" + format_number(r.timesteps[impl_->x0_steps[i]]));
     std::vector<cv::Mat> cells = impl_->thumbs;
     cells.push_back(final_img);
     labels.push_back("final");
@@ -192,7 +193,7 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
       layers.push_back({{"name", l.name}, {"block", l.block}, {"heads", l.heads}, {"height", l.height}, {"width", l.width}});
     j["model"]["attention_layers"] = layers;
   }
-  j["timesteps"] = r.timesteps;
+  j["timesteps"] = numbers_json(r.timesteps);
   j["latent_shape"] = {r.final_latent.size(1), r.final_latent.size(2), r.final_latent.size(3)};
   j["ids"] = r.encoding.ids;
   j["tokens"] = r.encoding.tokens;

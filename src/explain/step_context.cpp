@@ -15,7 +15,7 @@ namespace diffscope {
 
 StepContext make_step_context(const Model& model, const at::Tensor& latent, const std::string& prompt,
                               const std::string& negative_prompt, double guidance,
-                              const std::vector<int64_t>& timesteps, int step, bool sigma_space) {
+                              const std::vector<double>& timesteps, int step, bool sigma_space) {
   if (step < 0 || step >= static_cast<int>(timesteps.size()))
     throw Error("--step " + std::to_string(step) + ": the run has steps 0.." + std::to_string(timesteps.size() - 1));
   StepContext s;
@@ -24,11 +24,14 @@ StepContext make_step_context(const Model& model, const at::Tensor& latent, cons
   s.timesteps = timesteps;
   s.timestep = timesteps[static_cast<size_t>(step)];
   s.prediction_type = model.info().prediction_type;
-  s.alphas_cumprod = make_scheduler("ddim", model.scheduler_config())->alphas_cumprod();
+  auto table = make_scheduler("ddim", model.scheduler_config());
+  s.alphas_cumprod = table->alphas_cumprod();
+  // the noise level of every step of the run: the training table at integer timesteps, the sigma interpolated as
+  // Euler does at fractional ones (Euler linspace, Karras)
+  for (double t : timesteps) s.alpha_bars.push_back(table->alpha_bar_at(t));
   s.latent = latent.to(model.device());
   if (sigma_space) {  // sigma-space sample (Euler) -> the DDIM (VP) space
-    const double a = s.alphas_cumprod.at(static_cast<size_t>(s.timestep));
-    s.latent = s.latent * std::sqrt(a);
+    s.latent = s.latent * std::sqrt(s.alpha_bars[static_cast<size_t>(step)]);
   }
   s.guidance = guidance;
   at::NoGradGuard ng;
@@ -51,7 +54,7 @@ at::Tensor guided_noise_batch(const StepContext& s, const at::Tensor& latents, i
       ctx = s.context.expand({b, -1, -1});
       xin = x;
     }
-    at::Tensor t = at::full({xin.size(0)}, static_cast<double>(s.timestep), at::TensorOptions().dtype(at::kFloat).device(x.device()));
+    at::Tensor t = at::full({xin.size(0)}, s.timestep, at::TensorOptions().dtype(at::kFloat).device(x.device()));
     at::Tensor e = s.model->denoise(xin, t, ctx).prediction;
     if (guided) e = guidance_combine(e.narrow(0, 0, b), e.narrow(0, b, b), s.guidance);
     out.push_back(e);
@@ -60,21 +63,20 @@ at::Tensor guided_noise_batch(const StepContext& s, const at::Tensor& latents, i
 }
 
 namespace {
-double abar(const StepContext& s, int64_t t) {
-  return t >= 0 ? s.alphas_cumprod.at(static_cast<size_t>(t)) : s.alphas_cumprod.at(0);
+/// alpha_bar at step k of the run; after the last step, the table's first entry (DDIM without set_alpha_to_one).
+double abar(const StepContext& s, size_t k) {
+  return k < s.alpha_bars.size() ? s.alpha_bars[k] : s.alphas_cumprod.at(0);
 }
 }  // namespace
 
 at::Tensor ddim_x0(const StepContext& s, const at::Tensor& x, const at::Tensor& out) {
-  return predicted_x0(s.prediction_type, out, x, NoiseLevel::from_alpha_bar(abar(s, s.timestep)));
+  return predicted_x0(s.prediction_type, out, x, NoiseLevel::from_alpha_bar(abar(s, static_cast<size_t>(s.step))));
 }
 
 at::Tensor ddim_step(const StepContext& s, const at::Tensor& x, const at::Tensor& out) {
-  int64_t prev = -1;
-  if (static_cast<size_t>(s.step) + 1 < s.timesteps.size()) prev = s.timesteps[static_cast<size_t>(s.step) + 1];
-  const NoiseLevel here = NoiseLevel::from_alpha_bar(abar(s, s.timestep));
+  const NoiseLevel here = NoiseLevel::from_alpha_bar(abar(s, static_cast<size_t>(s.step)));
   return ddim_update(predicted_x0(s.prediction_type, out, x, here), predicted_eps(s.prediction_type, out, x, here),
-                     NoiseLevel::from_alpha_bar(abar(s, prev)));
+                     NoiseLevel::from_alpha_bar(abar(s, static_cast<size_t>(s.step) + 1)));
 }
 
 void check_similarity(const std::string& k) {

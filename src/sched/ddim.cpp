@@ -1,4 +1,6 @@
-// DDIMScheduler (diffusers 0.31): deterministic for eta = 0, default spacing "leading".
+// DDIMScheduler (diffusers 0.31): deterministic for eta = 0, default spacing "leading"; x0 thresholded
+// (dynamic) or clipped before the update, the model's own epsilon kept (use_clipped_model_output false, as the
+// pipeline calls it).
 #include <ATen/ATen.h>
 
 #include "diffscope/util/error.h"
@@ -10,22 +12,24 @@ namespace {
 class Ddim : public Scheduler {
  public:
   explicit Ddim(const SchedulerConfig& c) : Scheduler(c) {
-    final_alpha_ = c.set_alpha_to_one ? 1.0f : f32(alphas_cumprod_[0]);
+    final_alpha_ = *c.set_alpha_to_one ? 1.0f : f32(alphas_cumprod_[0]);
   }
   std::string name() const override { return "ddim"; }
   void set_timesteps(int steps) override { use_spaced(steps, "leading"); }
   void set_custom_timesteps(const std::vector<int64_t>& ts) override { use_custom(ts); }
-  StepOutput step(const at::Tensor& out, int64_t t, const at::Tensor& x, c10::optional<at::Generator> gen,
+  StepOutput step(const at::Tensor& out, double timestep, const at::Tensor& x, c10::optional<at::Generator> gen,
                   const at::Tensor* noise) override {
+    const int64_t t = static_cast<int64_t>(table_index(timestep));
     const int64_t prev = previous_timestep(t);
-    const float a = f32(alphas_cumprod_.at(static_cast<size_t>(t)));
+    const float a = f32(alphas_cumprod_[static_cast<size_t>(t)]);
     const float a_prev = prev >= 0 ? f32(alphas_cumprod_[static_cast<size_t>(prev)]) : final_alpha_;
     const float b = 1.0f - a, b_prev = 1.0f - a_prev;
     at::Tensor x0 = predict_x0(config_.prediction_type, out, x, a);
     at::Tensor eps = predict_eps(config_.prediction_type, out, x, a);
-    if (config_.clip_sample) {
+    if (config_.thresholding) {
+      x0 = threshold(x0);
+    } else if (*config_.clip_sample) {
       x0 = x0.clamp(-config_.clip_sample_range, config_.clip_sample_range);
-      if (config_.prediction_type != Prediction::Epsilon) eps = predict_eps(Prediction::Sample, x0, x, a);
     }
     const float variance = (b_prev / b) * (1.0f - a / a_prev);
     const float std_dev = static_cast<float>(eta_) * std::pow(variance, 0.5f);

@@ -10,7 +10,7 @@
 
 namespace diffscope {
 
-Scheduler::Scheduler(SchedulerConfig config) : config_(std::move(config)) {
+Scheduler::Scheduler(SchedulerConfig config, bool zero_snr_floor) : config_(std::move(config)) {
   const int n = config_.num_train_timesteps;
   at::Tensor betas;
   if (!config_.trained_betas.empty()) {
@@ -25,7 +25,17 @@ Scheduler::Scheduler(SchedulerConfig config) : config_(std::move(config)) {
     for (int i = 0; i < n; ++i) b.push_back(std::min(1 - abar((i + 1.0) / n) / abar(double(i) / n), 0.999));
     betas = at::tensor(b, at::kDouble).to(at::kFloat);
   }
+  if (config_.rescale_betas_zero_snr) {  // Lin et al. 2024, Algorithm 1, in float32 as diffusers
+    at::Tensor abar_sqrt = at::cumprod(1.0 - betas, 0).sqrt();
+    at::Tensor first = abar_sqrt[0].clone(), last = abar_sqrt[-1].clone();
+    abar_sqrt -= last;
+    abar_sqrt *= first / (first - last);
+    at::Tensor abar = abar_sqrt.pow(2);
+    betas = 1 - at::cat({abar.narrow(0, 0, 1), abar.narrow(0, 1, n - 1) / abar.narrow(0, 0, n - 1)});
+  }
   acp_ = at::cumprod(1.0 - betas, 0);
+  // sigma-space classes keep the last alpha_bar just above 0 so the first sigma is finite (diffusers: 2**-24)
+  if (config_.rescale_betas_zero_snr && zero_snr_floor) acp_[n - 1] = std::ldexp(1.0, -24);
   auto a = acp_.contiguous();
   alphas_cumprod_.assign(a.data_ptr<float>(), a.data_ptr<float>() + n);
 }
@@ -34,11 +44,27 @@ std::string Scheduler::spacing(const char* class_default) const {
   return config_.timestep_spacing ? *config_.timestep_spacing : std::string(class_default);
 }
 
-std::vector<int64_t> Scheduler::spaced_timesteps(int steps, const std::string& sp) const {
+void Scheduler::check_steps(int steps) const {
   const int n = config_.num_train_timesteps;
   if (steps < 1 || steps > n)
     throw Error("--steps: " + std::to_string(steps) + " inference steps, but the scheduler was trained with " +
                 std::to_string(n) + " timesteps (expected 1.." + std::to_string(n) + ")");
+}
+
+void Scheduler::check_range(const std::vector<double>& ts) const {
+  const int n = config_.num_train_timesteps;
+  for (double t : ts)
+    if (!(t >= 0 && t <= n - 1))
+      throw Error("--steps " + std::to_string(num_inference_steps_) + ": with timestep_spacing \"" + spacing("leading") +
+                  "\" and steps_offset " + std::to_string(config_.steps_offset) + " the schedule reaches timestep " +
+                  std::to_string(static_cast<long long>(t)) + ", outside the " + std::to_string(n) +
+                  " training timesteps 0.." + std::to_string(n - 1) + " (" + config_.source +
+                  "); use fewer steps or another spacing");
+}
+
+std::vector<int64_t> Scheduler::spaced_timesteps(int steps, const std::string& sp) const {
+  const int n = config_.num_train_timesteps;
+  check_steps(steps);
   std::vector<int64_t> t;
   if (sp == "linspace") {  // np.linspace(0, n-1, steps).round()[::-1]
     for (int i = 0; i < steps; ++i) {
@@ -61,8 +87,10 @@ std::vector<int64_t> Scheduler::spaced_timesteps(int steps, const std::string& s
 }
 
 void Scheduler::use_spaced(int steps, const char* class_default) {
-  timesteps_ = spaced_timesteps(steps, spacing(class_default));
+  const auto ts = spaced_timesteps(steps, spacing(class_default));
+  timesteps_.assign(ts.begin(), ts.end());
   num_inference_steps_ = steps;
+  check_range(timesteps_);
   custom_ = false;
 }
 
@@ -71,7 +99,7 @@ void Scheduler::use_custom(const std::vector<int64_t>& ts) {
     if (ts[i] < 0 || ts[i] >= config_.num_train_timesteps || (i && ts[i] >= ts[i - 1]))
       throw Error("custom timesteps must be strictly descending within 0.." + std::to_string(config_.num_train_timesteps - 1));
   if (ts.empty()) throw Error("custom timesteps: the list is empty");
-  timesteps_ = ts;
+  timesteps_.assign(ts.begin(), ts.end());
   num_inference_steps_ = static_cast<int>(ts.size());
   custom_ = true;
 }
@@ -79,15 +107,38 @@ void Scheduler::use_custom(const std::vector<int64_t>& ts) {
 int64_t Scheduler::previous_timestep(int64_t t) const {
   if (!custom_) return t - config_.num_train_timesteps / num_inference_steps_;
   for (size_t i = 0; i + 1 < timesteps_.size(); ++i)
-    if (timesteps_[i] == t) return timesteps_[i + 1];
+    if (timesteps_[i] == double(t)) return static_cast<int64_t>(timesteps_[i + 1]);
   return -1;
+}
+
+size_t Scheduler::table_index(double t) const {
+  if (!(t >= 0 && t < alphas_cumprod_.size()) || t != std::floor(t))
+    throw Error(name() + ": timestep " + std::to_string(t) + " is not one of the training timesteps 0.." +
+                std::to_string(alphas_cumprod_.size() - 1));
+  return static_cast<size_t>(t);
+}
+
+double Scheduler::alpha_bar_at(double t) const {
+  if (t == std::floor(t) && t >= 0 && t < alphas_cumprod_.size()) return alphas_cumprod_[static_cast<size_t>(t)];
+  const double s = static_cast<float>(sched::interp_sigmas(sched::train_sigmas(alphas_cumprod_), {t}).front());
+  return 1.0 / (1.0 + s * s);
+}
+
+at::Tensor Scheduler::threshold(const at::Tensor& x0) const {
+  if (!config_.thresholding) return x0;
+  // diffusers' _threshold_sample: s = quantile(|x0|, ratio) per sample, clamped to [1, sample_max_value]
+  const int64_t b = x0.size(0);
+  at::Tensor flat = x0.to(at::kFloat).reshape({b, -1});
+  at::Tensor s = at::quantile(flat.abs(), config_.dynamic_thresholding_ratio, 1);
+  s = at::clamp(s, 1.0, config_.sample_max_value).unsqueeze(1);
+  return (at::clamp(flat, -s, s) / s).reshape(x0.sizes()).to(x0.scalar_type());
 }
 
 void Scheduler::set_custom_timesteps(const std::vector<int64_t>&) {
   throw Error("--timestep-schedule: the " + name() + " scheduler does not take custom timesteps (use ddim, ddpm or euler)");
 }
 
-at::Tensor Scheduler::scale_model_input(const at::Tensor& sample, int64_t) { return sample; }
+at::Tensor Scheduler::scale_model_input(const at::Tensor& sample, double) { return sample; }
 
 at::Tensor Scheduler::add_noise(const at::Tensor& original, const at::Tensor& noise, int64_t t) const {
   const float a = static_cast<float>(alphas_cumprod_.at(static_cast<size_t>(t)));
@@ -120,11 +171,13 @@ std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const Schedul
   std::string n = name;
   if (n.size() > 9 && n.compare(n.size() - 9, 9, "Scheduler") == 0) n = scheduler_name_from_class(n);
   std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (n == "ddim") return sched::make_ddim(config);
-  if (n == "ddpm") return sched::make_ddpm(config);
-  if (n == "pndm" || n == "plms") return sched::make_pndm(config);
-  if (n == "euler") return sched::make_euler(config);
-  if (n == "dpm++2m" || n == "dpmsolver++" || n == "dpm") return sched::make_dpm_solver(config);
+  if (n == "plms") n = "pndm";
+  if (n == "dpmsolver++" || n == "dpm") n = "dpm++2m";
+  if (n == "ddim") return sched::make_ddim(config.resolved_for(n));
+  if (n == "ddpm") return sched::make_ddpm(config.resolved_for(n));
+  if (n == "pndm") return sched::make_pndm(config.resolved_for(n));
+  if (n == "euler") return sched::make_euler(config.resolved_for(n));
+  if (n == "dpm++2m") return sched::make_dpm_solver(config.resolved_for(n));
   throw Error("--scheduler " + name + ": unknown scheduler (expected ddim, ddpm, pndm, euler or dpm++2m)");
 }
 

@@ -28,7 +28,7 @@ ScheduleTable describe_schedule(const std::string& path, const std::string& sche
   t.scheduler = s->name();
   t.timesteps = s->timesteps();
   t.sigmas = s->sigmas();
-  for (int64_t ts : t.timesteps) t.alphas_cumprod.push_back(s->alphas_cumprod().at(static_cast<size_t>(ts)));
+  for (double ts : t.timesteps) t.alphas_cumprod.push_back(s->alpha_bar_at(ts));
   t.init_noise_sigma = s->init_noise_sigma();
   return t;
 }

@@ -2,6 +2,7 @@
 #include "diffscope/util/json_util.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <iterator>
 
@@ -51,6 +52,17 @@ void write_json_atomic(const std::string& path, const nlohmann::json& j) {
   }
   text += '\n';
   write_file_atomic(path, text);
+}
+
+nlohmann::json number_json(double v) {
+  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9.007199254740992e15) return static_cast<int64_t>(v);
+  return v;
+}
+
+nlohmann::json numbers_json(const std::vector<double>& v) {
+  nlohmann::json out = nlohmann::json::array();
+  for (double x : v) out.push_back(number_json(x));
+  return out;
 }
 
 }  // namespace diffscope

@@ -65,7 +65,7 @@ struct TinyRun {
     timesteps = r.timesteps;
   }
   at::Tensor latents;  ///< [steps+1, C, h, w]
-  std::vector<int64_t> timesteps;
+  std::vector<double> timesteps;
   StepContext step(const Model& m, int k) const {
     return make_step_context(m, latents.narrow(0, k, 1).clone(), "a red circle and a blue square", "", 3.0, timesteps,
                              k, false);

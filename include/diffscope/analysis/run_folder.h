@@ -13,7 +13,7 @@ namespace diffscope {
 struct RunFolder {
   std::string dir;
   nlohmann::json meta;             ///< run.json
-  std::vector<int64_t> timesteps;  ///< one per step
+  std::vector<double> timesteps;  ///< one per step (fractional for Euler linspace / Karras)
   std::vector<Word> words;         ///< prompt words -> token positions
   std::vector<std::string> tokens;
   int token_count = 0;             ///< real positions incl. start and end

@@ -12,7 +12,7 @@ namespace diffscope {
 /// share = mass / total mass of the prompt's words; start/end/padding are reported apart.
 struct SettleRow {
   int step = 0;
-  int64_t timestep = 0;
+  double timestep = 0;
   std::vector<double> mass, share, corr_final;  ///< per content word
   double start_mass = 0, end_mass = 0, padding_mass = 0;
 };

@@ -14,7 +14,7 @@ struct Encoding;
 struct RunContext {
   const Model* model = nullptr;
   const Encoding* encoding = nullptr;   ///< the prompt's tokens and word map
-  std::vector<int64_t> timesteps;       ///< what the loop iterates
+  std::vector<double> timesteps;        ///< what the loop iterates (float32 values; integers for discrete schedulers)
   int latent_height = 0, latent_width = 0;
   bool guided = false;                  ///< classifier-free guidance on (batch = [uncond, cond])
   double guidance_scale = 1.0;
@@ -23,7 +23,7 @@ struct RunContext {
 /// One denoising step as the loop saw it. Tensors are on the model's device.
 struct StepState {
   int index = 0;                        ///< 0-based step number
-  int64_t timestep = 0;
+  double timestep = 0;
   const at::Tensor* latent_in = nullptr;     ///< x_t before the step [1,C,h,w]
   const at::Tensor* prediction = nullptr;    ///< guided denoiser prediction [1,C,h,w] (noise, v or x0)
   const at::Tensor* x0 = nullptr;            ///< scheduler's clean-latent estimate [1,C,h,w]

@@ -33,7 +33,7 @@ struct GenerateOptions {
 struct GenerateResult {
   Encoding encoding;
   std::string scheduler;                    ///< the scheduler used ("pndm", "ddim", ...)
-  std::vector<int64_t> timesteps;
+  std::vector<double> timesteps;
   at::Tensor initial_latent, final_latent;  ///< [1,C,h,w] on CPU
   at::Tensor image;                         ///< decoded final image [1,3,H,W] in [-1,1], CPU
   double seconds_text = 0, seconds_loop = 0, seconds_decode = 0;
@@ -55,7 +55,7 @@ at::Tensor encode_prompts(const Model& model, const Encoding& prompt, const std:
 
 /// One guided UNet evaluation on an already scale_model_input'ed latent [1,C,h,w]: noise = u + w (c - u).
 /// `context` is encode_prompts' output (batch 2 when guided); `raw` receives the batched UNet output.
-at::Tensor guided_noise(const Model& model, const at::Tensor& latent_in, int64_t timestep, const at::Tensor& context,
+at::Tensor guided_noise(const Model& model, const at::Tensor& latent_in, double timestep, const at::Tensor& context,
                         double guidance_scale, DenoiserOutput* raw = nullptr);
 
 }  // namespace diffscope

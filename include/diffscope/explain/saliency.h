@@ -18,9 +18,10 @@ struct StepContext {
   const Model* model = nullptr;
   at::Tensor latent;    ///< x_t [1,C,h,w]
   at::Tensor context;   ///< [2,L,D] (uncond, cond) when guided, else [1,L,D]
-  int64_t timestep = 0;
+  double timestep = 0;
   double guidance = 1.0;
-  std::vector<int64_t> timesteps;  ///< the run's
+  std::vector<double> timesteps;  ///< the run's
+  std::vector<double> alpha_bars;  ///< alpha_bar at each of the run's steps
   int step = 0;
   std::vector<double> alphas_cumprod;  ///< the package scheduler's training schedule
   Prediction prediction_type = Prediction::Epsilon;
@@ -30,7 +31,7 @@ struct StepContext {
 /// sigma-scaled samples, brought to the VP space here), the prompt context, and the run's timesteps.
 StepContext make_step_context(const Model& model, const at::Tensor& latent, const std::string& prompt,
                               const std::string& negative_prompt, double guidance,
-                              const std::vector<int64_t>& timesteps, int step, bool sigma_space);
+                              const std::vector<double>& timesteps, int step, bool sigma_space);
 
 /// Guided noise for a batch of latents [N,C,h,w] (CFG doubles the batch internally), processed `batch` at a time.
 at::Tensor guided_noise_batch(const StepContext& s, const at::Tensor& latents, int batch);

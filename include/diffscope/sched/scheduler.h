@@ -6,7 +6,9 @@
 
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
+#include <cmath>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -15,7 +17,10 @@
 namespace diffscope {
 
 /// diffusers' scheduler_config.json keys. Keys absent from the file (or listed in "_use_default_values") take
-/// the chosen scheduler class's default, as diffusers' from_config does when swapping schedulers.
+/// the chosen scheduler class's default, as diffusers' from_config does when swapping schedulers; keys whose
+/// default differs between classes are optional here and resolved by the class. A key the chosen class takes
+/// but diffscope does not implement is refused when make_scheduler builds that class (never ignored); keys the
+/// class does not take are ignored, as diffusers ignores them.
 struct SchedulerConfig {
   int num_train_timesteps = 1000;
   double beta_start = 0.0001, beta_end = 0.02;
@@ -24,16 +29,43 @@ struct SchedulerConfig {
   Prediction prediction_type = Prediction::Epsilon;  ///< "epsilon", "v_prediction", "sample"
   std::optional<std::string> timestep_spacing;  ///< leading, linspace, trailing; unset = class default
   int steps_offset = 0;
-  bool set_alpha_to_one = true;
-  bool clip_sample = true;
+  std::optional<bool> set_alpha_to_one;      ///< DDIM default true, PNDM false
+  std::optional<bool> clip_sample;           ///< DDIM/DDPM default true
   double clip_sample_range = 1.0;
-  bool skip_prk_steps = false;
-  std::string variance_type = "fixed_small";  ///< DDPM
-  std::string class_name;                    ///< "_class_name" of the file, if any
+  std::optional<bool> skip_prk_steps;        ///< PNDM default false (Runge-Kutta warm-up)
+  std::optional<std::string> variance_type;  ///< DDPM: fixed_small (default), ...; DPM-Solver: null only
+  bool rescale_betas_zero_snr = false;       ///< zero terminal SNR (Lin et al. 2024)
+  bool thresholding = false;                 ///< dynamic thresholding of x0 (Imagen)
+  double dynamic_thresholding_ratio = 0.995;
+  double sample_max_value = 1.0;
+  // sigma-space schedules (Euler, DPM-Solver)
+  bool use_karras_sigmas = false;
+  std::optional<double> sigma_min, sigma_max;  ///< Karras range; unset = the training schedule's
+  std::string interpolation_type = "linear";   ///< Euler: linear or log_linear
+  std::string timestep_type = "discrete";      ///< Euler: discrete or continuous (v-prediction)
+  std::string final_sigmas_type = "zero";      ///< zero or sigma_min
+  // DPM-Solver
+  int solver_order = 2;                        ///< 1..3
+  std::string algorithm_type = "dpmsolver++";  ///< dpmsolver++ or sde-dpmsolver++
+  std::string solver_type = "midpoint";        ///< midpoint or heun
+  bool lower_order_final = true;
+  bool euler_at_final = false;
+  double lambda_min_clipped = -INFINITY;       ///< Infinity/NaN words in the file read as the default
+  std::string class_name;                      ///< "_class_name" of the file, if any
+  /// Keys present in the file with a value (after _use_default_values), and every key of any diffusers
+  /// scheduler that diffscope does not implement, with its value as JSON text, for the class check.
+  std::vector<std::string> present;
+  std::vector<std::pair<std::string, std::string>> unimplemented;
 
   /// Parses diffusers keys; a wrong type or unsupported value throws Error naming `source` and the key.
   static SchedulerConfig from_json(const nlohmann::json& j, const std::string& source);
   static SchedulerConfig from_file(const std::string& path);
+  /// The configuration as diffusers' class `scheduler` ("ddim", "euler", ...) sees it: keys the class does not
+  /// take are reset to neutral values, unset class defaults filled in. Refuses (Error naming the key and the
+  /// file) a key the class takes that diffscope does not implement at the given value, or a combination
+  /// diffusers itself rejects. make_scheduler calls it.
+  SchedulerConfig resolved_for(const std::string& scheduler) const;
+  std::string source = "scheduler_config.json";  ///< named in errors
 };
 
 /// One step's results: x_{t-1} and the clean-sample estimate x0 (for PNDM, x0 from the raw model output at t).
@@ -52,8 +84,10 @@ class Scheduler {
   virtual void set_timesteps(int steps) = 0;
   /// Descending custom timesteps (DDIM, DDPM, Euler); Error for schedulers that cannot take them.
   virtual void set_custom_timesteps(const std::vector<int64_t>& timesteps);
-  /// What the loop iterates (PNDM's 51 for 50 included).
-  const std::vector<int64_t>& timesteps() const { return timesteps_; }
+  /// What the loop iterates (PNDM's 51 for 50 included), as the UNet receives them: integers for the
+  /// discrete schedulers, float32 values such as 946.42108 where diffusers' are fractional (Euler linspace,
+  /// Karras sigmas).
+  const std::vector<double>& timesteps() const { return timesteps_; }
   /// Sigmas (with the final 0) for sigma-based schedulers; empty otherwise.
   const std::vector<double>& sigmas() const { return sigmas_; }
   /// Multiplier of the initial noise.
@@ -61,21 +95,25 @@ class Scheduler {
   /// The training schedule's alphas_cumprod (float32 values as doubles).
   const std::vector<double>& alphas_cumprod() const { return alphas_cumprod_; }
   /// Scales the UNet input (Euler: divides by sqrt(sigma^2+1)); identity for the others.
-  virtual at::Tensor scale_model_input(const at::Tensor& sample, int64_t timestep);
+  virtual at::Tensor scale_model_input(const at::Tensor& sample, double timestep);
   /// One step. Noise (DDPM, DDIM eta>0) is drawn from `generator` where diffusers draws it, or taken from
   /// `noise` when given (tests).
-  virtual StepOutput step(const at::Tensor& model_output, int64_t timestep, const at::Tensor& sample,
+  virtual StepOutput step(const at::Tensor& model_output, double timestep, const at::Tensor& sample,
                           c10::optional<at::Generator> generator = c10::nullopt, const at::Tensor* noise = nullptr) = 0;
-  /// The forward process at t: sqrt(abar) x0 + sqrt(1-abar) noise (Euler-type: x0 + sigma noise).
+  /// The forward process at an integer t: sqrt(abar) x0 + sqrt(1-abar) noise (Euler-type: x0 + sigma noise).
   virtual at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise, int64_t timestep) const;
+  /// The noise level alpha_bar at a timestep of this schedule: the training table at integer t; for a fractional
+  /// t, 1 / (1 + sigma^2) with sigma interpolated as Euler does.
+  double alpha_bar_at(double timestep) const;
   /// DDIM's eta (ignored by the others).
   void set_eta(double eta) { eta_ = eta; }
   const SchedulerConfig& config() const { return config_; }
 
  protected:
-  explicit Scheduler(SchedulerConfig config);
+  /// `zero_snr_floor`: with rescale_betas_zero_snr, set the last alpha_bar to 2^-24 (Euler, DPM-Solver).
+  explicit Scheduler(SchedulerConfig config, bool zero_snr_floor = false);
   SchedulerConfig config_;
-  std::vector<int64_t> timesteps_;
+  std::vector<double> timesteps_;
   std::vector<double> sigmas_;
   std::vector<double> alphas_cumprod_;
   at::Tensor acp_;  ///< alphas_cumprod as a float32 tensor
@@ -86,11 +124,19 @@ class Scheduler {
   std::string spacing(const char* class_default) const;
   /// diffusers' leading/linspace/trailing integer timesteps (descending).
   std::vector<int64_t> spaced_timesteps(int steps, const std::string& spacing) const;
+  /// Error unless 1 <= steps <= num_train_timesteps.
+  void check_steps(int steps) const;
+  /// Error when a timestep falls outside 0..num_train_timesteps-1 (leading spacing + steps_offset at many steps).
+  void check_range(const std::vector<double>& timesteps) const;
   /// Sets timesteps_ to the spaced ones (custom_ false) or to a custom list (custom_ true).
   void use_spaced(int steps, const char* class_default);
   void use_custom(const std::vector<int64_t>& timesteps);
   /// The timestep after t: t - T/N for spaced runs (diffusers), the next list entry for custom ones; -1 at the end.
   int64_t previous_timestep(int64_t t) const;
+  /// An integer timestep of a discrete schedule as a table index; Error when t is fractional or out of range.
+  size_t table_index(double t) const;
+  /// Dynamic thresholding (diffusers' _threshold_sample) when config.thresholding, else x0 unchanged.
+  at::Tensor threshold(const at::Tensor& x0) const;
 };
 
 /// Makes a scheduler by name (case-insensitive; diffusers class names accepted); Error listing valid names.

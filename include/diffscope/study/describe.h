@@ -21,7 +21,7 @@ ModelDescription describe_model(const std::string& dir);
 
 struct ScheduleTable {
   std::string scheduler;
-  std::vector<int64_t> timesteps;
+  std::vector<double> timesteps;
   std::vector<double> sigmas, alphas_cumprod;  ///< alphas_cumprod at each timestep
   double init_noise_sigma = 1.0;
 };
