@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -108,6 +109,59 @@ TEST_CASE("tokenize and schedule print JSON", "[cli]") {
   CHECK(k["timesteps"][0] == 981);  // SD 1.5 config, leading spacing, steps_offset 1
   CHECK(k["timesteps"][49] == 1);
   CHECK(k["init_noise_sigma"] == 1.0);
+
+  // Euler's linspace timesteps are fractional float32 values, as diffusers feeds them to the UNet
+  auto e = ds("schedule -m " + quote(kPkg) + " --scheduler euler --steps 20 --json");
+  REQUIRE(e.exit_code == 0);
+  auto ej = nlohmann::json::parse(e.output);
+  CHECK(ej["timesteps"][0] == 999);
+  CHECK(ej["timesteps"][1].get<double>() == Approx(946.42108154296875).epsilon(1e-12));
+}
+
+TEST_CASE("scheduler configurations: fractional timesteps reach run.json, refused keys name themselves, a NaN latent stops the run", "[cli][errors]") {
+  TempDir tmp("cli-sched");
+  const std::string pkg = tmp.str() + "/pkg";
+  fs::copy(kPkg, pkg, fs::copy_options::recursive);
+  const std::string cfg_path = pkg + "/scheduler/scheduler_config.json";
+  auto write_cfg = [&](const nlohmann::json& patch) {
+    std::ifstream in(kPkg + "/scheduler/scheduler_config.json");
+    nlohmann::json j = nlohmann::json::parse(in);
+    j.merge_patch(patch);
+    std::ofstream(cfg_path) << j.dump();
+  };
+  const std::string gen = "generate -m " + quote(pkg) + " -p " + quote("a red circle") + " --threads 1 -q ";
+
+  write_cfg(nlohmann::json::object());
+  auto r = ds(gen + "--steps 4 --scheduler euler -o " + quote(tmp.str() + "/euler"));
+  REQUIRE(r.exit_code == 0);
+  std::ifstream rj(tmp.str() + "/euler/run.json");
+  auto run = nlohmann::json::parse(rj);
+  CHECK(run["timesteps"][0] == 999);
+  CHECK(run["timesteps"][1] == 666);  // linspace(0, 999, 4) = 0, 333, 666, 999: integers stay integers
+  r = ds(gen + "--scheduler euler --steps 3 -o " + quote(tmp.str() + "/euler3"));
+  REQUIRE(r.exit_code == 0);
+  std::ifstream rj3(tmp.str() + "/euler3/run.json");
+  CHECK(nlohmann::json::parse(rj3)["timesteps"][1].get<double>() == 499.5);
+
+  write_cfg({{"use_exponential_sigmas", true}});
+  r = ds(gen + "--steps 4 --scheduler euler -o " + quote(tmp.str() + "/refused"));
+  CHECK(r.exit_code == 2);
+  CHECK(count_lines(r.output) == 1);
+  CHECK(r.output.find("\"use_exponential_sigmas\": true is not implemented for EulerDiscreteScheduler") != std::string::npos);
+  CHECK(ds(gen + "--steps 4 --scheduler ddim -o " + quote(tmp.str() + "/ignored")).exit_code == 0);  // DDIM does not take it
+
+  write_cfg({{"use_exponential_sigmas", nullptr}, {"beta_end", 1.5}});
+  r = ds(gen + "--steps 4 --scheduler ddim -o " + quote(tmp.str() + "/beta"));
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("beta_end < 1") != std::string::npos);
+
+  // zero terminal SNR with epsilon prediction: x0 = (x - eps) / sqrt(0) at t = 999 (diffusers returns inf/NaN)
+  write_cfg({{"beta_end", 0.012}, {"rescale_betas_zero_snr", true}, {"timestep_spacing", "trailing"}});
+  r = ds(gen + "--steps 4 --scheduler ddim -o " + quote(tmp.str() + "/nan"));
+  CHECK(r.exit_code == 1);
+  CHECK(count_lines(r.output) == 1);
+  CHECK(r.output.find("step 0 (t=999): the latent is no longer finite") != std::string::npos);
+  CHECK_FALSE(fs::exists(tmp.str() + "/nan/run.json"));
 }
 
 TEST_CASE("info lists the layers", "[cli]") {
