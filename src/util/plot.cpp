@@ -144,6 +144,8 @@ cv::Mat line_plot(const std::vector<Series>& series, const std::string& title, c
       cv::Point p = sub(px(s.x[i]), py(s.y[i]));
       if (have_prev) cv::line(img, prev, p, colour, 2, cv::LINE_AA, kShift);
       if (s.x.size() <= 40) cv::circle(img, p, static_cast<int>(3 * kSub), colour, cv::FILLED, cv::LINE_AA, kShift);
+      if (i < s.point_labels.size() && !s.point_labels[i].empty())
+        draw::text_left(img, s.point_labels[i], cv::Point(static_cast<int>(p.x / kSub) + 6, static_cast<int>(p.y / kSub) - 8), fs * 0.85, 1, colour);
       prev = p;
       have_prev = true;
     }

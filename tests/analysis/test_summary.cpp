@@ -89,3 +89,20 @@ TEST_CASE("mean curves: pointwise means; other sampling points are refused", "[s
   CHECK_THROWS_AS(agg.add_curve("c", {0.0, 1.0}, {1.0, 1.0}), Error);
   CHECK_THROWS_AS(agg.mean_curve("none"), Error);
 }
+
+#include "diffscope/analysis/compare.h"
+
+TEST_CASE("compare: the steps from which two runs stay apart or together (hand-computed)", "[analysis][compare]") {
+  using diffscope::stays_apart_from;
+  using diffscope::stays_together_from;
+  // final distance 0.4, bar 0.2: index 2 dips to 0.1, so apart from index 3 (0.25 and 0.4 stay above the bar)
+  CHECK(stays_apart_from({0.0, 0.3, 0.1, 0.25, 0.4}, 0.5) == 3);
+  CHECK(stays_apart_from({0.0, 0.3, 0.2, 0.25, 0.4}, 0.5) == 1);  // 0.2 is on the bar: still apart
+  CHECK(stays_apart_from({0.5, 0.1, 0.3, 0.4}, 0.5) == 2);
+  CHECK(stays_apart_from({0.1, 0.0}, 0.5) == -1);  // identical at the end: never apart
+  CHECK(stays_apart_from({}, 0.5) == -1);
+  // largest 0.8: at or below 0.4 from index 3 on
+  CHECK(stays_together_from({0.8, 0.6, 0.5, 0.4, 0.1}, 0.5) == 3);
+  CHECK(stays_together_from({0.8, 0.6, 0.5}, 0.5) == -1);  // still far apart at the end
+  CHECK(stays_together_from({0.0, 0.0}, 0.5) == 0);       // together throughout
+}

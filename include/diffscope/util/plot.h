@@ -11,6 +11,7 @@ namespace diffscope {
 struct Series {
   std::string name;
   std::vector<double> x, y;
+  std::vector<std::string> point_labels;  ///< drawn beside the points when non-empty (empty strings skipped)
 };
 
 /// Draws `series` as coloured lines (markers too when a series has at most 40 points) on white, with
