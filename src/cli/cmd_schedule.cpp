@@ -48,7 +48,7 @@ Runner setup(CLI::App& app) {
   src->add_option("-m,--model", o->model, "model package (its scheduler/scheduler_config.json)");
   src->add_option("--scheduler-config", o->config, "a diffusers scheduler_config.json");
   src->require_option(1);
-  app.add_option("--scheduler", o->scheduler, "ddim, ddpm, pndm, euler, dpm++2m (default: the config's class)");
+  app.add_option("--scheduler", o->scheduler, "ddim, ddpm, pndm, euler, euler_a (ancestral), lms, dpm++2m (default: the config's class)");
   app.add_option("--steps", o->steps, "inference steps")->default_val(25)->check(CLI::Range(1, 1000));
   app.add_flag("--json", o->json, "print one JSON object {timesteps, sigmas, alphas_cumprod, init_noise_sigma}");
   add_examples(app, {"diffscope schedule -m models/shapes-v1 --scheduler ddim --steps 50",

@@ -30,7 +30,7 @@ StepContext make_step_context(const Model& model, const at::Tensor& latent, cons
   // Euler does at fractional ones (Euler linspace, Karras)
   for (double t : timesteps) s.alpha_bars.push_back(table->alpha_bar_at(t));
   s.latent = latent.to(model.device());
-  if (sigma_space) {  // sigma-space sample (Euler) -> the DDIM (VP) space
+  if (sigma_space) {  // sigma-space sample (Euler, Euler ancestral, LMS) -> the DDIM (VP) space
     s.latent = s.latent * std::sqrt(s.alpha_bars[static_cast<size_t>(step)]);
   }
   s.guidance = guidance;

@@ -69,6 +69,8 @@ const std::vector<std::string>& class_keys(const std::string& s) {
       {"pndm", {"skip_prk_steps", "set_alpha_to_one"}},
       {"euler", {"interpolation_type", "use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "sigma_min",
                  "sigma_max", "timestep_type", "rescale_betas_zero_snr", "final_sigmas_type"}},
+      {"euler_a", {"rescale_betas_zero_snr"}},
+      {"lms", {"use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas"}},
       {"dpm++2m", {"solver_order", "thresholding", "dynamic_thresholding_ratio", "sample_max_value", "algorithm_type",
                    "solver_type", "lower_order_final", "euler_at_final", "use_karras_sigmas", "use_exponential_sigmas",
                    "use_beta_sigmas", "use_lu_lambdas", "final_sigmas_type", "lambda_min_clipped", "variance_type",
@@ -169,7 +171,8 @@ SchedulerConfig SchedulerConfig::resolved_for(const std::string& s) const {
   auto takes_key = [&](const char* k) { return std::find(takes.begin(), takes.end(), k) != takes.end(); };
   SchedulerConfig c = *this;
   const std::string cls = s == "ddim" ? "DDIMScheduler" : s == "ddpm" ? "DDPMScheduler" : s == "pndm" ? "PNDMScheduler"
-                          : s == "euler" ? "EulerDiscreteScheduler" : "DPMSolverMultistepScheduler";
+                          : s == "euler" ? "EulerDiscreteScheduler" : s == "euler_a" ? "EulerAncestralDiscreteScheduler"
+                          : s == "lms" ? "LMSDiscreteScheduler" : "DPMSolverMultistepScheduler";
   auto refuse = [&](const std::string& key, const std::string& value, const std::string& why) {
     throw Error(source + ": \"" + key + "\": " + value + " is not implemented for " + cls + " in diffscope (" + why +
                 "); remove the key or choose another --scheduler");
@@ -199,7 +202,8 @@ SchedulerConfig SchedulerConfig::resolved_for(const std::string& s) const {
   if (!c.set_alpha_to_one) c.set_alpha_to_one = s == "ddim";  // DDIM true, PNDM false
   if (!c.skip_prk_steps) c.skip_prk_steps = false;          // PNDM
   if (s == "ddpm" && !c.variance_type) c.variance_type = "fixed_small";
-  if (!c.timestep_spacing) c.timestep_spacing = (s == "euler" || s == "dpm++2m") ? "linspace" : "leading";
+  if (!c.timestep_spacing)
+    c.timestep_spacing = (s == "euler" || s == "euler_a" || s == "lms" || s == "dpm++2m") ? "linspace" : "leading";
   // values
   if (s == "ddpm")
     one_of(*c.variance_type, {"fixed_small", "fixed_small_log", "fixed_large", "fixed_large_log"}, source,

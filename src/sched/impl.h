@@ -13,6 +13,8 @@ std::unique_ptr<Scheduler> make_ddpm(const SchedulerConfig& c);
 std::unique_ptr<Scheduler> make_pndm(const SchedulerConfig& c);
 std::unique_ptr<Scheduler> make_euler(const SchedulerConfig& c);
 std::unique_ptr<Scheduler> make_dpm_solver(const SchedulerConfig& c);
+std::unique_ptr<Scheduler> make_lms(const SchedulerConfig& c);
+std::unique_ptr<Scheduler> make_euler_ancestral(const SchedulerConfig& c);
 
 /// x0 and epsilon from a model output at abar, in float32 arithmetic like diffusers' 0-dim tensors
 /// (the conversions themselves are step_math's).
@@ -47,4 +49,29 @@ std::vector<double> np_linspace(double start, double stop, int n);
 /// np.arange(start, 0, -step).round() - 1: the "trailing" spacing.
 std::vector<double> trailing(double start, double step);
 
+/// Base of the sigma-space samplers that work by step index (Euler, Euler ancestral, LMS): diffusers' shared
+/// set_timesteps spacing (float32 timesteps), init_noise_sigma, scale_model_input and index_for_timestep.
+class SigmaScheduler : public Scheduler {
+ public:
+  explicit SigmaScheduler(const SchedulerConfig& c) : Scheduler(c, /*zero_snr_floor=*/true), train_(train_sigmas(alphas_cumprod_)) {}
+  double init_noise_sigma() const override;
+  at::Tensor scale_model_input(const at::Tensor& x, double t) override;
+
+ protected:
+  /// linspace: np.linspace(0, n-1, steps, dtype=float32)[::-1]; leading: integer spacing + steps_offset; trailing:
+  /// np.arange(n, 0, -n/steps).round() - 1. Checks steps and the range.
+  std::vector<double> spaced(int steps);
+  /// Sets timesteps_ and sigmas_ (the final sigma appended, all as float32 unless keep_double_timesteps) and
+  /// resets the step index.
+  void use(const std::vector<double>& timesteps, const std::vector<double>& sigmas, double final_sigma,
+           bool keep_double_timesteps = false);
+  /// The step index, initialised on the first call from `t` (the second match when t repeats, as diffusers).
+  size_t step_index(double t);
+  /// Advances the step index; Error when step() is called more often than the schedule has steps.
+  size_t advance(double t);
+  std::vector<float> train_;
+  int step_index_ = -1;
+};
+
 }  // namespace diffscope::sched
+

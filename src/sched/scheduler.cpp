@@ -155,7 +155,9 @@ at::Tensor step_noise(const at::Tensor& like, c10::optional<at::Generator> gen, 
 
 }  // namespace sched
 
-std::vector<std::string> scheduler_names() { return {"ddim", "ddpm", "pndm", "euler", "dpm++2m"}; }
+std::vector<std::string> scheduler_names() { return {"ddim", "ddpm", "pndm", "euler", "euler_a", "lms", "dpm++2m"}; }
+
+bool is_sigma_space(const std::string& n) { return n == "euler" || n == "euler_a" || n == "lms"; }
 
 std::string scheduler_name_from_class(const std::string& cls) {
   if (cls == "DDIMScheduler") return "ddim";
@@ -163,8 +165,10 @@ std::string scheduler_name_from_class(const std::string& cls) {
   if (cls == "PNDMScheduler") return "pndm";
   if (cls == "EulerDiscreteScheduler") return "euler";
   if (cls == "DPMSolverMultistepScheduler") return "dpm++2m";
+  if (cls == "EulerAncestralDiscreteScheduler") return "euler_a";
+  if (cls == "LMSDiscreteScheduler") return "lms";
   throw Error("scheduler class \"" + cls + "\" is not implemented in diffscope (choose one of ddim, ddpm, pndm, euler, "
-              "dpm++2m with --scheduler)");
+              "euler_a, lms, dpm++2m with --scheduler)");
 }
 
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerConfig& config) {
@@ -173,12 +177,15 @@ std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const Schedul
   std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
   if (n == "plms") n = "pndm";
   if (n == "dpmsolver++" || n == "dpm") n = "dpm++2m";
+  if (n == "euler-ancestral" || n == "euler_ancestral" || n == "eulera") n = "euler_a";
   if (n == "ddim") return sched::make_ddim(config.resolved_for(n));
   if (n == "ddpm") return sched::make_ddpm(config.resolved_for(n));
   if (n == "pndm") return sched::make_pndm(config.resolved_for(n));
   if (n == "euler") return sched::make_euler(config.resolved_for(n));
   if (n == "dpm++2m") return sched::make_dpm_solver(config.resolved_for(n));
-  throw Error("--scheduler " + name + ": unknown scheduler (expected ddim, ddpm, pndm, euler or dpm++2m)");
+  if (n == "euler_a") return sched::make_euler_ancestral(config.resolved_for(n));
+  if (n == "lms") return sched::make_lms(config.resolved_for(n));
+  throw Error("--scheduler " + name + ": unknown scheduler (expected ddim, ddpm, pndm, euler, euler_a, lms or dpm++2m)");
 }
 
 }  // namespace diffscope

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "diffscope/util/error.h"
 #include "sched/impl.h"
 
 namespace diffscope::sched {
@@ -97,4 +98,64 @@ double final_sigma(const SchedulerConfig& c, const std::vector<float>& train) {
   return c.final_sigmas_type == "sigma_min" ? double(train.front()) : 0.0;
 }
 
+double SigmaScheduler::init_noise_sigma() const {
+  const float m = static_cast<float>(*std::max_element(sigmas_.begin(), sigmas_.end()));
+  const std::string sp = spacing("linspace");
+  if (sp == "linspace" || sp == "trailing") return m;
+  return std::pow(m * m + 1.0f, 0.5f);
+}
+
+at::Tensor SigmaScheduler::scale_model_input(const at::Tensor& x, double t) {
+  const float s = static_cast<float>(sigmas_[step_index(t)]);
+  return x / std::pow(s * s + 1.0f, 0.5f);
+}
+
+std::vector<double> SigmaScheduler::spaced(int steps) {
+  check_steps(steps);
+  num_inference_steps_ = steps;
+  const std::string sp = spacing("linspace");
+  const int n = config_.num_train_timesteps;
+  std::vector<double> ts;
+  if (sp == "linspace") {
+    for (double v : np_linspace(0.0, n - 1.0, steps)) ts.push_back(static_cast<float>(v));
+    std::reverse(ts.begin(), ts.end());
+  } else if (sp == "leading") {
+    for (int64_t t : spaced_timesteps(steps, sp)) ts.push_back(static_cast<double>(t));
+    check_range(ts);
+  } else {
+    ts = trailing(n, double(n) / steps);
+  }
+  return ts;
+}
+
+void SigmaScheduler::use(const std::vector<double>& ts, const std::vector<double>& sig, double final_sigma,
+                         bool keep_double_timesteps) {
+  sigmas_.clear();
+  for (double s : sig) sigmas_.push_back(static_cast<float>(s));
+  sigmas_.push_back(static_cast<float>(final_sigma));
+  timesteps_.clear();
+  for (double t : ts) timesteps_.push_back(keep_double_timesteps ? t : static_cast<float>(t));
+  num_inference_steps_ = static_cast<int>(ts.size());
+  step_index_ = -1;
+}
+
+size_t SigmaScheduler::step_index(double t) {
+  if (step_index_ < 0) {
+    std::vector<size_t> hits;
+    for (size_t i = 0; i < timesteps_.size(); ++i)
+      if (timesteps_[i] == t) hits.push_back(i);
+    if (hits.empty()) throw Error(name() + ": timestep " + std::to_string(t) + " is not in the scheduler's timesteps");
+    step_index_ = static_cast<int>(hits.size() > 1 ? hits[1] : hits[0]);
+  }
+  return static_cast<size_t>(step_index_);
+}
+
+size_t SigmaScheduler::advance(double t) {
+  const size_t k = step_index(t);
+  if (k >= timesteps_.size()) throw Error(name() + ": step() called more often than the schedule has steps");
+  ++step_index_;
+  return k;
+}
+
 }  // namespace diffscope::sched
+

@@ -3,6 +3,7 @@
 
 #include "diffscope/util/error.h"
 #include "diffscope/util/npy.h"
+#include "diffscope/sched/scheduler.h"
 #include "study/internal.h"
 
 namespace diffscope::study {
@@ -19,7 +20,7 @@ StepContext load_step(const Model& model, const RunFolder& run, int step) {
   const auto& in = run.meta.at("inputs");
   return make_step_context(model, latent, in.value("prompt", std::string()), in.value("negative_prompt", std::string()),
                            in.value("guidance_scale", 1.0), run.timesteps, step,
-                           in.value("scheduler", std::string()) == "euler");
+                           is_sigma_space(in.value("scheduler", std::string())));
 }
 
 std::string run_model_dir(const RunFolder& run, const std::string& override_dir) {

@@ -240,6 +240,10 @@ TEST_CASE("Euler variants match diffusers (Karras, zero SNR, log-linear, continu
 TEST_CASE("DPM-Solver variants match diffusers (orders 1-3, SDE, Karras, Heun, thresholding, zero SNR)", "[sched]") {
   check_variants("dpm_");
 }
+TEST_CASE("LMS (Diffusion Explainer's sampler) and Euler ancestral match diffusers", "[sched]") {
+  check_variants("lms_");
+  check_variants("eulera_");
+}
 TEST_CASE("DDIM, DDPM and PNDM variants match diffusers (thresholding, clipping, zero SNR, eta, PRK, 1000 steps)", "[sched]") {
   check_variants("ddim_");
   check_variants("ddpm_");

@@ -78,7 +78,7 @@ struct StepOutput {
 class Scheduler {
  public:
   virtual ~Scheduler() = default;
-  /// "ddim", "ddpm", "pndm", "euler", "dpm++2m".
+  /// "ddim", "ddpm", "pndm", "euler", "euler_a", "lms", "dpm++2m".
   virtual std::string name() const = 0;
   /// Timesteps for `steps` inference steps; resets all state.
   virtual void set_timesteps(int steps) = 0;
@@ -143,6 +143,9 @@ class Scheduler {
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerConfig& config);
 /// "PNDMScheduler" -> "pndm"; Error for classes diffscope does not implement.
 std::string scheduler_name_from_class(const std::string& diffusers_class_name);
+/// Whether a scheduler's samples live in sigma space (x0 + sigma eps, scaled by 1/sqrt(1+sigma^2) before the UNet):
+/// euler, euler_a, lms. The others keep variance-preserving samples.
+bool is_sigma_space(const std::string& scheduler_name);
 /// The names make_scheduler accepts.
 std::vector<std::string> scheduler_names();
 
