@@ -5,6 +5,7 @@
 #include "cli/analysis_options.h"
 #include "cli/command.h"
 #include "cli/generate_options.h"
+#include "diffscope/analysis/report.h"
 #include "diffscope/study/analysis_study.h"
 #include "diffscope/util/error.h"
 
@@ -15,6 +16,7 @@ struct Opts {
   GenerateCli g;
   AnalysisOptions a;
   std::string prompts;
+  bool report = false;
 };
 
 Runner setup(CLI::App& app) {
@@ -23,6 +25,7 @@ Runner setup(CLI::App& app) {
   add_analysis_options(app, o->a);
   app.add_option("--prompts", o->prompts, "a file of prompts (one per line, optionally SEED<TAB>prompt): one run "
                                           "folder each under --out and an aggregate summary.json");
+  app.add_flag("--report", o->report, "also write OUT/report.html (diffscope report) for a single prompt");
   add_examples(app, {"diffscope analyze -p \"a red circle and a blue square\" -o runs/rb",
                      "diffscope analyze -m models/shapes-v1 -p \"a small green triangle\" --seed 3 --scheduler ddim "
                      "--guidance 5 --agg-steps 0:12 -o runs/green",
@@ -45,6 +48,10 @@ Runner setup(CLI::App& app) {
     apply_common_options(o->g.common);
     auto s = analyze_run(spec, o->a, o->g.common);
     if (!o->g.common.quiet) print_summary(s, spec.out);
+    if (o->report) {
+      const ReportInfo r = write_report({spec.out}, spec.out + "/report.html");
+      if (!o->g.common.quiet) std::printf("report           %s/report.html (%.0f KB)\n", spec.out.c_str(), r.bytes / 1024.0);
+    }
     return 0;
   };
 }

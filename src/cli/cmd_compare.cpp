@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "diffscope/analysis/report.h"
 #include "diffscope/study/compare_study.h"
 
 namespace diffscope::cli {
@@ -12,6 +13,7 @@ struct Opts {
   CompareSpec spec;
   CommonOptions common;
   bool no_attention = false;
+  bool report = false;
 };
 
 Runner setup(CLI::App& app) {
@@ -43,6 +45,7 @@ Runner setup(CLI::App& app) {
       ->default_val(8)
       ->check(CLI::Range(1, 64));
   app.add_flag("--overwrite", g.overwrite, "replace an earlier diffscope output in --out");
+  app.add_flag("--report", o->report, "also write OUT/report.html (diffscope report)");
   add_common_options(app, o->common);
   add_examples(app, {"diffscope compare -p \"a red circle\" -p \"a blue circle\" --scheduler ddim --guidance 5 -o runs/cmp",
                      "diffscope compare -p \"a red circle and a blue square\" --guidance 0,1,7,20 -o runs/sweep",
@@ -60,6 +63,10 @@ Runner setup(CLI::App& app) {
         if (it.key().find(".word.") == std::string::npos && it.value().is_number())
           std::printf("%-40s %.4f\n", it.key().c_str(), it.value().get<double>());
       std::printf("%-40s %s\n", "folder", spec.base.out.c_str());
+    }
+    if (o->report) {
+      const ReportInfo r = write_report({spec.base.out}, spec.base.out + "/report.html");
+      if (!o->common.quiet) std::printf("%-40s %s/report.html (%.0f KB)\n", "report", spec.base.out.c_str(), r.bytes / 1024.0);
     }
     return 0;
   };

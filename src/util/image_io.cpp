@@ -9,23 +9,25 @@
 
 namespace diffscope {
 
-void write_png(const std::string& path, const cv::Mat& img) {
-  if (img.empty()) throw Error(path + ": cannot write an empty image", kExitFailure);
+std::string encode_png(const cv::Mat& img, const std::string& what) {
+  if (img.empty()) throw Error(what + ": cannot write an empty image", kExitFailure);
   int depth = img.depth();
   int ch = img.channels();
   if ((depth != CV_8U && depth != CV_16U) || (ch != 1 && ch != 3 && ch != 4)) {
-    throw Error(path + ": PNG needs an 8- or 16-bit image with 1, 3 or 4 channels", kExitFailure);
+    throw Error(what + ": PNG needs an 8- or 16-bit image with 1, 3 or 4 channels", kExitFailure);
   }
   std::vector<uchar> buf;
   bool ok = false;
   try {
     ok = cv::imencode(".png", img, buf);
   } catch (const cv::Exception& e) {
-    throw Error(path + ": PNG encoding failed (" + e.msg + ")", kExitFailure);
+    throw Error(what + ": PNG encoding failed (" + e.msg + ")", kExitFailure);
   }
-  if (!ok) throw Error(path + ": PNG encoding failed", kExitFailure);
-  write_file_atomic(path, std::string(buf.begin(), buf.end()));
+  if (!ok) throw Error(what + ": PNG encoding failed", kExitFailure);
+  return std::string(buf.begin(), buf.end());
 }
+
+void write_png(const std::string& path, const cv::Mat& img) { write_file_atomic(path, encode_png(img, path)); }
 
 cv::Mat read_image(const std::string& path, int flags) {
   std::error_code ec;

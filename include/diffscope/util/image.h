@@ -12,6 +12,9 @@ namespace diffscope {
 /// Throws Error naming `path` for an empty/unsupported image or a failed write.
 void write_png(const std::string& path, const cv::Mat& img);
 
+/// The PNG file bytes of an 8/16-bit 1/3/4-channel image; Error naming `what` otherwise.
+std::string encode_png(const cv::Mat& img, const std::string& what = "PNG");
+
 /// Reads an image with cv::imread `flags` (default: 8-bit BGR). Throws Error naming `path` when it
 /// is missing or not a readable image.
 cv::Mat read_image(const std::string& path, int flags = cv::IMREAD_COLOR);
