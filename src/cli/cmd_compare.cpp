@@ -14,6 +14,7 @@ struct Opts {
   CommonOptions common;
   bool no_attention = false;
   bool report = false;
+  std::string pairs;
 };
 
 Runner setup(CLI::App& app) {
@@ -45,7 +46,10 @@ Runner setup(CLI::App& app) {
       ->default_val(8)
       ->check(CLI::Range(1, 64));
   app.add_flag("--overwrite", g.overwrite, "replace an earlier diffscope output in --out");
-  app.add_flag("--report", o->report, "also write OUT/report.html (diffscope report)");
+  app.add_flag("--report", o->report, "also write OUT/report.html (diffscope report; per group with --pairs)");
+  app.add_option("--pairs", o->pairs,
+                 "a file of prompt groups, one per line, prompts separated by tabs: one comparison each under "
+                 "OUT/NNN, groups.csv, and every key's mean and 95% interval over the groups in OUT/summary.json");
   add_common_options(app, o->common);
   add_examples(app, {"diffscope compare -p \"a red circle\" -p \"a blue circle\" --scheduler ddim --guidance 5 -o runs/cmp",
                      "diffscope compare -p \"a red circle and a blue square\" --guidance 0,1,7,20 -o runs/sweep",
@@ -56,6 +60,24 @@ Runner setup(CLI::App& app) {
     spec.base.capture_attention = !o->no_attention;
     if (spec.guidances.empty()) spec.guidances.push_back(7.5);
     apply_common_options(o->common);
+    if (!o->pairs.empty()) {
+      const Summary s = compare_groups(spec, o->pairs, o->common);
+      const auto groups = s.json().value("groups", 0);
+      if (o->report)
+        for (int i = 0; i < groups; ++i) {
+          char dir[16];
+          std::snprintf(dir, sizeof dir, "/%03d", i);
+          write_report({spec.base.out + dir}, spec.base.out + dir + "/report.html");
+        }
+      if (!o->common.quiet) {
+        const auto j = s.json();
+        for (const char* k : {"compare.run1.final_pixel_rmse.mean", "compare.run1.final_pixel_rmse.ci95_lo",
+                              "compare.run1.final_pixel_rmse.ci95_hi", "compare.run1.mean_pixel_rmse.mean"})
+          if (j.contains(k) && j[k].is_number()) std::printf("%-40s %.4f\n", k, j[k].get<double>());
+        std::printf("%-40s %s (%d groups)\n", "folder", spec.base.out.c_str(), groups);
+      }
+      return 0;
+    }
     const Summary s = compare_study(spec, o->common);
     if (!o->common.quiet) {
       const auto j = s.json();

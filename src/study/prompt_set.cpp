@@ -43,4 +43,32 @@ std::vector<PromptItem> read_prompt_file(const std::string& path, int64_t defaul
   return out;
 }
 
+std::vector<std::vector<std::string>> read_prompt_groups(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error("--pairs " + path + ": cannot be read (expected one group of tab-separated prompts per line)");
+  std::vector<std::vector<std::string>> out;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> group;
+    size_t start = 0;
+    for (size_t tab; (tab = line.find('\t', start)) != std::string::npos; start = tab + 1)
+      group.push_back(line.substr(start, tab - start));
+    group.push_back(line.substr(start));
+    for (const auto& p : group)
+      if (p.find_first_not_of(' ') == std::string::npos)
+        throw Error("--pairs " + path + ":" + std::to_string(number) + ": an empty prompt");
+    if (group.size() < 2)
+      throw Error("--pairs " + path + ":" + std::to_string(number) + ": \"" + line +
+                  "\" has one prompt; separate the prompts of a group with a tab");
+    out.push_back(group);
+  }
+  if (out.empty()) throw Error("--pairs " + path + ": no prompt groups in the file");
+  return out;
+}
+
 }  // namespace diffscope
+

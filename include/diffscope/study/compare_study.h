@@ -37,4 +37,9 @@ std::vector<CompareRunPlan> plan_comparison(const CompareSpec& spec);
 /// claimed as run folders are (refused when it holds earlier output unless base.overwrite).
 Summary compare_study(const CompareSpec& spec, const Session& session);
 
+/// One comparison per line of `groups_file` (read_prompt_groups: prompts separated by tabs), each into
+/// base.out/NNN with spec's guidance values and schedules, one model load for all; base.out/groups.csv lists them
+/// and base.out/summary.json holds every compare key's mean, std, n and 95% bootstrap interval over the groups.
+Summary compare_groups(const CompareSpec& spec, const std::string& groups_file, const Session& session);
+
 }  // namespace diffscope
