@@ -79,41 +79,8 @@ std::string map_uri(std::vector<float> m, int h, int w) {
   return png_uri(encode_png(colorize(m.data(), h, w, Colormap::Turbo), "attention map"));
 }
 
-/// CSV text -> rows of fields (RFC 4180 quoting, as CsvWriter writes).
-std::vector<std::vector<std::string>> parse_csv(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot be read");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
-  std::vector<std::vector<std::string>> rows(1);
-  std::string field;
-  bool quoted = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') field += '"', ++i;
-      else if (c == '"') quoted = false;
-      else field += c;
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      rows.back().push_back(field), field.clear();
-    } else if (c == '\n' || c == '\r') {
-      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-      rows.back().push_back(field), field.clear();
-      rows.emplace_back();
-    } else {
-      field += c;
-    }
-  }
-  if (!field.empty() || !rows.back().empty()) rows.back().push_back(field);
-  if (rows.back().empty()) rows.pop_back();
-  return rows;
-}
-
 nlohmann::json csv_table(const std::string& path, const std::string& title, size_t max_rows) {
-  auto rows = parse_csv(path);
+  auto rows = read_csv(path);
   nlohmann::json t{{"title", title}, {"columns", nlohmann::json::array()}, {"rows", nlohmann::json::array()}};
   if (rows.empty()) return t;
   t["columns"] = rows.front();

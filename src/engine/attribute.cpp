@@ -14,19 +14,20 @@
 
 namespace diffscope {
 
-namespace {
-/// Image file -> [1,3,S,S] float in [-1,1] (RGB), resized with area interpolation.
-at::Tensor load_image(const std::string& path, int size) {
+at::Tensor load_image_tensor(const std::string& path, int size) {
   cv::Mat bgr = read_image(path);
   if (bgr.channels() == 4) cv::cvtColor(bgr, bgr, cv::COLOR_BGRA2BGR);
   if (bgr.channels() == 1) cv::cvtColor(bgr, bgr, cv::COLOR_GRAY2BGR);
-  if (bgr.rows != size || bgr.cols != size) cv::resize(bgr, bgr, cv::Size(size, size), 0, 0, cv::INTER_AREA);
+  if (bgr.rows != bgr.cols) {  // centre crop to a square
+    const int s = std::min(bgr.rows, bgr.cols);
+    bgr = bgr(cv::Rect((bgr.cols - s) / 2, (bgr.rows - s) / 2, s, s)).clone();
+  }
+  if (bgr.rows != size) cv::resize(bgr, bgr, cv::Size(size, size), 0, 0, cv::INTER_AREA);
   cv::Mat rgb;
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
   at::Tensor t = at::from_blob(rgb.data, {size, size, 3}, at::kByte).clone();
   return t.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div(127.5).sub(1.0);
 }
-}  // namespace
 
 GenerateOptions attribute_as_generate_options(const AttributeOptions& a) {
   GenerateOptions o;
@@ -61,7 +62,7 @@ GenerateResult attribute(const Model& model, const AttributeOptions& a, const st
   const bool guided = a.guidance_scale > 1.0;
   auto t0 = std::chrono::steady_clock::now();
   at::Tensor context = encode_prompts(model, res.encoding, a.negative_prompt, guided);
-  at::Tensor image = load_image(a.image_path, size);
+  at::Tensor image = load_image_tensor(a.image_path, size);
   at::Tensor x0 = model.encode(image.to(model.device()));
   at::Generator gen = at::detail::createCPUGenerator(static_cast<uint64_t>(a.seed));
   at::Tensor noise = at::randn(x0.sizes(), gen, at::TensorOptions().dtype(at::kFloat)).to(model.device());

@@ -1,6 +1,9 @@
 // CSV writer (RFC 4180 quoting, LF line endings) over an AtomicWriter; shortest round-trip numbers.
 #include "diffscope/util/csv.h"
 
+#include <fstream>
+#include <sstream>
+
 #include <charconv>
 #include <cmath>
 
@@ -80,6 +83,39 @@ void CsvWriter::commit() {
   if (!row_.empty()) throw Error(path_ + ": CSV row left unfinished before commit", kExitFailure);
   writer_->commit();
   writer_.reset();
+}
+
+/// CSV text -> rows of fields (RFC 4180 quoting, as CsvWriter writes).
+std::vector<std::vector<std::string>> read_csv(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot be read");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  std::vector<std::vector<std::string>> rows(1);
+  std::string field;
+  bool quoted = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') field += '"', ++i;
+      else if (c == '"') quoted = false;
+      else field += c;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      rows.back().push_back(field), field.clear();
+    } else if (c == '\n' || c == '\r') {
+      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+      rows.back().push_back(field), field.clear();
+      rows.emplace_back();
+    } else {
+      field += c;
+    }
+  }
+  if (!field.empty() || !rows.back().empty()) rows.back().push_back(field);
+  if (rows.back().empty()) rows.pop_back();
+  return rows;
 }
 
 }  // namespace diffscope

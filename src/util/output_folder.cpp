@@ -27,7 +27,8 @@ bool written_by_diffscope(const std::string& name) {
       "run.json",     "summary.json",    "latents.npy", "final.png",   "attention",       "steps",
       "heatmaps",     "tables",          "plots",       "masks",       "saliency",        "items",
       "prompts.csv",  "attribution.csv", "saliency_prompts.csv",       "deletion_mean.png", "insertion_mean.png",
-      "runs",         "report.html",     "groups.csv"};
+      "runs",         "report.html",     "groups.csv",  "features",    "labels.csv",      "index.json",
+      "progress.json", "probe"};
   static const std::regex run_folder("[0-9]{3,}"), temp_file("\\..+\\.tmp-[0-9]+-[0-9]+");
   return known.count(name) || std::regex_match(name, run_folder) || std::regex_match(name, temp_file);
 }
@@ -57,6 +58,11 @@ OutputFolder::~OutputFolder() {
 }
 
 OutputFolder claim_output_folder(const std::string& dir, bool overwrite, const std::string& option) {
+  return claim_output_folder(dir, overwrite ? Claim::Overwrite : Claim::Fresh, option);
+}
+
+OutputFolder claim_output_folder(const std::string& dir, Claim how, const std::string& option) {
+  const bool overwrite = how == Claim::Overwrite;
   if (dir.empty()) throw Error(option + ": expected a folder, got an empty string");
   if (fs::exists(dir) && !fs::is_directory(dir)) throw Error(option + " " + dir + ": exists and is not a folder");
   ensure_dir(dir);
@@ -71,6 +77,7 @@ OutputFolder claim_output_folder(const std::string& dir, bool overwrite, const s
     throw Error(option + " " + dir + ": another diffscope run is writing into this folder; wait for it or choose "
                 "another folder");
   }
+  if (how == Claim::Resume) return f;
   std::vector<std::string> entries;
   for (const auto& e : fs::directory_iterator(dir))
     if (e.path().filename() != kLock) entries.push_back(e.path().filename().string());

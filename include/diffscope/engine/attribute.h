@@ -13,6 +13,9 @@ namespace diffscope {
 
 class Model;
 
+/// Image file (anything OpenCV reads) -> [1,3,S,S] RGB in [-1,1]: centre-cropped to a square, area-resized to S.
+at::Tensor load_image_tensor(const std::string& path, int size);
+
 /// Inputs of a real-image attribution.
 struct AttributeOptions {
   std::string image_path;               ///< any image OpenCV reads; resized to the model's sample_size

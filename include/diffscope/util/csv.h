@@ -14,6 +14,10 @@ class AtomicWriter;
 /// (Python's float() and pandas read all of these).
 std::string format_number(double v);
 
+/// Reads a CSV file into rows of fields (RFC 4180 quoting, as CsvWriter writes; the header is row 0). Error naming
+/// the file when it cannot be read.
+std::vector<std::vector<std::string>> read_csv(const std::string& path);
+
 /// Quotes a CSV field when needed (comma, quote, CR or LF inside; or leading/trailing space): RFC 4180.
 std::string csv_escape(const std::string& field);
 

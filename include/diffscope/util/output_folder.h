@@ -5,6 +5,10 @@
 
 namespace diffscope {
 
+/// How a folder is claimed: Fresh (refused when it holds output), Overwrite (earlier diffscope output removed),
+/// Resume (locked only: the caller continues an unfinished output it has checked).
+enum class Claim { Fresh, Overwrite, Resume };
+
 /// A claimed output folder: holds an exclusive lock (flock on DIR/.diffscope.lock) until destroyed.
 class OutputFolder {
  public:
@@ -17,10 +21,12 @@ class OutputFolder {
   const std::string& path() const { return path_; }
 
  private:
-  friend OutputFolder claim_output_folder(const std::string& dir, bool overwrite, const std::string& option);
+  friend OutputFolder claim_output_folder(const std::string& dir, Claim how, const std::string& option);
   std::string path_, lock_;
   int fd_ = -1;
 };
+
+OutputFolder claim_output_folder(const std::string& dir, Claim how, const std::string& option = "--out");
 
 /// Claims `dir` for a new run or set: creates it, locks it (a second diffscope writing into it is refused), and
 ///  - empty (or new): ready;

@@ -1,0 +1,506 @@
+// Dataset features and linear probes (see features_study.h).
+#include "diffscope/study/features_study.h"
+
+#include <ATen/ATen.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <opencv2/imgproc.hpp>
+#include <set>
+
+#include "diffscope/engine/attribute.h"
+#include "diffscope/engine/pipeline.h"
+#include "diffscope/engine/run_recorder.h"
+#include "diffscope/engine/runtime.h"
+#include "diffscope/represent/features.h"
+#include "diffscope/represent/probe.h"
+#include "diffscope/util/atomic_file.h"
+#include "diffscope/util/csv.h"
+#include "diffscope/util/error.h"
+#include "diffscope/util/image.h"
+#include "diffscope/util/json_util.h"
+#include "diffscope/util/npy.h"
+#include "diffscope/util/output_folder.h"
+#include "diffscope/util/plot.h"
+#include "diffscope/util/progress.h"
+#include "study/internal.h"
+
+namespace fs = std::filesystem;
+
+namespace diffscope {
+namespace {
+
+struct Item {
+  std::string image;                          ///< path as given in the dataset
+  std::string caption;                        ///< shapes format only
+  std::map<std::string, std::string> labels;  ///< column -> class ("" = not defined for this image)
+};
+
+struct Dataset {
+  std::vector<Item> items;
+  std::vector<std::string> columns;
+  std::string layout;  ///< "diffscope-shapes" or "imagefolder"
+};
+
+Dataset read_dataset(const std::string& dir, int limit) {
+  Dataset d;
+  if (!fs::is_directory(dir)) throw Error("--dataset " + dir + ": not a folder");
+  const fs::path index = fs::path(dir) / "index.json";
+  if (fs::is_regular_file(index)) {
+    const auto j = read_json_file(index.string());
+    if (!j.is_object() || j.value("format", "") != "diffscope-shapes" || !j.contains("items") || !j["items"].is_array())
+      throw Error(index.string() + ": expected a diffscope-shapes dataset (scripts/shapes/shapes_dataset.py)");
+    d.layout = "diffscope-shapes";
+    d.columns = {"count", "shape", "colour", "size", "position"};
+    for (const auto& it : j["items"]) {
+      Item item;
+      item.image = (fs::path(dir) / it.at("image").get<std::string>()).string();
+      item.caption = it.value("caption", "");
+      const auto& objects = it.at("objects");
+      item.labels["count"] = std::to_string(objects.size());
+      for (const char* k : {"shape", "colour", "size", "position"})
+        item.labels[k] = objects.size() == 1 ? objects[0].value(k, "") : "";
+      d.items.push_back(std::move(item));
+      if (limit > 0 && static_cast<int>(d.items.size()) >= limit) break;
+    }
+  } else {
+    d.layout = "imagefolder";
+    d.columns = {"class"};
+    std::vector<fs::path> classes;
+    for (const auto& e : fs::directory_iterator(dir))
+      if (e.is_directory()) classes.push_back(e.path());
+    std::sort(classes.begin(), classes.end());
+    for (const auto& c : classes) {
+      std::vector<fs::path> files;
+      for (const auto& e : fs::directory_iterator(c)) {
+        std::string ext = e.path().extension().string();
+        std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
+        if (e.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg")) files.push_back(e.path());
+      }
+      std::sort(files.begin(), files.end());
+      for (const auto& f : files) {
+        Item item;
+        item.image = f.string();
+        item.labels["class"] = c.filename().string();
+        d.items.push_back(std::move(item));
+      }
+    }
+    if (limit > 0 && static_cast<int>(d.items.size()) > limit) d.items.resize(static_cast<size_t>(limit));
+  }
+  if (d.items.size() < 2)
+    throw Error("--dataset " + dir + ": found " + std::to_string(d.items.size()) +
+                " images (expected a diffscope-shapes folder with index.json, or DIR/<class>/*.png|jpg)");
+  return d;
+}
+
+/// The train/test split: a seeded shuffle (splitmix64 Fisher-Yates), the first test_fraction of it held out.
+std::vector<std::string> split(size_t n, uint64_t seed, double test_fraction) {
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  uint64_t s = seed ^ 0x5eedfeedULL;
+  auto next = [&]() {
+    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  };
+  for (size_t i = n; i > 1; --i) std::swap(order[i - 1], order[next() % i]);
+  const size_t n_test = std::max<size_t>(1, static_cast<size_t>(std::lround(test_fraction * n)));
+  std::vector<std::string> out(n, "train");
+  for (size_t i = 0; i < n_test && i < n; ++i) out[order[i]] = "test";
+  return out;
+}
+
+/// Block-output selectors (index, name, or down/mid/up) -> indices; empty = all.
+std::vector<int> resolve_layers(const ModelInfo& info, const std::vector<std::string>& sel) {
+  std::vector<int> out;
+  auto add = [&](int i) {
+    if (std::find(out.begin(), out.end(), i) == out.end()) out.push_back(i);
+  };
+  if (sel.empty())
+    for (size_t i = 0; i < info.features.size(); ++i) add(static_cast<int>(i));
+  for (const auto& s : sel) {
+    bool found = false;
+    for (size_t i = 0; i < info.features.size(); ++i)
+      if (s == info.features[i].name || s == info.features[i].block || s == std::to_string(i)) add(static_cast<int>(i)), found = true;
+    if (!found)
+      throw Error("--layers " + s + ": no such block output (give an index, a name such as mid_block, or down/mid/up; "
+                  "see diffscope info)");
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+/// A .npy of shape `shape` whose rows are written as they come (header first, data preallocated).
+struct RowFile {
+  std::string path;
+  std::vector<int64_t> shape;
+  size_t header = 0, row_floats = 0;
+  void create() {
+    const std::string h = npy_header("<f4", shape);
+    header = h.size();
+    row_floats = 1;
+    for (size_t i = 1; i < shape.size(); ++i) row_floats *= static_cast<size_t>(shape[i]);
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(h.data(), static_cast<std::streamsize>(h.size()));
+    if (!out) throw Error(path + ": cannot be written");
+    out.close();
+    fs::resize_file(path, header + row_floats * 4 * static_cast<size_t>(shape[0]));
+  }
+  void open_existing() {
+    header = npy_header("<f4", shape).size();
+    row_floats = 1;
+    for (size_t i = 1; i < shape.size(); ++i) row_floats *= static_cast<size_t>(shape[i]);
+    if (!fs::is_regular_file(path) || fs::file_size(path) != header + row_floats * 4 * static_cast<size_t>(shape[0]))
+      throw Error(path + ": missing or of the wrong size for resuming; start again with --overwrite");
+  }
+  void write_rows(int64_t first, const at::Tensor& rows) {
+    const at::Tensor r = rows.to(at::kFloat).contiguous();
+    std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(static_cast<std::streamoff>(header + static_cast<size_t>(first) * row_floats * 4));
+    f.write(reinterpret_cast<const char*>(r.data_ptr<float>()), static_cast<std::streamsize>(r.numel() * 4));
+    if (!f) throw Error(path + ": write failed (disk full?)");
+  }
+};
+
+std::string stem(const FeatureInfo& f, int64_t t) { return f.name + "_t" + std::to_string(t); }
+
+}  // namespace
+
+FeatureSetInfo extract_dataset_features(const FeatureSpec& spec, const Session& session) {
+  if (spec.batch < 1 || spec.batch > 1024) throw Error("--batch: expected 1..1024");
+  if (!(spec.test_fraction > 0 && spec.test_fraction < 1)) throw Error("--test-fraction: expected a fraction in (0, 1)");
+  const Dataset data = read_dataset(spec.dataset, spec.limit);
+  const size_t n = data.items.size();
+  const auto splits = split(n, spec.seed, spec.test_fraction);
+  const Model model = study::load_model(spec.model, session);
+  const auto& info = model.info();
+  const std::vector<int> layers = resolve_layers(info, spec.layers);
+  const int size = info.sample_size;
+  const int64_t lc = info.latent_channels, lh = size / info.vae_scale_factor, lw = lh;
+
+  // the settings an interrupted extraction must share to be resumed
+  nlohmann::json settings{{"model", fs::absolute(spec.model).lexically_normal().string()},
+                          {"dataset", fs::absolute(spec.dataset).lexically_normal().string()},
+                          {"images", n}, {"timesteps", spec.timesteps}, {"layers", layers}, {"prompt", spec.prompt},
+                          {"spatial", spec.spatial}, {"seed", spec.seed}, {"test_fraction", spec.test_fraction}};
+  const std::string progress_path = spec.out + "/progress.json";
+  int64_t done = 0;
+  OutputFolder folder;
+  if (!spec.overwrite && fs::is_regular_file(progress_path) && !fs::exists(spec.out + "/index.json")) {
+    const auto p = read_json_file(progress_path);
+    if (p.value("settings", nlohmann::json()) != settings)
+      throw Error("--out " + spec.out + ": holds an unfinished extraction with other settings; pass --overwrite to "
+                  "start again, or repeat its options to resume it");
+    folder = claim_output_folder(spec.out, Claim::Resume);
+    done = p.value("done", int64_t{0});
+  } else {
+    folder = claim_output_folder(spec.out, spec.overwrite ? Claim::Overwrite : Claim::Fresh);
+  }
+  ensure_dir(spec.out + "/features");
+
+  // the files, one row per image
+  std::vector<RowFile> files;
+  nlohmann::json file_index = nlohmann::json::array();
+  auto add_file = [&](const std::string& name, std::vector<int64_t> shape, nlohmann::json meta) {
+    RowFile f{spec.out + "/features/" + name + ".npy", std::move(shape)};
+    if (done > 0) f.open_existing();
+    else f.create();
+    meta["file"] = "features/" + name + ".npy";
+    meta["shape"] = f.shape;
+    file_index.push_back(meta);
+    files.push_back(f);
+  };
+  for (int64_t t : spec.timesteps)
+    for (int l : layers) {
+      const auto& fi = info.features[static_cast<size_t>(l)];
+      nlohmann::json m{{"layer", fi.name}, {"block", fi.block}, {"index", l}, {"t", t}, {"pooling", "mean"}};
+      add_file(stem(fi, t), {static_cast<int64_t>(n), fi.channels}, m);
+      if (spec.spatial > 0) {
+        m["pooling"] = "adaptive_avg_" + std::to_string(spec.spatial);
+        add_file(stem(fi, t) + "_s" + std::to_string(spec.spatial),
+                 {static_cast<int64_t>(n), fi.channels, spec.spatial, spec.spatial}, m);
+      }
+    }
+  const size_t n_unet_files = files.size();
+  add_file("pixels", {static_cast<int64_t>(n), 3 * 16 * 16}, {{"layer", "pixels"}, {"baseline", "image, area-resized to 16x16 RGB in [-1, 1]"}});
+  add_file("latent", {static_cast<int64_t>(n), lc * lh * lw}, {{"layer", "latent"}, {"baseline", "clean VAE latent (mean x scaling factor)"}});
+
+  FeatureRequest req;
+  req.layers = layers;
+  req.timesteps = spec.timesteps;
+  req.spatial = spec.spatial;
+  const bool templated = spec.prompt.find('{') != std::string::npos;
+  at::Tensor fixed_context;
+  if (!templated) fixed_context = encode_prompts(model, model.tokenize(spec.prompt), "", false);
+  auto prompt_for = [&](const Item& it) {
+    std::string p = spec.prompt;
+    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+             {"{label}", it.labels.count("class") ? it.labels.at("class") : it.caption}, {"{caption}", it.caption}})
+      for (size_t pos; (pos = p.find(key)) != std::string::npos;) p.replace(pos, key.size(), value);
+    return p;
+  };
+
+  if (done > 0) spdlog::info("resuming the extraction at image {} of {}", done, n);
+  const int64_t start = done;
+  Progress progress("features", static_cast<int>(n), session.quiet);
+  for (int64_t i = 0; i < done; ++i) progress.tick();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t first = done; first < static_cast<int64_t>(n); first += spec.batch) {
+    const int64_t b = std::min<int64_t>(spec.batch, static_cast<int64_t>(n) - first);
+    std::vector<at::Tensor> imgs, noise, ctx;
+    for (int64_t k = 0; k < b; ++k) {
+      const Item& it = data.items[static_cast<size_t>(first + k)];
+      imgs.push_back(load_image_tensor(it.image, size));
+      noise.push_back(image_noise(spec.seed, static_cast<uint64_t>(first + k), lc, lh, lw));
+      if (templated) ctx.push_back(encode_prompts(model, model.tokenize(prompt_for(it)), "", false));
+    }
+    const at::Tensor images = at::cat(imgs);
+    const FeatureBatch fb = extract_features(model, images, at::cat(noise), templated ? at::cat(ctx) : fixed_context, req);
+    size_t fi = 0;
+    for (size_t ti = 0; ti < spec.timesteps.size(); ++ti)
+      for (size_t li = 0; li < layers.size(); ++li) {
+        files[fi++].write_rows(first, fb.pooled[ti][li]);
+        if (spec.spatial > 0) files[fi++].write_rows(first, fb.spatial[ti][li]);
+      }
+    // the pixel baseline: each image area-averaged to 16x16 (what raw pixels tell a linear probe)
+    files[n_unet_files].write_rows(first, at::adaptive_avg_pool2d(images, {16, 16}).reshape({b, -1}));
+    files[n_unet_files + 1].write_rows(first, fb.latent.reshape({b, -1}));
+    done = first + b;
+    write_json_atomic(progress_path, {{"settings", settings}, {"done", done}});
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    char status[64];
+    std::snprintf(status, sizeof status, "%.1f images/s", secs > 0 ? double(done) / secs : 0.0);
+    for (int64_t k = 0; k < b; ++k) progress.tick(status);
+  }
+  progress.finish();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  // labels.csv and index.json (last: a folder with index.json is complete)
+  std::vector<std::string> header{"index", "image", "split"};
+  header.insert(header.end(), data.columns.begin(), data.columns.end());
+  CsvWriter csv(spec.out + "/labels.csv", header);
+  nlohmann::json images = nlohmann::json::array();
+  for (size_t i = 0; i < n; ++i) {
+    const Item& it = data.items[i];
+    csv.cell(static_cast<int64_t>(i)).cell(it.image).cell(splits[i]);
+    for (const auto& c : data.columns) csv.cell(it.labels.count(c) ? it.labels.at(c) : "");
+    csv.end_row();
+    images.push_back({{"index", i}, {"image", it.image}, {"sha256", sha256_file(it.image)}, {"split", splits[i]}});
+  }
+  csv.commit();
+  nlohmann::json index{{"format", "diffscope-features"}, {"version", 1}, {"model", info.name},
+                       {"model_dir", spec.model}, {"dataset", spec.dataset}, {"layout", data.layout},
+                       {"timesteps", spec.timesteps}, {"prompt", spec.prompt}, {"seed", spec.seed},
+                       {"spatial", spec.spatial}, {"test_fraction", spec.test_fraction}, {"labels", data.columns},
+                       {"noise", "one draw per image: torch.randn on a CPU generator seeded splitmix64(seed, index)"},
+                       {"files", file_index}, {"images", images}};
+  write_json_atomic(spec.out + "/index.json", index);
+  fs::remove(progress_path);
+  FeatureSetInfo r;
+  r.images = static_cast<int>(n);
+  r.layers = static_cast<int>(layers.size());
+  r.timesteps = static_cast<int>(spec.timesteps.size());
+  r.images_per_second = secs > 0 ? double(static_cast<int64_t>(n) - start) / secs : 0;
+  r.resumed_at = static_cast<int>(start);
+  r.labels = data.columns;
+  return r;
+}
+
+namespace {
+
+/// A table of values drawn as coloured cells with their numbers, row and column labels, title and colour scale.
+cv::Mat annotated_heatmap(const std::vector<std::vector<double>>& v, const std::vector<std::string>& rows,
+                          const std::vector<std::string>& cols, const std::string& title, double lo, double hi,
+                          bool integers = false) {
+  const int cell_w = 96, cell_h = 40, left = 170, top = 70, bar_w = 22;
+  const int w = left + cell_w * static_cast<int>(cols.size()) + 110, h = top + cell_h * static_cast<int>(rows.size()) + 50;
+  cv::Mat img(h, w, CV_8UC3, cv::Scalar(255, 255, 255));
+  const double fs = 0.5;
+  auto colour_of = [&](double x) {
+    float u = static_cast<float>(hi > lo ? (x - lo) / (hi - lo) : 0.5);
+    u = std::min(1.0f, std::max(0.0f, u));
+    const cv::Mat c = colorize(&u, 1, 1, Colormap::Viridis);
+    return cv::Scalar(c.at<cv::Vec3b>(0, 0)[0], c.at<cv::Vec3b>(0, 0)[1], c.at<cv::Vec3b>(0, 0)[2]);
+  };
+  int base = 0;
+  const cv::Size ts = cv::getTextSize(title, cv::FONT_HERSHEY_SIMPLEX, 0.65, 2, &base);
+  cv::putText(img, title, {std::max(4, (w - ts.width) / 2), 28}, cv::FONT_HERSHEY_SIMPLEX, 0.65, {0, 0, 0}, 2, cv::LINE_AA);
+  for (size_t c = 0; c < cols.size(); ++c) {
+    const cv::Size s = cv::getTextSize(cols[c], cv::FONT_HERSHEY_SIMPLEX, fs, 1, &base);
+    cv::putText(img, cols[c], {left + int(c) * cell_w + (cell_w - s.width) / 2, top - 10}, cv::FONT_HERSHEY_SIMPLEX, fs,
+                {0, 0, 0}, 1, cv::LINE_AA);
+  }
+  for (size_t r = 0; r < rows.size(); ++r) {
+    cv::putText(img, rows[r], {8, top + int(r) * cell_h + cell_h / 2 + 5}, cv::FONT_HERSHEY_SIMPLEX, fs, {0, 0, 0}, 1,
+                cv::LINE_AA);
+    for (size_t c = 0; c < cols.size(); ++c) {
+      const double x = v[r][c];
+      const cv::Rect cell(left + int(c) * cell_w, top + int(r) * cell_h, cell_w - 2, cell_h - 2);
+      if (!std::isfinite(x)) {
+        cv::rectangle(img, cell, {235, 235, 235}, cv::FILLED);
+        continue;
+      }
+      const cv::Scalar col = colour_of(x);
+      cv::rectangle(img, cell, col, cv::FILLED);
+      char buf[32];
+      std::snprintf(buf, sizeof buf, integers ? "%.0f" : "%.3f", x);
+      const double lum = 0.114 * col[0] + 0.587 * col[1] + 0.299 * col[2];
+      const cv::Size s = cv::getTextSize(buf, cv::FONT_HERSHEY_SIMPLEX, fs, 1, &base);
+      cv::putText(img, buf, {cell.x + (cell.width - s.width) / 2, cell.y + cell.height / 2 + 5}, cv::FONT_HERSHEY_SIMPLEX,
+                  fs, lum > 140 ? cv::Scalar(0, 0, 0) : cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
+    }
+  }
+  // colour scale
+  const int bx = left + cell_w * static_cast<int>(cols.size()) + 20, by = top, bh = cell_h * static_cast<int>(rows.size()) - 2;
+  for (int y = 0; y < bh; ++y) cv::line(img, {bx, by + y}, {bx + bar_w, by + y}, colour_of(hi - (hi - lo) * y / std::max(1, bh - 1)));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, integers ? "%.0f" : "%.2f", hi);
+  cv::putText(img, buf, {bx + bar_w + 4, by + 10}, cv::FONT_HERSHEY_SIMPLEX, 0.45, {0, 0, 0}, 1, cv::LINE_AA);
+  std::snprintf(buf, sizeof buf, integers ? "%.0f" : "%.2f", lo);
+  cv::putText(img, buf, {bx + bar_w + 4, by + bh}, cv::FONT_HERSHEY_SIMPLEX, 0.45, {0, 0, 0}, 1, cv::LINE_AA);
+  return img;
+}
+
+at::Tensor load_matrix(const std::string& path) {
+  NpyArray a = read_npy(path);
+  if (a.shape.empty()) throw Error(path + ": expected [N, ...] features");
+  const int64_t rows = a.shape[0];
+  at::Tensor t = at::from_blob(a.data.data(), {static_cast<int64_t>(a.data.size())}, at::kFloat).clone();
+  return t.reshape({rows, -1});
+}
+
+}  // namespace
+
+Summary probe_features(const ProbeSpec& spec, const Session& session) {
+  const std::string dir = spec.features;
+  const std::string index_path = dir + "/index.json";
+  if (!fs::is_regular_file(index_path))
+    throw Error("--features " + dir + ": holds no index.json (run diffscope features first, and let it finish)");
+  const auto index = read_json_file(index_path);
+  if (index.value("format", "") != "diffscope-features") throw Error(index_path + ": not a diffscope-features index");
+  const std::string out = spec.out.empty() ? dir + "/probe" : spec.out;
+  const OutputFolder folder = claim_output_folder(out, spec.overwrite);
+  set_threads(session.threads);
+  const auto table = read_csv(dir + "/labels.csv");
+  if (table.size() < 3) throw Error(dir + "/labels.csv: expected a header and rows");
+  const auto& head = table[0];
+  auto column = [&](const std::string& name) -> int {
+    for (size_t i = 0; i < head.size(); ++i)
+      if (head[i] == name) return static_cast<int>(i);
+    return -1;
+  };
+  const int split_col = column("split");
+  if (split_col < 0) throw Error(dir + "/labels.csv: no split column");
+  std::vector<std::string> labels = spec.labels;
+  if (labels.empty())
+    for (const auto& l : index.at("labels")) labels.push_back(l.get<std::string>());
+  for (const auto& l : labels)
+    if (column(l) < 0) throw Error("--labels " + l + ": not a column of " + dir + "/labels.csv");
+
+  // the feature files: UNet layers x timesteps (pooled only), then the baselines
+  struct FeatureFile {
+    std::string name, layer, file;
+    int64_t t = -1;
+  };
+  std::vector<FeatureFile> ffiles;
+  std::vector<std::string> layer_order;
+  std::vector<int64_t> t_order;
+  for (const auto& f : index.at("files")) {
+    if (f.value("pooling", "") != "mean" && !f.contains("baseline")) continue;
+    FeatureFile ff{fs::path(f.at("file").get<std::string>()).stem().string(), f.at("layer").get<std::string>(),
+                   dir + "/" + f.at("file").get<std::string>(), f.value("t", int64_t{-1})};
+    if (ff.t >= 0) {
+      if (std::find(layer_order.begin(), layer_order.end(), ff.layer) == layer_order.end()) layer_order.push_back(ff.layer);
+      if (std::find(t_order.begin(), t_order.end(), ff.t) == t_order.end()) t_order.push_back(ff.t);
+    }
+    ffiles.push_back(ff);
+  }
+
+  ensure_dir(out + "/tables");
+  ensure_dir(out + "/plots");
+  CsvWriter csv(out + "/tables/probe.csv", {"features", "layer", "t", "label", "head", "classes", "n_train", "n_test",
+                                            "train_accuracy", "test_accuracy", "chance"});
+  Summary s;
+  ProbeOptions po;
+  po.c = spec.c;
+  std::map<std::string, at::Tensor> cache;
+  for (const auto& label : labels) {
+    const int col = column(label);
+    std::vector<std::string> classes;
+    for (size_t r = 1; r < table.size(); ++r)
+      if (!table[r][static_cast<size_t>(col)].empty()) classes.push_back(table[r][static_cast<size_t>(col)]);
+    std::sort(classes.begin(), classes.end());
+    classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
+    if (classes.size() < 2) {
+      spdlog::warn("probe: label {} has {} class(es) in this dataset; skipped", label, classes.size());
+      continue;
+    }
+    std::vector<int64_t> train_rows, test_rows, train_y, test_y;
+    for (size_t r = 1; r < table.size(); ++r) {
+      const std::string& v = table[r][static_cast<size_t>(col)];
+      if (v.empty()) continue;
+      const int64_t y = std::lower_bound(classes.begin(), classes.end(), v) - classes.begin();
+      const bool test = table[r][static_cast<size_t>(split_col)] == "test";
+      (test ? test_rows : train_rows).push_back(static_cast<int64_t>(r - 1));
+      (test ? test_y : train_y).push_back(y);
+    }
+    if (train_rows.empty() || test_rows.empty()) {
+      spdlog::warn("probe: label {} has no {} images; skipped", label, train_rows.empty() ? "train" : "test");
+      continue;
+    }
+    const at::Tensor tr = at::tensor(train_rows, at::kLong), te = at::tensor(test_rows, at::kLong);
+    const at::Tensor ytr = at::tensor(train_y, at::kLong), yte = at::tensor(test_y, at::kLong);
+    std::vector<std::vector<double>> grid(layer_order.size(), std::vector<double>(t_order.size(), std::nan("")));
+    double best = -1;
+    std::string best_name;
+    ProbeResult best_result;
+    spdlog::info("probe: {} ({} classes, {} train / {} test images)", label, classes.size(), train_rows.size(), test_rows.size());
+    for (const auto& ff : ffiles) {
+      if (!cache.count(ff.file)) cache[ff.file] = load_matrix(ff.file);
+      const at::Tensor& x = cache[ff.file];
+      const ProbeResult r = linear_probe(x.index_select(0, tr), ytr, x.index_select(0, te), yte,
+                                         static_cast<int64_t>(classes.size()), po);
+      csv.cell(ff.name).cell(ff.layer);
+      if (ff.t >= 0) csv.cell(ff.t);
+      else csv.cell("");
+      csv.cell(label).cell("linear").cell(static_cast<int64_t>(classes.size())).cell(static_cast<int64_t>(train_rows.size()));
+      csv.cell(static_cast<int64_t>(test_rows.size())).cell(r.train_accuracy).cell(r.test_accuracy).cell(r.chance);
+      csv.end_row();
+      if (ff.t >= 0) {
+        const size_t li = std::find(layer_order.begin(), layer_order.end(), ff.layer) - layer_order.begin();
+        const size_t ti = std::find(t_order.begin(), t_order.end(), ff.t) - t_order.begin();
+        grid[li][ti] = r.test_accuracy;
+        s.set("probe." + label + "." + ff.layer + ".t" + std::to_string(ff.t), r.test_accuracy);
+        if (r.test_accuracy > best) best = r.test_accuracy, best_name = ff.layer + ".t" + std::to_string(ff.t), best_result = r;
+      } else {
+        s.set("probe." + label + "." + ff.layer, r.test_accuracy);  // pixels, latent
+      }
+      s.set("probe." + label + ".chance", r.chance);
+    }
+    s.set("probe." + label + ".best", best);
+    s.set_text("probe." + label + ".best_layer", best_name);
+    std::vector<std::string> cols;
+    for (int64_t t : t_order) cols.push_back("t=" + std::to_string(t));
+    write_png(out + "/plots/probe_" + label + ".png",
+              annotated_heatmap(grid, layer_order, cols, "Linear probe test accuracy: " + label, 0.0, 1.0));
+    std::vector<std::vector<double>> conf;
+    for (const auto& row : best_result.confusion) conf.emplace_back(row.begin(), row.end());
+    double mx = 0;
+    for (const auto& row : conf)
+      for (double v : row) mx = std::max(mx, v);
+    write_png(out + "/plots/confusion_" + label + ".png",
+              annotated_heatmap(conf, classes, classes, label + " at " + best_name + " (rows: true, columns: predicted)",
+                                0.0, mx, true));
+  }
+  csv.commit();
+  s.write(out + "/summary.json");
+  return s;
+}
+
+}  // namespace diffscope
