@@ -51,7 +51,7 @@ at::Tensor guided_noise_batch(const StepContext& s, const at::Tensor& latents, i
       ctx = at::cat({s.context.narrow(0, 0, 1).expand({b, -1, -1}), s.context.narrow(0, 1, 1).expand({b, -1, -1})});
       xin = at::cat({x, x});
     } else {
-      ctx = s.context.expand({b, -1, -1});
+      ctx = s.context.expand({b, -1, -1}).contiguous();
       xin = x;
     }
     at::Tensor t = at::full({xin.size(0)}, s.timestep, at::TensorOptions().dtype(at::kFloat).device(x.device()));
