@@ -69,7 +69,7 @@ void do_correlate(const RunFolder& run, const AnalysisOptions& o, const std::vec
     for (size_t i = 0; i < words.size(); ++i)
       for (size_t j = 0; j < words.size(); ++j) {
         if (i == j) continue;
-        csv.cell(step).cell(words[i].text).cell(words[j].text).cell(c[i][j]);
+        csv.cell(step).cell(keys[i]).cell(keys[j]).cell(c[i][j]);
         csv.end_row();
       }
   };
@@ -112,7 +112,7 @@ void do_correlate(const RunFolder& run, const AnalysisOptions& o, const std::vec
     const double score = binding_score(corr, p);
     double other = std::numeric_limits<double>::quiet_NaN();
     for (size_t k : p.other_nouns) other = std::isnan(other) ? corr[p.adjective][k] : std::max(other, corr[p.adjective][k]);
-    b.cell(words[p.adjective].text).cell(words[p.noun].text).cell(corr[p.adjective][p.noun]).cell(other).cell(score);
+    b.cell(keys[p.adjective]).cell(keys[p.noun]).cell(corr[p.adjective][p.noun]).cell(other).cell(score);
     b.end_row();
     s["binding." + keys[p.adjective] + "~" + keys[p.noun]] = score;
     total += score;

@@ -78,15 +78,24 @@ std::vector<std::string> write_heatmaps(const RunFolder& run, const std::vector<
   std::vector<std::string> written;
   const cv::Mat final_img = load_bgr(run.path("final.png"));
   nlohmann::json words = nlohmann::json::array();
+  std::vector<Word> plain;
+  for (const auto& hm : maps) plain.push_back(hm.word);
+  const auto wkeys = word_keys(plain);  // a repeated word is "a#2" in every label
   std::vector<float> stack;
   for (size_t i = 0; i < maps.size(); ++i) {
     const auto& hm = maps[i];
     const std::string base = word_file(i, hm);
     cv::Mat heat = colorize(hm.image.data(), run.image_h, run.image_w, cm);
     write_png(dir + "/" + base + ".png", heat);
-    write_png(dir + "/" + base + "_overlay.png", overlay(final_img, heat, o.alpha));
+    const cv::Mat ov = overlay(final_img, heat, o.alpha);
+    write_png(dir + "/" + base + "_overlay.png", ov);
+    // the same overlay as a figure: upscaled, titled, with its colour scale
+    write_png(dir + "/" + base + "_figure.png",
+              figure_with_colorbar(ov, "\"" + wkeys[i] + "\" cross-attention" + (o.steps_label.empty() ? "" : ", " + o.steps_label),
+                                   cm, o.figure_size, "low", "high"));
     written.push_back("heatmaps/" + base + ".png");
     written.push_back("heatmaps/" + base + "_overlay.png");
+    written.push_back("heatmaps/" + base + "_figure.png");
     for (int s : o.x0_steps) {
       char name[32];
       std::snprintf(name, sizeof name, "steps/x0_%03d.png", s);
@@ -96,7 +105,7 @@ std::vector<std::string> write_heatmaps(const RunFolder& run, const std::vector<
       written.push_back("heatmaps/" + f);
     }
     stack.insert(stack.end(), hm.image.begin(), hm.image.end());
-    words.push_back({{"index", i}, {"word", hm.word.text}, {"positions", hm.word.positions}, {"file", base + ".png"}});
+    words.push_back({{"index", i}, {"word", hm.word.text}, {"key", wkeys[i]}, {"positions", hm.word.positions}, {"file", base + ".png"}});
   }
   if (!maps.empty()) {
     write_npy(dir + "/maps.npy", stack.data(), {static_cast<int64_t>(maps.size()), run.image_h, run.image_w});
@@ -106,13 +115,18 @@ std::vector<std::string> write_heatmaps(const RunFolder& run, const std::vector<
 
   // word x timestep figure: each cell is that word's map at one step (per-cell min-max), over final.png's size
   std::vector<int> cols;
-  const int n = std::min(o.grid_columns, run.steps);
-  for (int c = 0; c < n; ++c) cols.push_back(n == 1 ? run.steps - 1 : c * (run.steps - 1) / (n - 1));
-  cols.erase(std::unique(cols.begin(), cols.end()), cols.end());
+  if (!o.grid_steps.empty()) {
+    cols = parse_steps(o.grid_steps, run.steps, "--grid-steps");
+  } else {
+    const int n = std::min(o.grid_columns, run.steps);
+    for (int c = 0; c < n; ++c) cols.push_back(n == 1 ? run.steps - 1 : c * (run.steps - 1) / (n - 1));
+    cols.erase(std::unique(cols.begin(), cols.end()), cols.end());
+  }
   std::vector<std::vector<cv::Mat>> cells;
   std::vector<std::string> rows, col_labels;
   for (int c : cols) col_labels.push_back("t=" + format_number(run.timesteps[static_cast<size_t>(c)]));
-  for (const auto& hm : maps) {
+  for (size_t mi = 0; mi < maps.size(); ++mi) {
+    const auto& hm = maps[mi];
     std::vector<cv::Mat> row;
     for (int c : cols) {
       auto m = upsample_map(run.word_map(c, hm.word), run.h, run.w, run.image_h, run.image_w);
@@ -120,7 +134,7 @@ std::vector<std::string> write_heatmaps(const RunFolder& run, const std::vector<
       row.push_back(overlay(final_img, colorize(m.data(), run.image_h, run.image_w, cm), o.alpha));
     }
     cells.push_back(row);
-    rows.push_back(hm.word.text);
+    rows.push_back(wkeys[mi]);
   }
   if (!cells.empty()) {
     write_png(dir + "/grid.png", grid(cells, rows, col_labels, 96));
@@ -138,13 +152,18 @@ void do_heatmaps(const RunFolder& run, const AnalysisOptions& o, const std::vect
   HeatmapWriteOptions w;
   w.colormap = o.colormap;
   w.x0_steps = o.x0_overlay_steps;
+  w.figure_size = o.figure_size;
+  w.grid_steps = o.grid_steps;
+  w.steps_label = steps.size() == static_cast<size_t>(run.steps) ? "all steps"
+                  : steps.size() == 1 ? "step " + std::to_string(steps.front())
+                                      : "steps " + std::to_string(steps.front()) + ".." + std::to_string(steps.back());
   write_heatmaps(run, maps, w);
   s["heatmaps.words"] = static_cast<double>(maps.size());
   s["heatmaps.steps_aggregated"] = static_cast<double>(steps.size());
 }
 
 
-DIFFSCOPE_ANALYSIS({"heatmaps", "per-word attention heatmaps, overlays and the word x timestep grid of a run", 10, kNeedsAttention, {"--run runs/demo --agg-steps 0.0:0.5 --colormap inferno"}, {"agg-steps", "normalize", "colormap", "x0-overlays"},
+DIFFSCOPE_ANALYSIS({"heatmaps", "per-word attention heatmaps, overlays and the word x timestep grid of a run", 10, kNeedsAttention, {"--run runs/demo --agg-steps 0.0:0.5 --colormap inferno"}, {"agg-steps", "normalize", "colormap", "x0-overlays", "figure-size", "grid-steps"},
                     [](const AnalysisInput& in, AnalysisKeys& keys) { do_heatmaps(in.run, in.options, in.steps, keys); }});
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Reading a run folder back (run.json, attention/maps.npy, final.png).
 #include "diffscope/analysis/run_folder.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
@@ -94,6 +96,21 @@ std::vector<Word> RunFolder::content_words() const {
 }
 
 std::vector<int> parse_steps(const std::string& spec, int steps, const std::string& option) {
+  if (spec.find(',') != std::string::npos) {  // a list of selections: their union, in order
+    std::vector<int> all;
+    size_t start = 0;
+    for (size_t comma; start <= spec.size(); start = comma + 1) {
+      comma = spec.find(',', start);
+      if (comma == std::string::npos) comma = spec.size();
+      const std::string part = spec.substr(start, comma - start);
+      if (part.empty())
+        throw Error(option + " " + spec + ": an empty item in the list (expected K,L,M or A:B items)");
+      for (int k : parse_steps(part, steps, option)) all.push_back(k);
+    }
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    return all;
+  }
   auto bad = [&] {
     return Error(option + " " + spec + ": expected all, K, A:B (B exclusive) or fractions like 0.0:0.3 of " +
                  std::to_string(steps) + " steps");

@@ -96,7 +96,7 @@ void do_auc(const RunFolder& run, const AnalysisOptions& o, const std::vector<in
     auto it = masks.find(words[k].text);
     WordScore sc = score_map(words[k].text, agg[k].image, it == masks.end() ? nullptr : &it->second, o.threshold);
     scores.push_back(sc);
-    csv.cell(words[k].text).cell("all").cell("").cell(sc.scored ? "yes" : "no").cell(sc.roc_auc).cell(sc.ap).cell(sc.iou);
+    csv.cell(keys[k]).cell("all").cell("").cell(sc.scored ? "yes" : "no").cell(sc.roc_auc).cell(sc.ap).cell(sc.iou);
     csv.end_row();
     if (sc.scored) {
       s["auc.word." + keys[k] + ".roc_auc"] = sc.roc_auc;
@@ -111,7 +111,7 @@ void do_auc(const RunFolder& run, const AnalysisOptions& o, const std::vector<in
         auto it = masks.find(words[k].text);
         if (it == masks.end()) continue;
         WordScore sc = score_map(words[k].text, per[k].image, &it->second, o.threshold);
-        csv.cell(words[k].text).cell(static_cast<int64_t>(st)).cell(run.timesteps[static_cast<size_t>(st)]).cell("yes");
+        csv.cell(keys[k]).cell(static_cast<int64_t>(st)).cell(run.timesteps[static_cast<size_t>(st)]).cell("yes");
         csv.cell(sc.roc_auc).cell(sc.ap).cell(sc.iou);
         csv.end_row();
       }

@@ -71,7 +71,7 @@ void do_settle(const RunFolder& run, const std::vector<int>& steps, AnalysisKeys
   CsvWriter csv(run.path("tables/settle.csv"), {"step", "timestep", "word", "mass", "share", "corr_final"});
   for (const auto& r : rows) {
     for (size_t k = 0; k < words.size(); ++k) {
-      csv.cell(static_cast<int64_t>(r.step)).cell(r.timestep).cell(words[k].text).cell(r.mass[k]).cell(r.share[k]);
+      csv.cell(static_cast<int64_t>(r.step)).cell(r.timestep).cell(keys[k]).cell(r.mass[k]).cell(r.share[k]);
       csv.cell(r.corr_final[k]);
       csv.end_row();
     }
@@ -85,7 +85,7 @@ void do_settle(const RunFolder& run, const std::vector<int>& steps, AnalysisKeys
   csv.commit();
   std::vector<Series> share, corr;
   for (size_t k = 0; k < words.size(); ++k) {
-    Series a{words[k].text, {}, {}}, b{words[k].text, {}, {}};
+    Series a{keys[k], {}, {}, {}}, b{keys[k], {}, {}, {}};
     for (const auto& r : rows) {
       a.x.push_back(r.step), a.y.push_back(r.share[k]);
       b.x.push_back(r.step), b.y.push_back(r.corr_final[k]);

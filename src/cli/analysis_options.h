@@ -24,6 +24,9 @@ inline void add_analysis_options(CLI::App& app, AnalysisOptions& a, const std::v
   if (auto* o = add("normalize", a.normalize, "heatmap normalisation: word (each map min-max) or global"))
     o->default_val("word");
   if (auto* o = add("colormap", a.colormap, "turbo, jet, viridis, inferno or gray")) o->default_val("turbo");
+  if (auto* o = add("figure-size", a.figure_size, "heatmap figures (NN_word_figure.png): longer side at least N px"))
+    o->default_val(256)->check(CLI::Range(64, 4096));
+  add("grid-steps", a.grid_steps, "steps of the word x timestep grid: K,L,M or A:B (default: 10 evenly spaced)");
   if (auto* o = add("threshold", a.threshold, "IoU threshold on normalised maps (DAAM: 0.4)")) o->default_val(0.4);
   add("masks", a.masks_dir, "folder with one <word>.png mask per word (else concepts.json segmentation)");
   for (auto* o : {add("nouns", a.nouns, "binding: words that are nouns (default: concepts.json shapes)"),

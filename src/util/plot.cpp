@@ -207,4 +207,34 @@ cv::Mat line_plot(const std::vector<Series>& series, const std::string& title, c
   return img;
 }
 
+cv::Mat figure_with_colorbar(const cv::Mat& img, const std::string& title, Colormap cm, int min_px,
+                             const std::string& lo_label, const std::string& hi_label) {
+  if (img.empty()) throw Error("figure: empty image", kExitFailure);
+  cv::Mat body = img;
+  const int longer = std::max(img.rows, img.cols);
+  if (longer < min_px) {
+    const double f = double(min_px) / longer;
+    cv::resize(img, body, cv::Size(), f, f, cv::INTER_CUBIC);
+  }
+  const double fs = std::clamp(body.cols / 420.0, 0.45, 0.8);
+  const int line_h = draw::text_size("Ag", fs, 1).height;
+  const int pad = 10, title_h = line_h + 2 * pad, bar_w = std::max(12, body.cols / 20), label_w = 60;
+  cv::Mat canvas(body.rows + title_h + pad, pad + body.cols + pad + bar_w + label_w, CV_8UC3, cv::Scalar(255, 255, 255));
+  body.copyTo(canvas(cv::Rect(pad, title_h, body.cols, body.rows)));
+  draw::text_centred(canvas, draw::fit_text(title, fs, 1, canvas.cols - 2 * pad), {canvas.cols / 2, title_h / 2}, fs, 1,
+                     cv::Scalar(0, 0, 0));
+  std::vector<float> ramp(static_cast<size_t>(body.rows));
+  for (int y = 0; y < body.rows; ++y) ramp[static_cast<size_t>(y)] = 1.0f - float(y) / std::max(1, body.rows - 1);
+  cv::Mat bar = colorize(ramp.data(), body.rows, 1, cm);
+  cv::resize(bar, bar, cv::Size(bar_w, body.rows), 0, 0, cv::INTER_NEAREST);
+  const int bx = pad + body.cols + pad;
+  bar.copyTo(canvas(cv::Rect(bx, title_h, bar_w, body.rows)));
+  cv::rectangle(canvas, cv::Rect(bx, title_h, bar_w, body.rows), cv::Scalar(120, 120, 120), 1);
+  draw::text_left(canvas, hi_label, {bx + bar_w + 4, title_h + line_h / 2 + 1}, fs * 0.85, 1, cv::Scalar(0, 0, 0));
+  draw::text_left(canvas, lo_label, {bx + bar_w + 4, title_h + body.rows - line_h / 2 - 1}, fs * 0.85, 1,
+                  cv::Scalar(0, 0, 0));
+  return canvas;
+}
+
 }  // namespace diffscope
+

@@ -17,6 +17,8 @@ struct AnalysisOptions {
   std::string masks_dir;              ///< one <word>.png per word; else concepts.json segmentation if the model has it
   std::vector<std::string> nouns, attributes;  ///< binding: override concepts.json's shape / colour+size words
   std::vector<int> x0_overlay_steps;
+  int figure_size = 256;              ///< heatmap figures: longer side at least this many pixels
+  std::string grid_steps;             ///< steps of the word x timestep grid (empty: evenly spaced)
   bool per_step_auc = true;
 };
 

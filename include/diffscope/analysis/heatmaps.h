@@ -26,6 +26,9 @@ struct HeatmapWriteOptions {
   float alpha = 0.55f;
   std::vector<int> x0_steps;  ///< also overlay on these steps' x0 images
   int grid_columns = 10;      ///< timesteps shown in the word x timestep figure
+  std::string grid_steps;     ///< the grid's steps as a step selection ("0,6,12,24", "0:25:5"); empty = evenly spaced
+  int figure_size = 256;      ///< NN_word_figure.png: longer side at least this (small models' images upscaled)
+  std::string steps_label;    ///< which steps the maps aggregate, for the figure titles
 };
 
 /// Writes heatmaps/: NN_word.png, NN_word_overlay.png (on final.png), maps.npy [words,H,W], words.json,

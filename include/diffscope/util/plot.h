@@ -5,6 +5,8 @@
 
 #include <opencv2/core.hpp>
 
+#include "diffscope/util/image.h"
+
 namespace diffscope {
 
 /// One line of a plot; points with a non-finite x or y break the line there.
@@ -20,6 +22,11 @@ struct Series {
 /// or the size is below 200 x 150.
 cv::Mat line_plot(const std::vector<Series>& series, const std::string& title, const std::string& xlabel,
                   const std::string& ylabel, int width = 900, int height = 500);
+
+/// A figure for a paper: `img` (BGR) upscaled bicubically so that its longer side is at least `min_px`, a title
+/// above, and on the right a colour bar of `cm` labelled `lo_label` at the bottom and `hi_label` at the top.
+cv::Mat figure_with_colorbar(const cv::Mat& img, const std::string& title, Colormap cm, int min_px = 256,
+                             const std::string& lo_label = "0", const std::string& hi_label = "1");
 
 /// Tick positions covering [lo, hi] at a 1/2/5 x 10^k step, about `target` of them.
 std::vector<double> nice_ticks(double lo, double hi, int target = 6);
