@@ -21,6 +21,9 @@ void add_generate_options(CLI::App& app, GenerateCli& cli) {
                  "use with ddim, ddpm or euler");
   app.add_option("--init-latents", g.init_latents, ".npy [1,C,h,w] to start from instead of seeded noise");
   app.add_option("--x0-every", g.x0_every, "write steps/x0_NNN.png every N steps (0 = none)")->default_val(1);
+  app.add_option("--filmstrip-cols", g.filmstrip_columns, "wrap steps/filmstrip.png after N images (0 = one row)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 1000));
   app.add_flag("--no-attention", cli.no_attention, "do not capture cross-attention");
   app.add_option("--attention-half", g.attention_half, "CFG half whose attention is kept: cond or uncond")
       ->default_val("cond");

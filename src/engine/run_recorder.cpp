@@ -157,7 +157,23 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
     std::vector<cv::Mat> cells = impl_->thumbs;
     cells.push_back(final_img);
     labels.push_back("final");
-    impl_->queue->push((dir / "steps" / "filmstrip.png").string(), hconcat_labelled(cells, labels, 128));
+    const size_t per_row = impl_->options.filmstrip_columns > 0 ? static_cast<size_t>(impl_->options.filmstrip_columns)
+                                                                 : cells.size();
+    if (per_row >= cells.size()) {
+      impl_->queue->push((dir / "steps" / "filmstrip.png").string(), hconcat_labelled(cells, labels, 128));
+    } else {  // wrapped: rows of per_row images, each labelled above its image
+      std::vector<cv::Mat> rows;
+      for (size_t i = 0; i < cells.size(); i += per_row) {
+        const size_t end = std::min(cells.size(), i + per_row);
+        std::vector<cv::Mat> c(cells.begin() + static_cast<long>(i), cells.begin() + static_cast<long>(end));
+        std::vector<std::string> l(labels.begin() + static_cast<long>(i), labels.begin() + static_cast<long>(end));
+        while (c.size() < per_row) c.emplace_back(), l.emplace_back();
+        rows.push_back(hconcat_labelled(c, l, 128));
+      }
+      cv::Mat strip;
+      cv::vconcat(rows, strip);
+      impl_->queue->push((dir / "steps" / "filmstrip.png").string(), strip);
+    }
   }
   write_tensor_npy((dir / "latents.npy").string(), latents());
 

@@ -96,6 +96,7 @@ std::string generate_with(const Model& model, const GenerationSpec& g, const Ses
   RunRecorderOptions ro;
   ro.dir = g.out;
   ro.x0_every = g.x0_every;
+  ro.filmstrip_columns = g.filmstrip_columns;
   RunRecorder recorder(ro);
   std::unique_ptr<AttentionCapture> attention;
   std::vector<Observer*> observers{&recorder};

@@ -104,7 +104,7 @@ std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& mo
   const cv::Mat final_img = read_image(run.path("final.png"));
   CsvWriter curves(out + "/curves.csv", {"method", "curve", "fraction", "score", "normalised"});
   CsvWriter auc(out + "/auc.csv", {"method", "deletion_auc", "insertion_auc", "deletion_auc_raw", "insertion_auc_raw"});
-  std::vector<Series> del, ins;
+  std::vector<Series> del, ins, del_n, ins_n;
   Summary summary;
   for (const auto& r : res) {
     at::Tensor m = r.map.to(at::kCPU).to(at::kFloat).contiguous();
@@ -126,8 +126,13 @@ std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& mo
     }
     auc.cell(r.name).cell(r.deletion.auc).cell(r.insertion.auc).cell(r.deletion.auc_raw).cell(r.insertion.auc_raw);
     auc.end_row();
-    del.push_back({r.name, r.deletion.fraction, r.deletion.score});
-    ins.push_back({r.name, r.insertion.fraction, r.insertion.score});
+    char auc_d[48], auc_i[48];
+    std::snprintf(auc_d, sizeof auc_d, " (AUC %.3f, normalised %.3f)", r.deletion.auc_raw, r.deletion.auc);
+    std::snprintf(auc_i, sizeof auc_i, " (AUC %.3f, normalised %.3f)", r.insertion.auc_raw, r.insertion.auc);
+    del.push_back({r.name + auc_d, r.deletion.fraction, r.deletion.score, {}});
+    ins.push_back({r.name + auc_i, r.insertion.fraction, r.insertion.score, {}});
+    del_n.push_back({r.name, r.deletion.fraction, r.deletion.normalised, {}});
+    ins_n.push_back({r.name, r.insertion.fraction, r.insertion.normalised, {}});
     const std::string key = "saliency.step_" + std::to_string(step) + "." + r.name;
     summary.set(key + ".deletion_auc", r.deletion.auc);
     summary.set(key + ".insertion_auc", r.insertion.auc);
@@ -141,6 +146,13 @@ std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& mo
   write_png(out + "/insertion.png",
             line_plot(ins, "Insertion (higher AUC = better saliency), step " + std::to_string(step),
                       "fraction of latent pixels inserted", "similarity to unperturbed"));
+  // the paper's min-max normalised curves (whose areas are the headline AUCs), beside the raw ones
+  write_png(out + "/deletion_normalised.png",
+            line_plot(del_n, "Deletion, min-max normalised (its area is the deletion AUC), step " + std::to_string(step),
+                      "fraction of latent pixels deleted", "normalised similarity"));
+  write_png(out + "/insertion_normalised.png",
+            line_plot(ins_n, "Insertion, min-max normalised (its area is the insertion AUC), step " + std::to_string(step),
+                      "fraction of latent pixels inserted", "normalised similarity"));
   summary.merge_into(run.path("summary.json"));
   return res;
 }

@@ -20,6 +20,7 @@ struct GenerateResult;
 struct RunRecorderOptions {
   std::string dir;        ///< the run folder (created)
   int x0_every = 1;
+  int filmstrip_columns = 0;  ///< steps/filmstrip.png wraps after this many images (0 = one row)
 };
 
 /// Records latents [steps+1,C,h,w] and writes x0 PNGs on a background thread while the loop runs.
