@@ -202,12 +202,10 @@ std::map<std::string, double> compare_runs(const std::vector<CompareInput>& inpu
       }
     csv.commit();
   }
-  write_png(out + "/plots/distance_between.png",
-            line_plot(pix_series, "How far apart the runs' x0 estimates are (vs " + inputs[0].label + ")", "step",
-                      "pixel RMSE (RGB in [0,1])"));
-  write_png(out + "/plots/latent_distance.png",
-            line_plot(lat_series, "How far apart the runs' latents are (vs " + inputs[0].label + ")", "step",
-                      "latent RMSE"));
+  write_plot(out + "/plots/distance_between.png", pix_series, "How far apart the runs' x0 estimates are (vs " + inputs[0].label + ")", "step",
+                      "pixel RMSE (RGB in [0,1])");
+  write_plot(out + "/plots/latent_distance.png", lat_series, "How far apart the runs' latents are (vs " + inputs[0].label + ")", "step",
+                      "latent RMSE");
 
   // each run against its own final image (the emergence curves, overlaid)
   {
@@ -231,10 +229,8 @@ std::map<std::string, double> compare_runs(const std::vector<CompareInput>& inpu
       ssim.push_back(s);
     }
     csv.commit();
-    write_png(out + "/plots/distance_to_final.png",
-              line_plot(dist, "How far each run's x0 estimate is from its own final image", "step", "pixel RMSE"));
-    write_png(out + "/plots/emergence.png",
-              line_plot(ssim, "What each run's x0 estimate already shares with its final image", "step", "SSIM"));
+    write_plot(out + "/plots/distance_to_final.png", dist, "How far each run's x0 estimate is from its own final image", "step", "pixel RMSE");
+    write_plot(out + "/plots/emergence.png", ssim, "What each run's x0 estimate already shares with its final image", "step", "SSIM");
   }
 
   // latent trajectories on the principal components of all runs' latents together
@@ -276,9 +272,8 @@ std::map<std::string, double> compare_runs(const std::vector<CompareInput>& inpu
       paths.push_back(s);
     }
     csv.commit();
-    write_png(out + "/plots/trajectory.png",
-              line_plot(paths, "Latent trajectories (PCA of all runs' latents; step numbers after each step)", "PC 1",
-                        "PC 2"));
+    write_plot(out + "/plots/trajectory.png", paths, "Latent trajectories (PCA of all runs' latents; step numbers after each step)", "PC 1",
+                        "PC 2");
   }
 
   // filmstrips and difference maps: rows are runs, columns steps
@@ -408,8 +403,7 @@ std::map<std::string, double> compare_runs(const std::vector<CompareInput>& inpu
           for (size_t k = 0; k < shares[i][w].size(); ++k) s.x.push_back(double(k)), s.y.push_back(shares[i][w][k]);
           ss.push_back(s);
         }
-        write_png(out + "/plots/share_" + file_safe(w) + ".png",
-                  line_plot(ss, "Attention share of \"" + w + "\" per step", "step", "share of the prompt's attention"));
+        write_plot(out + "/plots/share_" + file_safe(w) + ".png", ss, "Attention share of \"" + w + "\" per step", "step", "share of the prompt's attention");
       }
     }
     csv.commit();

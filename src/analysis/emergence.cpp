@@ -132,8 +132,8 @@ void do_emergence(const RunFolder& run, AnalysisKeys& s) {
   ensure_dir(run.path("tables"));
   csv.commit();
   ensure_dir(run.path("plots"));
-  write_png(run.path("plots/emergence.png"), line_plot(series, "What the x0 estimate already shares with the final image",
-             "step", "similarity to final"));
+  write_plot(run.path("plots/emergence.png"), series, "What the x0 estimate already shares with the final image",
+             "step", "similarity to final");
   for (const auto& [pct, label] : std::vector<std::pair<double, std::string>>{{0.25, "25pct"}, {0.5, "50pct"}, {0.75, "75pct"}}) {
     const int target = static_cast<int>(std::lround(pct * (run.steps - 1)));
     const EmergenceRow* best = &rows.front();

@@ -96,9 +96,9 @@ void do_settle(const RunFolder& run, const std::vector<int>& steps, AnalysisKeys
     s["settle." + keys[k] + ".final_share"] = rows.empty() ? 0.0 : rows.back().share[k];
   }
   ensure_dir(run.path("plots"));
-  write_png(run.path("plots/settle_share.png"), line_plot(share, "Attention share per word", "step", "share of word attention"));
-  write_png(run.path("plots/settle_corr.png"), line_plot(corr, "When each word's location is decided", "step",
-             "correlation with aggregated map"));
+  write_plot(run.path("plots/settle_share.png"), share, "Attention share per word", "step", "share of word attention");
+  write_plot(run.path("plots/settle_corr.png"), corr, "When each word's location is decided", "step",
+             "correlation with aggregated map");
 }
 
 

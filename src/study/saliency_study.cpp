@@ -141,18 +141,15 @@ std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& mo
   }
   curves.commit();
   auc.commit();
-  write_png(out + "/deletion.png", line_plot(del, "Deletion (lower AUC = better saliency), step " + std::to_string(step),
-                                             "fraction of latent pixels deleted", "similarity to unperturbed"));
-  write_png(out + "/insertion.png",
-            line_plot(ins, "Insertion (higher AUC = better saliency), step " + std::to_string(step),
-                      "fraction of latent pixels inserted", "similarity to unperturbed"));
+  write_plot(out + "/deletion.png", del, "Deletion (lower AUC = better saliency), step " + std::to_string(step),
+                                             "fraction of latent pixels deleted", "similarity to unperturbed");
+  write_plot(out + "/insertion.png", ins, "Insertion (higher AUC = better saliency), step " + std::to_string(step),
+                      "fraction of latent pixels inserted", "similarity to unperturbed");
   // the paper's min-max normalised curves (whose areas are the headline AUCs), beside the raw ones
-  write_png(out + "/deletion_normalised.png",
-            line_plot(del_n, "Deletion, min-max normalised (its area is the deletion AUC), step " + std::to_string(step),
-                      "fraction of latent pixels deleted", "normalised similarity"));
-  write_png(out + "/insertion_normalised.png",
-            line_plot(ins_n, "Insertion, min-max normalised (its area is the insertion AUC), step " + std::to_string(step),
-                      "fraction of latent pixels inserted", "normalised similarity"));
+  write_plot(out + "/deletion_normalised.png", del_n, "Deletion, min-max normalised (its area is the deletion AUC), step " + std::to_string(step),
+                      "fraction of latent pixels deleted", "normalised similarity");
+  write_plot(out + "/insertion_normalised.png", ins_n, "Insertion, min-max normalised (its area is the insertion AUC), step " + std::to_string(step),
+                      "fraction of latent pixels inserted", "normalised similarity");
   summary.merge_into(run.path("summary.json"));
   return res;
 }
@@ -195,12 +192,10 @@ void saliency_run(const std::string& run_dir, const std::string& model_dir, cons
     for (const auto& [name, sr] : m) v.push_back(sr);
     return v;
   };
-  write_png(run.path("saliency/deletion_over_steps.png"),
-            line_plot(values(del), "Deletion AUC over the denoising steps (lower = better saliency)", "step",
-                      "normalised deletion AUC"));
-  write_png(run.path("saliency/insertion_over_steps.png"),
-            line_plot(values(ins), "Insertion AUC over the denoising steps (higher = better saliency)", "step",
-                      "normalised insertion AUC"));
+  write_plot(run.path("saliency/deletion_over_steps.png"), values(del), "Deletion AUC over the denoising steps (lower = better saliency)", "step",
+                      "normalised deletion AUC");
+  write_plot(run.path("saliency/insertion_over_steps.png"), values(ins), "Insertion AUC over the denoising steps (higher = better saliency)", "step",
+                      "normalised insertion AUC");
 }
 
 Summary saliency_prompt_set(const GenerationSpec& base, const std::string& prompts_file, const std::string& out,
@@ -244,8 +239,8 @@ Summary saliency_prompt_set(const GenerationSpec& base, const std::string& promp
   }
   summary.set_count("prompts", static_cast<int64_t>(items.size()));
   summary.write(out + "/summary.json");
-  write_png(out + "/deletion_mean.png", line_plot(dplot, "Mean deletion curves", "fraction deleted", "similarity"));
-  write_png(out + "/insertion_mean.png", line_plot(iplot, "Mean insertion curves", "fraction inserted", "similarity"));
+  write_plot(out + "/deletion_mean.png", dplot, "Mean deletion curves", "fraction deleted", "similarity");
+  write_plot(out + "/insertion_mean.png", iplot, "Mean insertion curves", "fraction inserted", "similarity");
   return summary;
 }
 
@@ -279,8 +274,7 @@ void relevance_run(const std::string& run_dir, const std::string& model_dir, con
   ensure_dir(run.path("tables"));
   csv.commit();
   ensure_dir(run.path("plots"));
-  write_png(run.path("plots/relevance.png"),
-            line_plot(series, "Which words the step relies on (gradient x attention)", "step", "relevance share"));
+  write_plot(run.path("plots/relevance.png"), series, "Which words the step relies on (gradient x attention)", "step", "relevance share");
   Summary summary;
   const auto keys = word_keys(words);
   for (size_t k = 0; k < words.size(); ++k) summary.set("relevance." + keys[k] + ".peak_step", peak_step[k]);

@@ -1,8 +1,11 @@
 // Line plots drawn with OpenCV: nice ticks, gridlines, axes, legend, title and axis labels.
 #include "diffscope/util/plot.h"
 
+#include "diffscope/util/atomic_file.h"
+
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <limits>
 #include <opencv2/imgproc.hpp>
@@ -234,6 +237,135 @@ cv::Mat figure_with_colorbar(const cv::Mat& img, const std::string& title, Color
   draw::text_left(canvas, lo_label, {bx + bar_w + 4, title_h + body.rows - line_h / 2 - 1}, fs * 0.85, 1,
                   cv::Scalar(0, 0, 0));
   return canvas;
+}
+
+namespace {
+std::string xml_escape(const std::string& t) {
+  std::string o;
+  for (char c : t) o += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : c == '"' ? "&quot;" : std::string(1, c);
+  return o;
+}
+std::string svg_colour(const cv::Scalar& bgr) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "#%02x%02x%02x", int(bgr[2]), int(bgr[1]), int(bgr[0]));
+  return buf;
+}
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+}  // namespace
+
+std::string line_plot_svg(const std::vector<Series>& series, const std::string& title, const std::string& xlabel,
+                          const std::string& ylabel, int width, int height) {
+  if (width < 200 || height < 150) throw Error("plot: size must be at least 200 x 150", kExitFailure);
+  Range xr, yr;
+  bool any_name = false;
+  for (const auto& s : series) {
+    if (s.x.size() != s.y.size())
+      throw Error("plot series '" + s.name + "': x and y differ in length", kExitFailure);
+    for (size_t i = 0; i < s.x.size(); ++i)
+      if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) xr.add(s.x[i]), yr.add(s.y[i]);
+    any_name = any_name || !s.name.empty();
+  }
+  xr.settle();
+  yr.settle();
+  const int target_x = std::max(3, width / 110), target_y = std::max(3, height / 70);
+  const double xstep = nice_step(xr.hi - xr.lo, target_x), ystep = nice_step(yr.hi - yr.lo, target_y);
+  xr.lo = std::floor(xr.lo / xstep + 1e-9) * xstep, xr.hi = std::ceil(xr.hi / xstep - 1e-9) * xstep;
+  yr.lo = std::floor(yr.lo / ystep + 1e-9) * ystep, yr.hi = std::ceil(yr.hi / ystep - 1e-9) * ystep;
+  const auto xt = nice_ticks(xr.lo, xr.hi, target_x), yt = nice_ticks(yr.lo, yr.hi, target_y);
+  const double left = 80, right = 24, top = title.empty() ? 18 : 44, bottom = xlabel.empty() ? 40 : 62;
+  const double aw = width - left - right, ah = height - top - bottom;
+  auto px = [&](double x) { return left + (x - xr.lo) / (xr.hi - xr.lo) * aw; };
+  auto py = [&](double y) { return top + ah - (y - yr.lo) / (yr.hi - yr.lo) * ah; };
+  std::string o;
+  o += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(width) + "\" height=\"" +
+       std::to_string(height) + "\" viewBox=\"0 0 " + std::to_string(width) + " " + std::to_string(height) +
+       "\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"13\">\n";
+  o += "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
+  if (!title.empty())
+    o += "<text x=\"" + num(width / 2.0) + "\" y=\"28\" text-anchor=\"middle\" font-size=\"17\" font-weight=\"bold\">" +
+         xml_escape(title) + "</text>\n";
+  for (double t : xt)
+    o += "<line x1=\"" + num(px(t)) + "\" y1=\"" + num(top) + "\" x2=\"" + num(px(t)) + "\" y2=\"" + num(top + ah) +
+         "\" stroke=\"#e3e3e3\"/>\n<text x=\"" + num(px(t)) + "\" y=\"" + num(top + ah + 18) +
+         "\" text-anchor=\"middle\">" + xml_escape(tick_label(t, xstep)) + "</text>\n";
+  for (double t : yt)
+    o += "<line x1=\"" + num(left) + "\" y1=\"" + num(py(t)) + "\" x2=\"" + num(left + aw) + "\" y2=\"" + num(py(t)) +
+         "\" stroke=\"#e3e3e3\"/>\n<text x=\"" + num(left - 8) + "\" y=\"" + num(py(t) + 4) + "\" text-anchor=\"end\">" +
+         xml_escape(tick_label(t, ystep)) + "</text>\n";
+  o += "<rect x=\"" + num(left) + "\" y=\"" + num(top) + "\" width=\"" + num(aw) + "\" height=\"" + num(ah) +
+       "\" fill=\"none\" stroke=\"#8c8c8c\"/>\n";
+  if (!xlabel.empty())
+    o += "<text x=\"" + num(left + aw / 2) + "\" y=\"" + num(height - 14.0) + "\" text-anchor=\"middle\">" +
+         xml_escape(xlabel) + "</text>\n";
+  if (!ylabel.empty())
+    o += "<text transform=\"translate(18," + num(top + ah / 2) + ") rotate(-90)\" text-anchor=\"middle\">" +
+         xml_escape(ylabel) + "</text>\n";
+  for (size_t si = 0; si < series.size(); ++si) {
+    const auto& s = series[si];
+    const std::string colour = svg_colour(kPalette[si % (sizeof(kPalette) / sizeof(kPalette[0]))]);
+    std::string pts;
+    auto flush = [&] {
+      if (!pts.empty()) o += "<polyline fill=\"none\" stroke=\"" + colour + "\" stroke-width=\"2\" points=\"" + pts + "\"/>\n";
+      pts.clear();
+    };
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) {
+        flush();
+        continue;
+      }
+      pts += (pts.empty() ? "" : " ") + num(px(s.x[i])) + "," + num(py(s.y[i]));
+      if (s.x.size() <= 40)
+        o += "<circle cx=\"" + num(px(s.x[i])) + "\" cy=\"" + num(py(s.y[i])) + "\" r=\"3\" fill=\"" + colour + "\"/>\n";
+      if (i < s.point_labels.size() && !s.point_labels[i].empty())
+        o += "<text x=\"" + num(px(s.x[i]) + 6) + "\" y=\"" + num(py(s.y[i]) - 6) + "\" fill=\"" + colour +
+             "\" font-size=\"11\">" + xml_escape(s.point_labels[i]) + "</text>\n";
+    }
+    flush();
+  }
+  if (any_name) {
+    size_t longest = 0;
+    for (const auto& s : series) longest = std::max(longest, s.name.size());
+    const double bw = 46 + 7.2 * longest, bh = 10 + 20.0 * series.size();
+    // the corner whose box covers the fewest data points (top-right first on ties), as the PNG's legend
+    const double cx[4] = {left + aw - bw - 8, left + 8, left + aw - bw - 8, left + 8};
+    const double cy[4] = {top + 8, top + 8, top + ah - bh - 8, top + ah - bh - 8};
+    int best = 0;
+    size_t fewest = SIZE_MAX;
+    for (int c = 0; c < 4; ++c) {
+      size_t n = 0;
+      for (const auto& s : series)
+        for (size_t i = 0; i < s.x.size(); ++i) {
+          if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
+          const double x = px(s.x[i]), y = py(s.y[i]);
+          n += x >= cx[c] && x <= cx[c] + bw && y >= cy[c] && y <= cy[c] + bh;
+        }
+      if (n < fewest) fewest = n, best = c;
+    }
+    const double bx = cx[best], by = cy[best];
+    o += "<rect x=\"" + num(bx) + "\" y=\"" + num(by) + "\" width=\"" + num(bw) + "\" height=\"" + num(bh) +
+         "\" fill=\"#ffffff\" fill-opacity=\"0.9\" stroke=\"#8c8c8c\"/>\n";
+    for (size_t si = 0; si < series.size(); ++si) {
+      const std::string colour = svg_colour(kPalette[si % (sizeof(kPalette) / sizeof(kPalette[0]))]);
+      const double y = by + 15 + 20.0 * si;
+      o += "<line x1=\"" + num(bx + 8) + "\" y1=\"" + num(y) + "\" x2=\"" + num(bx + 32) + "\" y2=\"" + num(y) +
+           "\" stroke=\"" + colour + "\" stroke-width=\"2\"/>\n<text x=\"" + num(bx + 38) + "\" y=\"" + num(y + 4) +
+           "\">" + xml_escape(series[si].name) + "</text>\n";
+    }
+  }
+  o += "</svg>\n";
+  return o;
+}
+
+void write_plot(const std::string& png_path, const std::vector<Series>& series, const std::string& title,
+                const std::string& xlabel, const std::string& ylabel) {
+  write_png(png_path, line_plot(series, title, xlabel, ylabel));
+  std::string svg = png_path;
+  if (svg.size() > 4 && svg.compare(svg.size() - 4, 4, ".png") == 0) svg.resize(svg.size() - 4);
+  write_file_atomic(svg + ".svg", line_plot_svg(series, title, xlabel, ylabel));
 }
 
 }  // namespace diffscope

@@ -28,6 +28,14 @@ cv::Mat line_plot(const std::vector<Series>& series, const std::string& title, c
 cv::Mat figure_with_colorbar(const cv::Mat& img, const std::string& title, Colormap cm, int min_px = 256,
                              const std::string& lo_label = "0", const std::string& hi_label = "1");
 
+/// The same plot as SVG text (vector, for papers): axes, ticks, gridlines, lines, markers, legend, title, labels.
+std::string line_plot_svg(const std::vector<Series>& series, const std::string& title, const std::string& xlabel,
+                          const std::string& ylabel, int width = 900, int height = 500);
+
+/// Writes `png_path` (line_plot) and, beside it, the same plot as SVG (`.png` replaced by `.svg`).
+void write_plot(const std::string& png_path, const std::vector<Series>& series, const std::string& title,
+                const std::string& xlabel, const std::string& ylabel);
+
 /// Tick positions covering [lo, hi] at a 1/2/5 x 10^k step, about `target` of them.
 std::vector<double> nice_ticks(double lo, double hi, int target = 6);
 
