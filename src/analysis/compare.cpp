@@ -329,6 +329,44 @@ std::map<std::string, double> compare_runs(const std::vector<CompareInput>& inpu
       drows.push_back("|" + inputs[i + 1].label + " - " + inputs[0].label + "|");
     }
     write_png(out + "/plots/difference.png", grid(dcells, drows, col_labels, o.cell_px));
+
+    // the same in latent space: |z_i - z_0| after each shown step, averaged over channels, one scale for the figure
+    const int C = static_cast<int>(ref.latents.shape[1]), lh = static_cast<int>(ref.latents.shape[2]),
+              lw = static_cast<int>(ref.latents.shape[3]);
+    auto latent_diff = [&](size_t i, int index) {
+      std::vector<float> d(static_cast<size_t>(lh) * lw, 0.f);
+      const float* p = runs[i].latents.data.data() + static_cast<size_t>(index) * ref.latent_size;
+      const float* q = runs[0].latents.data.data() + static_cast<size_t>(index) * ref.latent_size;
+      for (int c = 0; c < C; ++c)
+        for (size_t k = 0; k < d.size(); ++k) d[k] += std::fabs(p[c * d.size() + k] - q[c * d.size() + k]) / C;
+      return d;
+    };
+    std::vector<int> lat_index;
+    for (int c : cols) lat_index.push_back(steps[static_cast<size_t>(c)] + 1);
+    lat_index.push_back(ref.run.steps);  // the final latent
+    float lscale = 0;
+    std::vector<std::vector<std::vector<float>>> lmaps;
+    for (size_t i = 1; i < R; ++i) {
+      std::vector<std::vector<float>> row;
+      for (int li : lat_index) {
+        row.push_back(latent_diff(i, li));
+        lscale = std::max(lscale, *std::max_element(row.back().begin(), row.back().end()));
+      }
+      lmaps.push_back(row);
+    }
+    keys["compare.latent_difference_scale"] = lscale;
+    std::vector<std::vector<cv::Mat>> lcells;
+    for (auto& row : lmaps) {
+      std::vector<cv::Mat> cells_row;
+      for (auto& m : row) {
+        for (auto& v : m) v = lscale > 0 ? v / lscale : 0.f;
+        cv::Mat heat = colorize(m.data(), lh, lw, Colormap::Inferno), up;
+        cv::resize(heat, up, cv::Size(o.cell_px, o.cell_px), 0, 0, cv::INTER_NEAREST);
+        cells_row.push_back(up);
+      }
+      lcells.push_back(cells_row);
+    }
+    write_png(out + "/plots/latent_difference.png", grid(lcells, drows, col_labels, o.cell_px));
   }
 
   // words: those in every run (their maps correlated with run 0's) and those in some runs only

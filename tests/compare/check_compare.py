@@ -100,6 +100,14 @@ def check(out):
     for r in read_csv(os.path.join(out, "tables", "to_final.csv")):
         i, k = int(r["run"]), int(r["step"])
         close(float(r["pixel_rmse"]), rmse(x0[i][steps.index(k)], finals[i]), f"to_final run {i} step {k}")
+    # latent difference maps: the figure's scale is the largest channel-mean |z_j - z_0| over the shown steps
+    n_cols = min(8, len(steps))  # --filmstrip-steps 8, spread evenly (rounding half away from zero, as lround)
+    shown = sorted({int(np.floor(i * (len(steps) - 1) / (n_cols - 1) + 0.5)) for i in range(n_cols)}) if n_cols > 1 else [len(steps) - 1]
+    idx = [steps[i] + 1 for i in shown] + [lat[0].shape[0] - 1]
+    scale = max(np.abs(lat[j][k] - lat[0][k]).mean(axis=0).max() for j in range(1, len(dirs)) for k in idx)
+    close(s["compare.latent_difference_scale"], scale, "latent_difference_scale", 1e-5)
+    if not os.path.exists(os.path.join(out, "plots", "latent_difference.png")):
+        fail("plots/latent_difference.png missing")
     # PCA of every latent of every run together
     X = np.concatenate([l.reshape(l.shape[0], -1) for l in lat])
     Xc = X - X.mean(axis=0)
