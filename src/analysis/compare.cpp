@@ -378,7 +378,7 @@ std::map<std::string, double> compare_runs(const std::vector<CompareInput>& inpu
     std::vector<std::map<std::string, std::vector<double>>> shares(R);
     std::vector<std::string> order;
     for (size_t i = 0; i < R; ++i) {
-      RunFolder full = RunFolder::load(inputs[i].dir, true);
+      const RunFolder& full = runs[i].run;  // loaded above, maps included
       const auto words = full.content_words();
       const auto wk = word_keys(words);
       std::vector<int> all(static_cast<size_t>(full.steps));
@@ -390,7 +390,6 @@ std::map<std::string, double> compare_runs(const std::vector<CompareInput>& inpu
         maps[i][wk[w]] = full.word_map(all, words[w]);
         for (const auto& row : settle) shares[i][wk[w]].push_back(row.share[w]);
       }
-      runs[i].run = std::move(full);
     }
     std::vector<std::string> header{"word", "in_runs", "shared"};
     for (size_t i = 1; i < R; ++i) header.push_back("map_corr_run" + std::to_string(i) + "_vs_run0");

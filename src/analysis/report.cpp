@@ -158,16 +158,15 @@ nlohmann::json run_data(const std::string& dir, const std::string& label, int& w
   r["latents"] = latents;
   // attention per word: each step's map and the mean over all steps
   nlohmann::json words = nlohmann::json::array();
-  if (run.has_attention) {
-    const RunFolder full = RunFolder::load(dir, true);
-    const auto cw = full.content_words();
+  if (run.has_attention) {  // load() already read the maps
+    const auto cw = run.content_words();
     const auto keys = word_keys(cw);
-    std::vector<int> all(static_cast<size_t>(full.steps));
-    for (int k = 0; k < full.steps; ++k) all[static_cast<size_t>(k)] = k;
+    std::vector<int> all(static_cast<size_t>(run.steps));
+    for (int k = 0; k < run.steps; ++k) all[static_cast<size_t>(k)] = k;
     for (size_t w = 0; w < cw.size(); ++w) {
       nlohmann::json steps = nlohmann::json::array();
-      for (int k = 0; k < full.steps; ++k) steps.push_back(map_uri(full.word_map(k, cw[w]), full.h, full.w));
-      words.push_back({{"key", keys[w]}, {"steps", steps}, {"aggregate", map_uri(full.word_map(all, cw[w]), full.h, full.w)}});
+      for (int k = 0; k < run.steps; ++k) steps.push_back(map_uri(run.word_map(k, cw[w]), run.h, run.w));
+      words.push_back({{"key", keys[w]}, {"steps", steps}, {"aggregate", map_uri(run.word_map(all, cw[w]), run.h, run.w)}});
     }
   }
   words_out = std::max(words_out, static_cast<int>(words.size()));

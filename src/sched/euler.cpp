@@ -28,14 +28,7 @@ class Euler : public SigmaScheduler {
                   const at::Tensor*) override {
     const size_t k = advance(t);
     const float sigma = static_cast<float>(sigmas_[k]);
-    at::Tensor x0;
-    if (config_.prediction_type == Prediction::Epsilon) {
-      x0 = x - sigma * out;
-    } else if (config_.prediction_type == Prediction::V) {
-      x0 = out * (-sigma / std::pow(sigma * sigma + 1.0f, 0.5f)) + x / (sigma * sigma + 1.0f);
-    } else {
-      x0 = out;
-    }
+    const at::Tensor x0 = sigma_x0(out, x, sigma);
     at::Tensor derivative = (x - x0) / sigma;
     const float dt = static_cast<float>(sigmas_[k + 1]) - sigma;
     return {x + derivative * dt, x0};

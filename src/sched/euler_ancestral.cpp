@@ -26,9 +26,7 @@ class EulerAncestral : public SigmaScheduler {
                   const at::Tensor* injected) override {
     const size_t k = advance(t);
     const float sigma = static_cast<float>(sigmas_[k]);
-    at::Tensor x0 = config_.prediction_type == Prediction::Epsilon
-                        ? x - sigma * out
-                        : out * (-sigma / std::pow(sigma * sigma + 1.0f, 0.5f)) + x / (sigma * sigma + 1.0f);
+    const at::Tensor x0 = sigma_x0(out, x, sigma);
     const float from = sigma, to = static_cast<float>(sigmas_[k + 1]);
     const float up = std::pow(to * to * (from * from - to * to) / (from * from), 0.5f);
     const float down = std::pow(to * to - up * up, 0.5f);

@@ -67,6 +67,9 @@ class SigmaScheduler : public Scheduler {
            bool keep_double_timesteps = false);
   /// The step index, initialised on the first call from `t` (the second match when t repeats, as diffusers).
   size_t step_index(double t);
+  /// x0 from the model output at a sigma-space sample (diffusers' Euler/LMS arithmetic in float32): epsilon
+  /// x - sigma out; v out (-sigma / sqrt(sigma^2 + 1)) + x / (sigma^2 + 1); sample out.
+  at::Tensor sigma_x0(const at::Tensor& out, const at::Tensor& x, float sigma) const;
   /// Advances the step index; Error when step() is called more often than the schedule has steps.
   size_t advance(double t);
   std::vector<float> train_;

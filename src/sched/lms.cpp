@@ -33,14 +33,7 @@ class Lms : public SigmaScheduler {
                   const at::Tensor*) override {
     const size_t k = advance(t);
     const float sigma = static_cast<float>(sigmas_[k]);
-    at::Tensor x0;
-    if (config_.prediction_type == Prediction::Epsilon) {
-      x0 = x - sigma * out;
-    } else if (config_.prediction_type == Prediction::V) {
-      x0 = out * (-sigma / std::pow(sigma * sigma + 1.0f, 0.5f)) + x / (sigma * sigma + 1.0f);
-    } else {
-      x0 = out;
-    }
+    const at::Tensor x0 = sigma_x0(out, x, sigma);
     derivatives_.push_back((x - x0) / sigma);
     if (derivatives_.size() > kOrder) derivatives_.pop_front();
     const int order = static_cast<int>(std::min<size_t>(k + 1, kOrder));

@@ -150,6 +150,13 @@ size_t SigmaScheduler::step_index(double t) {
   return static_cast<size_t>(step_index_);
 }
 
+at::Tensor SigmaScheduler::sigma_x0(const at::Tensor& out, const at::Tensor& x, float sigma) const {
+  if (config_.prediction_type == Prediction::Epsilon) return x - sigma * out;
+  if (config_.prediction_type == Prediction::V)
+    return out * (-sigma / std::pow(sigma * sigma + 1.0f, 0.5f)) + x / (sigma * sigma + 1.0f);
+  return out;
+}
+
 size_t SigmaScheduler::advance(double t) {
   const size_t k = step_index(t);
   if (k >= timesteps_.size()) throw Error(name() + ": step() called more often than the schedule has steps");
