@@ -27,6 +27,7 @@ bool written_by_diffscope(const std::string& name) {
       "run.json",     "summary.json",    "latents.npy", "final.png",   "attention",       "steps",
       "heatmaps",     "tables",          "plots",       "masks",       "saliency",        "items",
       "prompts.csv",  "attribution.csv", "saliency_prompts.csv",       "deletion_mean.png", "insertion_mean.png",
+      "deletion_mean.svg", "insertion_mean.svg",
       "runs",         "report.html",     "groups.csv",  "features",    "labels.csv",      "index.json",
       "progress.json", "probe"};
   static const std::regex run_folder("[0-9]{3,}"), temp_file("\\..+\\.tmp-[0-9]+-[0-9]+");
