@@ -28,6 +28,7 @@
 #include "diffscope/util/output_folder.h"
 #include "diffscope/util/plot.h"
 #include "diffscope/util/progress.h"
+#include "study/feature_set.h"
 #include "study/internal.h"
 
 namespace fs = std::filesystem;
@@ -379,27 +380,15 @@ at::Tensor load_matrix(const std::string& path) {
 
 Summary probe_features(const ProbeSpec& spec, const Session& session) {
   const std::string dir = spec.features;
-  const std::string index_path = dir + "/index.json";
-  if (!fs::is_regular_file(index_path))
-    throw Error("--features " + dir + ": holds no index.json (run diffscope features first, and let it finish)");
-  const auto index = read_json_file(index_path);
-  if (index.value("format", "") != "diffscope-features") throw Error(index_path + ": not a diffscope-features index");
+  const study::FeatureSet set = study::open_feature_set(dir);
+  const auto& index = set.index;
   const std::string out = spec.out.empty() ? dir + "/probe" : spec.out;
   const OutputFolder folder = claim_output_folder(out, spec.overwrite);
   set_threads(session.threads);
-  const auto table = read_csv(dir + "/labels.csv");
-  if (table.size() < 3) throw Error(dir + "/labels.csv: expected a header and rows");
-  const auto& head = table[0];
-  auto column = [&](const std::string& name) -> int {
-    for (size_t i = 0; i < head.size(); ++i)
-      if (head[i] == name) return static_cast<int>(i);
-    return -1;
-  };
+  const auto& table = set.table;
+  auto column = [&](const std::string& name) { return set.column(name); };
   const int split_col = column("split");
-  if (split_col < 0) throw Error(dir + "/labels.csv: no split column");
-  std::vector<std::string> labels = spec.labels;
-  if (labels.empty())
-    for (const auto& l : index.at("labels")) labels.push_back(l.get<std::string>());
+  std::vector<std::string> labels = spec.labels.empty() ? set.labels : spec.labels;
   for (const auto& l : labels)
     if (column(l) < 0) throw Error("--labels " + l + ": not a column of " + dir + "/labels.csv");
 

@@ -7,6 +7,11 @@
 #include <iterator>
 #include <limits>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "diffscope/util/atomic_file.h"
 #include "diffscope/util/error.h"
 
@@ -183,35 +188,54 @@ void write_npy_i64(const std::string& path, const int64_t* data, const std::vect
   write_typed<int64_t>(path, "<i8", data, shape);
 }
 
-NpyArray read_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot be read");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error(path + ": cannot be read");
+namespace {
 
-  if (bytes.size() < kMagicLen + 4 || bytes.compare(0, kMagicLen, kMagic, kMagicLen) != 0)
-    bad(path, "missing \\x93NUMPY magic");
+/// The header of a .npy file held in `bytes[0, size)`: dtype string, shape and where the data starts. Errors name
+/// `path` and the problem; Fortran order is refused.
+struct NpyLayout {
+  std::string descr;
+  std::vector<int64_t> shape;
+  size_t data_offset = 0;
+};
+
+NpyLayout parse_layout(const char* bytes, size_t size, const std::string& path) {
+  if (size < kMagicLen + 4 || std::memcmp(bytes, kMagic, kMagicLen) != 0) bad(path, "missing \\x93NUMPY magic");
   int major = static_cast<unsigned char>(bytes[6]);
   size_t pos = 8, hlen = 0;
   if (major == 1) {
     hlen = static_cast<unsigned char>(bytes[8]) | (static_cast<size_t>(static_cast<unsigned char>(bytes[9])) << 8);
     pos = 10;
   } else if (major == 2 || major == 3) {
-    if (bytes.size() < 12) bad(path, "truncated header");
+    if (size < 12) bad(path, "truncated header");
     for (int i = 0; i < 4; ++i) hlen |= static_cast<size_t>(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
     pos = 12;
   } else {
     bad(path, "unsupported format version " + std::to_string(major));
   }
-  if (bytes.size() < pos + hlen) bad(path, "truncated header");
-  std::string header = bytes.substr(pos, hlen);
-  pos += hlen;
-
-  std::string descr = parse_descr(header, path);
+  if (size < pos + hlen) bad(path, "truncated header");
+  const std::string header(bytes + pos, hlen);
+  NpyLayout l;
+  l.descr = parse_descr(header, path);
   if (parse_fortran(header, path))
     throw Error(path + ": .npy array is in Fortran order; save it in C order (numpy.ascontiguousarray)");
+  l.shape = parse_shape(header, path);
+  l.data_offset = pos + hlen;
+  return l;
+}
+
+}  // namespace
+
+NpyArray read_npy(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot be read");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw Error(path + ": cannot be read");
+
+  const NpyLayout layout = parse_layout(bytes.data(), bytes.size(), path);
+  const std::string& descr = layout.descr;
+  size_t pos = layout.data_offset;
   NpyArray a;
-  a.shape = parse_shape(header, path);
+  a.shape = layout.shape;
   size_t n = element_count(a.shape, path);
 
   std::string type = descr;
@@ -248,5 +272,40 @@ NpyArray read_npy(const std::string& path) {
   }
   return a;
 }
+
+MappedNpy::MappedNpy(const std::string& path) : path_(path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) throw Error(path + ": cannot be read");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    throw Error(path + ": cannot be read");
+  }
+  bytes_ = static_cast<size_t>(st.st_size);
+  void* m = bytes_ ? ::mmap(nullptr, bytes_, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+  ::close(fd);
+  if (m == MAP_FAILED) throw Error(path + ": cannot be read (empty or not mappable)");
+  map_ = m;
+  try {
+    const NpyLayout l = parse_layout(static_cast<const char*>(map_), bytes_, path);
+    if (l.descr != "<f4")
+      throw Error(path + ": expected float32 ('<f4') data for memory-mapped reading, found '" + l.descr + "'");
+    shape_ = l.shape;
+    const size_t n = element_count(shape_, path);
+    if (bytes_ - l.data_offset < n * sizeof(float))
+      bad(path, "data is truncated: shape " + shape_repr(shape_) + " needs " + std::to_string(n * sizeof(float)) +
+                    " bytes, file has " + std::to_string(bytes_ - l.data_offset));
+    data_ = reinterpret_cast<const float*>(static_cast<const char*>(map_) + l.data_offset);
+  } catch (...) {
+    ::munmap(map_, bytes_);
+    throw;
+  }
+}
+
+MappedNpy::~MappedNpy() {
+  if (map_) ::munmap(map_, bytes_);
+}
+
+size_t MappedNpy::size() const { return element_count(shape_, path_); }
 
 }  // namespace diffscope

@@ -29,7 +29,7 @@ bool written_by_diffscope(const std::string& name) {
       "prompts.csv",  "attribution.csv", "saliency_prompts.csv",       "deletion_mean.png", "insertion_mean.png",
       "deletion_mean.svg", "insertion_mean.svg",
       "runs",         "report.html",     "groups.csv",  "features",    "labels.csv",      "index.json",
-      "progress.json", "probe"};
+      "progress.json", "probe",          "sae",         "weights",     "config.json",     "inspect"};
   static const std::regex run_folder("[0-9]{3,}"), temp_file("\\..+\\.tmp-[0-9]+-[0-9]+");
   return known.count(name) || std::regex_match(name, run_folder) || std::regex_match(name, temp_file);
 }

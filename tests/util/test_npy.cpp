@@ -180,3 +180,24 @@ TEST_CASE("write_npy checks the data against the shape", "[npy]") {
                                          Catch::Contains("needs 4"));
   CHECK_FALSE(ds_test::fs::exists(p));
 }
+
+TEST_CASE("memory-mapped .npy: float32 C-order data in place, other files refused in one line", "[npy]") {
+  TempDir dir("npy-map");
+  std::vector<float> v = ramp(24);
+  const std::string p = (dir.path / "m.npy").string();
+  write_npy(p, v.data(), {2, 3, 4});
+  {
+    MappedNpy m(p);
+    CHECK(m.shape() == std::vector<int64_t>{2, 3, 4});
+    REQUIRE(m.size() == 24);
+    CHECK(std::memcmp(m.data(), v.data(), 24 * sizeof(float)) == 0);
+  }
+  const std::string i8 = (dir.path / "i.npy").string();
+  std::vector<int64_t> ints{1, 2, 3};
+  write_npy_i64(i8, ints.data(), {3});
+  CHECK_THROWS_WITH(MappedNpy(i8), Catch::Contains("i.npy: expected float32 ('<f4')"));
+  const std::string bytes = file_bytes(p);
+  ds_test::write_text(dir.path / "t.npy", bytes.substr(0, bytes.size() - 4));
+  CHECK_THROWS_WITH(MappedNpy((dir.path / "t.npy").string()), Catch::Contains("data is truncated"));
+  CHECK_THROWS_WITH(MappedNpy((dir.path / "none.npy").string()), Catch::Contains("none.npy: cannot be read"));
+}

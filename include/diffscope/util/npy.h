@@ -29,4 +29,25 @@ std::string npy_header(const std::string& descr, const std::vector<int64_t>& sha
 /// Fortran order, other dtypes, bad headers or truncated data throw Error naming `path` and the problem.
 NpyArray read_npy(const std::string& path);
 
+/// A float32 C-order .npy file mapped read-only into memory (rows are paged in as they are read), for data sets
+/// larger than memory. Other dtypes, Fortran order, bad headers or truncated data throw Error naming `path`.
+class MappedNpy {
+ public:
+  explicit MappedNpy(const std::string& path);
+  ~MappedNpy();
+  MappedNpy(const MappedNpy&) = delete;
+  MappedNpy& operator=(const MappedNpy&) = delete;
+  const std::vector<int64_t>& shape() const { return shape_; }
+  const float* data() const { return data_; }
+  size_t size() const;  ///< number of elements
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::vector<int64_t> shape_;
+  void* map_ = nullptr;
+  size_t bytes_ = 0;
+  const float* data_ = nullptr;
+};
+
 }  // namespace diffscope
