@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <opencv2/imgproc.hpp>
 
 #include "diffscope/engine/runtime.h"
@@ -282,6 +283,8 @@ struct Purity {
   std::string dominant;
 };
 
+/// Images where the label is not defined (e.g. shape on a two-object image) are left out; a label defined on fewer
+/// than half of the images is not scored (NaN), so a purity never rests on one or two images.
 Purity purity_of(const study::FeatureSet& set, int col, const std::vector<int64_t>& images) {
   std::map<std::string, int> counts;
   int n = 0;
@@ -292,7 +295,7 @@ Purity purity_of(const study::FeatureSet& set, int col, const std::vector<int64_
     ++n;
   }
   Purity p;
-  if (n == 0) return p;
+  if (n == 0 || 2 * n < static_cast<int>(images.size())) return p;
   int best = 0;
   p.entropy = 0;
   for (const auto& [v, k] : counts) {
@@ -303,6 +306,21 @@ Purity purity_of(const study::FeatureSet& set, int col, const std::vector<int64_
   p.purity = static_cast<double>(best) / n;
   return p;
 }
+
+/// Purity over the latents (or random directions) where a label is scored: mean, share >= 0.9, and the label
+/// values that some direction with purity >= 0.9 picks out (how many concepts the directions cover).
+struct LabelStats {
+  double sum = 0;
+  int64_t n = 0, ge = 0;
+  std::set<std::string> covered;
+  void add(const Purity& p) {
+    if (!std::isfinite(p.purity)) return;
+    sum += p.purity, ++n;
+    if (p.purity >= 0.9) ++ge, covered.insert(p.dominant);
+  }
+  double mean() const { return n ? sum / static_cast<double>(n) : std::nan(""); }
+  double share() const { return n ? static_cast<double>(ge) / static_cast<double>(n) : std::nan(""); }
+};
 
 /// Per direction (column), the `top` images with the largest activation, streamed over images: [top, D] values and
 /// image indices, plus per direction the number of images where it is active (> 0).
@@ -403,8 +421,7 @@ Summary sae_inspect(const SaeInspectSpec& spec, const Session& session) {
     std::vector<Purity> per_label;
   };
   std::vector<Scored> scored;
-  std::vector<double> sum(labels.size(), 0), rsum(labels.size(), 0);
-  std::vector<int64_t> n_ge(labels.size(), 0), rn_ge(labels.size(), 0), n(labels.size(), 0), rn(labels.size(), 0);
+  std::vector<LabelStats> sae_stats(labels.size()), rnd_stats(labels.size());
   const int64_t* active = sae_top.active.data_ptr<int64_t>();
   for (int64_t j = 0; j < d_sae; ++j) {
     const double max_act = sae_top.values[0][j].item<double>();
@@ -416,8 +433,8 @@ Summary sae_inspect(const SaeInspectSpec& spec, const Session& session) {
       for (size_t li = 0; li < labels.size(); ++li) {
         const Purity p = purity_of(set, cols[li], imgs);
         sc.per_label.push_back(p);
+        sae_stats[li].add(p);
         if (std::isfinite(p.purity)) {
-          sum[li] += p.purity, ++n[li], n_ge[li] += p.purity >= 0.9;
           if (p.purity > sc.best) sc.best = p.purity, sc.best_label = labels[li], sc.text = labels[li] + " " + p.dominant;
         }
       }
@@ -435,8 +452,7 @@ Summary sae_inspect(const SaeInspectSpec& spec, const Session& session) {
   for (int64_t j = 0; j < d_sae; ++j) {
     const auto imgs = images_of(rnd_top, j);
     for (size_t li = 0; li < labels.size(); ++li) {
-      const Purity p = purity_of(set, cols[li], imgs);
-      if (std::isfinite(p.purity)) rsum[li] += p.purity, ++rn[li], rn_ge[li] += p.purity >= 0.9;
+      rnd_stats[li].add(purity_of(set, cols[li], imgs));
     }
   }
 
@@ -444,19 +460,23 @@ Summary sae_inspect(const SaeInspectSpec& spec, const Session& session) {
   s.set_count("sae.inspect.scored", static_cast<int64_t>(scored.size()));
   s.set_count("sae.inspect.latents", d_sae);
   s.set_count("sae.inspect.top", top);
-  CsvWriter pt(out + "/tables/purity.csv", {"label", "latents", "mean_purity", "share_ge_0.9", "random_mean_purity",
-                                           "random_share_ge_0.9"});
+  CsvWriter pt(out + "/tables/purity.csv", {"label", "directions", "scored", "mean_purity", "share_ge_0.9",
+                                           "values_covered", "values"});
   for (size_t li = 0; li < labels.size(); ++li) {
-    const double mp = n[li] ? sum[li] / n[li] : std::nan(""), rp = rn[li] ? rsum[li] / rn[li] : std::nan("");
-    const double sg = n[li] ? static_cast<double>(n_ge[li]) / n[li] : std::nan("");
-    const double rg = rn[li] ? static_cast<double>(rn_ge[li]) / rn[li] : std::nan("");
     const std::string key = "sae.inspect." + labels[li];
-    s.set(key + ".mean_purity", mp);
-    s.set(key + ".share_ge_0.9", sg);
-    s.set(key + ".random_mean_purity", rp);
-    s.set(key + ".random_share_ge_0.9", rg);
-    pt.cell(labels[li]).cell(n[li]).cell(mp).cell(sg).cell(rp).cell(rg);
-    pt.end_row();
+    std::set<std::string> values;
+    for (int64_t i = 0; i < set.images(); ++i)
+      if (!set.value(i, cols[li]).empty()) values.insert(set.value(i, cols[li]));
+    for (const auto& [kind, st] : {std::pair<const char*, const LabelStats*>{"sae", &sae_stats[li]},
+                                   {"random", &rnd_stats[li]}}) {
+      const std::string prefix = key + (std::string(kind) == "sae" ? "." : ".random_");
+      s.set(prefix + "mean_purity", st->mean());
+      s.set(prefix + "share_ge_0.9", st->share());
+      s.set_count(prefix + "values_covered", static_cast<int64_t>(st->covered.size()));
+      pt.cell(labels[li]).cell(kind).cell(st->n).cell(st->mean()).cell(st->share());
+      pt.cell(static_cast<int64_t>(st->covered.size())).cell(static_cast<int64_t>(values.size()));
+      pt.end_row();
+    }
   }
   pt.commit();
 

@@ -44,11 +44,12 @@ struct SaeInspectSpec {
 
 /// Per latent, the images that activate it most (an image's activation: its pooled vector's code, or the largest over
 /// its tokens for a spatial SAE), and for every label the purity of those `top` images (the dominant value's share)
-/// and its entropy, against the same statistic for as many random unit directions:
+/// and its entropy (over the images where the label is defined, at least half of them), against the same statistic for as many random unit directions:
 /// OUT/tables/latents.csv, OUT/tables/purity.csv, contact sheets OUT/plots/latents/latent_NNNNN.png (activation
 /// heatmaps over the images for spatial SAEs), OUT/plots/overview_<label>.png (the purest latents for that label,
-/// a row each), and OUT/summary.json: sae.inspect.<label>.{mean_purity,random_mean_purity,share_ge_0.9,
-/// random_share_ge_0.9}, sae.inspect.scored.
+/// a row each), and OUT/summary.json: sae.inspect.<label>.{mean_purity,share_ge_0.9,values_covered} and the same
+/// with random_ for the control (values_covered: how many of the label's values some direction with purity >= 0.9
+/// picks out), sae.inspect.scored.
 Summary sae_inspect(const SaeInspectSpec& spec, const Session& session);
 
 }  // namespace diffscope

@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""Recomputes `diffscope sae train` and `diffscope sae inspect` with numpy/PyTorch from the files they wrote.
+
+Usage: check_sae.py DIFFSCOPE PACKAGE PYTHON_SHAPES_SCRIPT WORKDIR
+Writes a 48-image shapes dataset, extracts spatial features of one block (t = 25, 2x2 tokens), trains a small SAE on
+them and inspects it. Then, from the written weights and the feature file alone:
+- train/test normalised MSE, explained variance, dead fraction and per-latent firing counts (latents.csv) must match
+  summary.json to 1e-4;
+- W_dec's rows are unit-norm; loss.csv holds one row per step with the warm-up learning rates;
+- per latent, the top images (largest activation over an image's tokens), their label purity and entropy
+  (inspect/tables/latents.csv), and the random-direction control's mean purity (torch.randn on a generator seeded
+  --seed) must match inspect/summary.json;
+- a second train into the same folder without --overwrite exits 2 with one line; --t 999 exits 2 naming it.
+Exit 0 when all holds.
+"""
+import csv
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+
+import numpy as np
+import torch
+
+
+def fail(msg):
+    print("FAIL:", msg)
+    sys.exit(1)
+
+
+def close(a, b, what, tol=1e-4):
+    if not (abs(a - b) <= tol * max(1.0, abs(b))):
+        fail(f"{what}: diffscope {a}, recomputed {b}")
+
+
+def encode(x, w_enc, b_enc, b_dec, k):
+    pre = (x - b_dec) @ w_enc + b_enc
+    idx = np.argsort(-pre, axis=1, kind="stable")[:, :k]
+    z = np.zeros_like(pre)
+    rows = np.arange(x.shape[0])[:, None]
+    z[rows, idx] = np.maximum(pre[rows, idx], 0)
+    return z
+
+
+def purity(values):
+    vals = [v for v in values if v != ""]
+    if not vals or 2 * len(vals) < len(values):
+        return math.nan, math.nan, ""
+    c = Counter(vals)
+    dom, best = max(sorted(c.items()), key=lambda kv: kv[1])
+    ent = -sum(n / len(vals) * math.log2(n / len(vals)) for n in c.values())
+    return best / len(vals), ent, dom
+
+
+def main():
+    ds, pkg, shapes, work = sys.argv[1:5]
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    data = os.path.join(work, "data")
+    subprocess.run([sys.executable, shapes, "--out", data, "--count", "48", "--split", "all", "--seed", "4"], check=True,
+                   stdout=subprocess.DEVNULL)
+    feat = os.path.join(work, "feat")
+    layer = "mid_block"
+    subprocess.run([ds, "features", "-m", pkg, "--dataset", data, "--t", "25", "--layers", layer, "--spatial", "2",
+                    "--threads", "1", "-q", "-o", feat], check=True)
+    sae = os.path.join(work, "sae")
+    k, expansion, batch, epochs, warmup, lr = 4, 2, 32, 3, 4, 2e-3
+    train_cmd = [ds, "sae", "train", "--features", feat, "--spatial", "--expansion", str(expansion), "--k", str(k),
+                 "--batch", str(batch), "--epochs", str(epochs), "--warmup", str(warmup), "--lr", str(lr),
+                 "--seed", "3", "--threads", "1", "-q", "-o", sae]
+    subprocess.run(train_cmd, check=True)
+    subprocess.run([ds, "sae", "inspect", "--sae", sae, "--top", "5", "--min-images", "5", "--sheets", "3",
+                    "--seed", "2", "--threads", "1", "-q"], check=True)
+
+    cfg = json.load(open(os.path.join(sae, "config.json")))
+    summ = json.load(open(os.path.join(sae, "summary.json")))
+    w = {n: np.load(os.path.join(sae, "weights", n + ".npy")).astype(np.float64) for n in ("W_enc", "b_enc", "W_dec", "b_dec")}
+    f = np.load(os.path.join(feat, cfg["file"]))  # [N, C, S, S]
+    n_img, c = f.shape[0], f.shape[1]
+    tokens = f.reshape(n_img, c, -1).transpose(0, 2, 1).astype(np.float64)  # [N, P, C]
+    pos = tokens.shape[1]
+    labels = list(csv.DictReader(open(os.path.join(feat, "labels.csv"))))
+    test = np.array([r["split"] == "test" for r in labels])
+    if w["W_enc"].shape != (c, c * expansion):
+        fail(f"W_enc shape {w['W_enc'].shape}")
+    norms = np.linalg.norm(w["W_dec"], axis=1)
+    if np.abs(norms - 1).max() > 1e-5:
+        fail(f"W_dec rows are not unit-norm (largest deviation {np.abs(norms - 1).max()})")
+
+    fires_total = np.zeros(c * expansion)
+    for name, mask in (("train", ~test), ("test", test)):
+        x = tokens[mask].reshape(-1, c)
+        z = encode(x, w["W_enc"], w["b_enc"], w["b_dec"], k)
+        xh = z @ w["W_dec"] + w["b_dec"]
+        nmse = ((xh - x) ** 2).sum() / ((x - x.mean(0)) ** 2).sum()
+        close(summ[f"sae.{name}.nmse"], nmse, f"{name} nmse")
+        close(summ[f"sae.{name}.explained_variance"], 1 - nmse, f"{name} explained variance")
+        fires = (z > 0).sum(0)
+        fires_total += fires
+        lat = list(csv.DictReader(open(os.path.join(sae, "tables", "latents.csv"))))
+        got = np.array([int(r["fires_" + name]) for r in lat])
+        if np.abs(got - fires).sum() > 2:
+            fail(f"{name} firing counts differ by {np.abs(got - fires).sum()}")
+    close(summ["sae.dead_fraction"], float((fires_total == 0).mean()), "dead fraction")
+
+    loss = list(csv.DictReader(open(os.path.join(sae, "tables", "loss.csv"))))
+    n_train = int((~test).sum()) * pos
+    steps = epochs * math.ceil(n_train / batch)
+    if len(loss) != steps or summ["sae.steps"] != steps:
+        fail(f"loss.csv has {len(loss)} rows, summary {summ['sae.steps']} steps, expected {steps}")
+    for r in loss[:warmup + 1]:
+        close(float(r["lr"]), lr * min(1.0, (int(r["step"]) + 1) / warmup), f"lr at step {r['step']}")
+    if not float(loss[-1]["loss"]) < float(loss[0]["loss"]):
+        fail("the loss did not fall")
+
+    # inspect: per-image activation = max over tokens; top 5 images per latent; purity per label
+    ins = os.path.join(sae, "inspect")
+    isum = json.load(open(os.path.join(ins, "summary.json")))
+    feats = json.load(open(os.path.join(feat, "index.json")))["labels"]
+    allx = tokens.reshape(-1, c)
+    act = encode(allx, w["W_enc"], w["b_enc"], w["b_dec"], k).reshape(n_img, pos, -1).max(1)  # [N, d_sae]
+    rows = list(csv.DictReader(open(os.path.join(ins, "tables", "latents.csv"))))
+    top = 5
+    checked = 0
+    sae_mean = {lab: [] for lab in feats}
+    for j, r in enumerate(rows):
+        active = int((act[:, j] > 0).sum())
+        if int(r["images_active"]) != active:
+            fail(f"latent {j}: active on {r['images_active']} images, recomputed {active}")
+        close(float(r["max_activation"]), act[:, j].max(), f"latent {j} max activation")
+        if active < top:
+            if r["best_label"] != "":
+                fail(f"latent {j} is active on {active} < {top} images but was scored")
+            continue
+        order = np.argsort(-act[:, j], kind="stable")[:top]
+        for lab in feats:
+            p, e, dom = purity([labels[i][lab] for i in order])
+            got = r[lab + "_purity"]
+            if math.isnan(p):
+                if got not in ("", "nan", "NaN"):
+                    fail(f"latent {j} {lab}: purity {got}, expected none")
+                continue
+            close(float(got), p, f"latent {j} {lab} purity")
+            close(float(r[lab + "_entropy"]), e, f"latent {j} {lab} entropy")
+            sae_mean[lab].append(p)
+            checked += 1
+    if checked == 0:
+        fail("no latent was scored")
+    g = torch.Generator().manual_seed(2)
+    dirs = torch.randn(c, act.shape[1], generator=g, dtype=torch.float32).double().numpy()
+    dirs /= np.linalg.norm(dirs, axis=0, keepdims=True)
+    ract = ((allx - w["b_dec"]) @ dirs).reshape(n_img, pos, -1).max(1)
+    for lab in feats:
+        if sae_mean[lab]:
+            close(isum[f"sae.inspect.{lab}.mean_purity"], float(np.mean(sae_mean[lab])), f"{lab} mean purity")
+        rp = []
+        for j in range(ract.shape[1]):
+            p, _, _ = purity([labels[i][lab] for i in np.argsort(-ract[:, j], kind="stable")[:top]])
+            if not math.isnan(p):
+                rp.append(p)
+        if rp:
+            close(isum[f"sae.inspect.{lab}.random_mean_purity"], float(np.mean(rp)), f"{lab} random mean purity")
+    sheets = os.listdir(os.path.join(ins, "plots", "latents"))
+    if not 1 <= len(sheets) <= 3:
+        fail(f"expected 1-3 contact sheets, found {sheets}")
+
+    # refusals: one line, exit 2
+    for cmd, want in ((train_cmd, "--out"), (train_cmd[:5] + ["--t", "999", "-o", sae + "2"], "--t 999")):
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 2 or want not in p.stderr or p.stderr.strip().count("\n") != 0:
+            fail(f"{' '.join(cmd[1:4])}: exit {p.returncode}, stderr {p.stderr!r} (expected exit 2, one line with {want})")
+    print(f"sae: nmse, firing counts, {checked} latent purities and the random control match")
+
+
+if __name__ == "__main__":
+    main()
