@@ -23,7 +23,13 @@ bool FeatureSet::is_test(int64_t i) const {
   return value(i, column("split")) == kTest;
 }
 
-std::string FeatureSet::image_path(int64_t i) const { return value(i, column("image")); }
+std::string FeatureSet::image_path(int64_t i) const {
+  const fs::path p = value(i, column("image"));
+  // relative paths are relative to the folder the extraction ran in (index.json's root)
+  if (p.is_relative() && index.contains("root") && index["root"].is_string())
+    return (fs::path(index["root"].get<std::string>()) / p).lexically_normal().string();
+  return p.string();
+}
 
 FeatureSet open_feature_set(const std::string& dir, const std::string& option) {
   FeatureSet s;

@@ -21,7 +21,7 @@ struct FeatureSet {
   /// Image `i`'s value in column `col` ("" when not defined for it).
   const std::string& value(int64_t i, int col) const { return table[static_cast<size_t>(i + 1)][static_cast<size_t>(col)]; }
   bool is_test(int64_t i) const;
-  /// Image `i`'s file as written at extraction time.
+  /// Image `i`'s file (a relative path resolved against the folder the extraction ran in).
   std::string image_path(int64_t i) const;
 };
 

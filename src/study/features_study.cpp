@@ -297,6 +297,7 @@ FeatureSetInfo extract_dataset_features(const FeatureSpec& spec, const Session& 
   csv.commit();
   nlohmann::json index{{"format", "diffscope-features"}, {"version", 1}, {"model", info.name},
                        {"model_dir", spec.model}, {"dataset", spec.dataset}, {"layout", data.layout},
+                       {"root", fs::current_path().string()},
                        {"timesteps", spec.timesteps}, {"prompt", spec.prompt}, {"seed", spec.seed},
                        {"spatial", spec.spatial}, {"test_fraction", spec.test_fraction}, {"labels", data.columns},
                        {"noise", "one draw per image: torch.randn on a CPU generator seeded splitmix64(seed, index)"},

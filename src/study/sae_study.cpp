@@ -361,11 +361,40 @@ TopImages top_images(const FeatureRows& fr, int64_t top, const std::function<at:
   return r;
 }
 
-std::string label_text(const study::FeatureSet& set, const std::vector<int>& cols, int64_t image) {
-  std::string s;
-  for (int c : cols)
-    if (!set.value(image, c).empty()) s += (s.empty() ? "" : " ") + set.value(image, c);
-  return s.empty() ? "#" + std::to_string(image) : s;
+/// A contact sheet: `title` above a row of images (each fitted into cell x cell), each with its caption words
+/// wrapped onto lines below it.
+cv::Mat contact_sheet(const std::vector<cv::Mat>& imgs, const std::vector<std::vector<std::string>>& captions,
+                      const std::string& title, int cell) {
+  const double fs = 0.42;
+  const int line_h = 16, lines = 3, pad = 6, top = 40;
+  const int w = static_cast<int>(imgs.size()) * (cell + pad) + pad, h = top + cell + lines * line_h + 2 * pad;
+  cv::Mat sheet(h, std::max(w, 400), CV_8UC3, cv::Scalar(255, 255, 255));
+  cv::putText(sheet, title, {pad + 2, 26}, cv::FONT_HERSHEY_SIMPLEX, 0.6, {0, 0, 0}, 1, cv::LINE_AA);
+  for (size_t i = 0; i < imgs.size(); ++i) {
+    const int x0 = pad + static_cast<int>(i) * (cell + pad);
+    cv::Mat fitted;
+    const double sc = static_cast<double>(cell) / std::max(imgs[i].cols, imgs[i].rows);
+    cv::resize(imgs[i], fitted, {std::max(1, static_cast<int>(imgs[i].cols * sc)), std::max(1, static_cast<int>(imgs[i].rows * sc))},
+               0, 0, cv::INTER_AREA);
+    fitted.copyTo(sheet(cv::Rect(x0, top, fitted.cols, fitted.rows)));
+    std::vector<std::string> out(1);
+    int base = 0;
+    for (const auto& word : captions[i]) {
+      const std::string cand = out.back().empty() ? word : out.back() + " " + word;
+      if (cv::getTextSize(cand, cv::FONT_HERSHEY_SIMPLEX, fs, 1, &base).width <= cell || out.back().empty()) {
+        out.back() = cand;
+      } else if (static_cast<int>(out.size()) < lines) {
+        out.push_back(word);
+      } else {
+        out.back() += "..";
+        break;
+      }
+    }
+    for (size_t l = 0; l < out.size(); ++l)
+      cv::putText(sheet, out[l], {x0, top + cell + pad + 10 + static_cast<int>(l) * line_h}, cv::FONT_HERSHEY_SIMPLEX, fs,
+                  {40, 40, 40}, 1, cv::LINE_AA);
+  }
+  return sheet;
 }
 
 }  // namespace
@@ -482,11 +511,17 @@ Summary sae_inspect(const SaeInspectSpec& spec, const Session& session) {
 
   // contact sheets: the image, and for a spatial SAE the latent's activation over it
   const int cell = 112;
+  bool warned_missing = false;
   auto cell_image = [&](int64_t image, int64_t latent) {
     const std::string path = set.image_path(image);
     cv::Mat img;
-    if (fs::is_regular_file(path)) img = read_image(path);
-    else img = cv::Mat(cell, cell, CV_8UC3, cv::Scalar(220, 220, 220));
+    if (fs::is_regular_file(path)) {
+      img = read_image(path);
+    } else {
+      if (!warned_missing) spdlog::warn("sae inspect: {} is missing; its cells are drawn grey", path);
+      warned_missing = true;
+      img = cv::Mat(cell, cell, CV_8UC3, cv::Scalar(220, 220, 220));
+    }
     if (fr.positions() > 1) {
       std::vector<int64_t> ids(static_cast<size_t>(fr.positions()));
       for (int64_t p = 0; p < fr.positions(); ++p) ids[static_cast<size_t>(p)] = image * fr.positions() + p;
@@ -495,7 +530,7 @@ Summary sae_inspect(const SaeInspectSpec& spec, const Session& session) {
       const float mx = *std::max_element(m.begin(), m.end());
       for (float& v : m) v = mx > 0 ? v / mx : 0.f;
       const int side = static_cast<int>(fr.side());
-      img = overlay(img, colorize(m.data(), side, side, Colormap::Inferno), 0.55f);
+      img = overlay(img, colorize(m.data(), side, side, Colormap::Inferno), 0.45f);
     }
     return img;
   };
@@ -506,21 +541,22 @@ Summary sae_inspect(const SaeInspectSpec& spec, const Session& session) {
   for (int i = 0; i < spec.sheets && i < static_cast<int>(scored.size()); ++i) {
     const Scored& sc = scored[static_cast<size_t>(i)];
     std::vector<cv::Mat> imgs;
-    std::vector<std::string> caps;
+    std::vector<std::vector<std::string>> caps;
     const auto ims = images_of(sae_top, sc.latent);
     for (int64_t r = 0; r < top; ++r) {
-      imgs.push_back(cell_image(ims[static_cast<size_t>(r)], sc.latent));
-      char a[32];
-      std::snprintf(a, sizeof a, " %.2f", sae_top.values[r][sc.latent].item<double>());
-      caps.push_back(label_text(set, cols, ims[static_cast<size_t>(r)]) + a);
+      const int64_t image = ims[static_cast<size_t>(r)];
+      imgs.push_back(cell_image(image, sc.latent));
+      char a[48];
+      std::snprintf(a, sizeof a, "%.2f", sae_top.values[r][sc.latent].item<double>());
+      std::vector<std::string> cap{a};
+      for (size_t li = 0; li < labels.size(); ++li)
+        if (!set.value(image, cols[li]).empty()) cap.push_back(set.value(image, cols[li]));
+      caps.push_back(cap);
     }
     char title[160];
     std::snprintf(title, sizeof title, "latent %lld: %s (purity %.2f), active on %lld images",
                   static_cast<long long>(sc.latent), sc.text.c_str(), sc.best, static_cast<long long>(active[sc.latent]));
-    cv::Mat strip = hconcat_labelled(imgs, caps, cell);
-    cv::Mat sheet(strip.rows + 36, strip.cols, CV_8UC3, cv::Scalar(255, 255, 255));
-    strip.copyTo(sheet(cv::Rect(0, 36, strip.cols, strip.rows)));
-    cv::putText(sheet, title, {8, 24}, cv::FONT_HERSHEY_SIMPLEX, 0.6, {0, 0, 0}, 1, cv::LINE_AA);
+    const cv::Mat sheet = contact_sheet(imgs, caps, title, cell);
     char name[64];
     std::snprintf(name, sizeof name, "/plots/latents/latent_%05lld.png", static_cast<long long>(sc.latent));
     write_png(out + name, sheet);
