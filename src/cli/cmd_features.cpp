@@ -58,9 +58,17 @@ Runner setup_probe(CLI::App& app) {
   app.add_option("-o,--out", s.out, "output folder (default: FEATURES/probe)");
   app.add_option("--labels", s.labels, "label columns to probe (default all)")->delimiter(',');
   app.add_option("--c", s.c, "inverse L2 strength, as scikit-learn's LogisticRegression(C)")->default_val(1.0);
+  app.add_option("--heads", s.heads, "linear (pooled files), conv (spatial files, when extracted with --spatial)")
+      ->delimiter(',')->default_str("linear,conv");
+  app.add_option("--conv-hidden", s.conv_hidden, "convolutional head: channels of its 3x3 conv")->default_val(16)
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--conv-epochs", s.conv_epochs, "convolutional head: training epochs")->default_val(15)->check(CLI::Range(1, 10000));
+  app.add_option("--conv-lr", s.conv_lr, "convolutional head: Adam learning rate")->default_val(1e-2);
+  app.add_option("--seed", s.seed, "convolutional head: initial weights and data order")->default_val(0);
   app.add_flag("--overwrite", s.overwrite, "replace an earlier probe output");
   add_common_options(app, o->common);
-  add_examples(app, {"diffscope probe --features runs/feat", "diffscope probe --features runs/feat --labels colour,shape"});
+  add_examples(app, {"diffscope probe --features runs/feat", "diffscope probe --features runs/feat --labels colour,shape",
+                     "diffscope probe --features runs/feat --heads conv --conv-epochs 30"});
   return [o] {
     apply_common_options(o->common);
     const Summary s = probe_features(o->spec, o->common);

@@ -369,12 +369,13 @@ cv::Mat annotated_heatmap(const std::vector<std::vector<double>>& v, const std::
   return img;
 }
 
-at::Tensor load_matrix(const std::string& path) {
+/// A feature file as [N, D] (flattened), or with `keep_shape` as stored ([N, C, S, S] for spatial files).
+at::Tensor load_array(const std::string& path, bool keep_shape) {
   NpyArray a = read_npy(path);
   if (a.shape.empty()) throw Error(path + ": expected [N, ...] features");
   const int64_t rows = a.shape[0];
   at::Tensor t = at::from_blob(a.data.data(), {static_cast<int64_t>(a.data.size())}, at::kFloat).clone();
-  return t.reshape({rows, -1});
+  return keep_shape ? t.reshape(a.shape) : t.reshape({rows, -1});
 }
 
 }  // namespace
@@ -393,24 +394,33 @@ Summary probe_features(const ProbeSpec& spec, const Session& session) {
   for (const auto& l : labels)
     if (column(l) < 0) throw Error("--labels " + l + ": not a column of " + dir + "/labels.csv");
 
-  // the feature files: UNet layers x timesteps (pooled only), then the baselines
+  // the feature files: UNet layers x timesteps (pooled: linear head; spatial: convolutional head), then the baselines
+  const bool want_linear = std::count(spec.heads.begin(), spec.heads.end(), "linear") > 0;
+  const bool want_conv = std::count(spec.heads.begin(), spec.heads.end(), "conv") > 0;
+  for (const auto& h : spec.heads)
+    if (h != "linear" && h != "conv") throw Error("--heads " + h + ": expected linear or conv");
   struct FeatureFile {
-    std::string name, layer, file;
+    std::string name, layer, file, head;
     int64_t t = -1;
   };
   std::vector<FeatureFile> ffiles;
   std::vector<std::string> layer_order;
   std::vector<int64_t> t_order;
+  bool any_spatial = false;
   for (const auto& f : index.at("files")) {
-    if (f.value("pooling", "") != "mean" && !f.contains("baseline")) continue;
+    const bool spatial = f.value("pooling", "").rfind("adaptive_avg_", 0) == 0;
+    any_spatial = any_spatial || spatial;
+    if (spatial ? !want_conv : !want_linear) continue;
     FeatureFile ff{fs::path(f.at("file").get<std::string>()).stem().string(), f.at("layer").get<std::string>(),
-                   dir + "/" + f.at("file").get<std::string>(), f.value("t", int64_t{-1})};
+                   dir + "/" + f.at("file").get<std::string>(), spatial ? "conv" : "linear", f.value("t", int64_t{-1})};
     if (ff.t >= 0) {
       if (std::find(layer_order.begin(), layer_order.end(), ff.layer) == layer_order.end()) layer_order.push_back(ff.layer);
       if (std::find(t_order.begin(), t_order.end(), ff.t) == t_order.end()) t_order.push_back(ff.t);
     }
     ffiles.push_back(ff);
   }
+  if (want_conv && !any_spatial && !want_linear)
+    throw Error("--heads conv: " + dir + " holds no spatial features (extract them with diffscope features --spatial S)");
 
   ensure_dir(out + "/tables");
   ensure_dir(out + "/plots");
@@ -419,6 +429,11 @@ Summary probe_features(const ProbeSpec& spec, const Session& session) {
   Summary s;
   ProbeOptions po;
   po.c = spec.c;
+  ConvProbeOptions co;
+  co.hidden = spec.conv_hidden;
+  co.epochs = spec.conv_epochs;
+  co.lr = spec.conv_lr;
+  co.seed = spec.seed;
   std::map<std::string, at::Tensor> cache;
   for (const auto& label : labels) {
     const int col = column(label);
@@ -446,47 +461,64 @@ Summary probe_features(const ProbeSpec& spec, const Session& session) {
     }
     const at::Tensor tr = at::tensor(train_rows, at::kLong), te = at::tensor(test_rows, at::kLong);
     const at::Tensor ytr = at::tensor(train_y, at::kLong), yte = at::tensor(test_y, at::kLong);
-    std::vector<std::vector<double>> grid(layer_order.size(), std::vector<double>(t_order.size(), std::nan("")));
-    double best = -1;
-    std::string best_name;
-    ProbeResult best_result;
+    // per head: the layer x timestep grid and the best cell
+    struct HeadBest {
+      std::vector<std::vector<double>> grid;
+      double best = -1;
+      std::string name;
+      ProbeResult result;
+    };
+    std::map<std::string, HeadBest> heads;
     spdlog::info("probe: {} ({} classes, {} train / {} test images)", label, classes.size(), train_rows.size(), test_rows.size());
     for (const auto& ff : ffiles) {
-      if (!cache.count(ff.file)) cache[ff.file] = load_matrix(ff.file);
+      if (!cache.count(ff.file)) cache[ff.file] = load_array(ff.file, ff.head == "conv");
       const at::Tensor& x = cache[ff.file];
-      const ProbeResult r = linear_probe(x.index_select(0, tr), ytr, x.index_select(0, te), yte,
-                                         static_cast<int64_t>(classes.size()), po);
+      const int64_t n_classes = static_cast<int64_t>(classes.size());
+      const ProbeResult r =
+          ff.head == "conv"
+              ? conv_probe(x.index_select(0, tr), ytr, x.index_select(0, te), yte, n_classes, co).result
+              : linear_probe(x.index_select(0, tr), ytr, x.index_select(0, te), yte, n_classes, po);
       csv.cell(ff.name).cell(ff.layer);
       if (ff.t >= 0) csv.cell(ff.t);
       else csv.cell("");
-      csv.cell(label).cell("linear").cell(static_cast<int64_t>(classes.size())).cell(static_cast<int64_t>(train_rows.size()));
+      csv.cell(label).cell(ff.head).cell(n_classes).cell(static_cast<int64_t>(train_rows.size()));
       csv.cell(static_cast<int64_t>(test_rows.size())).cell(r.train_accuracy).cell(r.test_accuracy).cell(r.chance);
       csv.end_row();
+      const std::string key = "probe." + label + (ff.head == "conv" ? ".conv." : ".");
       if (ff.t >= 0) {
+        HeadBest& h = heads[ff.head];
+        if (h.grid.empty()) h.grid.assign(layer_order.size(), std::vector<double>(t_order.size(), std::nan("")));
         const size_t li = std::find(layer_order.begin(), layer_order.end(), ff.layer) - layer_order.begin();
         const size_t ti = std::find(t_order.begin(), t_order.end(), ff.t) - t_order.begin();
-        grid[li][ti] = r.test_accuracy;
-        s.set("probe." + label + "." + ff.layer + ".t" + std::to_string(ff.t), r.test_accuracy);
-        if (r.test_accuracy > best) best = r.test_accuracy, best_name = ff.layer + ".t" + std::to_string(ff.t), best_result = r;
+        h.grid[li][ti] = r.test_accuracy;
+        s.set(key + ff.layer + ".t" + std::to_string(ff.t), r.test_accuracy);
+        if (r.test_accuracy > h.best) h.best = r.test_accuracy, h.name = ff.layer + ".t" + std::to_string(ff.t), h.result = r;
       } else {
-        s.set("probe." + label + "." + ff.layer, r.test_accuracy);  // pixels, latent
+        s.set(key + ff.layer, r.test_accuracy);  // pixels, latent
       }
       s.set("probe." + label + ".chance", r.chance);
     }
-    s.set("probe." + label + ".best", best);
-    s.set_text("probe." + label + ".best_layer", best_name);
     std::vector<std::string> cols;
     for (int64_t t : t_order) cols.push_back("t=" + std::to_string(t));
-    write_png(out + "/plots/probe_" + label + ".png",
-              annotated_heatmap(grid, layer_order, cols, "Linear probe test accuracy: " + label, 0.0, 1.0));
-    std::vector<std::vector<double>> conf;
-    for (const auto& row : best_result.confusion) conf.emplace_back(row.begin(), row.end());
-    double mx = 0;
-    for (const auto& row : conf)
-      for (double v : row) mx = std::max(mx, v);
-    write_png(out + "/plots/confusion_" + label + ".png",
-              annotated_heatmap(conf, classes, classes, label + " at " + best_name + " (rows: true, columns: predicted)",
-                                0.0, mx, true));
+    for (const auto& [head, h] : heads) {
+      const bool conv = head == "conv";
+      const std::string key = "probe." + label + (conv ? ".conv" : ""), suffix = conv ? "_conv" : "";
+      s.set(key + ".best", h.best);
+      s.set_text(key + ".best_layer", h.name);
+      write_png(out + "/plots/probe_" + label + suffix + ".png",
+                annotated_heatmap(h.grid, layer_order, cols,
+                                  std::string(conv ? "Convolutional" : "Linear") + " probe test accuracy: " + label, 0.0, 1.0));
+      std::vector<std::vector<double>> conf;
+      for (const auto& row : h.result.confusion) conf.emplace_back(row.begin(), row.end());
+      double mx = 0;
+      for (const auto& row : conf)
+        for (double v : row) mx = std::max(mx, v);
+      write_png(out + "/plots/confusion_" + label + suffix + ".png",
+                annotated_heatmap(conf, classes, classes,
+                                  label + " at " + h.name + (conv ? " (conv head" : " (linear") +
+                                      "; rows: true, columns: predicted)",
+                                  0.0, mx, true));
+    }
   }
   csv.commit();
   s.write(out + "/summary.json");

@@ -189,7 +189,7 @@ Summary sae_train(const SaeTrainSpec& spec, const Session& session) {
   Progress progress("sae train", static_cast<int>(per_epoch * c.epochs), session.quiet);
   std::vector<int64_t> ids(static_cast<size_t>(c.batch));
   for (int e = 0; e < c.epochs; ++e) {
-    const std::vector<int64_t> order = sae_epoch_order(c.seed, e, static_cast<int64_t>(train.size()));
+    const std::vector<int64_t> order = epoch_order(c.seed, e, static_cast<int64_t>(train.size()));
     for (size_t b = 0; b < order.size(); b += static_cast<size_t>(c.batch)) {
       const size_t n = std::min(order.size() - b, static_cast<size_t>(c.batch));
       for (size_t i = 0; i < n; ++i) ids[i] = train[static_cast<size_t>(order[b + i])];

@@ -10,7 +10,10 @@ them and inspects it. Then, from the written weights and the feature file alone:
 - per latent, the top images (largest activation over an image's tokens), their label purity and entropy
   (inspect/tables/latents.csv), and the random-direction control's mean purity (torch.randn on a generator seeded
   --seed) must match inspect/summary.json;
-- a second train into the same folder without --overwrite exits 2 with one line; --t 999 exits 2 naming it.
+- a second train into the same folder without --overwrite exits 2 with one line; --t 999 exits 2 naming it;
+- `diffscope probe` on the same folder: every linear row of probe.csv is within one test image of scikit-learn's
+  StandardScaler + LogisticRegression(C=1) on the same file and split, chance is the majority class's test share, the
+  convolutional head has a row per spatial file and label, and summary.json's best keys are the table's maxima.
 Exit 0 when all holds.
 """
 import csv
@@ -53,6 +56,44 @@ def purity(values):
     dom, best = max(sorted(c.items()), key=lambda kv: kv[1])
     ent = -sum(n / len(vals) * math.log2(n / len(vals)) for n in c.values())
     return best / len(vals), ent, dom
+
+
+def check_probe(ds, feat, labels):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+    subprocess.run([ds, "probe", "--features", feat, "--conv-epochs", "3", "--threads", "1", "-q"], check=True)
+    rows = list(csv.DictReader(open(os.path.join(feat, "probe", "tables", "probe.csv"))))
+    summ = json.load(open(os.path.join(feat, "probe", "summary.json")))
+    index = json.load(open(os.path.join(feat, "index.json")))
+    spatial = [f for f in index["files"] if f.get("pooling", "").startswith("adaptive_avg_")]
+    n_linear = n_conv = 0
+    for r in rows:
+        lab = r["label"]
+        keep = [i for i, l in enumerate(labels) if l[lab] != ""]
+        classes = sorted({labels[i][lab] for i in keep})
+        tr = [i for i in keep if labels[i]["split"] != "test"]
+        te = [i for i in keep if labels[i]["split"] == "test"]
+        y = {i: classes.index(labels[i][lab]) for i in keep}
+        counts = Counter(y[i] for i in te)
+        close(float(r["chance"]), max(counts.values()) / len(te), f"{r['features']} {lab} chance")
+        if r["head"] == "conv":
+            n_conv += 1
+            continue
+        n_linear += 1
+        x = np.load(os.path.join(feat, "features", r["features"] + ".npy")).reshape(len(labels), -1).astype(np.float64)
+        sc = StandardScaler().fit(x[tr])
+        clf = LogisticRegression(C=1.0, max_iter=5000, tol=1e-10).fit(sc.transform(x[tr]), [y[i] for i in tr])
+        acc = clf.score(sc.transform(x[te]), [y[i] for i in te])
+        if abs(float(r["test_accuracy"]) - acc) > 1.0 / len(te) + 1e-9:
+            fail(f"probe {r['features']} {lab}: diffscope {r['test_accuracy']}, scikit-learn {acc} ({len(te)} test images)")
+    probed = {r["label"] for r in rows}
+    if n_conv != len(spatial) * len(probed):
+        fail(f"{n_conv} conv rows, expected {len(spatial)} spatial files x {len(probed)} labels")
+    for lab in probed:
+        for head, key in (("linear", f"probe.{lab}.best"), ("conv", f"probe.{lab}.conv.best")):
+            accs = [float(r["test_accuracy"]) for r in rows if r["label"] == lab and r["head"] == head and r["t"] != ""]
+            close(summ[key], max(accs), key)
+    return n_linear
 
 
 def main():
@@ -172,6 +213,7 @@ def main():
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 2 or want not in p.stderr or p.stderr.strip().count("\n") != 0:
             fail(f"{' '.join(cmd[1:4])}: exit {p.returncode}, stderr {p.stderr!r} (expected exit 2, one line with {want})")
+    check_probe(ds, feat, labels)
     print(f"sae: nmse, firing counts, {checked} latent purities and the random control match")
 
 

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "diffscope/represent/features.h"
@@ -60,4 +61,64 @@ TEST_CASE("per-image noise does not depend on the batch", "[represent]") {
   CHECK(at::equal(a, b));
   CHECK(!at::equal(a, c));
   CHECK(a.sizes() == at::IntArrayRef({1, 4, 8, 8}));
+}
+
+namespace {
+at::Tensor nested(const nlohmann::json& j) {
+  std::vector<float> flat;
+  std::vector<int64_t> shape;
+  std::function<void(const nlohmann::json&, size_t)> walk = [&](const nlohmann::json& v, size_t depth) {
+    if (v.is_array()) {
+      if (shape.size() <= depth) shape.push_back(static_cast<int64_t>(v.size()));
+      for (const auto& e : v) walk(e, depth + 1);
+    } else {
+      flat.push_back(v.get<float>());
+    }
+  };
+  walk(j, 0);
+  return at::tensor(flat, at::kFloat).reshape(shape);
+}
+}  // namespace
+
+TEST_CASE("convolutional probe follows a PyTorch reference trained side by side", "[represent]") {
+  std::ifstream in(std::string(DS_SOURCE_DIR) + "/tests/data/probe/conv_fixture.json");
+  INFO("tests/data/probe/conv_fixture.json (scripts/fixtures/make_conv_probe_fixture.py)");
+  REQUIRE(in.good());
+  const auto j = nlohmann::json::parse(in);
+  const auto& c = j["config"];
+  ConvProbeOptions o;
+  o.hidden = c["H"];
+  o.epochs = c["epochs"];
+  o.batch = c["batch"];
+  o.lr = c["lr"];
+  o.weight_decay = c["wd"];
+  o.beta1 = c["beta1"];
+  o.beta2 = c["beta2"];
+  o.eps = c["eps"];
+  o.seed = c["seed"];
+  const int64_t classes = c["classes"];
+  const ConvProbeWeights init = conv_probe_init(c["C"].get<int64_t>(), classes, o);
+  CHECK((init.conv_w - nested(j["init"]["conv_w"])).abs().max().item<double>() < 1e-6);
+  CHECK((init.lin_w - nested(j["init"]["lin_w"])).abs().max().item<double>() < 1e-6);
+  // train from the reference's stored initial weights (independent of the random generator)
+  ConvProbeWeights start{nested(j["init"]["conv_w"]), at::zeros({o.hidden}), nested(j["init"]["lin_w"]), at::zeros({classes})};
+  const ConvProbeRun run = conv_probe(nested(j["x_train"]), labels(j["y_train"]), nested(j["x_test"]), labels(j["y_test"]),
+                                      classes, o, &start);
+  const auto ref = j["loss_curve"].get<std::vector<double>>();
+  REQUIRE(run.loss_curve.size() == ref.size());
+  double worst = 0;
+  for (size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::abs(run.loss_curve[i] - ref[i]) / ref[i]);
+  INFO("largest relative difference of the loss curve: " << worst);
+  CHECK(worst < 1e-5);  // measured 0 (the same LibTorch kernels as the reference); room for another CPU's rounding
+  CHECK((run.weights.conv_w - nested(j["final"]["conv_w"])).abs().max().item<double>() < 1e-4);
+  CHECK((run.weights.lin_b - nested(j["final"]["lin_b"])).abs().max().item<double>() < 1e-4);
+  CHECK((run.test_logits - nested(j["test_logits"])).abs().max().item<double>() < 1e-3);
+  CHECK(run.result.train_accuracy == Approx(j["train_accuracy"].get<double>()));
+  CHECK(run.result.test_accuracy == Approx(j["test_accuracy"].get<double>()));
+  CHECK(run.result.test_accuracy > run.result.chance + 0.2);  // it learned the spatial patterns
+}
+
+TEST_CASE("convolutional probe refuses pooled features in one line", "[represent]") {
+  const at::Tensor x = at::zeros({4, 3}), y = at::tensor(std::vector<int64_t>{0, 1, 0, 1}, at::kLong);
+  CHECK_THROWS_WITH(conv_probe(x, y, x, y, 2), Catch::Contains("spatial features [N, C, S, S]"));
 }

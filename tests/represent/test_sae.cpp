@@ -50,8 +50,8 @@ TEST_CASE("sae data order and initialisation match the PyTorch reference", "[rep
   INFO("tests/data/sae/fixture.json (scripts/fixtures/make_sae_fixture.py)");
   const SaeConfig c = config_of(j["config"]);
   const at::Tensor x = matrix(j["x_train"]);
-  CHECK(sae_epoch_order(c.seed, 0, x.size(0)) == j["permutation_epoch0"].get<std::vector<int64_t>>());
-  const auto e1 = sae_epoch_order(c.seed, 1, x.size(0));
+  CHECK(epoch_order(c.seed, 0, x.size(0)) == j["permutation_epoch0"].get<std::vector<int64_t>>());
+  const auto e1 = epoch_order(c.seed, 1, x.size(0));
   const auto ref1 = j["permutation_epoch1"].get<std::vector<int64_t>>();
   CHECK(std::vector<int64_t>(e1.begin(), e1.begin() + static_cast<long>(ref1.size())) == ref1);
   // the order is a permutation
@@ -81,7 +81,7 @@ TEST_CASE("sae training follows the PyTorch reference's loss curve and weights",
   SaeTrainer trainer(c, init);
   std::vector<double> curve;
   for (int e = 0; e < c.epochs; ++e) {
-    const auto order = sae_epoch_order(c.seed, e, x.size(0));
+    const auto order = epoch_order(c.seed, e, x.size(0));
     for (size_t b = 0; b < order.size(); b += static_cast<size_t>(c.batch)) {
       const size_t n = std::min(order.size() - b, static_cast<size_t>(c.batch));
       const at::Tensor idx = at::tensor(std::vector<int64_t>(order.begin() + static_cast<long>(b),

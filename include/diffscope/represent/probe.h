@@ -24,4 +24,40 @@ struct ProbeResult {
 ProbeResult linear_probe(const at::Tensor& x_train, const at::Tensor& y_train, const at::Tensor& x_test,
                          const at::Tensor& y_test, int64_t classes, const ProbeOptions& options = {});
 
+/// The light convolutional head on spatial features (Revelio's Diff-C-style transfer classifier): conv 3x3
+/// (C -> hidden, padding 1) + ReLU, mean over positions, linear to the classes; inputs standardised per channel with
+/// the train split's mean and std over images and positions. Adam on the mean cross-entropy plus
+/// 0.5 weight_decay ||W||^2 (weights, not biases), mini-batches in the seeded epoch_order.
+struct ConvProbeOptions {
+  int64_t hidden = 16;
+  int epochs = 15;
+  int64_t batch = 32;
+  double lr = 1e-2;
+  double weight_decay = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  uint64_t seed = 0;        ///< initial weights and data order
+};
+
+struct ConvProbeWeights {
+  at::Tensor conv_w, conv_b, lin_w, lin_b;
+};
+
+/// conv_w = randn(hidden, C, 3, 3) x sqrt(2 / 9C) then lin_w = randn(classes, hidden) x sqrt(1 / hidden), both from one
+/// CPU generator seeded `seed` (He / LeCun scaling); biases zero.
+ConvProbeWeights conv_probe_init(int64_t channels, int64_t classes, const ConvProbeOptions& options);
+/// Logits [B, classes] of standardised x [B, C, S, S].
+at::Tensor conv_probe_logits(const ConvProbeWeights& w, const at::Tensor& x);
+
+struct ConvProbeRun {
+  ProbeResult result;
+  std::vector<double> loss_curve;  ///< each step's batch loss, before the step
+  ConvProbeWeights weights;
+  at::Tensor test_logits;
+};
+
+/// Trains the head (from `init` when given, else conv_probe_init) on x_train [N, C, S, S] and scores it.
+ConvProbeRun conv_probe(const at::Tensor& x_train, const at::Tensor& y_train, const at::Tensor& x_test,
+                        const at::Tensor& y_test, int64_t classes, const ConvProbeOptions& options = {},
+                        const ConvProbeWeights* init = nullptr);
+
 }  // namespace diffscope

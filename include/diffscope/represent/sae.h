@@ -7,6 +7,8 @@
 #include <functional>
 #include <vector>
 
+#include "diffscope/represent/epoch_order.h"
+
 namespace diffscope {
 
 struct SaeConfig {
@@ -30,10 +32,6 @@ struct SaeWeights {
 /// Gao et al.'s initialisation: W_dec = torch.randn(d_sae, d_in) on a generator seeded `config.seed`, rows scaled
 /// to unit norm; W_enc = W_dec^T; b_enc = 0; b_dec = `mean` (the training data's mean, [d_in]).
 SaeWeights sae_init(const SaeConfig& config, const at::Tensor& mean);
-
-/// The order of `n` training rows in epoch `epoch`: a Fisher-Yates shuffle driven by splitmix64 from
-/// seed * 0x9E3779B97F4A7C15 + epoch + 0x632BE59BD9B4E019 (scripts/fixtures/make_sae_fixture.py draws the same).
-std::vector<int64_t> sae_epoch_order(uint64_t seed, int epoch, int64_t n);
 
 /// Latent codes of x [B, d_in]: pre = (x - b_dec) W_enc + b_enc; the k largest pre-activations of each row kept
 /// (through a ReLU), the rest zero. [B, d_sae].

@@ -43,14 +43,21 @@ struct ProbeSpec {
   std::string out;        ///< default: FEATURES/probe
   std::vector<std::string> labels;  ///< empty = every label column
   double c = 1.0;         ///< inverse L2 strength (scikit-learn's C)
+  std::vector<std::string> heads{"linear", "conv"};  ///< linear on pooled files, conv on spatial files (when present)
+  int conv_hidden = 16;   ///< the convolutional head (represent/probe.h ConvProbeOptions): channels,
+  int conv_epochs = 15;   ///< epochs,
+  double conv_lr = 1e-2;  ///< Adam learning rate,
+  uint64_t seed = 0;      ///< initial weights and data order
   bool overwrite = false;
 };
 
-/// A linear probe per feature file (layer x timestep, plus the pixel and latent baselines) and label, trained on the
-/// train split and scored on the test split: OUT/tables/probe.csv (layer, t, label, head, train/test accuracy,
-/// chance), OUT/plots/probe_<label>.png (layer x timestep accuracy, annotated, colour scale), the best cell's
-/// confusion matrix OUT/plots/confusion_<label>.png, and OUT/summary.json: probe.<label>.best,
-/// probe.<label>.<layer>.t<T>, probe.<label>.pixels, probe.<label>.latent, probe.<label>.chance.
+/// A linear probe per pooled feature file (layer x timestep, plus the pixel and latent baselines) and, for spatial
+/// files, the convolutional head (Diff-C style), per label; trained on the train split and scored on the test split:
+/// OUT/tables/probe.csv (features, layer, t, label, head, classes, train/test accuracy, chance),
+/// OUT/plots/probe_<label>[_conv].png (layer x timestep accuracy, annotated, colour scale), the best cell's confusion
+/// matrix OUT/plots/confusion_<label>[_conv].png, and OUT/summary.json: probe.<label>.best(_layer),
+/// probe.<label>.<layer>.t<T>, probe.<label>.conv.best(_layer), probe.<label>.conv.<layer>.t<T>,
+/// probe.<label>.pixels, probe.<label>.latent, probe.<label>.chance.
 Summary probe_features(const ProbeSpec& spec, const Session& session);
 
 }  // namespace diffscope
