@@ -31,6 +31,8 @@ Runner setup_features(CLI::App& app) {
   app.add_option("--limit", s.limit, "first N images only (0 = all)")->default_val(0);
   app.add_option("--seed", s.seed, "seed of the per-image noise and of the train/test split")->default_val(0);
   app.add_option("--test-fraction", s.test_fraction, "images held out for the probes")->default_val(0.25);
+  app.add_option("--split", s.split_file, "a split file: lines \"<image relative to the dataset> <train|test>\" (images "
+                                          "it does not list are left out); default a seeded split (--test-fraction)");
   app.add_flag("--overwrite", s.overwrite, "replace an earlier output in --out (else an unfinished one is resumed)");
   add_common_options(app, o->common);
   add_examples(app, {"diffscope features --dataset data/shapes --t 25,200,500 -o runs/feat",

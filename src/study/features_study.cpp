@@ -117,6 +117,54 @@ std::vector<std::string> split(size_t n, uint64_t seed, double test_fraction) {
   return out;
 }
 
+/// The splits a --split file gives: lines "<image path relative to the dataset folder> <train|test>" ('#' starts a
+/// comment). Images the file does not list are left out of the set (logged); a listed image the dataset lacks (unless
+/// --limit cut the dataset), a
+/// split other than train/test, or a set without both splits is an error naming the file and line.
+std::vector<std::string> apply_split_file(Dataset& data, const std::string& dataset_dir, const std::string& path,
+                                          bool limited) {
+  std::ifstream in(path);
+  if (!in) throw Error("--split " + path + ": cannot be read");
+  std::map<std::string, std::string> listed;
+  std::string line;
+  for (int no = 1; std::getline(in, line); ++no) {
+    if (const size_t h = line.find('#'); h != std::string::npos) line.resize(h);
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+    const size_t a = line.find_first_not_of(" \t");
+    if (a == std::string::npos) continue;
+    const size_t sep = line.find_last_of(" \t");
+    if (sep == std::string::npos || sep < a)
+      throw Error("--split " + path + ":" + std::to_string(no) + ": expected \"<image> <train|test>\"");
+    std::string image = line.substr(a, sep - a);
+    while (!image.empty() && std::isspace(static_cast<unsigned char>(image.back()))) image.pop_back();
+    const std::string which = line.substr(sep + 1);
+    if (which != "train" && which != "test")
+      throw Error("--split " + path + ":" + std::to_string(no) + ": split '" + which + "' (expected train or test)");
+    listed[fs::path(image).lexically_normal().generic_string()] = which;
+  }
+  std::vector<Item> kept;
+  std::vector<std::string> splits;
+  std::set<std::string> seen;
+  for (auto& it : data.items) {
+    const std::string rel = fs::path(it.image).lexically_relative(dataset_dir).lexically_normal().generic_string();
+    const auto f = listed.find(rel);
+    if (f == listed.end()) continue;
+    splits.push_back(f->second);
+    seen.insert(rel);
+    kept.push_back(std::move(it));
+  }
+  if (!limited)
+    for (const auto& [image, which] : listed)
+      if (!seen.count(image)) throw Error("--split " + path + ": lists " + image + ", which is not an image of " + dataset_dir);
+  if (kept.size() < data.items.size())
+    spdlog::info("features: {} of {} images are not in {}; left out", data.items.size() - kept.size(),
+                 data.items.size(), path);
+  if (std::count(splits.begin(), splits.end(), "test") == 0 || std::count(splits.begin(), splits.end(), "train") == 0)
+    throw Error("--split " + path + ": needs both train and test images");
+  data.items = std::move(kept);
+  return splits;
+}
+
 /// Block-output selectors (index, name, or down/mid/up) -> indices; empty = all.
 std::vector<int> resolve_layers(const ModelInfo& info, const std::vector<std::string>& sel) {
   std::vector<int> out;
@@ -176,9 +224,14 @@ std::string stem(const FeatureInfo& f, int64_t t) { return f.name + "_t" + std::
 FeatureSetInfo extract_dataset_features(const FeatureSpec& spec, const Session& session) {
   if (spec.batch < 1 || spec.batch > 1024) throw Error("--batch: expected 1..1024");
   if (!(spec.test_fraction > 0 && spec.test_fraction < 1)) throw Error("--test-fraction: expected a fraction in (0, 1)");
-  const Dataset data = read_dataset(spec.dataset, spec.limit);
+  Dataset data = read_dataset(spec.dataset, spec.limit);
+  std::vector<std::string> splits;
+  if (spec.split_file.empty()) {
+    splits = split(data.items.size(), spec.seed, spec.test_fraction);
+  } else {
+    splits = apply_split_file(data, spec.dataset, spec.split_file, spec.limit > 0);
+  }
   const size_t n = data.items.size();
-  const auto splits = split(n, spec.seed, spec.test_fraction);
   const Model model = study::load_model(spec.model, session);
   const auto& info = model.info();
   const std::vector<int> layers = resolve_layers(info, spec.layers);
@@ -189,7 +242,8 @@ FeatureSetInfo extract_dataset_features(const FeatureSpec& spec, const Session& 
   nlohmann::json settings{{"model", fs::absolute(spec.model).lexically_normal().string()},
                           {"dataset", fs::absolute(spec.dataset).lexically_normal().string()},
                           {"images", n}, {"timesteps", spec.timesteps}, {"layers", layers}, {"prompt", spec.prompt},
-                          {"spatial", spec.spatial}, {"seed", spec.seed}, {"test_fraction", spec.test_fraction}};
+                          {"spatial", spec.spatial}, {"seed", spec.seed}, {"test_fraction", spec.test_fraction},
+                          {"split_file", spec.split_file.empty() ? "" : fs::absolute(spec.split_file).lexically_normal().string()}};
   const std::string progress_path = spec.out + "/progress.json";
   int64_t done = 0;
   OutputFolder folder;
@@ -299,7 +353,8 @@ FeatureSetInfo extract_dataset_features(const FeatureSpec& spec, const Session& 
                        {"model_dir", spec.model}, {"dataset", spec.dataset}, {"layout", data.layout},
                        {"root", fs::current_path().string()},
                        {"timesteps", spec.timesteps}, {"prompt", spec.prompt}, {"seed", spec.seed},
-                       {"spatial", spec.spatial}, {"test_fraction", spec.test_fraction}, {"labels", data.columns},
+                       {"spatial", spec.spatial}, {"test_fraction", spec.test_fraction}, {"split_file", spec.split_file},
+                       {"labels", data.columns},
                        {"noise", "one draw per image: torch.randn on a CPU generator seeded splitmix64(seed, index)"},
                        {"files", file_index}, {"images", images}};
   write_json_atomic(spec.out + "/index.json", index);

@@ -13,7 +13,9 @@ them and inspects it. Then, from the written weights and the feature file alone:
 - a second train into the same folder without --overwrite exits 2 with one line; --t 999 exits 2 naming it;
 - `diffscope probe` on the same folder: every linear row of probe.csv is within one test image of scikit-learn's
   StandardScaler + LogisticRegression(C=1) on the same file and split, chance is the majority class's test share, the
-  convolutional head has a row per spatial file and label, and summary.json's best keys are the table's maxima.
+  convolutional head has a row per spatial file and label, and summary.json's best keys are the table's maxima;
+- `features --split FILE` keeps exactly the listed images with their listed splits; a bad split word or an image the
+  dataset lacks exits 2 naming the file.
 Exit 0 when all holds.
 """
 import csv
@@ -94,6 +96,28 @@ def check_probe(ds, feat, labels):
             accs = [float(r["test_accuracy"]) for r in rows if r["label"] == lab and r["head"] == head and r["t"] != ""]
             close(summ[key], max(accs), key)
     return n_linear
+
+
+def check_split_file(ds, pkg, data, work):
+    items = json.load(open(os.path.join(data, "index.json")))["items"]
+    chosen = {it["image"]: ("test" if i % 3 == 0 else "train") for i, it in enumerate(items[:20])}
+    split = os.path.join(work, "split.txt")
+    with open(split, "w") as f:
+        f.write("# image split\n")
+        for image, which in chosen.items():
+            f.write(f"{image}\t{which}\n")
+    out = os.path.join(work, "feat-split")
+    base = [ds, "features", "-m", pkg, "--dataset", data, "--t", "25", "--layers", "mid_block", "--threads", "1", "-q"]
+    subprocess.run(base + ["--split", split, "-o", out], check=True)
+    got = {os.path.relpath(r["image"], data): r["split"] for r in csv.DictReader(open(os.path.join(out, "labels.csv")))}
+    if got != chosen:
+        fail(f"--split: labels.csv holds {got}, expected {chosen}")
+    for text, want in (("images/000000.png maybe\n", "split 'maybe'"), ("images/nope.png test\n", "images/nope.png")):
+        with open(split, "w") as f:
+            f.write(text)
+        p = subprocess.run(base + ["--split", split, "--overwrite", "-o", out], capture_output=True, text=True)
+        if p.returncode != 2 or want not in p.stderr or "split.txt" not in p.stderr:
+            fail(f"--split with {text.strip()!r}: exit {p.returncode}, stderr {p.stderr!r}")
 
 
 def main():
@@ -214,6 +238,7 @@ def main():
         if p.returncode != 2 or want not in p.stderr or p.stderr.strip().count("\n") != 0:
             fail(f"{' '.join(cmd[1:4])}: exit {p.returncode}, stderr {p.stderr!r} (expected exit 2, one line with {want})")
     check_probe(ds, feat, labels)
+    check_split_file(ds, pkg, data, work)
     print(f"sae: nmse, firing counts, {checked} latent purities and the random control match")
 
 

@@ -22,6 +22,7 @@ struct FeatureSpec {
   int limit = 0;                       ///< first N images only (0 = all)
   uint64_t seed = 0;                   ///< noise per image and the train/test split
   double test_fraction = 0.25;         ///< of each class, held out for the probes
+  std::string split_file;              ///< lines "<image relative to the dataset> <train|test>" instead of the seeded split
   bool overwrite = false;
 };
 
