@@ -22,7 +22,7 @@ RunFolder RunFolder::load(const std::string& dir, bool require_attention) {
   if (!fs::is_directory(dir)) throw Error("--run " + dir + ": not a folder (expected a run folder from diffscope generate)");
   const std::string rj = r.path("run.json");
   if (!fs::exists(rj)) throw Error(rj + ": missing (an interrupted or foreign run folder; rerun diffscope generate)");
-  r.meta = read_json_file(rj);
+  r.meta = read_json_object(rj);
   try {
     r.timesteps = r.meta.at("timesteps").get<std::vector<double>>();
     r.tokens = r.meta.at("tokens").get<std::vector<std::string>>();

@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 namespace diffscope {
 
 Concepts Concepts::load(const std::string& path) {
-  const auto j = read_json_file(path);
+  const auto j = read_json_object(path);
   Concepts c;
   try {
     for (const auto& [name, rgb] : j.at("palette").items()) {

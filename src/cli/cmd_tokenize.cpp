@@ -23,7 +23,7 @@ int run(const Opts& o) {
   int max_length = o.max_length;
   std::string pad = o.pad_token;
   if (!o.model.empty()) {
-    const auto index = read_json_file(o.model + "/model_index.json");
+    const auto index = read_json_object(o.model + "/model_index.json");
     max_length = index.value("max_length", max_length);
     pad = index.value("pad_token", pad);
     dir = o.model + "/tokenizer";

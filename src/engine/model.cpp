@@ -71,7 +71,7 @@ std::string shape_str(const at::Tensor& t) {
 
 void read_layers(ModelInfo& info, const std::string& path) {
   const std::string shown = "unet/layers.json";
-  nlohmann::json j = read_json_file(path);
+  nlohmann::json j = read_json_object(path);
   if (!j.is_object() || !j.contains("cross_attention") || !j["cross_attention"].is_array())
     throw Error(shown + ": expected an object with a \"cross_attention\" array");
   for (const auto& e : j["cross_attention"]) {
@@ -111,7 +111,7 @@ Model Model::load(const std::string& dir, const std::string& device) {
   const std::string index_path = impl->rel("model_index.json");
   if (!fs::exists(index_path))
     throw Error(index_path + ": missing (a diffscope package needs model_index.json; export one with scripts/export/)");
-  nlohmann::json index = read_json_file(index_path);
+  nlohmann::json index = read_json_object(index_path);
   const std::string fmt = index.value("format", std::string());
   if (fmt != "diffscope-torchscript")
     throw Error(index_path + ": \"format\" must be \"diffscope-torchscript\"" +
@@ -140,7 +140,7 @@ Model Model::load(const std::string& dir, const std::string& device) {
 
   const std::string vae_cfg = impl->rel("vae/config.json");
   if (!fs::exists(vae_cfg)) throw Error(vae_cfg + ": missing (expected {\"scaling_factor\": ...})");
-  info.scaling_factor = get_key<double>(read_json_file(vae_cfg), "scaling_factor", vae_cfg, "a number");
+  info.scaling_factor = get_key<double>(read_json_object(vae_cfg), "scaling_factor", vae_cfg, "a number");
 
   const std::string sched = impl->rel("scheduler/scheduler_config.json");
   if (!fs::exists(sched)) throw Error(sched + ": missing (expected diffusers' scheduler_config.json)");
@@ -311,7 +311,7 @@ SchedulerConfig Model::scheduler_config() const {
 
 std::string Model::default_scheduler() const {
   const std::string path = impl_->rel("scheduler/scheduler_config.json");
-  auto j = read_json_file(path);
+  auto j = read_json_object(path);
   const std::string cls = j.value("_class_name", std::string("PNDMScheduler"));
   return scheduler_name_from_class(cls);
 }

@@ -58,7 +58,7 @@ Summary attribute_dataset(const AttributionSpec& o, const AnalysisOptions& optio
   const Model model = study::load_model(o.model, session);
   model.require_attention("attribute");
   const std::string index_path = (fs::path(o.dataset) / "index.json").string();
-  const auto index = read_json_file(index_path);
+  const auto index = read_json_object(index_path);
   if (index.value("format", std::string()) != "diffscope-shapes")
     throw Error(index_path + ": expected a dataset in the diffscope-shapes format (scripts/shapes/shapes_dataset.py)");
   Concepts concepts;

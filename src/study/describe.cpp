@@ -21,7 +21,7 @@ ModelDescription describe_model(const std::string& dir) {
 ScheduleTable describe_schedule(const std::string& path, const std::string& scheduler, int steps) {
   SchedulerConfig cfg = SchedulerConfig::from_file(path);
   std::string name = scheduler;
-  if (name.empty()) name = scheduler_name_from_class(read_json_file(path).value("_class_name", std::string("PNDMScheduler")));
+  if (name.empty()) name = scheduler_name_from_class(read_json_object(path).value("_class_name", std::string("PNDMScheduler")));
   auto s = make_scheduler(name, cfg);
   s->set_timesteps(steps);
   ScheduleTable t;

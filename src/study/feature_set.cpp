@@ -37,7 +37,7 @@ FeatureSet open_feature_set(const std::string& dir, const std::string& option) {
   const std::string index_path = dir + "/index.json";
   if (!fs::is_regular_file(index_path))
     throw Error(option + " " + dir + ": holds no index.json (run diffscope features first, and let it finish)");
-  s.index = read_json_file(index_path);
+  s.index = read_json_object(index_path);
   if (!s.index.is_object() || s.index.value("format", "") != "diffscope-features" || !s.index.contains("files") ||
       !s.index["files"].is_array())
     throw Error(index_path + ": not a diffscope-features index");

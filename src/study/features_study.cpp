@@ -53,7 +53,7 @@ Dataset read_dataset(const std::string& dir, int limit) {
   if (!fs::is_directory(dir)) throw Error("--dataset " + dir + ": not a folder");
   const fs::path index = fs::path(dir) / "index.json";
   if (fs::is_regular_file(index)) {
-    const auto j = read_json_file(index.string());
+    const auto j = read_json_object(index.string());
     if (!j.is_object() || j.value("format", "") != "diffscope-shapes" || !j.contains("items") || !j["items"].is_array())
       throw Error(index.string() + ": expected a diffscope-shapes dataset (scripts/shapes/shapes_dataset.py)");
     d.layout = "diffscope-shapes";
@@ -248,7 +248,7 @@ FeatureSetInfo extract_dataset_features(const FeatureSpec& spec, const Session& 
   int64_t done = 0;
   OutputFolder folder;
   if (!spec.overwrite && fs::is_regular_file(progress_path) && !fs::exists(spec.out + "/index.json")) {
-    const auto p = read_json_file(progress_path);
+    const auto p = read_json_object(progress_path);
     if (p.value("settings", nlohmann::json()) != settings)
       throw Error("--out " + spec.out + ": holds an unfinished extraction with other settings; pass --overwrite to "
                   "start again, or repeat its options to resume it");

@@ -404,7 +404,7 @@ Summary sae_inspect(const SaeInspectSpec& spec, const Session& session) {
   if (spec.min_images < 1) throw Error("--min-images must be at least 1");
   const std::string config_path = spec.sae + "/config.json";
   if (!fs::is_regular_file(config_path)) throw Error("--sae " + spec.sae + ": holds no config.json (run diffscope sae train)");
-  const auto config = read_json_file(config_path);
+  const auto config = read_json_object(config_path);
   if (config.value("format", "") != "diffscope-sae") throw Error(config_path + ": not a diffscope-sae configuration");
   const study::FeatureSet set = study::open_feature_set(config.at("features").get<std::string>(), "the SAE's features");
   const FeatureRows fr(set.dir + "/" + config.at("file").get<std::string>());

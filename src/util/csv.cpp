@@ -9,6 +9,7 @@
 
 #include "diffscope/util/atomic_file.h"
 #include "diffscope/util/error.h"
+#include "diffscope/util/file_checks.h"
 
 namespace diffscope {
 
@@ -87,6 +88,7 @@ void CsvWriter::commit() {
 
 /// CSV text -> rows of fields (RFC 4180 quoting, as CsvWriter writes).
 std::vector<std::vector<std::string>> read_csv(const std::string& path) {
+  require_file(path, "a CSV file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot be read");
   std::stringstream ss;

@@ -8,6 +8,7 @@
 
 #include "diffscope/util/atomic_file.h"
 #include "diffscope/util/error.h"
+#include "diffscope/util/file_checks.h"
 
 namespace diffscope {
 
@@ -28,6 +29,7 @@ std::string parser_reason(const std::string& what) {
 }  // namespace
 
 nlohmann::json read_json_file(const std::string& path) {
+  require_file(path, "a JSON file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot be read");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -41,6 +43,12 @@ nlohmann::json read_json_file(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": not valid JSON (" + parser_reason(e.what()) + ")");
   }
+}
+
+nlohmann::json read_json_object(const std::string& path) {
+  nlohmann::json j = read_json_file(path);
+  if (!j.is_object()) throw Error(path + ": expected a JSON object ({...}), found " + std::string(j.type_name()));
+  return j;
 }
 
 void write_json_atomic(const std::string& path, const nlohmann::json& j) {

@@ -14,6 +14,7 @@
 
 #include "diffscope/util/atomic_file.h"
 #include "diffscope/util/error.h"
+#include "diffscope/util/file_checks.h"
 
 namespace diffscope {
 
@@ -24,15 +25,6 @@ constexpr size_t kMagicLen = 6;
 constexpr size_t kAlign = 64;
 constexpr size_t kGrowthAxisMaxDigits = 21;  // numpy's spare room for growing the first axis
 
-size_t element_count(const std::vector<int64_t>& shape, const std::string& what) {
-  size_t n = 1;
-  for (int64_t d : shape) {
-    if (d < 0) throw Error(what + ": negative dimension in shape");
-    n *= static_cast<size_t>(d);
-  }
-  return n;
-}
-
 std::string shape_repr(const std::vector<int64_t>& shape) {
   std::string s = "(";
   for (size_t i = 0; i < shape.size(); ++i) {
@@ -41,6 +33,17 @@ std::string shape_repr(const std::vector<int64_t>& shape) {
   }
   if (shape.size() == 1) s += ",";
   return s + ")";
+}
+
+size_t element_count(const std::vector<int64_t>& shape, const std::string& what) {
+  size_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw Error(what + ": negative dimension in shape");
+    // checked: a header claiming more elements than an address space holds is refused, never wrapped
+    if (__builtin_mul_overflow(n, static_cast<size_t>(d), &n) || n > (size_t{1} << 60))
+      throw Error(what + ": not a valid .npy file (shape " + shape_repr(shape) + " holds more elements than any file can)");
+  }
+  return n;
 }
 
 void put_le(std::string& out, uint64_t v, int bytes) {
@@ -93,6 +96,34 @@ size_t find_key(const std::string& h, const std::string& key, const std::string&
   bad(path, "header has no '" + key + "'");
 }
 
+/// numpy's own rule: the header is one dict literal (then spaces and a newline) with exactly the keys descr,
+/// fortran_order and shape.
+void check_dict(const std::string& h, const std::string& path) {
+  size_t end = h.size();
+  while (end > 0 && (h[end - 1] == ' ' || h[end - 1] == '\n' || h[end - 1] == '\t' || h[end - 1] == '\0')) --end;
+  size_t begin = 0;
+  while (begin < end && h[begin] == ' ') ++begin;
+  if (begin >= end || h[begin] != '{' || h[end - 1] != '}') bad(path, "the header is not a dict literal");
+  int depth = 0, keys = 0;
+  char quote = 0;
+  for (size_t i = begin; i < end; ++i) {
+    const char c = h[i];
+    if (quote) {
+      if (c == quote) quote = 0;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (c == '{' || c == '(' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ')' || c == ']') {
+      --depth;
+    } else if (c == ':' && depth == 1) {
+      ++keys;
+    }
+  }
+  if (quote || depth != 0) bad(path, "the header dict is unbalanced");
+  if (keys != 3) bad(path, "the header dict has " + std::to_string(keys) + " keys (numpy writes exactly descr, fortran_order, shape)");
+}
+
 std::string parse_descr(const std::string& h, const std::string& path) {
   size_t v = find_key(h, "descr", path);
   char q = h[v];
@@ -122,6 +153,7 @@ std::vector<int64_t> parse_shape(const std::string& h, const std::string& path) 
     size_t j = i;
     while (j < end && h[j] >= '0' && h[j] <= '9') ++j;
     if (j == i) bad(path, "shape holds something other than non-negative integers");
+    if (j - i > 18) bad(path, "a dimension of " + h.substr(i, j - i) + " is beyond any file");
     shape.push_back(std::stoll(h.substr(i, j - i)));
     if (j < end && h[j] == 'L') ++j;  // Python 2 long suffix
     i = j;
@@ -214,6 +246,7 @@ NpyLayout parse_layout(const char* bytes, size_t size, const std::string& path) 
   }
   if (size < pos + hlen) bad(path, "truncated header");
   const std::string header(bytes + pos, hlen);
+  check_dict(header, path);
   NpyLayout l;
   l.descr = parse_descr(header, path);
   if (parse_fortran(header, path))
@@ -226,6 +259,7 @@ NpyLayout parse_layout(const char* bytes, size_t size, const std::string& path) 
 }  // namespace
 
 NpyArray read_npy(const std::string& path) {
+  require_file(path, "a .npy file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot be read");
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -274,6 +308,7 @@ NpyArray read_npy(const std::string& path) {
 }
 
 MappedNpy::MappedNpy(const std::string& path) : path_(path) {
+  require_file(path, "a .npy file");
   const int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) throw Error(path + ": cannot be read");
   struct stat st {};

@@ -12,6 +12,7 @@
 
 using namespace diffscope;
 using ds_test::TempDir;
+namespace fs = std::filesystem;
 
 TEST_CASE("format_number: shortest round-trip text", "[csv]") {
   CHECK(format_number(0.1) == "0.1");
@@ -114,4 +115,17 @@ TEST_CASE("JSON: atomic pretty writing, reading, one-line errors with file and l
   CHECK_THROWS_WITH(write_json_atomic(q, nlohmann::json{{"k", std::string("\xff\xfe")}}),
                     Catch::Contains("bad_utf8.json: cannot be written"));
   CHECK_FALSE(ds_test::fs::exists(q));
+}
+
+TEST_CASE("input files: a folder, a missing file or a JSON array where an object belongs get one line naming them", "[json]") {
+  TempDir dir("inputs");
+  fs::create_directories(dir.path / "folder.json");
+  CHECK_THROWS_WITH(read_json_file((dir.path / "folder.json").string()), Catch::EndsWith("folder.json: is a folder, expected a JSON file"));
+  CHECK_THROWS_WITH(read_csv((dir.path / "folder.json").string()), Catch::EndsWith("folder.json: is a folder, expected a CSV file"));
+  ds_test::write_text(dir.path / "arr.json", "[1, 2]");
+  CHECK(read_json_file((dir.path / "arr.json").string()).is_array());
+  CHECK_THROWS_WITH(read_json_object((dir.path / "arr.json").string()),
+                    Catch::EndsWith("arr.json: expected a JSON object ({...}), found array"));
+  ds_test::write_text(dir.path / "obj.json", "{\"a\": 1}");
+  CHECK(read_json_object((dir.path / "obj.json").string())["a"] == 1);
 }

@@ -9,6 +9,7 @@
 
 using namespace diffscope;
 using ds_test::TempDir;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -200,4 +201,43 @@ TEST_CASE("memory-mapped .npy: float32 C-order data in place, other files refuse
   ds_test::write_text(dir.path / "t.npy", bytes.substr(0, bytes.size() - 4));
   CHECK_THROWS_WITH(MappedNpy((dir.path / "t.npy").string()), Catch::Contains("data is truncated"));
   CHECK_THROWS_WITH(MappedNpy((dir.path / "none.npy").string()), Catch::Contains("none.npy: cannot be read"));
+}
+
+TEST_CASE("npy headers numpy would refuse are refused: overflowing shapes, extra keys, not a dict, a folder", "[npy]") {
+  TempDir dir("npy-strict");
+  auto file_with = [&](const std::string& name, const std::string& dict) {
+    std::string h = dict;
+    while ((10 + h.size() + 1) % 64) h += ' ';
+    h += '\n';
+    std::string bytes("\x93NUMPY\x01\x00", 8);
+    bytes += static_cast<char>(h.size() & 0xff);
+    bytes += static_cast<char>(h.size() >> 8);
+    ds_test::write_text(dir.path / name, bytes + h + std::string(64, '\0'));
+    return (dir.path / name).string();
+  };
+  auto message = [&](const std::string& p) {
+    try {
+      read_npy(p);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  // (5, 77, 2^32, 2^32) wraps to 0 elements in 64-bit arithmetic; 2305843009213693968 x 16 x 77 x 5 too
+  CHECK_THAT(message(file_with("wrap.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (5, 77, 4294967296, 4294967296), }")),
+             Catch::Contains("holds more elements than any file can"));
+  CHECK_THAT(message(file_with("big.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (5, 77, 16, 2305843009213693968), }")),
+             Catch::Contains("is beyond any file"));
+  CHECK_THAT(message(file_with("big2.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000, 1000000000000), }")),
+             Catch::Contains("holds more elements than any file can"));
+  CHECK_THAT(message(file_with("wide.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999,), }")),
+             Catch::Contains("is beyond any file"));
+  CHECK_THAT(message(file_with("extra.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}")),
+             Catch::Contains("has 4 keys"));
+  CHECK_THAT(message(file_with("list.npy", "['descr', '<f4']")), Catch::Contains("not a dict literal"));
+  fs::create_directories(dir.path / "d.npy");
+  CHECK_THAT(message((dir.path / "d.npy").string()), Catch::EndsWith("d.npy: is a folder, expected a .npy file"));
+  // numpy's own files still read
+  CHECK(read_npy(file_with("ok.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }")).shape ==
+        std::vector<int64_t>{4});
 }
