@@ -50,7 +50,9 @@ RunFolder RunFolder::load(const std::string& dir, bool require_attention) {
 }
 
 void RunFolder::load_maps(RunFolder& r, const std::string& rj) {
-  r.maps = read_npy(r.path(r.meta["attention"].value("file", std::string("attention/maps.npy"))));
+  const std::string maps_path = r.path(r.meta["attention"].value("file", std::string("attention/maps.npy")));
+  r.maps = read_npy(maps_path);
+  require_finite(r.maps, maps_path);
   if (r.maps.shape.size() != 4 || r.maps.shape[0] != static_cast<int64_t>(r.timesteps.size()))
     throw Error(r.path("attention/maps.npy") + ": expected [steps, tokens, h, w] with " +
                 std::to_string(r.timesteps.size()) + " steps");

@@ -1,6 +1,8 @@
 // Palette segmentation and the contour shape test (the same rule as scripts/shapes/shapes_concepts.py).
 #include "diffscope/analysis/segmentation.h"
 
+#include <cmath>
+
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -37,6 +39,9 @@ Concepts Concepts::load(const std::string& path) {
     throw Error(path + ": expected {\"palette\": {colour: [r,g,b]}, \"shapes\": [...]} (" +
                 std::string(e.what()).substr(0, 80) + ")");
   }
+  if (!(c.colour_tolerance >= 0) || !std::isfinite(c.colour_tolerance))
+    throw Error(path + ": \"colour_tolerance\" must be a finite number >= 0, got " + std::to_string(c.colour_tolerance));
+  if (c.min_area < 0) throw Error(path + ": \"min_area\" must be >= 0, got " + std::to_string(c.min_area));
   if (c.word_classes.empty()) {
     for (const auto& [n, _] : c.palette) c.word_classes["colour"].push_back(n);
     c.word_classes["shape"] = c.shapes;

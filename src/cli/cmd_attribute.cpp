@@ -56,7 +56,7 @@ Runner setup(CLI::App& app) {
   app.add_flag("--overwrite", s.overwrite, "replace an earlier diffscope output in --out");
   app.add_option("--t", s.timesteps, "timesteps to noise the image to, one UNet pass each")->delimiter(',');
   app.add_option("-g,--guidance", s.guidance, "> 1 runs the guided UNet")->default_val(1.0);
-  app.add_option("--seed", s.seed, "seed of the one noise draw shared by every t")->default_val(0);
+  app.add_option("--seed", s.seed, "seed of the one noise draw shared by every t")->default_val(0)->check(seed_range());
   app.add_option("-n,--negative-prompt", s.negative_prompt, "negative prompt for the guided pass");
   add_analysis_options(app, o->a);
   add_common_options(app, o->common);

@@ -24,7 +24,7 @@ Runner setup(CLI::App& app) {
   app.add_option("-p,--prompt", o->spec.prompts, "a prompt; give it several times to compare prompts")->take_all();
   app.add_option("-n,--negative-prompt", g.negative_prompt, "negative prompt of every run (default: unconditional \"\")");
   app.add_option("-o,--out", g.out, "compare folder to write (each run's folder under runs/)")->required();
-  app.add_option("--seed", g.seed, "seed of the initial noise, shared by every run")->default_val(0);
+  app.add_option("--seed", g.seed, "seed of the initial noise, shared by every run")->default_val(0)->check(seed_range());
   app.add_option("--steps", g.steps, "inference steps")->default_val(25)->check(CLI::Range(1, 1000));
   app.add_option("-g,--guidance", o->spec.guidances,
                  "classifier-free guidance scale; a list (0,1,7,20) compares the values")

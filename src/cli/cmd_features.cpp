@@ -29,7 +29,7 @@ Runner setup_features(CLI::App& app) {
   app.add_option("--spatial", s.spatial, "also SxS adaptive-average features")->default_val(0)->check(CLI::Range(0, 64));
   app.add_option("--batch", s.batch, "images per denoiser call")->default_val(16)->check(CLI::Range(1, 1024));
   app.add_option("--limit", s.limit, "first N images only (0 = all)")->default_val(0);
-  app.add_option("--seed", s.seed, "seed of the per-image noise and of the train/test split")->default_val(0);
+  app.add_option("--seed", s.seed, "seed of the per-image noise and of the train/test split")->default_val(0)->check(seed_range());
   app.add_option("--test-fraction", s.test_fraction, "images held out for the probes")->default_val(0.25);
   app.add_option("--split", s.split_file, "a split file: lines \"<image relative to the dataset> <train|test>\" (images "
                                           "it does not list are left out); default a seeded split (--test-fraction)");
@@ -66,7 +66,7 @@ Runner setup_probe(CLI::App& app) {
       ->check(CLI::Range(1, 4096));
   app.add_option("--conv-epochs", s.conv_epochs, "convolutional head: training epochs")->default_val(15)->check(CLI::Range(1, 10000));
   app.add_option("--conv-lr", s.conv_lr, "convolutional head: Adam learning rate")->default_val(1e-2);
-  app.add_option("--seed", s.seed, "convolutional head: initial weights and data order")->default_val(0);
+  app.add_option("--seed", s.seed, "convolutional head: initial weights and data order")->default_val(0)->check(seed_range());
   app.add_flag("--overwrite", s.overwrite, "replace an earlier probe output");
   add_common_options(app, o->common);
   add_examples(app, {"diffscope probe --features runs/feat", "diffscope probe --features runs/feat --labels colour,shape",

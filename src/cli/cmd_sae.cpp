@@ -37,7 +37,7 @@ Runner setup_sae(CLI::App& app) {
   tr->add_option("--epochs", t.epochs, "passes over the train split")->default_val(10);
   tr->add_option("--lr", t.lr, "Adam learning rate after warm-up")->default_val(4e-4);
   tr->add_option("--warmup", t.warmup, "linear learning-rate warm-up steps")->default_val(100)->check(CLI::NonNegativeNumber);
-  tr->add_option("--seed", t.seed, "initial weights and data order")->default_val(0);
+  tr->add_option("--seed", t.seed, "initial weights and data order")->default_val(0)->check(seed_range());
   tr->add_flag("--overwrite", t.overwrite, "replace an earlier SAE in --out");
   add_common_options(*tr, o->common);
   add_examples(*tr, {"diffscope sae train --features runs/feat --layer mid_block --t 25",
@@ -52,7 +52,7 @@ Runner setup_sae(CLI::App& app) {
       ->default_val(16)->check(CLI::NonNegativeNumber);
   in->add_option("--min-images", i.min_images, "latents active on fewer images are not scored")
       ->default_val(10)->check(CLI::PositiveNumber);
-  in->add_option("--seed", i.seed, "seed of the random-direction control")->default_val(0);
+  in->add_option("--seed", i.seed, "seed of the random-direction control")->default_val(0)->check(seed_range());
   in->add_flag("--overwrite", i.overwrite, "replace an earlier inspection in --out");
   add_common_options(*in, o->common);
   add_examples(*in, {"diffscope sae inspect --sae runs/feat/sae/mid_block_t25"});

@@ -51,7 +51,7 @@ Runner setup_saliency(CLI::App& app) {
   app.add_option("--similarity", o->s.similarity,
                  "structure (SSIM structure term), ssim, luminance, contrast, cosine, mse")
       ->default_val("structure");
-  app.add_option("--seed", o->s.seed, "seed of the masks and the random baseline")->default_val(0);
+  app.add_option("--seed", o->s.seed, "seed of the masks and the random baseline")->default_val(0)->check(seed_range());
   app.add_option("--prompts", o->prompts, "prompt-set mode: a prompts file (SEED<TAB>prompt lines); needs --out");
   app.add_option("-o,--out", o->out, "prompt-set output folder");
   app.add_flag("--overwrite", o->g.overwrite, "prompt-set mode: replace an earlier diffscope output in --out");

@@ -34,6 +34,9 @@ void add_common_options(CLI::App& app, CommonOptions& o);
 std::string apply_common_options(const CommonOptions& o);
 /// Sets --quiet logging only (for commands that run no model).
 void apply_quiet(bool quiet);
+/// --seed values: decimal integers 0..2^63-1 (torch's generators take seeds as int64 here; larger values are refused,
+/// never clamped or wrapped).
+const CLI::Validator& seed_range();
 /// Adds a "Examples:" footer.
 void add_examples(CLI::App& app, const std::vector<std::string>& lines);
 

@@ -9,7 +9,7 @@ void add_generate_options(CLI::App& app, GenerateCli& cli) {
   app.add_option("-p,--prompt", g.prompt, "the prompt");
   app.add_option("-n,--negative-prompt", g.negative_prompt, "negative prompt (default: unconditional \"\")");
   app.add_option("-o,--out", g.out, "run folder to write")->required();
-  app.add_option("--seed", g.seed, "seed of torch.Generator(\"cpu\") for the initial noise")->default_val(0);
+  app.add_option("--seed", g.seed, "seed of torch.Generator(\"cpu\") for the initial noise")->default_val(0)->check(seed_range());
   app.add_option("--steps", g.steps, "inference steps")->default_val(25)->check(CLI::Range(1, 1000));
   app.add_option("-g,--guidance", g.guidance, "classifier-free guidance scale (<= 1 turns CFG off)")->default_val(7.5);
   app.add_option("--height", g.height, "image height in pixels (default: the package's sample_size)");

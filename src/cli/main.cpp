@@ -26,6 +26,20 @@ int register_command(Command c) {
 
 const std::vector<Command>& commands() { return registry(); }
 
+const CLI::Validator& seed_range() {
+  static const CLI::Validator v(
+      [](std::string& s) -> std::string {
+        static const std::string kMax = "9223372036854775807";
+        const bool digits = !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+        std::string t = s.substr(std::min(s.find_first_not_of('0'), s.size()));
+        if (!digits || t.size() > kMax.size() || (t.size() == kMax.size() && t > kMax))
+          return "expected 0.." + kMax + ", got " + s;
+        return "";
+      },
+      "0..2^63-1");
+  return v;
+}
+
 void add_common_options(CLI::App& app, CommonOptions& o) {
   app.add_option("--threads", o.threads, "LibTorch threads (0 = all cores; default: $DIFFSCOPE_THREADS, else 0)")
       ->default_val(0)
@@ -33,6 +47,8 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--device", o.device, "cpu, cuda or cuda:N")->default_val("cpu");
   app.add_flag("-q,--quiet", o.quiet, "only warnings and errors; no progress bar");
+  app.add_flag("!--no-verify", o.verify,
+               "skip the CRC-32 check of the package's TorchScript files (about 1 s per GB) when loading it");
 }
 
 void apply_quiet(bool quiet) { spdlog::set_level(quiet ? spdlog::level::warn : spdlog::level::info); }

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "diffscope/util/error.h"
+#include "diffscope/util/zip_check.h"
 #include "diffscope/util/json_util.h"
 #include "diffscope/sched/scheduler.h"
 
@@ -24,13 +25,21 @@ struct Model::Impl {
   mutable torch::jit::Module encoder;
   at::ScalarType text_dtype = at::kFloat, unet_dtype = at::kFloat, vae_dtype = at::kFloat;
   bool plain_unet = false;
+  bool verify = true;  ///< CRC-check the TorchScript archives (the lazily loaded encoder too)
   mutable bool unet_checked = false, text_checked = false;
   std::string rel(const std::string& p) const { return (fs::path(info.dir) / p).string(); }
 };
 
 namespace {
 
+/// The reason in a LibTorch message in one line: for a TorchScript interpreter failure the final
+/// "RuntimeError: ..." line (the first line only says that an operation failed), else the first line.
 std::string first_line(const std::string& s) {
+  const size_t rt = s.rfind("RuntimeError: ");
+  if (rt != std::string::npos) {
+    const std::string r = s.substr(rt + 14);
+    return r.substr(0, r.find('\n'));
+  }
   auto pos = s.find('\n');
   return pos == std::string::npos ? s : s.substr(0, pos);
 }
@@ -38,6 +47,12 @@ std::string first_line(const std::string& s) {
 template <typename T>
 T get_key(const nlohmann::json& j, const std::string& key, const std::string& file, const char* expected) {
   if (!j.contains(key)) throw Error(file + ": missing key \"" + key + "\" (expected " + expected + ")");
+  if constexpr (std::is_integral_v<T>) {
+    // an integer is an integer: 512.5 is refused, not truncated to 512
+    const auto& v = j.at(key);
+    if (!v.is_number_integer() && !(v.is_number_float() && v.get<double>() == std::floor(v.get<double>())))
+      throw Error(file + ": key \"" + key + "\" must be " + expected + ", got " + v.dump());
+  }
   try {
     return j.at(key).get<T>();
   } catch (const std::exception&) {
@@ -45,8 +60,10 @@ T get_key(const nlohmann::json& j, const std::string& key, const std::string& fi
   }
 }
 
-torch::jit::Module load_module(const std::string& path, const std::string& shown, const at::Device& device) {
+torch::jit::Module load_module(const std::string& path, const std::string& shown, const at::Device& device,
+                               bool verify) {
   if (!fs::exists(path)) throw Error(shown + ": missing (expected a TorchScript module saved with torch.jit.save)");
+  if (verify) verify_zip_crc(path);  // LibTorch does not check the archive's CRC-32s
   try {
     auto m = torch::jit::load(path, device);
     m.eval();
@@ -100,13 +117,14 @@ void read_layers(ModelInfo& info, const std::string& path) {
 
 }  // namespace
 
-Model Model::load(const std::string& dir, const std::string& device) {
+Model Model::load(const std::string& dir, const std::string& device, bool verify) {
   if (!fs::is_directory(dir))
     throw Error("--model " + dir + ": not a folder (expected a diffscope model package folder)");
   auto impl = std::make_shared<Impl>();
   ModelInfo& info = impl->info;
   info.dir = dir;
   impl->device = at::Device(device);
+  impl->verify = verify;
 
   const std::string index_path = impl->rel("model_index.json");
   if (!fs::exists(index_path))
@@ -130,8 +148,16 @@ Model Model::load(const std::string& dir, const std::string& device) {
   info.prediction_type = parse_prediction(prediction, index_path);
   info.max_length = get_key<int>(index, "max_length", index_path, "an integer");
   info.pad_token = get_key<std::string>(index, "pad_token", index_path, "a token string");
-  if (info.sample_size <= 0 || info.vae_scale_factor <= 0 || info.latent_channels <= 0 || info.max_length < 2)
-    throw Error(index_path + ": sample_size, vae_scale_factor, latent_channels must be positive and max_length >= 2");
+  // sizes are bounded before any memory is taken (a package may come from anywhere)
+  auto bounded = [&](const char* key, int v, int lo, int hi) {
+    if (v < lo || v > hi)
+      throw Error(index_path + ": \"" + key + "\" is " + std::to_string(v) + ", expected " + std::to_string(lo) + ".." +
+                  std::to_string(hi));
+  };
+  bounded("sample_size", info.sample_size, 8, kMaxImageSide);
+  bounded("vae_scale_factor", info.vae_scale_factor, 1, 64);
+  bounded("latent_channels", info.latent_channels, 1, 64);
+  bounded("max_length", info.max_length, 2, 4096);
   if (info.sample_size % info.vae_scale_factor)
     throw Error(index_path + ": sample_size must be a multiple of vae_scale_factor");
 
@@ -146,12 +172,23 @@ Model Model::load(const std::string& dir, const std::string& device) {
   if (!fs::exists(sched)) throw Error(sched + ": missing (expected diffusers' scheduler_config.json)");
   SchedulerConfig::from_file(sched);  // validates keys now rather than mid-run
 
-  impl->text_encoder = load_module(impl->rel("text_encoder/model.pt"), impl->rel("text_encoder/model.pt"), impl->device);
-  impl->unet = load_module(impl->rel("unet/model.pt"), impl->rel("unet/model.pt"), impl->device);
-  impl->decoder = load_module(impl->rel("vae/decoder.pt"), impl->rel("vae/decoder.pt"), impl->device);
+  impl->text_encoder = load_module(impl->rel("text_encoder/model.pt"), impl->rel("text_encoder/model.pt"), impl->device, verify);
+  impl->unet = load_module(impl->rel("unet/model.pt"), impl->rel("unet/model.pt"), impl->device, verify);
+  impl->decoder = load_module(impl->rel("vae/decoder.pt"), impl->rel("vae/decoder.pt"), impl->device, verify);
   impl->text_dtype = module_dtype(impl->text_encoder);
   impl->unet_dtype = module_dtype(impl->unet);
   impl->vae_dtype = module_dtype(impl->decoder);
+
+  // the package's latent_channels against what the UNet's first convolution takes (before any call fails inside it)
+  for (const auto& p : impl->unet.named_parameters(/*recurse=*/true)) {
+    const std::string& n = p.name;
+    if (n.size() >= 14 && n.compare(n.size() - 14, 14, "conv_in.weight") == 0 && p.value.dim() == 4) {
+      if (p.value.size(1) != info.latent_channels)
+        throw Error(index_path + ": latent_channels is " + std::to_string(info.latent_channels) + ", but " +
+                    impl->rel("unet/model.pt") + " takes " + std::to_string(p.value.size(1)) + " input channels (" + n + ")");
+      break;
+    }
+  }
 
   const std::string layers = impl->rel("unet/layers.json");
   if (fs::exists(layers)) read_layers(info, layers);
@@ -291,7 +328,7 @@ at::Tensor Model::decode(const at::Tensor& latents) const {
 
 at::Tensor Model::encode(const at::Tensor& image) const {
   const std::string path = impl_->rel("vae/encoder.pt");
-  std::call_once(impl_->encoder_once, [&] { impl_->encoder = load_module(path, path, impl_->device); });
+  std::call_once(impl_->encoder_once, [&] { impl_->encoder = load_module(path, path, impl_->device, impl_->verify); });
   at::Tensor lat;
   try {
     lat = impl_->encoder.forward({image.to(impl_->device).to(module_dtype(impl_->encoder))}).toTensor();

@@ -1,6 +1,8 @@
 // The denoising loop: StableDiffusionPipeline's order of operations, with observer hooks at each step.
 #include "diffscope/engine/pipeline.h"
 
+#include "diffscope/engine/runtime.h"
+
 #include <cmath>
 
 #include <ATen/ATen.h>
@@ -28,6 +30,7 @@ at::Tensor ids_tensor(const Encoding& e) {
 
 at::Tensor load_init_latents(const std::string& path, int64_t c, int64_t h, int64_t w) {
   NpyArray a = read_npy(path);
+  require_finite(a, "--init-latents " + path);
   const bool ok = (a.shape.size() == 4 && a.shape[0] == 1 && a.shape[1] == c && a.shape[2] == h && a.shape[3] == w) ||
                   (a.shape.size() == 3 && a.shape[0] == c && a.shape[1] == h && a.shape[2] == w);
   if (!ok)
@@ -37,6 +40,12 @@ at::Tensor load_init_latents(const std::string& path, int64_t c, int64_t h, int6
 }
 }  // namespace
 
+static std::string format_gb(double bytes) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f GB", bytes / 1e9);
+  return b;
+}
+
 void validate(const Model& model, const GenerateOptions& o) {
   const auto& info = model.info();
   const int f = info.vae_scale_factor;
@@ -44,6 +53,25 @@ void validate(const Model& model, const GenerateOptions& o) {
   if (h <= 0 || w <= 0 || h % f || w % f)
     throw Error("--height/--width: expected positive multiples of " + std::to_string(f) + " (the VAE factor), got " +
                 std::to_string(h) + "x" + std::to_string(w));
+  if (h > kMaxImageSide || w > kMaxImageSide)
+    throw Error("--height/--width: at most " + std::to_string(kMaxImageSide) + " pixels a side, got " + std::to_string(h) +
+                "x" + std::to_string(w));
+  // the peak of one denoiser call: the largest self-attention score matrix (batch x heads x (h_l w_l)^2 floats,
+  // twice: scores and softmax), refused up front when the machine cannot hold it
+  if (model.device().is_cpu() && !info.attention_layers.empty()) {
+    double peak = 0;
+    const int lh = h / f, lw = w / f;
+    for (size_t l = 0; l < info.attention_layers.size(); ++l) {
+      const auto [ah, aw] = model.layer_size(l, lh, lw);
+      const double tokens = static_cast<double>(ah) * aw;
+      peak = std::max(peak, 2.0 * (o.guidance_scale > 1.0 ? 2 : 1) * info.attention_layers[l].heads * tokens * tokens * 4);
+    }
+    const double avail = static_cast<double>(available_memory_bytes());
+    if (avail > 0 && peak > avail)
+      throw Error("--height/--width " + std::to_string(h) + "x" + std::to_string(w) + ": one denoiser call needs about " +
+                  format_gb(peak) + " for its attention scores alone, and this machine has " + format_gb(avail) +
+                  " available (use a smaller size)");
+  }
   if (o.custom_timesteps.empty() && (o.steps < 1 || o.steps > 1000))
     throw Error("--steps: expected 1..1000, got " + std::to_string(o.steps));
   if (!(std::isfinite(o.guidance_scale) && o.guidance_scale >= 0.0))

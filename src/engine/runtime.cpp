@@ -1,6 +1,8 @@
 // Threads and device checks.
 #include "diffscope/engine/runtime.h"
 
+#include <fstream>
+
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/version.h>
@@ -59,6 +61,15 @@ void keep_freed_memory() {
 std::string torch_version() {
   return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
          std::to_string(TORCH_VERSION_PATCH);
+}
+
+uint64_t available_memory_bytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key, unit;
+  uint64_t kb = 0;
+  while (in >> key >> kb >> unit)
+    if (key == "MemAvailable:") return kb * 1024;
+  return 0;
 }
 
 }  // namespace diffscope

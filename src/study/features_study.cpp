@@ -428,6 +428,7 @@ cv::Mat annotated_heatmap(const std::vector<std::vector<double>>& v, const std::
 at::Tensor load_array(const std::string& path, bool keep_shape) {
   NpyArray a = read_npy(path);
   if (a.shape.empty()) throw Error(path + ": expected [N, ...] features");
+  require_finite(a, path);
   const int64_t rows = a.shape[0];
   at::Tensor t = at::from_blob(a.data.data(), {static_cast<int64_t>(a.data.size())}, at::kFloat).clone();
   return keep_shape ? t.reshape(a.shape) : t.reshape({rows, -1});

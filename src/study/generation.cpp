@@ -59,7 +59,7 @@ namespace study {
 Model load_model(const std::string& dir, const Session& session) {
   const std::string device = check_device(session.device);
   set_threads(session.threads);
-  return Model::load(dir, device);
+  return Model::load(dir, device, session.verify);
 }
 
 std::string generate_with(const Model& model, const GenerationSpec& g, const Session& session,

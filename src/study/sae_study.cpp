@@ -130,6 +130,7 @@ void write_tensor(const std::string& path, const at::Tensor& t) {
 
 at::Tensor read_tensor(const std::string& path) {
   NpyArray a = read_npy(path);
+  require_finite(a, path);
   return at::from_blob(a.data.data(), a.shape, at::kFloat).clone();
 }
 

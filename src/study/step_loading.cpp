@@ -12,8 +12,15 @@ StepContext load_step(const Model& model, const RunFolder& run, int step) {
   if (step < 0 || step >= run.steps)
     throw Error("--step " + std::to_string(step) + ": the run has steps 0.." + std::to_string(run.steps - 1));
   NpyArray lat = read_npy(run.path("latents.npy"));
+  require_finite(lat, run.path("latents.npy"));
   if (lat.shape.size() != 4 || lat.shape[0] != run.steps + 1)
     throw Error(run.path("latents.npy") + ": expected [steps+1, C, h, w]");
+  const auto& info = model.info();
+  if (lat.shape[1] != info.latent_channels || lat.shape[2] < 1 || lat.shape[3] < 1 ||
+      lat.shape[2] * info.vae_scale_factor > kMaxImageSide || lat.shape[3] * info.vae_scale_factor > kMaxImageSide)
+    throw Error(run.path("latents.npy") + ": latents of shape [" + std::to_string(lat.shape[1]) + ", " +
+                std::to_string(lat.shape[2]) + ", " + std::to_string(lat.shape[3]) + "] do not fit " + info.dir +
+                " (latent_channels " + std::to_string(info.latent_channels) + "; pass the package the run was made with)");
   const int64_t per = lat.shape[1] * lat.shape[2] * lat.shape[3];
   at::Tensor latent =
       at::from_blob(lat.data.data() + per * step, {1, lat.shape[1], lat.shape[2], lat.shape[3]}, at::kFloat).clone();

@@ -343,6 +343,9 @@ ClipTokenizer ClipTokenizer::from_files(const std::string& vocab_json, const std
     if (id < 0 || id >= static_cast<int64_t>(v.size()))
       throw Error(vocab_json + ": id " + std::to_string(id) + " of \"" + it.key() + "\" is outside 0.." +
                   std::to_string(v.size() - 1));
+    if (!im.decoder[static_cast<size_t>(id)].empty())
+      throw Error(vocab_json + ": id " + std::to_string(id) + " is given to both \"" + im.decoder[static_cast<size_t>(id)] +
+                  "\" and \"" + it.key() + "\" (ids must be unique)");
     im.encoder[it.key()] = id;
     im.decoder[static_cast<size_t>(id)] = it.key();
   }

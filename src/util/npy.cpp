@@ -307,6 +307,21 @@ NpyArray read_npy(const std::string& path) {
   return a;
 }
 
+void require_finite(const NpyArray& a, const std::string& path) {
+  for (size_t i = 0; i < a.data.size(); ++i) {
+    if (std::isfinite(a.data[i])) continue;
+    std::vector<int64_t> idx(a.shape.size());
+    size_t r = i;
+    for (size_t d = a.shape.size(); d-- > 0;) {
+      idx[d] = static_cast<int64_t>(r % static_cast<size_t>(a.shape[d]));
+      r /= static_cast<size_t>(a.shape[d]);
+    }
+    std::string at;
+    for (size_t d = 0; d < idx.size(); ++d) at += (d ? ", " : "") + std::to_string(idx[d]);
+    throw Error(path + ": holds a non-finite value (" + (std::isnan(a.data[i]) ? "nan" : "inf") + ") at [" + at + "]");
+  }
+}
+
 MappedNpy::MappedNpy(const std::string& path) : path_(path) {
   require_file(path, "a .npy file");
   const int fd = ::open(path.c_str(), O_RDONLY);

@@ -5,7 +5,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -358,4 +360,91 @@ TEST_CASE("threads beyond the cores are clamped to them, with a warning, and run
   const int ran = nlohmann::json::parse(ds_test::read_text(out + "/run.json"))["threads"].get<int>();
   CHECK(ran >= 1);
   CHECK(ran <= static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+TEST_CASE("broken packages, inputs and arrays end in one line naming the file, exit 2 (issue 17 sweep)", "[cli][errors]") {
+  TempDir tmp("cli-broken");
+  const std::string o = " -p x --steps 2 --threads 1 -q -o " + quote(tmp.str() + "/o");
+  auto package_with = [&](const std::string& name, const std::function<void(const fs::path&)>& edit) {
+    const fs::path p = tmp.path / name;
+    ds_test::copy_package(kPkg, p);
+    edit(p);
+    return quote(p.string());
+  };
+  auto edit_json = [](const fs::path& file, const std::function<void(nlohmann::json&)>& f) {
+    auto j = nlohmann::json::parse(ds_test::read_text(file));
+    f(j);
+    ds_test::write_text(file, j.dump());
+  };
+  fs::create_directories(tmp.path / "folder");
+  const std::string folder = quote((tmp.path / "folder").string());
+  const std::string nan_init = (tmp.path / "nan.npy").string();
+  {  // an all-NaN [1, 4, 8, 8] latent, as numpy.save writes it
+    std::string h = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 4, 8, 8), }";
+    while ((10 + h.size() + 1) % 64) h += ' ';
+    h += '\n';
+    std::string bytes("\x93NUMPY\x01\x00", 8);
+    bytes += static_cast<char>(h.size());
+    bytes += '\0';
+    std::string data;
+    const float nan = std::nanf("");
+    for (int i = 0; i < 256; ++i) data.append(reinterpret_cast<const char*>(&nan), 4);
+    ds_test::write_text(nan_init, bytes + h + data);
+  }
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"generate -m " + package_with("arr", [&](const fs::path& p) { ds_test::write_text(p / "model_index.json", "[1, 2]"); }) + o,
+       "model_index.json: expected a JSON object ({...}), found array"},
+      {"generate -m " + package_with("lc", [&](const fs::path& p) {
+         edit_json(p / "model_index.json", [](nlohmann::json& j) { j["latent_channels"] = 7; });
+       }) + o,
+       "latent_channels is 7, but"},
+      {"generate -m " + package_with("frac", [&](const fs::path& p) {
+         edit_json(p / "model_index.json", [](nlohmann::json& j) { j["sample_size"] = 64.5; });
+       }) + o,
+       "key \"sample_size\" must be an integer"},
+      {"generate -m " + package_with("maxlen", [&](const fs::path& p) {
+         edit_json(p / "model_index.json", [](nlohmann::json& j) { j["max_length"] = 1000000000; });
+       }) + o,
+       "\"max_length\" is 1000000000, expected 2..4096"},
+      {"generate -m " + package_with("vocab", [&](const fs::path& p) {
+         edit_json(p / "tokenizer/vocab.json", [](nlohmann::json& j) { j["zzzz"] = j["a</w>"]; j.erase("a</w>"); j["a</w>"] = 5; });
+       }) + o,
+       "(ids must be unique)"},
+      {"generate -m " + package_with("flip", [&](const fs::path& p) {
+         std::fstream f(p / "unet" / "model.pt", std::ios::in | std::ios::out | std::ios::binary);
+         f.seekg(0, std::ios::end);
+         const auto size = static_cast<std::streamoff>(f.tellg());
+         f.seekp(size / 2);  // the middle of the archive: inside the weights
+         const char junk[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+         f.write(junk, 8);
+       }) + o,
+       "unet/model.pt: damaged"},
+      {"generate -m " + quote(kPkg) + " --init-latents " + folder + o, "folder: is a folder, expected a .npy file"},
+      {"generate -m " + quote(kPkg) + " --init-latents " + quote(nan_init) + o, "holds a non-finite value (nan) at [0, 0, 0, 0]"},
+      {"generate -m " + quote(kPkg) + " --height 100000 --width 64" + o, "--height/--width: at most 4096 pixels a side"},
+      {"generate -m " + quote(kPkg) + " --seed 9223372036854775808" + o, "--seed: expected 0..9223372036854775807"},
+      {"check -s " + folder + " --min a=1", "folder: is a folder, expected a JSON file"},
+  };
+  for (const auto& [args, want] : cases) {
+    INFO(args);
+    auto r = run_command("bash -c " + quote(kBin + " " + args));
+    CHECK(r.exit_code == 2);
+    CHECK(count_lines(r.output) == 1);
+    CHECK(r.output.find(want) != std::string::npos);
+    CHECK(r.output.find("c10::") == std::string::npos);
+    CHECK(r.output.find("json.exception") == std::string::npos);
+    CHECK_FALSE(fs::exists(tmp.str() + "/o/run.json"));
+  }
+  // NaN in a run's attention maps is refused where it is read, not turned into scores
+  const std::string run = tmp.str() + "/run";
+  REQUIRE(ds("generate -m " + quote(kPkg) + " -p x --steps 2 --threads 1 -q -o " + quote(run)).exit_code == 0);
+  {
+    std::fstream f(run + "/attention/maps.npy", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(128 + 4 * 5);  // header of 128 bytes, then element 5
+    const float nan = std::nanf("");
+    f.write(reinterpret_cast<const char*>(&nan), 4);
+  }
+  auto r = ds("heatmaps --run " + quote(run) + " -q");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("attention/maps.npy: holds a non-finite value (nan)") != std::string::npos);
 }

@@ -26,7 +26,7 @@ struct DenoiserOutput {
 class Model {
  public:
   /// Loads and checks the package in `dir` onto `device` ("cpu", "cuda", "cuda:1").
-  static Model load(const std::string& dir, const std::string& device = "cpu");
+  static Model load(const std::string& dir, const std::string& device = "cpu", bool verify = true);
 
   const ModelInfo& info() const;
   const ClipTokenizer& tokenizer() const;

@@ -9,6 +9,9 @@
 namespace diffscope {
 
 /// One text-attention layer of the denoiser (a UNet's cross-attention), as unet/layers.json names it (sizes at the package's sample_size).
+/// The largest image side diffscope takes (a package's sample_size or --height/--width), in pixels.
+constexpr int kMaxImageSide = 4096;
+
 struct AttentionLayerInfo {
   std::string name;   ///< diffusers module path, e.g. down_blocks.0.attentions.0.transformer_blocks.0.attn2
   std::string block;  ///< "down", "mid" or "up"

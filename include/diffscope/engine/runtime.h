@@ -1,5 +1,6 @@
 // Process-wide runtime settings: LibTorch threads and device selection.
 #pragma once
+#include <cstdint>
 #include <string>
 
 namespace diffscope {
@@ -20,5 +21,8 @@ void keep_freed_memory();
 
 /// LibTorch version string, e.g. "1.13.1".
 std::string torch_version();
+
+/// Memory this machine can give a new allocation now (MemAvailable of /proc/meminfo), in bytes; 0 when unknown.
+uint64_t available_memory_bytes();
 
 }  // namespace diffscope

@@ -9,6 +9,7 @@ struct Session {
   std::string device = "cpu";  ///< cpu, cuda or cuda:N
   int threads = 0;             ///< LibTorch threads; 0 = all cores
   bool quiet = false;          ///< no progress bars
+  bool verify = true;          ///< check the package's TorchScript archives (CRC-32) when loading it
 };
 
 }  // namespace diffscope

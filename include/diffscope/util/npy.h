@@ -29,6 +29,10 @@ std::string npy_header(const std::string& descr, const std::vector<int64_t>& sha
 /// Fortran order, other dtypes, bad headers or truncated data throw Error naming `path` and the problem.
 NpyArray read_npy(const std::string& path);
 
+/// Error "PATH: holds a non-finite value (nan) at [i, j, ...]" unless every value of `a` is finite: an array with
+/// NaN or inf is refused where it is read, never analysed into numbers.
+void require_finite(const NpyArray& a, const std::string& path);
+
 /// A float32 C-order .npy file mapped read-only into memory (rows are paged in as they are read), for data sets
 /// larger than memory. Other dtypes, Fortran order, bad headers or truncated data throw Error naming `path`.
 class MappedNpy {
