@@ -162,7 +162,11 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
     throw Error(index_path + ": sample_size must be a multiple of vae_scale_factor");
 
   impl->tokenizer = ClipTokenizer::from_dir(impl->rel("tokenizer"));
-  impl->tokenizer.token_id(info.pad_token);  // Error when the pad token is not in the vocabulary
+  try {
+    impl->tokenizer.token_id(info.pad_token);
+  } catch (const Error&) {
+    throw Error(index_path + ": pad_token \"" + info.pad_token + "\" is not in " + impl->rel("tokenizer/vocab.json"));
+  }
 
   const std::string vae_cfg = impl->rel("vae/config.json");
   if (!fs::exists(vae_cfg)) throw Error(vae_cfg + ": missing (expected {\"scaling_factor\": ...})");

@@ -7,6 +7,11 @@
 #include "diffscope/util/error.h"
 #include "diffscope/util/image.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <mutex>
+
 namespace diffscope {
 
 std::string encode_png(const cv::Mat& img, const std::string& what) {
@@ -29,16 +34,34 @@ std::string encode_png(const cv::Mat& img, const std::string& what) {
 
 void write_png(const std::string& path, const cv::Mat& img) { write_file_atomic(path, encode_png(img, path)); }
 
+namespace {
+std::mutex& stderr_mutex() {
+  static std::mutex m;
+  return m;
+}
+}  // namespace
+
 cv::Mat read_image(const std::string& path, int flags) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": cannot be read as an image (no such file)");
   cv::Mat img;
-  try {
-    img = cv::imread(path, flags);
-  } catch (const cv::Exception& e) {
-    throw Error(path + ": cannot be read as an image (" + e.msg + ")");
+  {
+    // libpng and libjpeg print their own complaints on stderr before OpenCV returns an empty image; the one-line
+    // error below says it, so theirs is silenced while decoding
+    std::lock_guard<std::mutex> lock(stderr_mutex());
+    const int saved = ::dup(2), null_fd = ::open("/dev/null", O_WRONLY);
+    if (saved >= 0 && null_fd >= 0) ::dup2(null_fd, 2);
+    try {
+      img = cv::imread(path, flags);
+    } catch (const cv::Exception& e) {
+      if (saved >= 0) ::dup2(saved, 2), ::close(saved);
+      if (null_fd >= 0) ::close(null_fd);
+      throw Error(path + ": cannot be read as an image (" + e.msg + ")");
+    }
+    if (saved >= 0) ::dup2(saved, 2), ::close(saved);
+    if (null_fd >= 0) ::close(null_fd);
   }
-  if (img.empty()) throw Error(path + ": cannot be read as an image (missing or not PNG/JPEG/...)");
+  if (img.empty()) throw Error(path + ": cannot be read as an image (damaged, or not PNG/JPEG/...)");
   return img;
 }
 

@@ -391,6 +391,8 @@ TEST_CASE("broken packages, inputs and arrays end in one line naming the file, e
     for (int i = 0; i < 256; ++i) data.append(reinterpret_cast<const char*>(&nan), 4);
     ds_test::write_text(nan_init, bytes + h + data);
   }
+  const std::string truncated_png = (tmp.path / "truncated.png").string();
+  ds_test::write_text(truncated_png, ds_test::read_text(fs::path(DS_SOURCE_DIR) / "models/shapes-v1/samples.png").substr(0, 300));
   const std::vector<std::pair<std::string, std::string>> cases{
       {"generate -m " + package_with("arr", [&](const fs::path& p) { ds_test::write_text(p / "model_index.json", "[1, 2]"); }) + o,
        "model_index.json: expected a JSON object ({...}), found array"},
@@ -424,6 +426,13 @@ TEST_CASE("broken packages, inputs and arrays end in one line naming the file, e
       {"generate -m " + quote(kPkg) + " --height 100000 --width 64" + o, "--height/--width: at most 4096 pixels a side"},
       {"generate -m " + quote(kPkg) + " --seed 9223372036854775808" + o, "--seed: expected 0..9223372036854775807"},
       {"check -s " + folder + " --min a=1", "folder: is a folder, expected a JSON file"},
+      {"generate -m " + package_with("pad", [&](const fs::path& p) {
+         edit_json(p / "model_index.json", [](nlohmann::json& j) { j["pad_token"] = "<|nope|>"; });
+       }) + o,
+       "model_index.json: pad_token \"<|nope|>\" is not in"},
+      {"attribute -m " + quote(kPkg) + " --image " + quote(truncated_png) + " -p 'a red circle' --threads 1 -q -o " +
+           quote(tmp.str() + "/o"),
+       "truncated.png: cannot be read as an image (damaged"},  // and no libpng complaint before it (one line)
   };
   for (const auto& [args, want] : cases) {
     INFO(args);
