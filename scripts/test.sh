@@ -12,11 +12,24 @@ log=build/Testing/test-times.log
 mkdir -p build/Testing
 status=0
 ctest --test-dir build --output-on-failure -j"${DIFFSCOPE_JOBS:-2}" 2>&1 | tee "$log" || status=$?
+tested=$(date +%s)
+# The LibTorch-free modules again under AddressSanitizer + UndefinedBehaviorSanitizer, with their tests and the
+# fuzz harnesses of tests/fuzz/ (libFuzzer with clang++, the standalone driver with g++), DIFFSCOPE_FUZZ_SECONDS each
+# (default 20). DIFFSCOPE_SANITIZE=0 skips it.
+if [ "${DIFFSCOPE_SANITIZE:-1}" != 0 ]; then
+  cxx=$(command -v clang++ || command -v g++)
+  cmake -S . -B build-asan -G Ninja -DDIFFSCOPE_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$cxx" \
+    -DDIFFSCOPE_FUZZ_SECONDS="${DIFFSCOPE_FUZZ_SECONDS:-20}" >/dev/null
+  mkdir -p build-asan
+  cmake --build build-asan -j"${DIFFSCOPE_JOBS:-2}" >build-asan/build.log 2>&1 || { tail -40 build-asan/build.log; exit 1; }
+  echo "diffscope: sanitizer build ($(basename "$cxx")) and fuzzing"
+  ctest --test-dir build-asan --output-on-failure -j"${DIFFSCOPE_JOBS:-2}" 2>&1 | tee -a "$log" || status=$?
+fi
 end=$(date +%s)
 echo
 echo "diffscope: test times (slowest first)"
 grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+: ' "$log" |
   sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) [ .*]*(.*[^ ]) +([0-9.]+) sec$/\3\t\1\t\2/' |
   sort -t$'\t' -k1,1 -gr | awk -F'\t' '{printf "  %8.1f s  %-28s %s\n", $1, $2, $3}'
-echo "diffscope: setup and build $((built - start)) s, tests $((end - built)) s, total $((end - start)) s"
+echo "diffscope: setup and build $((built - start)) s, tests $((tested - built)) s, sanitizers and fuzzing $((end - tested)) s, total $((end - start)) s"
 exit $status

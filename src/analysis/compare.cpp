@@ -116,10 +116,7 @@ std::map<std::string, double> compare_runs(const std::vector<CompareInput>& inpu
     l.run = RunFolder::load(in.dir, /*require_attention=*/false);
     l.final_bgr = read_image(l.run.path("final.png"));
     l.final_f = to01(l.final_bgr);
-    l.latents = read_npy(l.run.path("latents.npy"));
-    require_finite(l.latents, l.run.path("latents.npy"));
-    if (l.latents.shape.size() != 4 || l.latents.shape[0] != l.run.steps + 1)
-      throw Error(l.run.path("latents.npy") + ": expected [" + std::to_string(l.run.steps + 1) + ", C, h, w]");
+    l.latents = l.run.read_latents();
     l.latent_size = l.latents.size() / static_cast<size_t>(l.latents.shape[0]);
     runs.push_back(std::move(l));
   }

@@ -133,10 +133,7 @@ nlohmann::json run_data(const std::string& dir, const std::string& label, int& w
   }
   r["x0"] = x0;
   // latents: the first three channels as RGB, each scaled over the whole run so colours compare across steps
-  const NpyArray lat = read_npy(run.path("latents.npy"));
-  require_finite(lat, run.path("latents.npy"));
-  if (lat.shape.size() != 4 || lat.shape[0] != run.steps + 1)
-    throw Error(run.path("latents.npy") + ": expected [" + std::to_string(run.steps + 1) + ", C, h, w]");
+  const NpyArray lat = run.read_latents();
   const int C = static_cast<int>(lat.shape[1]), lh = static_cast<int>(lat.shape[2]), lw = static_cast<int>(lat.shape[3]);
   const size_t plane = size_t(lh) * lw;
   std::vector<float> lo(3, 1e30f), hi(3, -1e30f);

@@ -1,6 +1,8 @@
 // Reading a run folder back (run.json, attention/maps.npy, final.png).
 #include "diffscope/analysis/run_folder.h"
 
+#include "diffscope/util/sha256.h"
+
 #include <algorithm>
 
 #include <cmath>
@@ -15,6 +17,31 @@ namespace fs = std::filesystem;
 namespace diffscope {
 
 std::string RunFolder::path(const std::string& rel) const { return (fs::path(dir) / rel).string(); }
+
+namespace {
+/// An array beside run.json must be the one that run wrote (its SHA-256 in run.json; runs written before the
+/// hashes were recorded carry none and are not checked).
+void check_belongs(const std::string& file, const std::string& recorded, const std::string& run_json) {
+  if (recorded.empty()) return;
+  if (sha256_file(file) != recorded)
+    throw Error(file + ": does not belong to " + run_json + " (its SHA-256 differs from the one recorded there: a file "
+                "from another run, or changed since)");
+}
+}  // namespace
+
+NpyArray RunFolder::read_latents() const {
+  const std::string p = path("latents.npy");
+  std::string recorded;
+  if (meta.contains("outputs") && meta["outputs"].is_object() && meta["outputs"].contains("latents_sha256") &&
+      meta["outputs"]["latents_sha256"].is_string())
+    recorded = meta["outputs"]["latents_sha256"].get<std::string>();
+  check_belongs(p, recorded, path("run.json"));
+  NpyArray lat = read_npy(p);
+  if (lat.shape.size() != 4 || lat.shape[0] != steps + 1)
+    throw Error(p + ": expected [" + std::to_string(steps + 1) + ", C, h, w]");
+  require_finite(lat, p);
+  return lat;
+}
 
 RunFolder RunFolder::load(const std::string& dir, bool require_attention) {
   RunFolder r;
@@ -38,6 +65,8 @@ RunFolder RunFolder::load(const std::string& dir, bool require_attention) {
     throw Error(rj + ": missing or malformed key (" + std::string(e.what()).substr(0, 100) + ")");
   }
   r.has_attention = r.meta.contains("attention");
+  if (r.has_attention && !r.meta["attention"].is_object())
+    throw Error(rj + ": \"attention\" must be an object ({\"file\": ..., \"shape\": ...})");
   if (!r.has_attention && require_attention)
     throw Error(rj + ": this run has no attention maps (it was generated with --no-attention or a plain export)");
   r.steps = static_cast<int>(r.timesteps.size());
@@ -51,6 +80,7 @@ RunFolder RunFolder::load(const std::string& dir, bool require_attention) {
 
 void RunFolder::load_maps(RunFolder& r, const std::string& rj) {
   const std::string maps_path = r.path(r.meta["attention"].value("file", std::string("attention/maps.npy")));
+  check_belongs(maps_path, r.meta["attention"].value("sha256", std::string()), rj);
   r.maps = read_npy(maps_path);
   require_finite(r.maps, maps_path);
   if (r.maps.shape.size() != 4 || r.maps.shape[0] != static_cast<int64_t>(r.timesteps.size()))

@@ -1,6 +1,7 @@
 // Scoring heatmaps against masks.
 #include "diffscope/analysis/scores.h"
 #include <filesystem>
+#include <opencv2/imgproc.hpp>
 
 #include "diffscope/analysis/registry.h"
 #include "diffscope/analysis/heatmaps.h"
@@ -84,6 +85,81 @@ std::map<std::string, cv::Mat> ground_truth(const RunFolder& run, const Analysis
   return masks;
 }
 
+/// What a map that knows no word scores, beside each word's own score: the mean map over all content words
+/// (attention's own objectness), the union of every scored word's mask blurred (a map that knows where the objects
+/// are, not which is which), a constant map; and the cross-word score: the word's map against the other objects'
+/// pixels (its own object's pixels left out; background as negatives). Own minus cross-word AUC is the word's
+/// specificity. tables/auc_controls.csv and auc.word.W.{roc_auc_vs_others,specificity,baseline_mean_map,
+/// baseline_foreground}, auc.baseline.{mean_map,foreground,uniform}.mean_roc_auc, auc.mean_roc_auc_vs_others,
+/// auc.mean_specificity.
+void score_controls(const RunFolder& run, const std::vector<Word>& words, const std::vector<std::string>& keys,
+                    const std::vector<WordHeatmap>& agg, const std::map<std::string, cv::Mat>& masks, AnalysisKeys& s) {
+  const size_t n_pix = static_cast<size_t>(run.image_w) * run.image_h;
+  std::vector<float> mean_map(n_pix, 0.f), uniform(n_pix, 0.5f);
+  for (const auto& h : agg)
+    for (size_t i = 0; i < n_pix; ++i) mean_map[i] += h.image[i] / static_cast<float>(agg.size());
+  normalize_minmax(mean_map);
+  // the union of the scored words' masks, blurred by 1/32 of the longer side
+  cv::Mat fg(run.image_h, run.image_w, CV_32F, cv::Scalar(0));
+  for (size_t k = 0; k < words.size(); ++k) {
+    auto it = masks.find(words[k].text);
+    if (it != masks.end()) fg.setTo(1.0f, it->second);
+  }
+  const double sigma = std::max(run.image_w, run.image_h) / 32.0;
+  cv::GaussianBlur(fg, fg, cv::Size(0, 0), sigma);
+  std::vector<float> fg_map(fg.begin<float>(), fg.end<float>());
+  normalize_minmax(fg_map);
+
+  CsvWriter csv(run.path("tables/auc_controls.csv"), {"word", "roc_auc", "roc_auc_vs_others", "specificity",
+                                                      "baseline_mean_map", "baseline_foreground", "baseline_uniform"});
+  double sums[5] = {0, 0, 0, 0, 0};
+  int counts[5] = {0, 0, 0, 0, 0};
+  auto add = [&](int slot, double v) {
+    if (std::isfinite(v)) sums[slot] += v, ++counts[slot];
+  };
+  for (size_t k = 0; k < words.size(); ++k) {
+    auto it = masks.find(words[k].text);
+    if (it == masks.end()) continue;
+    const cv::Mat own = it->second.isContinuous() ? it->second : it->second.clone();
+    std::vector<float> own_labels(n_pix);
+    for (size_t i = 0; i < n_pix; ++i) own_labels[i] = own.data[i] ? 1.f : 0.f;
+    const double own_auc = metrics::roc_auc(agg[k].image, own_labels);
+    // cross-word: positives on other objects' pixels, negatives on the background, own pixels left out
+    cv::Mat others(run.image_h, run.image_w, CV_8U, cv::Scalar(0)), any(run.image_h, run.image_w, CV_8U, cv::Scalar(0));
+    for (const auto& [w, m] : masks) {
+      any.setTo(255, m);
+      if (w != words[k].text) others.setTo(255, m);
+    }
+    std::vector<float> sc, lab;
+    for (size_t i = 0; i < n_pix; ++i) {
+      if (own.data[i]) continue;
+      if (others.data[i]) sc.push_back(agg[k].image[i]), lab.push_back(1.f);
+      else if (!any.data[i]) sc.push_back(agg[k].image[i]), lab.push_back(0.f);
+    }
+    bool has_pos = false, has_neg = false;
+    for (float l : lab) (l > 0 ? has_pos : has_neg) = true;
+    const double vs = has_pos && has_neg ? metrics::roc_auc(sc, lab) : std::nan("");
+    const double spec = own_auc - vs;
+    const double b_mean = metrics::roc_auc(mean_map, own_labels), b_fg = metrics::roc_auc(fg_map, own_labels);
+    const double b_uni = metrics::roc_auc(uniform, own_labels);
+    const std::string key = "auc.word." + keys[k];
+    s[key + ".roc_auc_vs_others"] = vs;
+    s[key + ".specificity"] = spec;
+    s[key + ".baseline_mean_map"] = b_mean;
+    s[key + ".baseline_foreground"] = b_fg;
+    add(0, vs), add(1, spec), add(2, b_mean), add(3, b_fg), add(4, b_uni);
+    csv.cell(keys[k]).cell(own_auc).cell(vs).cell(spec).cell(b_mean).cell(b_fg).cell(b_uni);
+    csv.end_row();
+  }
+  csv.commit();
+  auto mean = [&](int slot) { return counts[slot] ? sums[slot] / counts[slot] : std::nan(""); };
+  s["auc.mean_roc_auc_vs_others"] = mean(0);
+  s["auc.mean_specificity"] = mean(1);
+  s["auc.baseline.mean_map.mean_roc_auc"] = mean(2);
+  s["auc.baseline.foreground.mean_roc_auc"] = mean(3);
+  s["auc.baseline.uniform.mean_roc_auc"] = mean(4);
+}
+
 void do_auc(const RunFolder& run, const AnalysisOptions& o, const std::vector<int>& steps, AnalysisKeys& s) {
   std::string source;
   auto masks = ground_truth(run, o, source);
@@ -120,6 +196,7 @@ void do_auc(const RunFolder& run, const AnalysisOptions& o, const std::vector<in
   ensure_dir(run.path("tables"));
   csv.commit();
   for (const auto& [k, v] : summarize_scores(scores)) s["auc." + k] = v;
+  score_controls(run, words, keys, agg, masks, s);
 }
 
 

@@ -230,6 +230,7 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
     a["half"] = attention->options().half;
     a["layers"] = attention->layers_used();
     a["reduction"] = "softmax probabilities averaged over heads, bilinear to the latent grid, averaged over layers";
+    a["sha256"] = sha256_file((dir / "attention" / "maps.npy").string());  // ties the array to this run.json
     nlohmann::json kept = nlohmann::json::array();
     for (const auto& [step, t] : attention->layer_maps()) {
       std::string f = "attention/layers_step" + std::to_string(step) + ".npy";
@@ -245,7 +246,8 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
     j["attention"] = a;
   }
   impl_->queue->close();
-  j["outputs"] = {{"final", "final.png"}, {"latents", "latents.npy"}};
+  j["outputs"] = {{"final", "final.png"}, {"latents", "latents.npy"},
+                  {"latents_sha256", sha256_file((dir / "latents.npy").string())}};
   if (extra.is_object()) j.update(extra);
   write_json_atomic((dir / "run.json").string(), j);
 }

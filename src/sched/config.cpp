@@ -9,7 +9,7 @@
 
 #include "diffscope/util/error.h"
 #include "diffscope/util/json_util.h"
-#include "diffscope/sched/scheduler.h"
+#include "diffscope/sched/scheduler_config.h"
 
 namespace diffscope {
 

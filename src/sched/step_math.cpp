@@ -9,22 +9,6 @@
 
 namespace diffscope {
 
-Prediction parse_prediction(const std::string& name, const std::string& where) {
-  if (name == "epsilon") return Prediction::Epsilon;
-  if (name == "v_prediction") return Prediction::V;
-  if (name == "sample") return Prediction::Sample;
-  throw Error(where + ": prediction_type must be \"epsilon\", \"v_prediction\" or \"sample\", got \"" + name + "\"");
-}
-
-const char* prediction_name(Prediction p) {
-  switch (p) {
-    case Prediction::Epsilon: return "epsilon";
-    case Prediction::V: return "v_prediction";
-    case Prediction::Sample: return "sample";
-  }
-  return "?";
-}
-
 NoiseLevel NoiseLevel::from_alpha_bar(double alpha_bar) { return {std::sqrt(alpha_bar), std::sqrt(1.0 - alpha_bar)}; }
 
 NoiseLevel NoiseLevel::from_alpha_bar_f32(float alpha_bar) {

@@ -242,8 +242,8 @@ FeatureSetInfo extract_dataset_features(const FeatureSpec& spec, const Session& 
   nlohmann::json settings{{"model", fs::absolute(spec.model).lexically_normal().string()},
                           {"dataset", fs::absolute(spec.dataset).lexically_normal().string()},
                           {"images", n}, {"timesteps", spec.timesteps}, {"layers", layers}, {"prompt", spec.prompt},
-                          {"spatial", spec.spatial}, {"seed", spec.seed}, {"test_fraction", spec.test_fraction},
-                          {"split_file", spec.split_file.empty() ? "" : fs::absolute(spec.split_file).lexically_normal().string()}};
+                          {"spatial", spec.spatial}, {"seed", spec.seed}, {"test_fraction", spec.test_fraction}};
+  if (!spec.split_file.empty()) settings["split_file"] = fs::absolute(spec.split_file).lexically_normal().string();
   const std::string progress_path = spec.out + "/progress.json";
   int64_t done = 0;
   OutputFolder folder;

@@ -11,10 +11,7 @@ namespace diffscope::study {
 StepContext load_step(const Model& model, const RunFolder& run, int step) {
   if (step < 0 || step >= run.steps)
     throw Error("--step " + std::to_string(step) + ": the run has steps 0.." + std::to_string(run.steps - 1));
-  NpyArray lat = read_npy(run.path("latents.npy"));
-  require_finite(lat, run.path("latents.npy"));
-  if (lat.shape.size() != 4 || lat.shape[0] != run.steps + 1)
-    throw Error(run.path("latents.npy") + ": expected [steps+1, C, h, w]");
+  NpyArray lat = run.read_latents();
   const auto& info = model.info();
   if (lat.shape[1] != info.latent_channels || lat.shape[2] < 1 || lat.shape[3] < 1 ||
       lat.shape[2] * info.vae_scale_factor > kMaxImageSide || lat.shape[3] * info.vae_scale_factor > kMaxImageSide)

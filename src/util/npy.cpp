@@ -7,14 +7,11 @@
 #include <iterator>
 #include <limits>
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "diffscope/util/atomic_file.h"
 #include "diffscope/util/error.h"
 #include "diffscope/util/file_checks.h"
+#include "diffscope/util/mapped_file.h"
 
 namespace diffscope {
 
@@ -322,39 +319,22 @@ void require_finite(const NpyArray& a, const std::string& path) {
   }
 }
 
-MappedNpy::MappedNpy(const std::string& path) : path_(path) {
-  require_file(path, "a .npy file");
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) throw Error(path + ": cannot be read");
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    throw Error(path + ": cannot be read");
-  }
-  bytes_ = static_cast<size_t>(st.st_size);
-  void* m = bytes_ ? ::mmap(nullptr, bytes_, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
-  ::close(fd);
-  if (m == MAP_FAILED) throw Error(path + ": cannot be read (empty or not mappable)");
-  map_ = m;
-  try {
-    const NpyLayout l = parse_layout(static_cast<const char*>(map_), bytes_, path);
-    if (l.descr != "<f4")
-      throw Error(path + ": expected float32 ('<f4') data for memory-mapped reading, found '" + l.descr + "'");
-    shape_ = l.shape;
-    const size_t n = element_count(shape_, path);
-    if (bytes_ - l.data_offset < n * sizeof(float))
-      bad(path, "data is truncated: shape " + shape_repr(shape_) + " needs " + std::to_string(n * sizeof(float)) +
-                    " bytes, file has " + std::to_string(bytes_ - l.data_offset));
-    data_ = reinterpret_cast<const float*>(static_cast<const char*>(map_) + l.data_offset);
-  } catch (...) {
-    ::munmap(map_, bytes_);
-    throw;
-  }
+MappedNpy::MappedNpy(const std::string& path) : path_(path), file_(std::make_unique<MappedFile>(path)) {
+  const NpyLayout l = parse_layout(reinterpret_cast<const char*>(file_->data()), file_->size(), path);
+  if (l.descr != "<f4")
+    throw Error(path + ": expected float32 ('<f4') data for memory-mapped reading, found '" + l.descr + "'");
+  shape_ = l.shape;
+  const size_t n = element_count(shape_, path);
+  if (file_->size() - l.data_offset < n * sizeof(float))
+    bad(path, "data is truncated: shape " + shape_repr(shape_) + " needs " + std::to_string(n * sizeof(float)) +
+                  " bytes, file has " + std::to_string(file_->size() - l.data_offset));
+  if (l.data_offset % alignof(float) != 0)
+    bad(path, "the header leaves the data unaligned (" + std::to_string(l.data_offset) +
+                  " bytes; numpy.save pads it to a multiple of 64)");
+  data_ = reinterpret_cast<const float*>(file_->data() + l.data_offset);
 }
 
-MappedNpy::~MappedNpy() {
-  if (map_) ::munmap(map_, bytes_);
-}
+MappedNpy::~MappedNpy() = default;
 
 size_t MappedNpy::size() const { return element_count(shape_, path_); }
 

@@ -1,10 +1,6 @@
 // CRC-32 check of a zip archive's entries (see zip_check.h).
 #include "diffscope/util/zip_check.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <cstring>
@@ -12,6 +8,7 @@
 
 #include "diffscope/util/error.h"
 #include "diffscope/util/file_checks.h"
+#include "diffscope/util/mapped_file.h"
 
 namespace diffscope {
 namespace {
@@ -22,37 +19,15 @@ uint64_t le(const unsigned char* p, int bytes) {
   return v;
 }
 
-/// A read-only mapping of a whole file.
-struct Mapping {
-  const unsigned char* data = nullptr;
-  size_t size = 0;
-  explicit Mapping(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY);
-    if (fd < 0) throw Error(path + ": cannot be read");
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      ::close(fd);
-      throw Error(path + ": cannot be read");
-    }
-    size = static_cast<size_t>(st.st_size);
-    void* m = size ? ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
-    ::close(fd);
-    if (m == MAP_FAILED) throw Error(path + ": cannot be read (empty or not mappable)");
-    data = static_cast<const unsigned char*>(m);
-    ::madvise(m, size, MADV_SEQUENTIAL);
-  }
-  ~Mapping() {
-    if (data) ::munmap(const_cast<unsigned char*>(data), size);
-  }
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-};
-
 }  // namespace
 
 uint64_t verify_zip_crc(const std::string& path) {
   require_file(path, "a TorchScript (zip) file");
-  const Mapping m(path);
+  const MappedFile file(path, /*sequential=*/true);
+  struct {
+    const unsigned char* data;
+    size_t size;
+  } m{file.data(), file.size()};
   auto bad = [&](const std::string& why) -> Error {
     return Error(path + ": damaged or not a TorchScript archive (" + why + ")");
   };

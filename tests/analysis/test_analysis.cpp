@@ -18,6 +18,7 @@
 #include "diffscope/analysis/scores.h"
 #include "diffscope/analysis/segmentation.h"
 #include "test_support.h"
+#include "util/python_run.h"
 
 using namespace diffscope;
 namespace fs = std::filesystem;
@@ -237,4 +238,71 @@ TEST_CASE("emergence of identical and blurred images", "[analysis]") {
   CHECK(b.detail_ratio < 0.5);   // blurring removes high-frequency energy
   CHECK(b.layout > 0.9);         // but keeps the layout
   CHECK(b.ssim < same.ssim);
+}
+
+TEST_CASE("auc controls: cross-word specificity and the word-blind baselines, recomputed with scikit-learn", "[analysis]") {
+  ds_test::TempDir tmp("auc-controls");
+  const fs::path run = tmp.path / "run";
+  write_run(run);
+  {  // step 1 made asymmetric (red 0.3 on the left half, circle 0.2/0.25 on the right), so no two pixels tie by
+     // mirror symmetry: a near-tie would make the AUC hang on the last bit of a float sum
+    NpyArray a = read_npy((run / "attention/maps.npy").string());
+    for (int y = 0; y < 4; ++y)
+      for (int x = 0; x < 4; ++x) a.data[static_cast<size_t>(((1 * 5 + 3) * 4 + y) * 4 + x)] = x < 2 ? 0.f : (x == 2 ? 0.2f : 0.25f);
+    write_npy((run / "attention/maps.npy").string(), a);
+  }
+  // two objects: "red" on the left quarter, "circle" on the right quarter, background between
+  fs::create_directories(tmp.path / "masks");
+  cv::Mat left(16, 16, CV_8U, cv::Scalar(0)), right(16, 16, CV_8U, cv::Scalar(0));
+  left(cv::Rect(0, 0, 4, 16)).setTo(255);
+  right(cv::Rect(12, 0, 4, 16)).setTo(255);
+  cv::imwrite((tmp.path / "masks/red.png").string(), left);
+  cv::imwrite((tmp.path / "masks/circle.png").string(), right);
+  AnalysisOptions o;
+  o.masks_dir = (tmp.path / "masks").string();
+  o.steps = "1";
+  auto s = run_analyses(run.string(), o);
+  // red attends to the left half: on its own object it scores high, on the other object (right) below chance
+  CHECK(s["auc.word.red.roc_auc"] > 0.8);  // its map also covers the background next to it
+  CHECK(s["auc.word.red.roc_auc_vs_others"] < 0.5);
+  CHECK(s["auc.word.red.specificity"] == Approx(s["auc.word.red.roc_auc"] - s["auc.word.red.roc_auc_vs_others"]));
+  CHECK(s["auc.baseline.uniform.mean_roc_auc"] == Approx(0.5));
+  CHECK(fs::exists(run / "tables/auc_controls.csv"));
+  const std::string py = R"(
+import json, numpy as np, cv2
+from sklearn.metrics import roc_auc_score
+run, masks = ")" + run.string() + R"(", ")" + (tmp.path / "masks").string() + R"("
+maps = np.load(run + "/heatmaps/maps.npy").astype(np.float64)   # [words, H, W]: a, red, circle
+words = ["a", "red", "circle"]
+m = {w: cv2.imread(f"{masks}/{w}.png", cv2.IMREAD_GRAYSCALE) > 0 for w in ("red", "circle")}
+s = json.load(open(run + "/summary.json"))
+def mm(x):  # in float32, as diffscope's normalize_minmax (these maps tie across objects: rounding must agree)
+    x = x.astype(np.float32)
+    lo, hi = x.min(), x.max()
+    return ((x - lo) / (hi - lo)).astype(np.float32) if hi > lo else np.zeros_like(x)
+acc = np.zeros((16, 16), np.float32)
+for k in range(len(words)):  # the mean over words accumulated in float32 in word order, as diffscope does
+    acc = (acc + maps[k] / np.float32(len(words))).astype(np.float32)
+mean_map = mm(acc)
+fg = np.zeros((16, 16), np.float32)
+for w in m: fg[m[w]] = 1
+fg = mm(cv2.GaussianBlur(fg, (0, 0), 16 / 32.0))
+any_ = m["red"] | m["circle"]
+out = []
+for i, w in enumerate(words):
+    if w not in m: continue
+    own = m[w]
+    other = any_ & ~own
+    sel = ~own & (other | ~any_)
+    vs = roc_auc_score(other[sel].ravel(), maps[i][sel].ravel())
+    for key, want in ((f"auc.word.{w}.roc_auc", roc_auc_score(own.ravel(), maps[i].ravel())),
+                      (f"auc.word.{w}.roc_auc_vs_others", vs),
+                      (f"auc.word.{w}.baseline_mean_map", roc_auc_score(own.ravel(), mean_map.ravel())),
+                      (f"auc.word.{w}.baseline_foreground", roc_auc_score(own.ravel(), fg.ravel()))):
+        assert abs(s[key] - want) < 1e-6, (key, s[key], want)
+        out.append(key)
+print(len(out), "keys match")
+)";
+  const std::string r = ds_test::run_python(tmp, py);
+  CHECK(r.find("8 keys match") != std::string::npos);
 }

@@ -453,7 +453,24 @@ TEST_CASE("broken packages, inputs and arrays end in one line naming the file, e
     const float nan = std::nanf("");
     f.write(reinterpret_cast<const char*>(&nan), 4);
   }
+  // the changed array no longer matches the SHA-256 its run.json recorded
   auto r = ds("heatmaps --run " + quote(run) + " -q");
   CHECK(r.exit_code == 2);
+  CHECK(r.output.find("attention/maps.npy: does not belong to") != std::string::npos);
+  // a run written before hashes were recorded: the NaN itself is refused where it is read
+  auto j = nlohmann::json::parse(ds_test::read_text(run + "/run.json"));
+  j["attention"].erase("sha256");
+  ds_test::write_text(run + "/run.json", j.dump());
+  r = ds("heatmaps --run " + quote(run) + " -q");
+  CHECK(r.exit_code == 2);
   CHECK(r.output.find("attention/maps.npy: holds a non-finite value (nan)") != std::string::npos);
+  // latents.npy from another run beside this run.json
+  const std::string other = tmp.str() + "/other";
+  REQUIRE(ds("generate -m " + quote(kPkg) + " -p y --steps 2 --seed 5 --threads 1 -q -o " + quote(other)).exit_code == 0);
+  const std::string clean = tmp.str() + "/clean";
+  REQUIRE(ds("generate -m " + quote(kPkg) + " -p x --steps 2 --threads 1 -q -o " + quote(clean)).exit_code == 0);
+  fs::copy_file(other + "/latents.npy", clean + "/latents.npy", fs::copy_options::overwrite_existing);
+  r = ds("report " + quote(clean) + " -q -o " + quote(tmp.str() + "/report.html"));
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("latents.npy: does not belong to") != std::string::npos);
 }

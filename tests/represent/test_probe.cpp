@@ -9,25 +9,19 @@
 #include "diffscope/represent/features.h"
 #include "diffscope/represent/probe.h"
 #include "diffscope/util/error.h"
+#include "represent/json_tensors.h"
 
 using namespace diffscope;
 
-namespace {
-at::Tensor matrix(const nlohmann::json& j) {
-  std::vector<float> flat;
-  for (const auto& row : j)
-    for (const auto& v : row) flat.push_back(v.get<float>());
-  return at::tensor(flat, at::kFloat).reshape({static_cast<int64_t>(j.size()), -1});
-}
-at::Tensor labels(const nlohmann::json& j) { return at::tensor(j.get<std::vector<int64_t>>(), at::kLong); }
-}  // namespace
+using ds_test::labels;
+using ds_test::nested;
 
 TEST_CASE("linear probe matches scikit-learn's StandardScaler + LogisticRegression within one point", "[represent]") {
   std::ifstream in(std::string(DS_SOURCE_DIR) + "/tests/data/probe/fixture.json");
   INFO("tests/data/probe/fixture.json (scripts/fixtures/make_probe_fixture.py)");
   REQUIRE(in.good());
   const auto j = nlohmann::json::parse(in);
-  const ProbeResult r = linear_probe(matrix(j["x_train"]), labels(j["y_train"]), matrix(j["x_test"]),
+  const ProbeResult r = linear_probe(nested(j["x_train"]), labels(j["y_train"]), nested(j["x_test"]),
                                      labels(j["y_test"]), j["classes"].get<int64_t>());
   INFO("diffscope train " << r.train_accuracy << " test " << r.test_accuracy << "; sklearn train "
                           << j["train_accuracy"] << " test " << j["test_accuracy"]);
@@ -63,22 +57,6 @@ TEST_CASE("per-image noise does not depend on the batch", "[represent]") {
   CHECK(a.sizes() == at::IntArrayRef({1, 4, 8, 8}));
 }
 
-namespace {
-at::Tensor nested(const nlohmann::json& j) {
-  std::vector<float> flat;
-  std::vector<int64_t> shape;
-  std::function<void(const nlohmann::json&, size_t)> walk = [&](const nlohmann::json& v, size_t depth) {
-    if (v.is_array()) {
-      if (shape.size() <= depth) shape.push_back(static_cast<int64_t>(v.size()));
-      for (const auto& e : v) walk(e, depth + 1);
-    } else {
-      flat.push_back(v.get<float>());
-    }
-  };
-  walk(j, 0);
-  return at::tensor(flat, at::kFloat).reshape(shape);
-}
-}  // namespace
 
 TEST_CASE("convolutional probe follows a PyTorch reference trained side by side", "[represent]") {
   std::ifstream in(std::string(DS_SOURCE_DIR) + "/tests/data/probe/conv_fixture.json");

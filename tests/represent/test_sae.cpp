@@ -8,17 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "diffscope/represent/sae.h"
+#include "represent/json_tensors.h"
 
 using namespace diffscope;
 
 namespace {
-at::Tensor matrix(const nlohmann::json& j) {
-  std::vector<float> flat;
-  for (const auto& row : j)
-    for (const auto& v : row) flat.push_back(v.get<float>());
-  return at::tensor(flat, at::kFloat).reshape({static_cast<int64_t>(j.size()), -1});
-}
-at::Tensor vec(const nlohmann::json& j) { return at::tensor(j.get<std::vector<float>>(), at::kFloat); }
+at::Tensor matrix(const nlohmann::json& j) { return ds_test::nested(j); }
+at::Tensor vec(const nlohmann::json& j) { return ds_test::nested(j); }
 
 nlohmann::json fixture() {
   std::ifstream in(std::string(DS_SOURCE_DIR) + "/tests/data/sae/fixture.json");

@@ -35,6 +35,9 @@ struct RunFolder {
   std::vector<Word> content_words() const;
   /// Path inside the run folder.
   std::string path(const std::string& rel) const;
+  /// latents.npy [steps+1, C, h, w], checked: it belongs to this run.json (the SHA-256 recorded there), it has the
+  /// run's steps, and every value is finite. Error naming the file otherwise.
+  NpyArray read_latents() const;
 
  private:
   static void load_maps(RunFolder& r, const std::string& run_json);

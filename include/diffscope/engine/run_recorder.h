@@ -1,5 +1,6 @@
 // RunRecorder: an Observer that keeps latents, decodes each step's x0, and writes the run folder.
 #pragma once
+#include "diffscope/util/sha256.h"  // sha256_file, for run.json's hashes
 #include <ATen/core/Tensor.h>
 
 #include <memory>
@@ -45,8 +46,5 @@ class RunRecorder : public Observer {
  private:
   std::unique_ptr<Impl> impl_;
 };
-
-/// SHA-256 of a file as lowercase hex (for run.json's model file hashes); Error naming the file if unreadable.
-std::string sha256_file(const std::string& path);
 
 }  // namespace diffscope

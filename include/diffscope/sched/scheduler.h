@@ -12,61 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "diffscope/sched/scheduler_config.h"
 #include "diffscope/sched/step_math.h"
 
 namespace diffscope {
-
-/// diffusers' scheduler_config.json keys. Keys absent from the file (or listed in "_use_default_values") take
-/// the chosen scheduler class's default, as diffusers' from_config does when swapping schedulers; keys whose
-/// default differs between classes are optional here and resolved by the class. A key the chosen class takes
-/// but diffscope does not implement is refused when make_scheduler builds that class (never ignored); keys the
-/// class does not take are ignored, as diffusers ignores them.
-struct SchedulerConfig {
-  int num_train_timesteps = 1000;
-  double beta_start = 0.0001, beta_end = 0.02;
-  std::string beta_schedule = "linear";      ///< linear, scaled_linear, squaredcos_cap_v2
-  std::vector<double> trained_betas;         ///< overrides beta_schedule when non-empty
-  Prediction prediction_type = Prediction::Epsilon;  ///< "epsilon", "v_prediction", "sample"
-  std::optional<std::string> timestep_spacing;  ///< leading, linspace, trailing; unset = class default
-  int steps_offset = 0;
-  std::optional<bool> set_alpha_to_one;      ///< DDIM default true, PNDM false
-  std::optional<bool> clip_sample;           ///< DDIM/DDPM default true
-  double clip_sample_range = 1.0;
-  std::optional<bool> skip_prk_steps;        ///< PNDM default false (Runge-Kutta warm-up)
-  std::optional<std::string> variance_type;  ///< DDPM: fixed_small (default), ...; DPM-Solver: null only
-  bool rescale_betas_zero_snr = false;       ///< zero terminal SNR (Lin et al. 2024)
-  bool thresholding = false;                 ///< dynamic thresholding of x0 (Imagen)
-  double dynamic_thresholding_ratio = 0.995;
-  double sample_max_value = 1.0;
-  // sigma-space schedules (Euler, DPM-Solver)
-  bool use_karras_sigmas = false;
-  std::optional<double> sigma_min, sigma_max;  ///< Karras range; unset = the training schedule's
-  std::string interpolation_type = "linear";   ///< Euler: linear or log_linear
-  std::string timestep_type = "discrete";      ///< Euler: discrete or continuous (v-prediction)
-  std::string final_sigmas_type = "zero";      ///< zero or sigma_min
-  // DPM-Solver
-  int solver_order = 2;                        ///< 1..3
-  std::string algorithm_type = "dpmsolver++";  ///< dpmsolver++ or sde-dpmsolver++
-  std::string solver_type = "midpoint";        ///< midpoint or heun
-  bool lower_order_final = true;
-  bool euler_at_final = false;
-  double lambda_min_clipped = -INFINITY;       ///< Infinity/NaN words in the file read as the default
-  std::string class_name;                      ///< "_class_name" of the file, if any
-  /// Keys present in the file with a value (after _use_default_values), and every key of any diffusers
-  /// scheduler that diffscope does not implement, with its value as JSON text, for the class check.
-  std::vector<std::string> present;
-  std::vector<std::pair<std::string, std::string>> unimplemented;
-
-  /// Parses diffusers keys; a wrong type or unsupported value throws Error naming `source` and the key.
-  static SchedulerConfig from_json(const nlohmann::json& j, const std::string& source);
-  static SchedulerConfig from_file(const std::string& path);
-  /// The configuration as diffusers' class `scheduler` ("ddim", "euler", ...) sees it: keys the class does not
-  /// take are reset to neutral values, unset class defaults filled in. Refuses (Error naming the key and the
-  /// file) a key the class takes that diffscope does not implement at the given value, or a combination
-  /// diffusers itself rejects. make_scheduler calls it.
-  SchedulerConfig resolved_for(const std::string& scheduler) const;
-  std::string source = "scheduler_config.json";  ///< named in errors
-};
 
 /// One step's results: x_{t-1} and the clean-sample estimate x0 (for PNDM, x0 from the raw model output at t).
 struct StepOutput {

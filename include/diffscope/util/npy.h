@@ -1,10 +1,13 @@
 // NumPy .npy files (format 1.0, little-endian, C order), as numpy.save writes and numpy.load reads them.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace diffscope {
+
+class MappedFile;
 
 /// A float array read from (or to be written to) a .npy file; `data` is in C (row-major) order.
 struct NpyArray {
@@ -48,9 +51,8 @@ class MappedNpy {
 
  private:
   std::string path_;
+  std::unique_ptr<MappedFile> file_;
   std::vector<int64_t> shape_;
-  void* map_ = nullptr;
-  size_t bytes_ = 0;
   const float* data_ = nullptr;
 };
 

@@ -1,4 +1,4 @@
-// SHA-256 (FIPS 180-4) of a file, for recording which model files produced a run.
+// SHA-256 (FIPS 180-4) of a file (see sha256.h).
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "diffscope/util/error.h"
-#include "diffscope/engine/run_recorder.h"
+#include "diffscope/util/sha256.h"
 
 namespace diffscope {
 

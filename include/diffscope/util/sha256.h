@@ -1,0 +1,10 @@
+// SHA-256 (FIPS 180-4) of files: which model files produced a run, and which arrays belong to a run.json.
+#pragma once
+#include <string>
+
+namespace diffscope {
+
+/// SHA-256 of a file as lowercase hex; Error naming the file if unreadable.
+std::string sha256_file(const std::string& path);
+
+}  // namespace diffscope
