@@ -1,5 +1,6 @@
 // Model package loading and validation (the contract in README "Model package").
 #include "diffscope/engine/model.h"
+#include "diffscope/engine/model_info.h"
 
 #include <torch/script.h>
 
@@ -44,22 +45,6 @@ std::string first_line(const std::string& s) {
   return pos == std::string::npos ? s : s.substr(0, pos);
 }
 
-template <typename T>
-T get_key(const nlohmann::json& j, const std::string& key, const std::string& file, const char* expected) {
-  if (!j.contains(key)) throw Error(file + ": missing key \"" + key + "\" (expected " + expected + ")");
-  if constexpr (std::is_integral_v<T>) {
-    // an integer is an integer: 512.5 is refused, not truncated to 512
-    const auto& v = j.at(key);
-    if (!v.is_number_integer() && !(v.is_number_float() && v.get<double>() == std::floor(v.get<double>())))
-      throw Error(file + ": key \"" + key + "\" must be " + expected + ", got " + v.dump());
-  }
-  try {
-    return j.at(key).get<T>();
-  } catch (const std::exception&) {
-    throw Error(file + ": key \"" + key + "\" must be " + expected + ", got " + j.at(key).dump());
-  }
-}
-
 torch::jit::Module load_module(const std::string& path, const std::string& shown, const at::Device& device,
                                bool verify) {
   if (!fs::exists(path)) throw Error(shown + ": missing (expected a TorchScript module saved with torch.jit.save)");
@@ -86,35 +71,6 @@ std::string shape_str(const at::Tensor& t) {
   return s + "] " + std::string(c10::toString(t.scalar_type()));
 }
 
-void read_layers(ModelInfo& info, const std::string& path) {
-  const std::string shown = "unet/layers.json";
-  nlohmann::json j = read_json_object(path);
-  if (!j.is_object() || !j.contains("cross_attention") || !j["cross_attention"].is_array())
-    throw Error(shown + ": expected an object with a \"cross_attention\" array");
-  for (const auto& e : j["cross_attention"]) {
-    AttentionLayerInfo l;
-    l.name = get_key<std::string>(e, "name", shown, "a string");
-    l.block = e.value("block", std::string());
-    l.heads = get_key<int>(e, "heads", shown, "an integer");
-    l.height = get_key<int>(e, "height", shown, "an integer");
-    l.width = get_key<int>(e, "width", shown, "an integer");
-    if (l.heads <= 0 || l.height <= 0 || l.width <= 0)
-      throw Error(shown + ": layer " + l.name + " needs positive heads, height and width");
-    info.attention_layers.push_back(l);
-  }
-  if (j.contains("features")) {
-    for (const auto& e : j["features"]) {
-      FeatureInfo f;
-      f.name = get_key<std::string>(e, "name", shown, "a string");
-      f.block = e.value("block", std::string());
-      f.channels = get_key<int>(e, "channels", shown, "an integer");
-      f.height = get_key<int>(e, "height", shown, "an integer");
-      f.width = get_key<int>(e, "width", shown, "an integer");
-      info.features.push_back(f);
-    }
-  }
-}
-
 }  // namespace
 
 Model Model::load(const std::string& dir, const std::string& device, bool verify) {
@@ -127,39 +83,7 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
   impl->verify = verify;
 
   const std::string index_path = impl->rel("model_index.json");
-  if (!fs::exists(index_path))
-    throw Error(index_path + ": missing (a diffscope package needs model_index.json; export one with scripts/export/)");
-  nlohmann::json index = read_json_object(index_path);
-  const std::string fmt = index.value("format", std::string());
-  if (fmt != "diffscope-torchscript")
-    throw Error(index_path + ": \"format\" must be \"diffscope-torchscript\"" +
-                (index.contains("_class_name") ? " (this looks like a diffusers folder: convert it with "
-                                                 "scripts/export/export_diffusers.py)"
-                                               : ""));
-  const int version = get_key<int>(index, "format_version", index_path, "an integer");
-  if (version != 1) throw Error(index_path + ": format_version " + std::to_string(version) + " is not supported (expected 1)");
-  info.name = get_key<std::string>(index, "name", index_path, "a string");
-  info.sample_size = get_key<int>(index, "sample_size", index_path, "an integer (pixels)");
-  info.vae_scale_factor = get_key<int>(index, "vae_scale_factor", index_path, "an integer");
-  info.latent_channels = get_key<int>(index, "latent_channels", index_path, "an integer");
-  const auto prediction = get_key<std::string>(index, "prediction_type", index_path, "\"epsilon\" or \"v_prediction\"");
-  if (prediction != "epsilon" && prediction != "v_prediction")
-    throw Error(index_path + ": prediction_type must be \"epsilon\" or \"v_prediction\", got \"" + prediction + "\"");
-  info.prediction_type = parse_prediction(prediction, index_path);
-  info.max_length = get_key<int>(index, "max_length", index_path, "an integer");
-  info.pad_token = get_key<std::string>(index, "pad_token", index_path, "a token string");
-  // sizes are bounded before any memory is taken (a package may come from anywhere)
-  auto bounded = [&](const char* key, int v, int lo, int hi) {
-    if (v < lo || v > hi)
-      throw Error(index_path + ": \"" + key + "\" is " + std::to_string(v) + ", expected " + std::to_string(lo) + ".." +
-                  std::to_string(hi));
-  };
-  bounded("sample_size", info.sample_size, 8, kMaxImageSide);
-  bounded("vae_scale_factor", info.vae_scale_factor, 1, 64);
-  bounded("latent_channels", info.latent_channels, 1, 64);
-  bounded("max_length", info.max_length, 2, 4096);
-  if (info.sample_size % info.vae_scale_factor)
-    throw Error(index_path + ": sample_size must be a multiple of vae_scale_factor");
+  read_model_index(info, index_path);
 
   impl->tokenizer = ClipTokenizer::from_dir(impl->rel("tokenizer"));
   try {
@@ -170,7 +94,7 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
 
   const std::string vae_cfg = impl->rel("vae/config.json");
   if (!fs::exists(vae_cfg)) throw Error(vae_cfg + ": missing (expected {\"scaling_factor\": ...})");
-  info.scaling_factor = get_key<double>(read_json_object(vae_cfg), "scaling_factor", vae_cfg, "a number");
+  read_vae_config(info, vae_cfg);
 
   const std::string sched = impl->rel("scheduler/scheduler_config.json");
   if (!fs::exists(sched)) throw Error(sched + ": missing (expected diffusers' scheduler_config.json)");

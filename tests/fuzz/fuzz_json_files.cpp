@@ -1,5 +1,6 @@
 // Fuzz harness: the JSON files diffscope reads (run.json with its run folder, summary.json, the gate's tolerances,
-// concepts.json, diffusers' scheduler_config.json with every scheduler class) and CSV tables, each given the same
+// concepts.json, the package's model_index.json, unet/layers.json and vae/config.json, diffusers'
+// scheduler_config.json with every scheduler class) and CSV tables, each given the same
 // arbitrary bytes.
 #include <filesystem>
 
@@ -7,6 +8,7 @@
 #include "diffscope/analysis/run_folder.h"
 #include "diffscope/analysis/segmentation.h"
 #include "diffscope/analysis/summary.h"
+#include "diffscope/engine/model_info.h"
 #include "diffscope/sched/scheduler_config.h"
 #include "diffscope/util/csv.h"
 #include "diffscope/util/json_util.h"
@@ -28,6 +30,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       } catch (const diffscope::Error&) {  // a key this class refuses: fine, the next class may take the file
       }
     }
+  });
+  ds_fuzz::expect_clean([&] {
+    diffscope::ModelInfo info;
+    diffscope::read_model_index(info, p);
+  });
+  ds_fuzz::expect_clean([&] {
+    diffscope::ModelInfo info;
+    diffscope::read_layers(info, p);
+  });
+  ds_fuzz::expect_clean([&] {
+    diffscope::ModelInfo info;
+    diffscope::read_vae_config(info, p);
   });
   // a run folder whose run.json is the input (no arrays beside it: every path to them must be refused cleanly)
   const std::string run = ds_fuzz::scratch() + "/run";

@@ -36,4 +36,12 @@ struct ModelInfo {
   std::vector<FeatureInfo> features;
 };
 
+/// model_index.json into `info` (name, sizes, prediction type, max_length, pad token), each key checked and each size
+/// bounded; Error naming the file and the key otherwise.
+void read_model_index(ModelInfo& info, const std::string& index_path);
+/// unet/layers.json: the cross-attention layers and the block outputs (features).
+void read_layers(ModelInfo& info, const std::string& path);
+/// vae/config.json: the latent scaling factor.
+void read_vae_config(ModelInfo& info, const std::string& path);
+
 }  // namespace diffscope

@@ -1,0 +1,122 @@
+// The package's JSON files (model_index.json, unet/layers.json, vae/config.json) read into ModelInfo: every key
+// checked and every size bounded before anything is allocated; LibTorch-free, so the sanitizer build fuzzes it.
+#include "diffscope/engine/model_info.h"
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <type_traits>
+
+#include "diffscope/util/error.h"
+#include "diffscope/util/json_util.h"
+
+namespace fs = std::filesystem;
+
+namespace diffscope {
+namespace {
+
+template <typename T>
+T get_key(const nlohmann::json& j, const std::string& key, const std::string& file, const char* expected) {
+  if (!j.contains(key)) throw Error(file + ": missing key \"" + key + "\" (expected " + expected + ")");
+  if constexpr (std::is_integral_v<T>) {
+    // an integer is an integer: 512.5 is refused, not truncated to 512
+    const auto& v = j.at(key);
+    if (!v.is_number_integer() && !(v.is_number_float() && v.get<double>() == std::floor(v.get<double>())))
+      throw Error(file + ": key \"" + key + "\" must be " + expected + ", got " + v.dump());
+    const double d = v.get<double>();
+    if (!(d >= static_cast<double>(std::numeric_limits<T>::lowest()) && d <= static_cast<double>(std::numeric_limits<T>::max())))
+      throw Error(file + ": key \"" + key + "\" is " + v.dump() + ", out of range");
+  }
+  try {
+    return j.at(key).get<T>();
+  } catch (const std::exception&) {
+    throw Error(file + ": key \"" + key + "\" must be " + expected + ", got " + j.at(key).dump());
+  }
+}
+
+std::string get_optional_string(const nlohmann::json& j, const char* key, const std::string& file) {
+  if (!j.contains(key) || j[key].is_null()) return "";
+  if (!j[key].is_string()) throw Error(file + ": key \"" + key + "\" must be a string, got " + j[key].dump());
+  return j[key].get<std::string>();
+}
+
+}  // namespace
+
+void read_model_index(ModelInfo& info, const std::string& index_path) {
+  if (!fs::exists(index_path))
+    throw Error(index_path + ": missing (a diffscope package needs model_index.json; export one with scripts/export/)");
+  if (!fs::exists(index_path))
+    throw Error(index_path + ": missing (a diffscope package needs model_index.json; export one with scripts/export/)");
+  nlohmann::json index = read_json_object(index_path);
+  const std::string fmt = get_optional_string(index, "format", index_path);
+  if (fmt != "diffscope-torchscript")
+    throw Error(index_path + ": \"format\" must be \"diffscope-torchscript\"" +
+                (index.contains("_class_name") ? " (this looks like a diffusers folder: convert it with "
+                                                 "scripts/export/export_diffusers.py)"
+                                               : ""));
+  const int version = get_key<int>(index, "format_version", index_path, "an integer");
+  if (version != 1) throw Error(index_path + ": format_version " + std::to_string(version) + " is not supported (expected 1)");
+  info.name = get_key<std::string>(index, "name", index_path, "a string");
+  info.sample_size = get_key<int>(index, "sample_size", index_path, "an integer (pixels)");
+  info.vae_scale_factor = get_key<int>(index, "vae_scale_factor", index_path, "an integer");
+  info.latent_channels = get_key<int>(index, "latent_channels", index_path, "an integer");
+  const auto prediction = get_key<std::string>(index, "prediction_type", index_path, "\"epsilon\" or \"v_prediction\"");
+  if (prediction != "epsilon" && prediction != "v_prediction")
+    throw Error(index_path + ": prediction_type must be \"epsilon\" or \"v_prediction\", got \"" + prediction + "\"");
+  info.prediction_type = parse_prediction(prediction, index_path);
+  info.max_length = get_key<int>(index, "max_length", index_path, "an integer");
+  info.pad_token = get_key<std::string>(index, "pad_token", index_path, "a token string");
+  // sizes are bounded before any memory is taken (a package may come from anywhere)
+  auto bounded = [&](const char* key, int v, int lo, int hi) {
+    if (v < lo || v > hi)
+      throw Error(index_path + ": \"" + key + "\" is " + std::to_string(v) + ", expected " + std::to_string(lo) + ".." +
+                  std::to_string(hi));
+  };
+  bounded("sample_size", info.sample_size, 8, kMaxImageSide);
+  bounded("vae_scale_factor", info.vae_scale_factor, 1, 64);
+  bounded("latent_channels", info.latent_channels, 1, 64);
+  bounded("max_length", info.max_length, 2, 4096);
+  if (info.sample_size % info.vae_scale_factor)
+    throw Error(index_path + ": sample_size must be a multiple of vae_scale_factor");
+}
+
+void read_layers(ModelInfo& info, const std::string& path) {
+  const std::string shown = "unet/layers.json";
+  nlohmann::json j = read_json_object(path);
+  if (!j.is_object() || !j.contains("cross_attention") || !j["cross_attention"].is_array())
+    throw Error(shown + ": expected an object with a \"cross_attention\" array");
+  for (const auto& e : j["cross_attention"]) {
+    if (!e.is_object()) throw Error(shown + ": every \"cross_attention\" entry must be an object");
+    AttentionLayerInfo l;
+    l.name = get_key<std::string>(e, "name", shown, "a string");
+    l.block = get_optional_string(e, "block", shown);
+    l.heads = get_key<int>(e, "heads", shown, "an integer");
+    l.height = get_key<int>(e, "height", shown, "an integer");
+    l.width = get_key<int>(e, "width", shown, "an integer");
+    if (l.heads <= 0 || l.height <= 0 || l.width <= 0)
+      throw Error(shown + ": layer " + l.name + " needs positive heads, height and width");
+    info.attention_layers.push_back(l);
+  }
+  if (j.contains("features")) {
+    if (!j["features"].is_array()) throw Error(shown + ": \"features\" must be an array");
+    for (const auto& e : j["features"]) {
+      if (!e.is_object()) throw Error(shown + ": every \"features\" entry must be an object");
+      FeatureInfo f;
+      f.name = get_key<std::string>(e, "name", shown, "a string");
+      f.block = get_optional_string(e, "block", shown);
+      f.channels = get_key<int>(e, "channels", shown, "an integer");
+      f.height = get_key<int>(e, "height", shown, "an integer");
+      f.width = get_key<int>(e, "width", shown, "an integer");
+      info.features.push_back(f);
+    }
+  }
+}
+
+void read_vae_config(ModelInfo& info, const std::string& path) {
+  info.scaling_factor = get_key<double>(read_json_object(path), "scaling_factor", path, "a number");
+  if (!std::isfinite(info.scaling_factor) || info.scaling_factor <= 0)
+    throw Error(path + ": \"scaling_factor\" must be a positive number, got " + std::to_string(info.scaling_factor));
+}
+
+}  // namespace diffscope
