@@ -110,6 +110,8 @@ void score_controls(const RunFolder& run, const std::vector<Word>& words, const 
   std::vector<float> fg_map(fg.begin<float>(), fg.end<float>());
   normalize_minmax(fg_map);
 
+  cv::Mat any(run.image_h, run.image_w, CV_8U, cv::Scalar(0));  // every mask's pixels: not background
+  for (const auto& [w, m] : masks) any.setTo(255, m);
   CsvWriter csv(run.path("tables/auc_controls.csv"), {"word", "roc_auc", "roc_auc_vs_others", "specificity",
                                                       "baseline_mean_map", "baseline_foreground", "baseline_uniform"});
   double sums[5] = {0, 0, 0, 0, 0};
@@ -125,11 +127,9 @@ void score_controls(const RunFolder& run, const std::vector<Word>& words, const 
     for (size_t i = 0; i < n_pix; ++i) own_labels[i] = own.data[i] ? 1.f : 0.f;
     const double own_auc = metrics::roc_auc(agg[k].image, own_labels);
     // cross-word: positives on other objects' pixels, negatives on the background, own pixels left out
-    cv::Mat others(run.image_h, run.image_w, CV_8U, cv::Scalar(0)), any(run.image_h, run.image_w, CV_8U, cv::Scalar(0));
-    for (const auto& [w, m] : masks) {
-      any.setTo(255, m);
+    cv::Mat others(run.image_h, run.image_w, CV_8U, cv::Scalar(0));
+    for (const auto& [w, m] : masks)
       if (w != words[k].text) others.setTo(255, m);
-    }
     std::vector<float> sc, lab;
     for (size_t i = 0; i < n_pix; ++i) {
       if (own.data[i]) continue;
