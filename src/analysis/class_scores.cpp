@@ -24,7 +24,9 @@ std::vector<ClassScore> class_scores(const std::map<std::string, double>& keys, 
     const std::string word = key_word.substr(0, key_word.find('#'));
     std::string cls = concepts ? concepts->word_class(word) : "";
     if (cls.empty()) cls = "other";
-    out.push_back({word, cls, v, get(prefix + key_word + ".ap"), get(prefix + key_word + ".iou")});
+    const std::string base = prefix + key_word;
+    out.push_back({word, cls, v, get(base + ".ap"), get(base + ".iou"), get(base + ".roc_auc_vs_others"),
+                   get(base + ".specificity"), get(base + ".baseline_foreground"), get(base + ".baseline_mean_map")});
   }
   return out;
 }
@@ -35,6 +37,10 @@ void add_class_scores(SummaryAggregate& agg, const std::vector<ClassScore>& scor
       agg.add("auc.class." + cls + ".roc_auc", s.roc_auc);
       agg.add("auc.class." + cls + ".ap", s.ap);
       agg.add("auc.class." + cls + ".iou", s.iou);
+      agg.add("auc.class." + cls + ".roc_auc_vs_others", s.roc_auc_vs_others);
+      agg.add("auc.class." + cls + ".specificity", s.specificity);
+      agg.add("auc.class." + cls + ".baseline_foreground", s.baseline_foreground);
+      agg.add("auc.class." + cls + ".baseline_mean_map", s.baseline_mean_map);
     }
 }
 

@@ -43,6 +43,74 @@ NpyArray RunFolder::read_latents() const {
   return lat;
 }
 
+std::vector<CapturedLayer> RunFolder::captured_layers() const {
+  const std::string rj = path("run.json");
+  if (!has_attention) throw Error(rj + ": this run has no attention maps");
+  std::vector<CapturedLayer> out;
+  try {
+    const auto& all = meta.at("model").at("attention_layers");
+    for (const auto& i : meta.at("attention").at("layers")) {
+      const int index = i.get<int>();
+      if (index < 0 || index >= static_cast<int>(all.size()))
+        throw Error(rj + ": attention.layers names layer " + std::to_string(index) + ", which model.attention_layers lacks");
+      const auto& l = all.at(static_cast<size_t>(index));
+      out.push_back({index, l.at("name").get<std::string>(), l.at("heads").get<int>(), l.at("height").get<int>(),
+                     l.at("width").get<int>()});
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(rj + ": missing or malformed layer list (" + std::string(e.what()).substr(0, 100) + ")");
+  }
+  return out;
+}
+
+namespace {
+/// The kept-array entries of run.json of one kind ("layers,tokens,h,w" or "layers,heads,tokens,h,w").
+std::vector<nlohmann::json> kept_entries(const nlohmann::json& meta, bool heads) {
+  std::vector<nlohmann::json> out;
+  if (!meta.contains("attention") || !meta["attention"].is_object() || !meta["attention"].contains("kept") ||
+      !meta["attention"]["kept"].is_array())
+    return out;
+  const std::string axes = heads ? "layers,heads,tokens,h,w" : "layers,tokens,h,w";
+  for (const auto& k : meta["attention"]["kept"])
+    if (k.is_object() && k.value("axes", std::string()) == axes && k.contains("step") && k["step"].is_number_integer() &&
+        k.contains("file") && k["file"].is_string())
+      out.push_back(k);
+  return out;
+}
+}  // namespace
+
+std::vector<int> RunFolder::kept_steps(bool heads) const {
+  std::vector<int> out;
+  for (const auto& k : kept_entries(meta, heads)) out.push_back(k["step"].get<int>());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+NpyArray RunFolder::read_kept(int step, bool heads) const {
+  const std::string rj = path("run.json");
+  for (const auto& k : kept_entries(meta, heads)) {
+    if (k["step"].get<int>() != step) continue;
+    const std::string file = k["file"].get<std::string>();
+    if (file.find("..") != std::string::npos || fs::path(file).is_absolute())
+      throw Error(rj + ": kept array \"" + file + "\" must be a path inside the run folder");
+    const std::string p = path(file);
+    check_belongs(p, k.value("sha256", std::string()), rj);
+    NpyArray a = read_npy(p);
+    const size_t layers = captured_layers().size();
+    const size_t rank = heads ? 5 : 4;
+    const bool ok = a.shape.size() == rank && a.shape[0] == static_cast<int64_t>(layers) &&
+                    a.shape[rank - 3] == num_tokens && a.shape[rank - 2] == h && a.shape[rank - 1] == w;
+    if (!ok)
+      throw Error(p + ": expected [" + std::to_string(layers) + (heads ? ", heads" : "") + ", " +
+                  std::to_string(num_tokens) + ", " + std::to_string(h) + ", " + std::to_string(w) +
+                  "] (layers" + (heads ? ", heads" : "") + ", tokens, h, w of this run)");
+    require_finite(a, p);
+    return a;
+  }
+  throw Error(rj + ": no per-" + std::string(heads ? "head" : "layer") + " maps kept at step " + std::to_string(step) +
+              " (generate with --keep-" + (heads ? "heads" : "layers") + " " + std::to_string(step) + ")");
+}
+
 RunFolder RunFolder::load(const std::string& dir, bool require_attention) {
   RunFolder r;
   r.dir = dir;

@@ -8,6 +8,7 @@
 #include "diffscope/analysis/segmentation.h"
 #include "diffscope/util/atomic_file.h"
 #include "diffscope/util/csv.h"
+#include "diffscope/util/error.h"
 #include "diffscope/util/image.h"
 #include "diffscope/util/plot.h"
 
@@ -54,18 +55,9 @@ std::map<std::string, double> summarize_scores(const std::vector<WordScore>& sco
           {"unscored", unscored}};
 }
 
-
-// The registered analysis: its tables, figures and summary keys.
-namespace {
-
-std::vector<std::string> texts(const std::vector<Word>& words) {
-  std::vector<std::string> t;
-  for (const auto& w : words) t.push_back(w.text);
-  return t;
-}
-
-std::map<std::string, cv::Mat> ground_truth(const RunFolder& run, const AnalysisOptions& o, std::string& source) {
-  const auto words = texts(run.content_words());
+std::map<std::string, cv::Mat> ground_truth_masks(const RunFolder& run, const AnalysisOptions& o, std::string& source) {
+  std::vector<std::string> words;
+  for (const auto& w : run.content_words()) words.push_back(w.text);
   const cv::Size size(run.image_w, run.image_h);
   if (!o.masks_dir.empty()) {
     source = "masks folder " + o.masks_dir;
@@ -84,6 +76,52 @@ std::map<std::string, cv::Mat> ground_truth(const RunFolder& run, const Analysis
   for (const auto& [w, m] : masks) write_png(run.path("masks/" + safe_name(w) + ".png"), m);
   return masks;
 }
+
+WordMasks::WordMasks(const std::map<std::string, cv::Mat>& masks, int height, int width) {
+  const size_t n_pix = static_cast<size_t>(width) * height;
+  cv::Mat any(height, width, CV_8U, cv::Scalar(0));  // every mask's pixels: not background
+  for (const auto& [w, m] : masks) any.setTo(255, m);
+  for (const auto& [word, mask] : masks) {
+    Labels l;
+    const cv::Mat own = mask.isContinuous() ? mask : mask.clone();
+    l.own.resize(n_pix);
+    for (size_t i = 0; i < n_pix; ++i) l.own[i] = own.data[i] ? 1.f : 0.f;
+    cv::Mat others(height, width, CV_8U, cv::Scalar(0));
+    for (const auto& [w, m] : masks)
+      if (w != word) others.setTo(255, m);
+    bool has_pos = false, has_neg = false;
+    for (size_t i = 0; i < n_pix; ++i) {
+      if (own.data[i]) continue;
+      if (others.data[i]) l.cross_pixels.push_back(i), l.cross_labels.push_back(1.f), has_pos = true;
+      else if (!any.data[i]) l.cross_pixels.push_back(i), l.cross_labels.push_back(0.f), has_neg = true;
+    }
+    l.cross_defined = has_pos && has_neg;
+    words_.emplace(word, std::move(l));
+  }
+}
+
+const std::vector<float>& WordMasks::own_labels(const std::string& word) const {
+  auto it = words_.find(word);
+  if (it == words_.end()) throw Error("no mask for \"" + word + "\"", kExitFailure);
+  return it->second.own;
+}
+
+double WordMasks::own_auc(const std::vector<float>& map, const std::string& word) const {
+  return metrics::roc_auc(map, own_labels(word));
+}
+
+double WordMasks::vs_others_auc(const std::vector<float>& map, const std::string& word) const {
+  own_labels(word);  // refuses a word without a mask
+  const Labels& l = words_.at(word);
+  if (!l.cross_defined) return std::numeric_limits<double>::quiet_NaN();
+  std::vector<float> sc(l.cross_pixels.size());
+  for (size_t i = 0; i < sc.size(); ++i) sc[i] = map[l.cross_pixels[i]];
+  return metrics::roc_auc(sc, l.cross_labels);
+}
+
+
+// The registered analysis: its tables, figures and summary keys.
+namespace {
 
 /// What a map that knows no word scores, beside each word's own score: the mean map over all content words
 /// (attention's own objectness), the union of every scored word's mask blurred (a map that knows where the objects
@@ -110,8 +148,7 @@ void score_controls(const RunFolder& run, const std::vector<Word>& words, const 
   std::vector<float> fg_map(fg.begin<float>(), fg.end<float>());
   normalize_minmax(fg_map);
 
-  cv::Mat any(run.image_h, run.image_w, CV_8U, cv::Scalar(0));  // every mask's pixels: not background
-  for (const auto& [w, m] : masks) any.setTo(255, m);
+  const WordMasks labels(masks, run.image_h, run.image_w);
   CsvWriter csv(run.path("tables/auc_controls.csv"), {"word", "roc_auc", "roc_auc_vs_others", "specificity",
                                                       "baseline_mean_map", "baseline_foreground", "baseline_uniform"});
   double sums[5] = {0, 0, 0, 0, 0};
@@ -120,25 +157,10 @@ void score_controls(const RunFolder& run, const std::vector<Word>& words, const 
     if (std::isfinite(v)) sums[slot] += v, ++counts[slot];
   };
   for (size_t k = 0; k < words.size(); ++k) {
-    auto it = masks.find(words[k].text);
-    if (it == masks.end()) continue;
-    const cv::Mat own = it->second.isContinuous() ? it->second : it->second.clone();
-    std::vector<float> own_labels(n_pix);
-    for (size_t i = 0; i < n_pix; ++i) own_labels[i] = own.data[i] ? 1.f : 0.f;
+    if (!labels.has(words[k].text)) continue;
+    const std::vector<float>& own_labels = labels.own_labels(words[k].text);
     const double own_auc = metrics::roc_auc(agg[k].image, own_labels);
-    // cross-word: positives on other objects' pixels, negatives on the background, own pixels left out
-    cv::Mat others(run.image_h, run.image_w, CV_8U, cv::Scalar(0));
-    for (const auto& [w, m] : masks)
-      if (w != words[k].text) others.setTo(255, m);
-    std::vector<float> sc, lab;
-    for (size_t i = 0; i < n_pix; ++i) {
-      if (own.data[i]) continue;
-      if (others.data[i]) sc.push_back(agg[k].image[i]), lab.push_back(1.f);
-      else if (!any.data[i]) sc.push_back(agg[k].image[i]), lab.push_back(0.f);
-    }
-    bool has_pos = false, has_neg = false;
-    for (float l : lab) (l > 0 ? has_pos : has_neg) = true;
-    const double vs = has_pos && has_neg ? metrics::roc_auc(sc, lab) : std::nan("");
+    const double vs = labels.vs_others_auc(agg[k].image, words[k].text);
     const double spec = own_auc - vs;
     const double b_mean = metrics::roc_auc(mean_map, own_labels), b_fg = metrics::roc_auc(fg_map, own_labels);
     const double b_uni = metrics::roc_auc(uniform, own_labels);
@@ -162,7 +184,7 @@ void score_controls(const RunFolder& run, const std::vector<Word>& words, const 
 
 void do_auc(const RunFolder& run, const AnalysisOptions& o, const std::vector<int>& steps, AnalysisKeys& s) {
   std::string source;
-  auto masks = ground_truth(run, o, source);
+  auto masks = ground_truth_masks(run, o, source);
   const auto words = run.content_words();
   const auto keys = word_keys(words);
   CsvWriter csv(run.path("tables/auc.csv"), {"word", "step", "timestep", "scored", "roc_auc", "ap", "iou"});

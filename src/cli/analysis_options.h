@@ -28,6 +28,9 @@ inline void add_analysis_options(CLI::App& app, AnalysisOptions& a, const std::v
     o->default_val(256)->check(CLI::Range(64, 4096));
   add("grid-steps", a.grid_steps, "steps of the word x timestep grid: K,L,M or A:B (default: 10 evenly spaced)");
   if (auto* o = add("threshold", a.threshold, "IoU threshold on normalised maps (DAAM: 0.4)")) o->default_val(0.4);
+  add("select-layers", a.select_layers,
+      "layers analysis: also score the mean map of these kept layers (indices or name parts, e.g. up_blocks or 3,4)");
+  add("select-heads", a.select_heads, "layers analysis: ... of these heads (e.g. 0,1) of the kept per-head maps");
   add("masks", a.masks_dir, "folder with one <word>.png mask per word (else concepts.json segmentation)");
   for (auto* o : {add("nouns", a.nouns, "binding: words that are nouns (default: concepts.json shapes)"),
                   add("attributes", a.attributes, "binding: attribute words (default: concepts.json colours, sizes)"),

@@ -235,12 +235,12 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
     for (const auto& [step, t] : attention->layer_maps()) {
       std::string f = "attention/layers_step" + std::to_string(step) + ".npy";
       write_tensor_npy((dir / f).string(), t);
-      kept.push_back({{"step", step}, {"file", f}, {"axes", "layers,tokens,h,w"}});
+      kept.push_back({{"step", step}, {"file", f}, {"axes", "layers,tokens,h,w"}, {"sha256", sha256_file((dir / f).string())}});
     }
     for (const auto& [step, t] : attention->head_maps()) {
       std::string f = "attention/heads_step" + std::to_string(step) + ".npy";
       write_tensor_npy((dir / f).string(), t);
-      kept.push_back({{"step", step}, {"file", f}, {"axes", "layers,heads,tokens,h,w"}});
+      kept.push_back({{"step", step}, {"file", f}, {"axes", "layers,heads,tokens,h,w"}, {"sha256", sha256_file((dir / f).string())}});
     }
     a["kept"] = kept;
     j["attention"] = a;

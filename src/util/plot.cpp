@@ -240,16 +240,8 @@ cv::Mat figure_with_colorbar(const cv::Mat& img, const std::string& title, Color
 }
 
 namespace {
-std::string xml_escape(const std::string& t) {
-  std::string o;
-  for (char c : t) o += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : c == '"' ? "&quot;" : std::string(1, c);
-  return o;
-}
-std::string svg_colour(const cv::Scalar& bgr) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "#%02x%02x%02x", int(bgr[2]), int(bgr[1]), int(bgr[0]));
-  return buf;
-}
+using draw::svg_colour;
+using draw::xml_escape;
 std::string num(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f", v);

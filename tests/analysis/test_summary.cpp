@@ -106,3 +106,40 @@ TEST_CASE("compare: the steps from which two runs stay apart or together (hand-c
   CHECK(stays_together_from({0.8, 0.6, 0.5}, 0.5) == -1);  // still far apart at the end
   CHECK(stays_together_from({0.0, 0.0}, 0.5) == 0);       // together throughout
 }
+
+#include "diffscope/analysis/class_scores.h"
+#include "diffscope/analysis/segmentation.h"
+
+TEST_CASE("class scores: each word's score and controls pooled by word class", "[summary]") {
+  Concepts c;
+  c.word_classes["colour"] = {"red", "blue"};
+  c.word_classes["shape"] = {"circle"};
+  const std::map<std::string, double> run1{
+      {"auc.word.red.roc_auc", 0.9},          {"auc.word.red.ap", 0.8},          {"auc.word.red.iou", 0.5},
+      {"auc.word.red.specificity", 0.6},      {"auc.word.red.roc_auc_vs_others", 0.3},
+      {"auc.word.red.baseline_foreground", 0.95}, {"auc.word.red.baseline_mean_map", 0.7},
+      {"auc.word.blue#2.roc_auc", 0.7},       {"auc.word.blue#2.specificity", 0.2},
+      {"auc.word.circle.roc_auc", 0.8},       {"auc.word.circle.specificity", -0.1},
+      {"auc.word.tall.roc_auc", 0.4},         {"auc.mean_roc_auc", 0.5}};
+  const auto scores = class_scores(run1, &c);
+  REQUIRE(scores.size() == 4);
+  CHECK(scores[0].word == "blue");  // key order; the repeat suffix dropped
+  CHECK(scores[0].cls == "colour");
+  CHECK(std::isnan(scores[0].baseline_foreground));  // a control this run lacks
+  CHECK(scores[3].word == "tall");
+  CHECK(scores[3].cls == "other");
+  SummaryAggregate agg;
+  add_class_scores(agg, scores);
+  Summary s;
+  agg.write_to(s);
+  const auto n = s.numbers();
+  CHECK(n.at("auc.class.colour.roc_auc.mean") == Approx(0.8));
+  CHECK(n.at("auc.class.colour.specificity.mean") == Approx(0.4));
+  CHECK(n.at("auc.class.colour.specificity.n") == 2);
+  CHECK(n.at("auc.class.colour.baseline_foreground.n") == 1);  // NaN is not a value
+  CHECK(n.at("auc.class.colour.roc_auc_vs_others.mean") == Approx(0.3));
+  CHECK(n.at("auc.class.shape.specificity.mean") == Approx(-0.1));
+  CHECK(n.at("auc.class.all.roc_auc.n") == 4);
+  CHECK(n.at("auc.class.all.specificity.mean") == Approx((0.6 + 0.2 - 0.1) / 3));
+  CHECK(n.count("auc.class.other.specificity.n") == 0);
+}

@@ -20,6 +20,8 @@ struct AnalysisOptions {
   int figure_size = 256;              ///< heatmap figures: longer side at least this many pixels
   std::string grid_steps;             ///< steps of the word x timestep grid (empty: evenly spaced)
   bool per_step_auc = true;
+  std::string select_layers;          ///< layers analysis: score this selection of the kept per-layer maps
+  std::string select_heads;           ///< layers analysis: ... of the kept per-head maps (with select_layers' layers)
 };
 
 /// Runs the selected registered analyses on `run_dir` (in registry order) and merges their keys into run_dir/summary.json.

@@ -9,6 +9,13 @@
 
 namespace diffscope {
 
+/// A cross-attention layer the run captured (run.json model.attention_layers, restricted to attention.layers).
+struct CapturedLayer {
+  int index = 0;         ///< in the model's cross-attention layers (what generate --layers takes)
+  std::string name;      ///< diffusers' module name
+  int heads = 0, height = 0, width = 0;
+};
+
 /// run.json + attention/maps.npy (+ final.png size); validated on load, Error naming the file otherwise.
 struct RunFolder {
   std::string dir;
@@ -38,6 +45,13 @@ struct RunFolder {
   /// latents.npy [steps+1, C, h, w], checked: it belongs to this run.json (the SHA-256 recorded there), it has the
   /// run's steps, and every value is finite. Error naming the file otherwise.
   NpyArray read_latents() const;
+  /// The captured layers, in the order of the kept arrays' layer axis. Error naming run.json when it lacks them.
+  std::vector<CapturedLayer> captured_layers() const;
+  /// Steps whose per-layer (`heads` false: generate --keep-layers) or per-head (--keep-heads) maps were kept.
+  std::vector<int> kept_steps(bool heads) const;
+  /// One kept array, checked: it belongs to this run.json (SHA-256 when recorded), its shape is
+  /// [layers, tokens, h, w] (or [layers, heads, tokens, h, w]) against the run, every value finite.
+  NpyArray read_kept(int step, bool heads) const;
 
  private:
   static void load_maps(RunFolder& r, const std::string& run_json);
