@@ -52,6 +52,10 @@ Runner setup_saliency(CLI::App& app) {
                  "structure (SSIM structure term), ssim, luminance, contrast, cosine, mse")
       ->default_val("structure");
   app.add_option("--seed", o->s.seed, "seed of the masks and the random baseline")->default_val(0)->check(seed_range());
+  app.add_option("--mask-seeds", o->s.mask_seeds,
+                 "repeat DF-RISE and the random baseline with N mask seeds (--seed ... --seed+N-1): AUCs are means, "
+                 "with their standard deviation and how often each seed ranks the methods alike")
+      ->default_val(1)->check(CLI::Range(1, 1000));
   app.add_option("--prompts", o->prompts, "prompt-set mode: a prompts file (SEED<TAB>prompt lines); needs --out");
   app.add_option("-o,--out", o->out, "prompt-set output folder");
   app.add_flag("--overwrite", o->g.overwrite, "prompt-set mode: replace an earlier diffscope output in --out");

@@ -7,8 +7,10 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <tuple>
 
 #include "diffscope/analysis/heatmaps.h"
+#include "diffscope/metrics/metrics.h"
 #include "diffscope/util/atomic_file.h"
 #include "diffscope/util/csv.h"
 #include "diffscope/util/error.h"
@@ -23,11 +25,38 @@ namespace diffscope {
 
 namespace {
 
+/// One mask seed's four AUCs of a method.
+struct SeedAucs {
+  double deletion, insertion, deletion_raw, insertion_raw;
+};
+
 struct MethodResult {
   std::string name;
-  at::Tensor map;
-  Curve deletion, insertion;
+  std::vector<at::Tensor> maps;  ///< one per mask seed for df-rise and random, else one
+  Curve deletion, insertion;     ///< the first mask seed's curves
+  std::vector<SeedAucs> seeds;   ///< one per map
+  at::Tensor map() const { return maps.front(); }
+  double mean(double SeedAucs::*f) const {
+    double v = 0;
+    for (const auto& a : seeds) v += a.*f;
+    return v / static_cast<double>(seeds.size());
+  }
+  /// Sample standard deviation over mask seeds (ddof 1); NaN with one seed.
+  double sd(double SeedAucs::*f) const {
+    if (seeds.size() < 2) return std::nan("");
+    const double m = mean(f);
+    double ss = 0;
+    for (const auto& a : seeds) ss += (a.*f - m) * (a.*f - m);
+    return std::sqrt(ss / static_cast<double>(seeds.size() - 1));
+  }
 };
+
+/// "step_012": the step's folder under saliency/ and its summary-key part.
+std::string step_name(int step) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "step_%03d", step);
+  return buf;
+}
 
 at::Tensor attention_saliency(const RunFolder& run, int step, const std::string& word) {
   std::vector<float> sum(static_cast<size_t>(run.h) * run.w, 0.f);
@@ -70,36 +99,138 @@ std::vector<int> listed_steps(const std::string& spec, const RunFolder& run) {
   return out;
 }
 
+const std::pair<const char*, double SeedAucs::*> kAucFields[] = {{"deletion_auc", &SeedAucs::deletion},
+                                                                  {"insertion_auc", &SeedAucs::insertion},
+                                                                  {"deletion_auc_raw", &SeedAucs::deletion_raw},
+                                                                  {"insertion_auc_raw", &SeedAucs::insertion_raw}};
+
+std::vector<float> values_of(const at::Tensor& t) {
+  const at::Tensor c = t.to(at::kCPU).to(at::kFloat).contiguous();
+  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+/// With several mask seeds: every seed's AUCs (mask_seeds.csv), how often each seed's best method by normalised
+/// deletion (lowest) and insertion (highest) AUC is the best by the means (<key>.{deletion,insertion}_best_agreement),
+/// and the mean pairwise Spearman correlation of the seeds' DF-RISE maps (df-rise_seeds.npy [N,h,w],
+/// <key>.df-rise.seed_spearman).
+void write_seed_spread(const std::string& out, const std::string& key, const std::vector<MethodResult>& res,
+                       const SaliencyOptions& o, Summary& summary) {
+  if (o.mask_seeds < 2) return;
+  CsvWriter csv(out + "/mask_seeds.csv", {"seed", "method", "deletion_auc", "insertion_auc", "deletion_auc_raw",
+                                          "insertion_auc_raw"});
+  for (const auto& r : res)
+    for (size_t i = 0; i < r.seeds.size(); ++i) {
+      csv.cell(static_cast<uint64_t>(o.seed + (r.seeds.size() > 1 ? i : 0))).cell(r.name);
+      csv.cell(r.seeds[i].deletion).cell(r.seeds[i].insertion).cell(r.seeds[i].deletion_raw).cell(r.seeds[i].insertion_raw);
+      csv.end_row();
+    }
+  csv.commit();
+  for (const auto& [curve, field, lower_better] :
+       {std::tuple<std::string, double SeedAucs::*, bool>{"deletion", &SeedAucs::deletion, true},
+        {"insertion", &SeedAucs::insertion, false}}) {
+    auto better = [&](double a, double b) { return lower_better ? a < b : a > b; };
+    size_t best_mean = 0;
+    for (size_t m = 1; m < res.size(); ++m)
+      if (better(res[m].mean(field), res[best_mean].mean(field))) best_mean = m;
+    int agree = 0;
+    for (int i = 0; i < o.mask_seeds; ++i) {
+      auto at = [&](size_t m) { return res[m].seeds[res[m].seeds.size() > 1 ? static_cast<size_t>(i) : 0].*field; };
+      size_t best = 0;
+      for (size_t m = 1; m < res.size(); ++m)
+        if (better(at(m), at(best))) best = m;
+      agree += best == best_mean;
+    }
+    summary.set(key + "." + curve + "_best_agreement", static_cast<double>(agree) / o.mask_seeds);
+  }
+  for (const auto& r : res) {
+    if (r.name != "df-rise") continue;
+    std::vector<at::Tensor> maps;
+    for (const auto& m : r.maps) maps.push_back(m.to(at::kCPU).to(at::kFloat));
+    const at::Tensor all = at::stack(maps).contiguous();
+    write_npy(out + "/df-rise_seeds.npy", all.data_ptr<float>(), {all.size(0), all.size(1), all.size(2)});
+    double sum = 0;
+    int pairs = 0;
+    for (size_t a = 0; a < r.maps.size(); ++a)
+      for (size_t b = a + 1; b < r.maps.size(); ++b) {
+        const auto va = values_of(r.maps[a]), vb = values_of(r.maps[b]);
+        sum += metrics::spearman(va, vb), ++pairs;
+      }
+    summary.set(key + ".df-rise.seed_spearman", sum / pairs);
+  }
+}
+
+/// DF-RISE's convergence in the number of masks: the first seed's map after 1/8, 1/4 and 1/2 of the masks against
+/// the final one (Pearson and Spearman), df-rise_convergence.{csv,npy}, <key>.df-rise.convergence_spearman_half.
+void write_convergence(const std::string& out, const std::string& key, const DfRiseResult& d, Summary& summary) {
+  CsvWriter csv(out + "/df-rise_convergence.csv", {"masks", "pearson", "spearman"});
+  const auto final_values = values_of(d.map);
+  std::vector<at::Tensor> stack;
+  for (size_t i = 0; i < d.checkpoints.size(); ++i) {
+    const auto v = values_of(d.at_checkpoints[i]);
+    const double sp = metrics::spearman(v, final_values);
+    csv.cell(static_cast<int64_t>(d.checkpoints[i])).cell(metrics::pearson(v, final_values)).cell(sp);
+    csv.end_row();
+    stack.push_back(d.at_checkpoints[i].to(at::kCPU).to(at::kFloat));
+    if (i + 1 == d.checkpoints.size()) summary.set(key + ".df-rise.convergence_spearman_half", sp);
+  }
+  csv.commit();
+  stack.push_back(d.map.to(at::kCPU).to(at::kFloat));
+  const at::Tensor all = at::stack(stack).contiguous();
+  write_npy(out + "/df-rise_convergence.npy", all.data_ptr<float>(), {all.size(0), all.size(1), all.size(2)});
+}
+
 std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& model, const RunFolder& run, int step,
                                        bool quiet) {
+  if (o.mask_seeds < 1) throw Error("--mask-seeds: expected at least 1");
   StepContext s = study::load_step(model, run, step);
   std::vector<MethodResult> res;
+  DfRiseResult convergence;  // the first mask seed's DF-RISE, with its maps after 1/8, 1/4 and 1/2 of the masks
   for (const auto& m : o.methods) {
     MethodResult r;
     r.name = m;
     if (m == "attention") {
-      r.map = attention_saliency(run, step, "");
+      r.maps = {attention_saliency(run, step, "")};
     } else if (m == "df-rise") {
-      r.map = df_rise(s, o.samples, o.batch, o.similarity, o.seed, quiet);
+      for (int i = 0; i < o.mask_seeds; ++i) {
+        const std::vector<int> stops = i == 0 ? std::vector<int>{o.samples / 8, o.samples / 4, o.samples / 2}
+                                              : std::vector<int>{};
+        DfRiseResult d = df_rise_checkpoints(s, o.samples, o.batch, o.similarity, o.seed + static_cast<uint64_t>(i),
+                                             quiet, stops);
+        r.maps.push_back(d.map);
+        if (i == 0) convergence = std::move(d);
+      }
     } else if (m == "df-cam") {
-      r.map = df_cam(s);
+      r.maps = {df_cam(s)};
     } else {
       throw Error("--methods " + m + ": expected attention, df-rise or df-cam");
     }
     res.push_back(r);
   }
-  if (!o.word.empty()) res.push_back({"word:" + o.word, attention_saliency(run, step, o.word), {}, {}});
-  res.push_back({"random", random_saliency(run.h, run.w, o.seed + 7919), {}, {}});
+  if (!o.word.empty()) res.push_back({"word:" + o.word, {attention_saliency(run, step, o.word)}, {}, {}, {}});
+  MethodResult random{"random", {}, {}, {}, {}};
+  for (int i = 0; i < o.mask_seeds; ++i)
+    random.maps.push_back(random_saliency(run.h, run.w, o.seed + static_cast<uint64_t>(i) + 7919));
+  res.push_back(random);
+  int curves_total = 0;
+  for (const auto& r : res) curves_total += 2 * static_cast<int>(r.maps.size());
+  Progress progress("insertion/deletion", curves_total, quiet);
   for (auto& r : res) {
-    r.deletion = perturbation_curve(s, r.map, false, o.k, o.batch, o.similarity);
-    r.insertion = perturbation_curve(s, r.map, true, o.k, o.batch, o.similarity);
-    spdlog::info("step {} {}: deletion AUC {:.4f} (raw {:.4f}), insertion AUC {:.4f} (raw {:.4f})", step, r.name,
-                 r.deletion.auc, r.deletion.auc_raw, r.insertion.auc, r.insertion.auc_raw);
+    for (size_t i = 0; i < r.maps.size(); ++i) {
+      Curve del = perturbation_curve(s, r.maps[i], false, o.k, o.batch, o.similarity);
+      progress.tick(r.name + " deletion");
+      Curve ins = perturbation_curve(s, r.maps[i], true, o.k, o.batch, o.similarity);
+      progress.tick(r.name + " insertion");
+      r.seeds.push_back({del.auc, ins.auc, del.auc_raw, ins.auc_raw});
+      if (i == 0) r.deletion = std::move(del), r.insertion = std::move(ins);
+    }
+    spdlog::info("step {} {}: deletion AUC {:.4f} (raw {:.4f}), insertion AUC {:.4f} (raw {:.4f}){}", step, r.name,
+                 r.mean(&SeedAucs::deletion), r.mean(&SeedAucs::deletion_raw), r.mean(&SeedAucs::insertion),
+                 r.mean(&SeedAucs::insertion_raw),
+                 r.seeds.size() > 1 ? ", means over " + std::to_string(r.seeds.size()) + " mask seeds" : "");
   }
+  progress.finish();
   // writers
-  char sub[32];
-  std::snprintf(sub, sizeof sub, "saliency/step_%03d", step);
-  const std::string out = run.path(sub);
+  const std::string out = run.path("saliency/" + step_name(step));
   ensure_dir(out);
   const cv::Mat final_img = read_image(run.path("final.png"));
   CsvWriter curves(out + "/curves.csv", {"method", "curve", "fraction", "score", "normalised"});
@@ -107,7 +238,7 @@ std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& mo
   std::vector<Series> del, ins, del_n, ins_n;
   Summary summary;
   for (const auto& r : res) {
-    at::Tensor m = r.map.to(at::kCPU).to(at::kFloat).contiguous();
+    at::Tensor m = r.map().to(at::kCPU).to(at::kFloat).contiguous();
     const std::string name = safe_name(r.name);
     write_npy(out + "/" + name + ".npy", m.data_ptr<float>(), {m.size(0), m.size(1)});
     std::vector<float> v(m.data_ptr<float>(), m.data_ptr<float>() + m.numel());
@@ -124,7 +255,8 @@ std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& mo
         curves.end_row();
       }
     }
-    auc.cell(r.name).cell(r.deletion.auc).cell(r.insertion.auc).cell(r.deletion.auc_raw).cell(r.insertion.auc_raw);
+    auc.cell(r.name).cell(r.mean(&SeedAucs::deletion)).cell(r.mean(&SeedAucs::insertion));
+    auc.cell(r.mean(&SeedAucs::deletion_raw)).cell(r.mean(&SeedAucs::insertion_raw));
     auc.end_row();
     char auc_d[48], auc_i[48];
     std::snprintf(auc_d, sizeof auc_d, " (AUC %.3f, normalised %.3f)", r.deletion.auc_raw, r.deletion.auc);
@@ -133,12 +265,14 @@ std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& mo
     ins.push_back({r.name + auc_i, r.insertion.fraction, r.insertion.score, {}});
     del_n.push_back({r.name, r.deletion.fraction, r.deletion.normalised, {}});
     ins_n.push_back({r.name, r.insertion.fraction, r.insertion.normalised, {}});
-    const std::string key = "saliency.step_" + std::to_string(step) + "." + r.name;
-    summary.set(key + ".deletion_auc", r.deletion.auc);
-    summary.set(key + ".insertion_auc", r.insertion.auc);
-    summary.set(key + ".deletion_auc_raw", r.deletion.auc_raw);
-    summary.set(key + ".insertion_auc_raw", r.insertion.auc_raw);
+    const std::string key = "saliency." + step_name(step) + "." + r.name;
+    for (const auto& [suffix, field] : kAucFields) {
+      summary.set(key + "." + suffix, r.mean(field));
+      if (r.seeds.size() > 1) summary.set(key + "." + suffix + "_sd", r.sd(field));
+    }
   }
+  write_seed_spread(out, "saliency." + step_name(step), res, o, summary);
+  if (convergence.map.defined()) write_convergence(out, "saliency." + step_name(step), convergence, summary);
   curves.commit();
   auc.commit();
   write_plot(out + "/deletion.png", del, "Deletion (lower AUC = better saliency), step " + std::to_string(step),
@@ -173,10 +307,12 @@ void saliency_run(const std::string& run_dir, const std::string& model_dir, cons
   for (int step : steps) {
     for (const auto& r : explain_step(o, model, run, step, true)) {
       table.cell(static_cast<int64_t>(step)).cell(run.timesteps[static_cast<size_t>(step)]).cell(r.name);
-      table.cell(r.deletion.auc).cell(r.insertion.auc).cell(r.deletion.auc_raw).cell(r.insertion.auc_raw);
+      table.cell(r.mean(&SeedAucs::deletion)).cell(r.mean(&SeedAucs::insertion));
+      table.cell(r.mean(&SeedAucs::deletion_raw)).cell(r.mean(&SeedAucs::insertion_raw));
       table.end_row();
-      for (const auto& [series, value] : {std::pair<std::map<std::string, Series>*, double>{&del, r.deletion.auc},
-                                          {&ins, r.insertion.auc}}) {
+      for (const auto& [series, value] :
+           {std::pair<std::map<std::string, Series>*, double>{&del, r.mean(&SeedAucs::deletion)},
+            {&ins, r.mean(&SeedAucs::insertion)}}) {
         Series& sr = (*series)[r.name];
         sr.name = r.name;
         sr.x.push_back(step);
@@ -213,14 +349,11 @@ Summary saliency_prompt_set(const GenerationSpec& base, const std::string& promp
                            const RunFolder run = RunFolder::load(dir);
                            for (const auto& r : explain_step(o, model, run, chosen_step(o, run), session.quiet)) {
                              per.cell(static_cast<int64_t>(item.index)).cell(item.seed).cell(item.prompt).cell(r.name);
-                             per.cell(r.deletion.auc).cell(r.insertion.auc);
-                             per.cell(r.deletion.auc_raw).cell(r.insertion.auc_raw);
+                             per.cell(r.mean(&SeedAucs::deletion)).cell(r.mean(&SeedAucs::insertion));
+                             per.cell(r.mean(&SeedAucs::deletion_raw)).cell(r.mean(&SeedAucs::insertion_raw));
                              per.end_row();
                              const std::string key = "saliency." + r.name;
-                             agg.add(key + ".deletion_auc", r.deletion.auc);
-                             agg.add(key + ".insertion_auc", r.insertion.auc);
-                             agg.add(key + ".deletion_auc_raw", r.deletion.auc_raw);
-                             agg.add(key + ".insertion_auc_raw", r.insertion.auc_raw);
+                             for (const auto& [suffix, field] : kAucFields) agg.add(key + "." + suffix, r.mean(field));
                              agg.add_curve(key + ".deletion_auc", r.deletion.fraction, r.deletion.score);
                              agg.add_curve(key + ".insertion_auc", r.insertion.fraction, r.insertion.score);
                            }
@@ -252,8 +385,10 @@ void relevance_run(const std::string& run_dir, const std::string& model_dir, con
   std::vector<Series> series(words.size());
   for (size_t k = 0; k < words.size(); ++k) series[k].name = words[k].text;
   std::vector<double> peak(words.size(), -1), peak_step(words.size(), 0);
+  Progress progress("relevance", run.steps, session.quiet);
   for (int st = 0; st < run.steps; ++st) {
     at::Tensor rel = token_relevance(study::load_step(model, run, st));
+    progress.tick("step " + std::to_string(st));
     std::vector<double> per;
     double total = 0;
     for (const auto& w : words) {
@@ -271,6 +406,7 @@ void relevance_run(const std::string& run_dir, const std::string& model_dir, con
       if (v > peak[k]) peak[k] = v, peak_step[k] = st;
     }
   }
+  progress.finish();
   ensure_dir(run.path("tables"));
   csv.commit();
   ensure_dir(run.path("plots"));

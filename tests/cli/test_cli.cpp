@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test_support.h"
+#include "util/python_run.h"
 
 using ds_test::quote;
 using ds_test::run_command;
@@ -315,12 +316,12 @@ TEST_CASE("saliency --steps explains several steps in one call: table, figures, 
   CHECK(fs::exists(run + "/saliency/step_002/auc.csv"));
   CHECK_FALSE(fs::exists(run + "/saliency/step_001"));
   const auto summary = nlohmann::json::parse(ds_test::read_text(run + "/summary.json"));
-  CHECK(summary.contains("saliency.step_0.df-rise.deletion_auc"));
-  CHECK(summary.contains("saliency.step_2.random.insertion_auc"));
+  CHECK(summary.contains("saliency.step_000.df-rise.deletion_auc"));  // keys named as the folders
+  CHECK(summary.contains("saliency.step_002.random.insertion_auc"));
   // the same step alone gives the same numbers
   REQUIRE(ds(sal + "--step 2").exit_code == 0);
-  CHECK(nlohmann::json::parse(ds_test::read_text(run + "/summary.json"))["saliency.step_2.df-cam.deletion_auc"] ==
-        summary["saliency.step_2.df-cam.deletion_auc"]);
+  CHECK(nlohmann::json::parse(ds_test::read_text(run + "/summary.json"))["saliency.step_002.df-cam.deletion_auc"] ==
+        summary["saliency.step_002.df-cam.deletion_auc"]);
   for (const auto& [args, want] : std::vector<std::pair<std::string, std::string>>{
            {"--steps 0,9", "--steps"}, {"--steps 0,2 --step 1", "give --step or --steps, not both"}}) {
     auto bad = ds(sal + args);
@@ -473,4 +474,60 @@ TEST_CASE("broken packages, inputs and arrays end in one line naming the file, e
   r = ds("report " + quote(clean) + " -q -o " + quote(tmp.str() + "/report.html"));
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("latents.npy: does not belong to") != std::string::npos);
+}
+
+TEST_CASE("saliency --mask-seeds: means, spread, ranking agreement and DF-RISE convergence, recomputed with numpy/scipy",
+          "[cli]") {
+  TempDir tmp("cli-mask-seeds");
+  const std::string run = tmp.str() + "/run";
+  REQUIRE(ds("generate -m " + quote(kPkg) + " -p " + quote("a red circle") + " --steps 3 --scheduler ddim -g 3" +
+             " --threads 1 -q -o " + quote(run))
+              .exit_code == 0);
+  auto r = ds("saliency --run " + quote(run) + " --step 1 --samples 16 --batch 8 --k 4 --mask-seeds 3 --seed 5 --threads 1 -q");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const std::string py = R"(
+import csv, itertools, json, numpy as np
+from scipy.stats import spearmanr, pearsonr
+run = ")" + run + R"("
+d = run + "/saliency/step_001"
+s = json.load(open(run + "/summary.json"))
+rows = list(csv.DictReader(open(d + "/mask_seeds.csv")))
+methods = list(dict.fromkeys(r["method"] for r in rows))
+assert methods == ["attention", "df-rise", "df-cam", "random"], methods
+assert [r["seed"] for r in rows if r["method"] == "df-rise"] == ["5", "6", "7"]
+fields = ["deletion_auc", "insertion_auc", "deletion_auc_raw", "insertion_auc_raw"]
+vals = {m: {f: [float(r[f]) for r in rows if r["method"] == m] for f in fields} for m in methods}
+for m in methods:
+    for f in fields:
+        k = f"saliency.step_001.{m}.{f}"
+        assert abs(s[k] - np.mean(vals[m][f])) < 1e-12, k
+        if len(vals[m][f]) > 1:
+            assert abs(s[k + "_sd"] - np.std(vals[m][f], ddof=1)) < 1e-12, k
+        else:
+            assert k + "_sd" not in s, k
+for curve, pick in (("deletion", np.argmin), ("insertion", np.argmax)):
+    f = curve + "_auc"
+    best = methods[pick([np.mean(vals[m][f]) for m in methods])]
+    per_seed = [methods[pick([vals[m][f][i if len(vals[m][f]) > 1 else 0] for m in methods])] for i in range(3)]
+    assert abs(s[f"saliency.step_001.{curve}_best_agreement"] - np.mean([b == best for b in per_seed])) < 1e-12
+seeds = np.load(d + "/df-rise_seeds.npy")
+assert seeds.shape[0] == 3 and np.array_equal(seeds[0], np.load(d + "/df-rise.npy"))
+pair = np.mean([spearmanr(seeds[a].ravel(), seeds[b].ravel()).correlation for a, b in itertools.combinations(range(3), 2)])
+assert abs(s["saliency.step_001.df-rise.seed_spearman"] - pair) < 1e-9
+conv = np.load(d + "/df-rise_convergence.npy")
+crow = list(csv.DictReader(open(d + "/df-rise_convergence.csv")))
+assert [int(r["masks"]) for r in crow] == [2, 4, 8] and conv.shape[0] == 4
+assert np.array_equal(conv[-1], seeds[0])
+for i, r in enumerate(crow):
+    a, b = conv[i].ravel().astype(np.float64), conv[-1].ravel().astype(np.float64)
+    assert abs(float(r["spearman"]) - spearmanr(a, b).correlation) < 1e-9, r
+    assert abs(float(r["pearson"]) - pearsonr(a, b)[0]) < 1e-6, r
+assert abs(s["saliency.step_001.df-rise.convergence_spearman_half"] - float(crow[-1]["spearman"])) < 1e-12
+print("mask seeds match")
+)";
+  CHECK(ds_test::run_python(tmp, py).find("mask seeds match") != std::string::npos);
+  auto bad = ds("saliency --run " + quote(run) + " --step 1 --mask-seeds 0 -q");
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.output.find("--mask-seeds") != std::string::npos);
 }

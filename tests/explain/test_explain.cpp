@@ -111,6 +111,16 @@ TEST_CASE("insertion/deletion curves and the methods on the tiny package", "[exp
 
   at::Tensor r1 = df_rise(s, 24, 8, "structure", 5, true), r2 = df_rise(s, 24, 8, "structure", 5, true);
   CHECK(at::equal(r1, r2));  // seeded
+  // the masks are drawn one at a time: the map does not depend on --batch, and the map after n of N masks is the
+  // map of n masks
+  CHECK(at::allclose(df_rise(s, 24, 5, "structure", 5, true), r1, 1e-5, 1e-5));
+  const DfRiseResult cp = df_rise_checkpoints(s, 24, 8, "structure", 5, true, {12, 6, 0, 24, 30});
+  CHECK(cp.checkpoints == std::vector<int>{6, 12});  // only counts below N, sorted
+  REQUIRE(cp.at_checkpoints.size() == 2);
+  CHECK(at::allclose(cp.at_checkpoints[0], df_rise(s, 6, 4, "structure", 5, true), 1e-5, 1e-5));
+  CHECK(at::allclose(cp.at_checkpoints[1], df_rise(s, 12, 8, "structure", 5, true), 1e-5, 1e-5));
+  CHECK(at::allclose(cp.map, r1, 1e-5, 1e-5));
+  CHECK_FALSE(at::allclose(df_rise(s, 24, 8, "structure", 6, true), r1, 1e-3, 1e-3));  // another seed, other masks
   CHECK(r1.sizes() == at::IntArrayRef({8, 8}));
   CHECK(r1.min().item<float>() >= 0.f);
   CHECK(r1.max().item<float>() <= 1.f);

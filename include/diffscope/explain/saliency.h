@@ -46,8 +46,18 @@ void check_similarity(const std::string& kind);
 
 /// DF-RISE: N random RISE masks (cells of a coarse grid kept with p = 0.5, upsampled with a random shift) applied
 /// to x_t; each masked latent's x0 estimate is scored against the unmasked one; saliency = sum(mask * score) / (N p),
-/// ReLU, min-max. [h,w]
+/// ReLU, min-max. The masks are drawn one at a time from `seed` (independent of `batch`). [h,w]
 at::Tensor df_rise(const StepContext& s, int samples, int batch, const std::string& sim, uint64_t seed, bool quiet);
+
+/// DF-RISE with the map also taken after the first `checkpoints` masks (those in 1..samples-1): the masks are drawn
+/// one at a time from the seed, so the map after n masks is df_rise with samples = n, whatever --batch is.
+struct DfRiseResult {
+  at::Tensor map;                         ///< after all `samples` masks [h,w]
+  std::vector<int> checkpoints;           ///< mask counts, ascending
+  std::vector<at::Tensor> at_checkpoints; ///< the map after each [h,w]
+};
+DfRiseResult df_rise_checkpoints(const StepContext& s, int samples, int batch, const std::string& sim, uint64_t seed,
+                                 bool quiet, const std::vector<int>& checkpoints);
 
 /// DF-CAM: Grad-CAM over the UNet's block outputs, from d sum(guided noise) / d features, halves combined as
 /// g_u + w (g_c - g_u) (and the activations likewise); per block ReLU(sum_k mean(G_k) A_k), upsampled, summed,

@@ -21,10 +21,13 @@ struct SaliencyOptions {
   double step_frac = 0.5;
   int samples = 500, batch = 16, k = 64;
   uint64_t seed = 0;                    ///< masks and the random baseline
+  int mask_seeds = 1;                   ///< df-rise and random repeated with seeds seed..seed+N-1: keys are means, _sd
 };
 
 /// Explains one step of the run in `run_dir` (model: `model_dir`, else the one run.json names): maps, curves and
-/// AUCs under run_dir/saliency/step_NNN/, keys saliency.step_N.<method>.* merged into run_dir/summary.json. With
+/// AUCs under run_dir/saliency/step_NNN/, keys saliency.step_NNN.<method>.* merged into run_dir/summary.json (with
+/// mask_seeds > 1: means over the seeds, their _sd, mask_seeds.csv and the best-method agreement); DF-RISE's
+/// convergence in the number of masks in df-rise_convergence.{csv,npy}. With
 /// options.steps, every listed step in one call (the model loaded once), plus the step x method table
 /// saliency/over_steps.csv and the AUC-against-step figures saliency/{deletion,insertion}_over_steps.png.
 void saliency_run(const std::string& run_dir, const std::string& model_dir, const SaliencyOptions& options,
