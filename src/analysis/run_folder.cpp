@@ -4,6 +4,7 @@
 #include "diffscope/util/sha256.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include <cmath>
 #include <filesystem>
@@ -212,7 +213,7 @@ std::vector<int> parse_steps(const std::string& spec, int steps, const std::stri
     return all;
   }
   auto bad = [&] {
-    return Error(option + " " + spec + ": expected all, K, A:B (B exclusive) or fractions like 0.0:0.3 of " +
+    return Error(option + " " + spec + ": expected all, K, A:B (B exclusive), A:B:STRIDE or fractions like 0.0:0.3 of " +
                  std::to_string(steps) + " steps");
   };
   std::vector<int> out;
@@ -245,9 +246,21 @@ std::vector<int> parse_steps(const std::string& spec, int steps, const std::stri
     if (k < 0 || k >= steps) throw bad();
     return {k};
   }
+  // A:B or A:B:S (Python's slice: every S-th step from A, B exclusive)
+  const auto colon2 = spec.find(':', colon + 1);
+  int stride = 1;
+  if (colon2 != std::string::npos) {
+    const std::string st = spec.substr(colon2 + 1);
+    if (st.empty() || st.size() > 6 || !std::all_of(st.begin(), st.end(), [](unsigned char c) { return std::isdigit(c); }))
+      throw bad();
+    stride = std::stoi(st);
+    if (stride < 1) throw bad();
+  }
   const int a = std::max(0, parse_bound(spec.substr(0, colon), false));
-  const int b = std::min(steps, parse_bound(spec.substr(colon + 1), true));
-  for (int i = a; i < b; ++i) out.push_back(i);
+  const int b = std::min(steps, parse_bound(spec.substr(colon + 1, colon2 == std::string::npos ? std::string::npos
+                                                                                                : colon2 - colon - 1),
+                                            true));
+  for (int i = a; i < b; i += stride) out.push_back(i);
   if (out.empty()) throw bad();
   return out;
 }

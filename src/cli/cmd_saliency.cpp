@@ -39,8 +39,8 @@ Runner setup_saliency(CLI::App& app) {
   app.add_option("-m,--model", o->model, "model package (default: the one named in run.json)");
   o->step_option = app.add_option("--step", o->step, "the denoising step to explain (default: --step-frac of the run)");
   app.add_option("--steps", o->s.steps,
-                 "several steps of one run in one call: 0,6,12, all, A:B or fractions 0.0:0.5 (a step x method AUC "
-                 "table and AUC-over-steps figures)");
+                 "several steps in one call: 0,6,12, all, A:B or fractions 0.0:0.5 (a step x method AUC table and "
+                 "AUC-over-steps figures; with --prompts, means and 95% intervals over the set)");
   app.add_option("--step-frac", o->s.step_frac, "which step, as a fraction of the run (default 0.5)")->default_val(0.5);
   app.add_option("--methods", o->s.methods, "attention, df-rise, df-cam (a random baseline is always added)")
       ->delimiter(',');
@@ -67,7 +67,9 @@ Runner setup_saliency(CLI::App& app) {
   add_examples(app, {"diffscope saliency --run runs/demo --step 12",
                      "diffscope saliency --run runs/demo --methods df-rise --samples 2000 --similarity ssim",
                      "diffscope saliency --run runs/demo --steps 0,4,8,12,16,20,24 --samples 200 --k 32",
-                     "diffscope saliency --prompts tests/data/shapes_prompts.txt -o runs/saliency-set --samples 200"});
+                     "diffscope saliency --prompts tests/data/shapes_prompts.txt -o runs/saliency-set --samples 200",
+                     "diffscope saliency --prompts tests/data/saliency_prompts.txt -o runs/sal-steps --steps 0:25:4 "
+                     "--mask-seeds 3 --samples 100 --k 32"});
   return [o] {
     if (o->step_option->count()) o->s.step = o->step;
     o->g.x0_every = 0;

@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -82,21 +83,9 @@ int chosen_step(const SaliencyOptions& o, const RunFolder& run) {
   return o.step ? *o.step : static_cast<int>(std::lround(o.step_frac * (run.steps - 1)));
 }
 
-/// "0,6,12" or a parse_steps selection ("all", "K", "A:B", fractions), against the run's steps.
+/// --steps against the run's steps: "0,6,12", "all", "A:B", "A:B:S", fractions, or a comma list of those.
 std::vector<int> listed_steps(const std::string& spec, const RunFolder& run) {
-  if (spec.find(',') == std::string::npos) return parse_steps(spec, run.steps, "--steps");
-  std::vector<int> out;
-  size_t at = 0;
-  while (at <= spec.size()) {
-    const size_t comma = std::min(spec.find(',', at), spec.size());
-    const std::string item = spec.substr(at, comma - at);
-    const auto one = parse_steps(item, run.steps, "--steps");
-    if (one.size() != 1 || item.find(':') != std::string::npos)
-      throw Error("--steps " + spec + ": expected step numbers separated by commas, e.g. 0,6,12");
-    out.push_back(one[0]);
-    at = comma + 1;
-  }
-  return out;
+  return parse_steps(spec, run.steps, "--steps");
 }
 
 const std::pair<const char*, double SeedAucs::*> kAucFields[] = {{"deletion_auc", &SeedAucs::deletion},
@@ -337,30 +326,78 @@ void saliency_run(const std::string& run_dir, const std::string& model_dir, cons
 Summary saliency_prompt_set(const GenerationSpec& base, const std::string& prompts_file, const std::string& out,
                             const SaliencyOptions& o, const Session& session) {
   if (out.empty()) throw Error("--out: required with --prompts");
-  if (!o.steps.empty()) throw Error("saliency: --steps explains several steps of one run (--run); with --prompts give --step or --step-frac");
+  if (!o.steps.empty() && o.step) throw Error("saliency: give --step or --steps, not both");
   const OutputFolder claimed = claim_output_folder(out, base.overwrite);
   const auto items = read_prompt_file(prompts_file, base.seed);
   const Model model = study::load_model(base.model, session);
-  CsvWriter per(out + "/saliency_prompts.csv", {"index", "seed", "prompt", "method", "deletion_auc", "insertion_auc",
-                                                "deletion_auc_raw", "insertion_auc_raw"});
+  const bool over_steps = !o.steps.empty();
+  CsvWriter per(out + "/saliency_prompts.csv", {"index", "seed", "prompt", "step", "method", "deletion_auc",
+                                                "insertion_auc", "deletion_auc_raw", "insertion_auc_raw"});
   SummaryAggregate agg;
+  std::vector<int> steps_seen;
+  std::vector<std::string> methods_seen;
   study::for_each_prompt(model, base, items, out, session, "saliency", true,
                          [&](const PromptItem& item, const std::string& dir) {
                            const RunFolder run = RunFolder::load(dir);
-                           for (const auto& r : explain_step(o, model, run, chosen_step(o, run), session.quiet)) {
-                             per.cell(static_cast<int64_t>(item.index)).cell(item.seed).cell(item.prompt).cell(r.name);
-                             per.cell(r.mean(&SeedAucs::deletion)).cell(r.mean(&SeedAucs::insertion));
-                             per.cell(r.mean(&SeedAucs::deletion_raw)).cell(r.mean(&SeedAucs::insertion_raw));
-                             per.end_row();
-                             const std::string key = "saliency." + r.name;
-                             for (const auto& [suffix, field] : kAucFields) agg.add(key + "." + suffix, r.mean(field));
-                             agg.add_curve(key + ".deletion_auc", r.deletion.fraction, r.deletion.score);
-                             agg.add_curve(key + ".insertion_auc", r.insertion.fraction, r.insertion.score);
+                           const std::vector<int> steps =
+                               over_steps ? listed_steps(o.steps, run) : std::vector<int>{chosen_step(o, run)};
+                           for (int step : steps) {
+                             if (std::find(steps_seen.begin(), steps_seen.end(), step) == steps_seen.end())
+                               steps_seen.push_back(step);
+                             for (const auto& r : explain_step(o, model, run, step, session.quiet)) {
+                               if (std::find(methods_seen.begin(), methods_seen.end(), r.name) == methods_seen.end())
+                                 methods_seen.push_back(r.name);
+                               per.cell(static_cast<int64_t>(item.index)).cell(item.seed).cell(item.prompt);
+                               per.cell(static_cast<int64_t>(step)).cell(r.name);
+                               per.cell(r.mean(&SeedAucs::deletion)).cell(r.mean(&SeedAucs::insertion));
+                               per.cell(r.mean(&SeedAucs::deletion_raw)).cell(r.mean(&SeedAucs::insertion_raw));
+                               per.end_row();
+                               const std::string key =
+                                   "saliency." + (over_steps ? step_name(step) + "." : std::string()) + r.name;
+                               for (const auto& [suffix, field] : kAucFields) agg.add(key + "." + suffix, r.mean(field));
+                               if (over_steps) continue;
+                               agg.add_curve(key + ".deletion_auc", r.deletion.fraction, r.deletion.score);
+                               agg.add_curve(key + ".insertion_auc", r.insertion.fraction, r.insertion.score);
+                             }
                            }
                          });
   per.commit();
   Summary summary;
   agg.write_to(summary);
+  summary.set_count("prompts", static_cast<int64_t>(items.size()));
+  if (over_steps) {
+    // the step x method table of means with their 95% bootstrap intervals, and the mean AUC against the step
+    std::sort(steps_seen.begin(), steps_seen.end());
+    const auto n = summary.numbers();
+    auto get = [&](const std::string& k) {
+      auto it = n.find(k);
+      return it == n.end() ? std::nan("") : it->second;
+    };
+    CsvWriter table(out + "/over_steps.csv", {"step", "method", "n", "deletion_auc", "deletion_auc_ci95_lo",
+                                               "deletion_auc_ci95_hi", "insertion_auc", "insertion_auc_ci95_lo",
+                                               "insertion_auc_ci95_hi"});
+    std::vector<Series> del, ins;
+    for (const auto& m : methods_seen) {
+      Series d{m, {}, {}, {}}, i{m, {}, {}, {}};
+      for (int step : steps_seen) {
+        const std::string k = "saliency." + step_name(step) + "." + m;
+        table.cell(static_cast<int64_t>(step)).cell(m).cell(get(k + ".deletion_auc.n"));
+        for (const char* c : {".deletion_auc", ".insertion_auc"})
+          table.cell(get(k + c + ".mean")).cell(get(k + c + ".ci95_lo")).cell(get(k + c + ".ci95_hi"));
+        table.end_row();
+        d.x.push_back(step), d.y.push_back(get(k + ".deletion_auc.mean"));
+        i.x.push_back(step), i.y.push_back(get(k + ".insertion_auc.mean"));
+      }
+      del.push_back(d), ins.push_back(i);
+    }
+    table.commit();
+    summary.write(out + "/summary.json");
+    write_plot(out + "/deletion_over_steps.png", del, "Mean deletion AUC over the denoising steps (lower = better saliency)",
+               "step (0-based)", "normalised deletion AUC, mean over prompts");
+    write_plot(out + "/insertion_over_steps.png", ins, "Mean insertion AUC over the denoising steps (higher = better saliency)",
+               "step (0-based)", "normalised insertion AUC, mean over prompts");
+    return summary;
+  }
   // the AUC of the normalised mean curve (how X-Diffusion reports a set), beside the mean of per-prompt AUCs
   std::vector<Series> dplot, iplot;
   for (const auto& key : agg.curve_keys()) {
@@ -370,7 +407,6 @@ Summary saliency_prompt_set(const GenerationSpec& base, const std::string& promp
     const std::string method = key.substr(9, key.rfind('.') - 9);  // saliency.<method>.<curve>_auc
     (is_del ? dplot : iplot).push_back({method, x, y});
   }
-  summary.set_count("prompts", static_cast<int64_t>(items.size()));
   summary.write(out + "/summary.json");
   write_plot(out + "/deletion_mean.png", dplot, "Mean deletion curves", "fraction deleted", "similarity");
   write_plot(out + "/insertion_mean.png", iplot, "Mean insertion curves", "fraction inserted", "similarity");

@@ -72,6 +72,12 @@ TEST_CASE("step selections", "[analysis]") {
   CHECK(parse_steps("-1", 4) == std::vector<int>{3});
   CHECK(parse_steps("0.0:0.5", 10) == std::vector<int>{0, 1, 2, 3, 4});
   CHECK(parse_steps("0.5:1.0", 4) == std::vector<int>{2, 3});
+  CHECK(parse_steps("0:25:4", 25) == std::vector<int>{0, 4, 8, 12, 16, 20, 24});  // Python's range(0, 25, 4)
+  CHECK(parse_steps("1::2", 6) == std::vector<int>{1, 3, 5});
+  CHECK(parse_steps("0:24:4,24", 25) == std::vector<int>{0, 4, 8, 12, 16, 20, 24});
+  CHECK_THROWS_AS(parse_steps("0:8:0", 10), Error);
+  CHECK_THROWS_AS(parse_steps("0:8:x", 10), Error);
+  CHECK_THROWS_AS(parse_steps("0:8:", 10), Error);
   CHECK_THROWS_WITH(parse_steps("7", 4), Catch::Contains("--steps 7: expected"));
   CHECK_THROWS_AS(parse_steps("3:1", 4), Error);
   CHECK_THROWS_AS(parse_steps("x:y", 4), Error);

@@ -98,3 +98,49 @@ TEST_CASE("a recorded step reads back as the latent the loop held", "[study]") {
   CHECK_THROWS_WITH(study::load_step(m, run, 3), Catch::Contains("the run has steps 0..2"));
   CHECK(study::run_model_dir(run, "") == DS_TEST_PACKAGE_DIR);
 }
+
+#include "diffscope/metrics/metrics.h"
+#include "diffscope/study/saliency_study.h"
+#include "diffscope/util/csv.h"
+
+TEST_CASE("saliency over a prompt set and several steps: per-step means with 95% intervals", "[study]") {
+  ds_test::TempDir dir("sal-steps");
+  const std::string prompts = dir.str() + "/p.txt";
+  ds_test::write_text(prompts, "1\ta red circle\n2\ta blue square\n3\ta red square\n");
+  GenerationSpec g = tiny_spec(dir.str() + "/set");
+  g.guidance = 3.0;
+  SaliencyOptions o;
+  o.steps = "0:3:2";  // steps 0 and 2
+  o.methods = {"attention", "df-rise"};
+  o.samples = 8;
+  o.batch = 8;
+  o.k = 2;
+  const Summary s = saliency_prompt_set(g, prompts, g.out, o, kQuiet);
+  const auto n = s.numbers();
+  const auto per = read_csv(g.out + "/saliency_prompts.csv");
+  REQUIRE(per.size() == 1 + 3 * 2 * 3);  // header + 3 prompts x 2 steps x (attention, df-rise, random)
+  CHECK(per[0] == std::vector<std::string>{"index", "seed", "prompt", "step", "method", "deletion_auc", "insertion_auc",
+                                           "deletion_auc_raw", "insertion_auc_raw"});
+  const auto table = read_csv(g.out + "/over_steps.csv");
+  REQUIRE(table.size() == 1 + 3 * 2);  // header + 3 methods x 2 steps
+  for (size_t i = 1; i < table.size(); ++i) {
+    const std::string step = table[i][0], method = table[i][1];
+    std::vector<double> del, ins;
+    for (size_t j = 1; j < per.size(); ++j)
+      if (per[j][3] == step && per[j][4] == method) del.push_back(std::stod(per[j][5])), ins.push_back(std::stod(per[j][6]));
+    REQUIRE(del.size() == 3);
+    const std::string key = "saliency.step_00" + step + "." + method;
+    double mean = (del[0] + del[1] + del[2]) / 3;
+    CHECK(n.at(key + ".deletion_auc.mean") == Approx(mean).epsilon(1e-12));
+    CHECK(std::stod(table[i][3]) == Approx(mean).epsilon(1e-12));
+    CHECK(std::stod(table[i][2]) == 3);
+    const metrics::Interval ci = metrics::bootstrap_mean_interval(del);
+    CHECK(std::stod(table[i][4]) == Approx(ci.lo).epsilon(1e-12));
+    CHECK(std::stod(table[i][5]) == Approx(ci.hi).epsilon(1e-12));
+    CHECK(std::stod(table[i][6]) == Approx((ins[0] + ins[1] + ins[2]) / 3).epsilon(1e-12));
+  }
+  CHECK(std::filesystem::exists(g.out + "/deletion_over_steps.png"));
+  CHECK(std::filesystem::exists(g.out + "/insertion_over_steps.svg"));
+  o.step = 1;  // --step and --steps together
+  CHECK_THROWS_WITH(saliency_prompt_set(g, prompts, dir.str() + "/other", o, kQuiet), Catch::Contains("not both"));
+}

@@ -58,7 +58,7 @@ struct RunFolder {
 };
 
 /// Parses a step selection against `steps` steps: "all", "K", "A:B" (B exclusive, Python-style, negatives count
-/// from the end), fractions "0.0:0.3" of the run, or a comma list of those ("0,6,12", "0:3,20") as their union. Error naming the option when empty or malformed.
+/// from the end), "A:B:S" (every S-th), fractions "0.0:0.3" of the run, or a comma list of those ("0,6,12", "0:3,20") as their union. Error naming the option when empty or malformed.
 std::vector<int> parse_steps(const std::string& spec, int steps, const std::string& option = "--steps");
 
 /// Stable per-word summary keys: the word itself, then "word#2", "word#3" for its repeats.

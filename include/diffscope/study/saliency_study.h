@@ -17,7 +17,7 @@ struct SaliencyOptions {
   std::string word;                     ///< also this word's attention map as a saliency
   std::string similarity = "structure";
   std::optional<int> step;              ///< the step to explain; unset: step_frac of the run
-  std::string steps;                    ///< several steps in one call: "0,6,12", "all", "A:B", "0.0:0.5" (run mode)
+  std::string steps;                    ///< several steps in one call: "0,6,12", "all", "A:B", "0.0:0.5"
   double step_frac = 0.5;
   int samples = 500, batch = 16, k = 64;
   uint64_t seed = 0;                    ///< masks and the random baseline
@@ -35,7 +35,9 @@ void saliency_run(const std::string& run_dir, const std::string& model_dir, cons
 
 /// Generates every prompt of `prompts_file` from `base` into out/NNN, explains the chosen step of each, and writes
 /// out/saliency_prompts.csv, the mean curves and out/summary.json (saliency.<method>.{deletion,insertion}_auc
-/// {,_raw}.{mean,std,n} and .mean_curve: the normalised AUC of the mean curve). Returns that summary.
+/// {,_raw}.{mean,std,n} and .mean_curve: the normalised AUC of the mean curve). With options.steps, every listed
+/// step of each run: keys saliency.step_NNN.<method>.*, out/over_steps.csv (means and 95% bootstrap intervals per
+/// step and method) and out/{deletion,insertion}_over_steps.png. Returns that summary.
 Summary saliency_prompt_set(const GenerationSpec& base, const std::string& prompts_file, const std::string& out,
                             const SaliencyOptions& options, const Session& session);
 
