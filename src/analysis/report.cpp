@@ -14,6 +14,7 @@
 #include "diffscope/analysis/run_folder.h"
 #include "diffscope/analysis/summary.h"
 #include "diffscope/util/atomic_file.h"
+#include "diffscope/util/xml.h"
 #include "diffscope/util/csv.h"
 #include "diffscope/util/error.h"
 #include "diffscope/util/image.h"
@@ -269,8 +270,7 @@ ReportInfo write_report(const std::vector<std::string>& dirs, const std::string&
   const size_t t_at = tpl.find("@TITLE@"), d_at = tpl.find("@DATA@");
   if (t_at == std::string::npos || d_at == std::string::npos || t_at > d_at)
     throw Error("report: the page template lacks its slots", kExitFailure);
-  std::string esc;
-  for (char c : title) esc += c == '<' ? std::string("&lt;") : c == '&' ? std::string("&amp;") : std::string(1, c);
+  const std::string esc = xml_escape(title);
   const std::string page = tpl.substr(0, t_at) + esc + tpl.substr(t_at + 7, d_at - t_at - 7) + json + tpl.substr(d_at + 6);
   if (fs::path(out_html).has_parent_path()) ensure_dir(fs::path(out_html).parent_path().string());
   write_file_atomic(out_html, page);

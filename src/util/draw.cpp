@@ -45,12 +45,6 @@ void text_left(cv::Mat& img, const std::string& text, cv::Point left_mid, double
   cv::putText(img, text, {left_mid.x, left_mid.y + s.height / 2}, kFont, scale, colour, thickness, cv::LINE_AA);
 }
 
-std::string xml_escape(const std::string& t) {
-  std::string o;
-  for (char c : t) o += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : c == '"' ? "&quot;" : std::string(1, c);
-  return o;
-}
-
 std::string svg_colour(const cv::Scalar& bgr) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "#%02x%02x%02x", int(bgr[2]), int(bgr[1]), int(bgr[0]));

@@ -26,9 +26,6 @@ void text_centred(cv::Mat& img, const std::string& text, cv::Point centre, doubl
 void text_left(cv::Mat& img, const std::string& text, cv::Point left_mid, double scale, int thickness,
                const cv::Scalar& colour);
 
-/// `t` with <, >, & and " escaped for SVG/XML text and attributes.
-std::string xml_escape(const std::string& t);
-
 /// "#rrggbb" for a BGR colour.
 std::string svg_colour(const cv::Scalar& bgr);
 

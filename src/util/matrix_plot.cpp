@@ -8,6 +8,7 @@
 
 #include "diffscope/util/atomic_file.h"
 #include "diffscope/util/error.h"
+#include "diffscope/util/xml.h"
 #include "util/draw.h"
 
 namespace diffscope {
@@ -144,11 +145,11 @@ std::string matrix_plot_svg(const MatrixFigure& f) {
                   std::to_string(height) + "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n";
   s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   s += "<text x=\"" + std::to_string(l.width / 2) + "\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">" +
-       draw::xml_escape(f.title) + "</text>\n";
+       xml_escape(f.title) + "</text>\n";
   for (int r = 0; r < l.rows; ++r) {
     const int y = l.top + r * l.cell_h;
     s += "<text x=\"" + std::to_string(l.left - 8) + "\" y=\"" + std::to_string(y + l.cell_h / 2 + 4) +
-         "\" text-anchor=\"end\">" + draw::xml_escape(f.row_labels[static_cast<size_t>(r)]) + "</text>\n";
+         "\" text-anchor=\"end\">" + xml_escape(f.row_labels[static_cast<size_t>(r)]) + "</text>\n";
     for (int c = 0; c < l.cols; ++c) {
       const double v = f.values[static_cast<size_t>(r)][static_cast<size_t>(c)];
       const cv::Scalar bg = colour_of(f, v);
@@ -164,14 +165,14 @@ std::string matrix_plot_svg(const MatrixFigure& f) {
   for (int c = 0; c < l.cols; ++c)
     s += "<text x=\"" + std::to_string(l.left + c * l.cell_w + l.cell_w / 2) + "\" y=\"" +
          std::to_string(grid_bottom + 17) + "\" text-anchor=\"middle\">" +
-         draw::xml_escape(f.col_labels[static_cast<size_t>(c)]) + "</text>\n";
+         xml_escape(f.col_labels[static_cast<size_t>(c)]) + "</text>\n";
   if (!f.xlabel.empty())
     s += "<text x=\"" + std::to_string(l.left + l.cols * l.cell_w / 2) + "\" y=\"" + std::to_string(grid_bottom + 42) +
-         "\" text-anchor=\"middle\">" + draw::xml_escape(f.xlabel) + "</text>\n";
+         "\" text-anchor=\"middle\">" + xml_escape(f.xlabel) + "</text>\n";
   if (!f.ylabel.empty()) {
     const int cy = l.top + l.rows * l.cell_h / 2;
     s += "<text x=\"14\" y=\"" + std::to_string(cy) + "\" text-anchor=\"middle\" transform=\"rotate(-90 14 " +
-         std::to_string(cy) + ")\">" + draw::xml_escape(f.ylabel) + "</text>\n";
+         std::to_string(cy) + ")\">" + xml_escape(f.ylabel) + "</text>\n";
   }
   // colour bar as a vertical gradient of 16 stops
   s += "<defs><linearGradient id=\"bar\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">";

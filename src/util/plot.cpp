@@ -11,6 +11,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "diffscope/util/error.h"
+#include "diffscope/util/xml.h"
 #include "util/draw.h"
 
 namespace diffscope {
@@ -241,7 +242,6 @@ cv::Mat figure_with_colorbar(const cv::Mat& img, const std::string& title, Color
 
 namespace {
 using draw::svg_colour;
-using draw::xml_escape;
 std::string num(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f", v);

@@ -219,6 +219,42 @@ TEST_CASE("check: tolerances, --min and --less bars, exit codes", "[cli]") {
   CHECK(ds(s).exit_code == 2);                                   // nothing to check
 }
 
+TEST_CASE("baseline writes metrics with their tolerances; check reads them, reports JUnit and markdown", "[cli]") {
+  TempDir tmp("cli-baseline");
+  const std::string cur = tmp.str() + "/cur.json", old = tmp.str() + "/old.json", base = tmp.str() + "/base.json";
+  ds_test::write_text(old, R"({"auc": {"a": 0.81, "b": 0.70}, "psnr": 35.5738, "prompt": "x", "seed": 1})");
+  ds_test::write_text(cur, R"({"auc": {"a": 0.80, "b": 0.70}, "psnr": 35.576, "prompt": "x", "seed": 1})");
+  // the baseline carries its tolerances: auc.* 0.02 absolute, psnr 1e-4 relative
+  auto r = ds("baseline -s " + quote(old) + " -o " + quote(base) + " -t 'auc.*=0.02' --rel psnr=1e-4 --about 'test'");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.output.find("3 metrics") != std::string::npos);
+  const auto j = nlohmann::json::parse(ds_test::read_text(base));
+  CHECK(j["metrics"].size() == 3);  // numbers only; "seed" is not a metric
+  CHECK(j["tolerances"]["keys"]["auc.*"]["abs"] == 0.02);
+  CHECK(ds("check -s " + quote(cur) + " -b " + quote(base)).exit_code == 0);
+  CHECK(ds("check -s " + quote(cur) + " -b " + quote(old)).exit_code == 1);  // the plain summary: 1e-6 everywhere
+  CHECK(ds("check -s " + quote(cur) + " -b " + quote(base) + " -t 'auc.*=0.001'").exit_code == 1);  // overridden
+  // a deliberate update only: an existing baseline is not replaced without --overwrite
+  r = ds("baseline -s " + quote(cur) + " -o " + quote(base));
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--overwrite") != std::string::npos);
+  REQUIRE(ds("baseline -s " + quote(cur) + " -o " + quote(base) + " --overwrite --keys 'auc.*' -q").exit_code == 0);
+  CHECK(nlohmann::json::parse(ds_test::read_text(base))["metrics"].size() == 2);
+  CHECK(ds("baseline -s " + quote(cur) + " -o " + quote(tmp.str() + "/x.json") + " --keys nothing").exit_code == 2);
+  // CI outputs: JUnit XML and a markdown table
+  ds_test::write_text(old, R"({"auc": {"a": 0.5, "b": 0.70}, "psnr": 35.5738})");
+  REQUIRE(ds("baseline -s " + quote(old) + " -o " + quote(base) + " --overwrite -q").exit_code == 0);
+  r = ds("check -s " + quote(cur) + " -b " + quote(base) + " --junit " + quote(tmp.str() + "/gate.xml") +
+         " --markdown - --min auc.b=0.9");
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("**diffscope check: failed**: 2 of 3 metrics beyond tolerance, 1 of 1 bars failed") !=
+        std::string::npos);
+  CHECK(r.output.find("| MOVED | `auc.a` | 0.5 | 0.8 |") != std::string::npos);
+  const std::string xml = ds_test::read_text(tmp.str() + "/gate.xml");
+  CHECK(xml.find("<testsuite name=\"diffscope\" tests=\"4\" failures=\"3\"") != std::string::npos);
+}
+
 TEST_CASE("run folders never mix two runs: refused, --overwrite, foreign files, locks, empty -o", "[cli][errors]") {
   TempDir tmp("cli-overwrite");
   const std::string out = tmp.str() + "/run";
