@@ -9,6 +9,7 @@
 #include "diffscope/explain/saliency.h"
 #include "diffscope/study/generation.h"
 #include "diffscope/study/prompt_set.h"
+#include "diffscope/study/saliency_study.h"
 #include "diffscope/study/session.h"
 
 namespace diffscope::study {
@@ -28,6 +29,9 @@ void for_each_prompt(const Model& model, const GenerationSpec& base, const std::
 
 /// One denoising step of a recorded run, reconstructed for step saliency (x_t from latents.npy, the prompt context).
 StepContext load_step(const Model& model, const RunFolder& run, int step);
+
+/// Step saliency (saliency_run) of a run folder on an already loaded model (batches load it once).
+void saliency_with(const Model& model, const RunFolder& run, const SaliencyOptions& options, const Session& session);
 
 /// The package folder a run was generated with (or `override_dir` when given).
 std::string run_model_dir(const RunFolder& run, const std::string& override_dir);

@@ -283,6 +283,10 @@ void saliency_run(const std::string& run_dir, const std::string& model_dir, cons
                   const Session& session) {
   const RunFolder run = RunFolder::load(run_dir);
   const Model model = study::load_model(study::run_model_dir(run, model_dir), session);
+  study::saliency_with(model, run, o, session);
+}
+
+void study::saliency_with(const Model& model, const RunFolder& run, const SaliencyOptions& o, const Session& session) {
   if (o.steps.empty()) {
     explain_step(o, model, run, chosen_step(o, run), session.quiet);
     return;

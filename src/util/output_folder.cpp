@@ -29,9 +29,14 @@ bool written_by_diffscope(const std::string& name) {
       "prompts.csv",  "attribution.csv", "saliency_prompts.csv",       "deletion_mean.png", "insertion_mean.png",
       "deletion_mean.svg", "insertion_mean.svg",
       "runs",         "report.html",     "groups.csv",  "features",    "labels.csv",      "index.json",
-      "progress.json", "probe",          "sae",         "weights",     "config.json",     "inspect"};
-  static const std::regex run_folder("[0-9]{3,}"), temp_file("\\..+\\.tmp-[0-9]+-[0-9]+");
-  return known.count(name) || std::regex_match(name, run_folder) || std::regex_match(name, temp_file);
+      "progress.json", "probe",          "sae",         "weights",     "config.json",     "inspect",
+      "batch.json",   "over_steps.csv",  "deletion_over_steps.png", "insertion_over_steps.png",
+      "deletion_over_steps.svg", "insertion_over_steps.svg",
+      "runs.csv",     "runs.jsonl",      "aggregate.csv", "failures.jsonl"};
+  static const std::regex run_folder("[0-9]{3,}"), temp_file("\\..+\\.tmp-[0-9]+-[0-9]+"),
+      merged("aggregate_by_[A-Za-z0-9_-]+\\.csv");
+  return known.count(name) || std::regex_match(name, run_folder) || std::regex_match(name, temp_file) ||
+         std::regex_match(name, merged);
 }
 }  // namespace
 

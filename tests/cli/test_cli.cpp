@@ -567,3 +567,43 @@ print("mask seeds match")
   CHECK(bad.exit_code == 2);
   CHECK(bad.output.find("--mask-seeds") != std::string::npos);
 }
+
+TEST_CASE("batch: killed mid-run and resumed gives the uninterrupted run's table; bad lines exit 1", "[cli]") {
+  TempDir tmp("cli-batch");
+  const std::string m = tmp.str() + "/m.jsonl";
+  std::string lines;
+  const char* prompts[] = {"a red circle", "a blue square", "a red square and a blue circle", "a blue circle",
+                           "a red circle and a blue square"};
+  for (int i = 0; i < 5; ++i)
+    lines += "{\"id\": \"r" + std::to_string(i) + "\", \"prompt\": \"" + prompts[i] + "\", \"seed\": " +
+             std::to_string(i) + ", \"meta\": {\"i\": " + std::to_string(i) + "}}\n";
+  ds_test::write_text(m, lines);
+  const std::string batch = "batch " + quote(m) + " -m " + quote(kPkg) +
+                            " --steps 3 --scheduler ddim -g 3 --x0-every 0 --threads 1 -q --analyses heatmaps,correlate";
+  REQUIRE(ds(batch + " -o " + quote(tmp.str() + "/full")).exit_code == 0);
+  // killed (SIGKILL) as soon as the second run is complete: later runs unfinished or not started
+  const std::string part = tmp.str() + "/part";
+  const auto killed = run_command("(" + kBin + " " + batch + " -o " + quote(part) + " & pid=$!; " +
+                                  "while [ ! -f " + quote(part + "/r1/batch.json") + " ]; do sleep 0.01; done; " +
+                                  "kill -9 $pid; wait $pid; echo killed $?)");
+  INFO(killed.output);
+  REQUIRE(killed.output.find("killed 137") != std::string::npos);
+  CHECK_FALSE(fs::exists(part + "/r4/batch.json"));
+  auto again = ds(batch + " -o " + quote(part));  // refused without --resume
+  CHECK(again.exit_code == 2);
+  CHECK(again.output.find("--resume") != std::string::npos);
+  again = ds(batch + " -o " + quote(part) + " --resume");
+  INFO(again.output);
+  REQUIRE(again.exit_code == 0);
+  REQUIRE(ds("merge " + quote(tmp.str() + "/full") + " -o " + quote(tmp.str() + "/mf") + " -q").exit_code == 0);
+  REQUIRE(ds("merge " + quote(part) + " -o " + quote(tmp.str() + "/mp") + " -q").exit_code == 0);
+  CHECK(ds_test::read_text(tmp.str() + "/mf/runs.csv") == ds_test::read_text(tmp.str() + "/mp/runs.csv"));
+  CHECK(count_lines(ds_test::read_text(tmp.str() + "/mf/runs.csv")) == 1 + 5);
+  // a bad line is skipped and reported with its number; the exit code says something failed
+  ds_test::write_text(m, lines + "{\"prompt\": \"x\", \"seeds\": 1}\n");
+  auto bad = ds(batch + " -o " + quote(tmp.str() + "/bad"));
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.output.find(m + ":6: unknown key \"seeds\"") != std::string::npos);
+  CHECK(fs::exists(tmp.str() + "/bad/r4/batch.json"));
+  CHECK(ds("batch " + quote(m) + " -o " + quote(tmp.str() + "/x") + " --shard 2/2").exit_code == 2);
+}

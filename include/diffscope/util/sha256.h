@@ -7,4 +7,7 @@ namespace diffscope {
 /// SHA-256 of a file as lowercase hex; Error naming the file if unreadable.
 std::string sha256_file(const std::string& path);
 
+/// SHA-256 of bytes in memory as lowercase hex.
+std::string sha256_hex(const std::string& bytes);
+
 }  // namespace diffscope
