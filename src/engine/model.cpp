@@ -5,10 +5,12 @@
 #include <torch/script.h>
 
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "diffscope/util/error.h"
+#include "diffscope/util/sha256.h"
 #include "diffscope/util/zip_check.h"
 #include "diffscope/util/json_util.h"
 #include "diffscope/sched/scheduler.h"
@@ -28,6 +30,8 @@ struct Model::Impl {
   bool plain_unet = false;
   bool verify = true;  ///< CRC-check the TorchScript archives (the lazily loaded encoder too)
   mutable bool unet_checked = false, text_checked = false;
+  mutable std::once_flag hash_once;
+  mutable std::map<std::string, std::string> hashes;  ///< file -> SHA-256, computed once per loaded model
   std::string rel(const std::string& p) const { return (fs::path(info.dir) / p).string(); }
 };
 
@@ -289,6 +293,13 @@ std::vector<std::string> Model::files() const {
     if (fs::exists(impl_->rel(f))) out.push_back(f);
   }
   return out;
+}
+
+const std::map<std::string, std::string>& Model::file_hashes() const {
+  std::call_once(impl_->hash_once, [this] {
+    for (const auto& f : files()) impl_->hashes[f] = sha256_file(impl_->rel(f));
+  });
+  return impl_->hashes;
 }
 
 }  // namespace diffscope

@@ -195,7 +195,7 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
   if (const Model* m = impl_->model) {
     const auto& info = m->info();
     nlohmann::json files = nlohmann::json::object();
-    for (const auto& f : m->files()) files[f] = sha256_file((fs::path(info.dir) / f).string());
+    for (const auto& [f, hash] : m->file_hashes()) files[f] = hash;
     const fs::path concepts = fs::path(info.dir) / "concepts.json";
     j["model"] = {{"name", info.name},
                   {"dir", fs::absolute(info.dir).lexically_normal().string()},

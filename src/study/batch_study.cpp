@@ -31,7 +31,7 @@ namespace {
 /// SHA-256 over the package's files (name and content hash): what "the same model" means for --resume.
 std::string package_hash(const Model& model) {
   std::string list;
-  for (const auto& f : model.files()) list += f + " " + sha256_file((fs::path(model.info().dir) / f).string()) + "\n";
+  for (const auto& [f, hash] : model.file_hashes()) list += f + " " + hash + "\n";
   return sha256_hex(list);
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 #include <ATen/core/Tensor.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,6 +57,9 @@ class Model {
   std::pair<int, int> layer_size(size_t layer, int latent_h, int latent_w) const;
   /// Paths of the package's files, for hashing and reporting.
   std::vector<std::string> files() const;
+  /// SHA-256 of each of files(), computed on first use and kept for the model's lifetime (a batch or prompt set
+  /// hashes the package once, not once per run).
+  const std::map<std::string, std::string>& file_hashes() const;
 
   struct Impl;
 
