@@ -58,7 +58,7 @@ def layer_tables(out, s, figures):
     print("| layer (best first) | ROC-AUC, mean over steps | specificity | " + " | ".join(f"step {st}" for st in steps) + " |")
     print("|---|---|---|" + "---|" * len(steps))
     for name in order:
-        per_step = [np.mean(cells.get((name, st), [np.nan])) for st in steps]
+        per_step = [np.nanmean(cells.get((name, st), [np.nan])) for st in steps]
         print(f"| {short(name)} | {ci(s, f'auc.layer.{name}.roc_auc')} | {ci(s, f'auc.layer.{name}.specificity')} | " +
               " | ".join(f"{v:.2f}" for v in per_step) + " |")
     print()
@@ -66,7 +66,7 @@ def layer_tables(out, s, figures):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        m = np.array([[np.mean(cells.get((n, st), [np.nan])) for st in steps] for n in order])
+        m = np.array([[np.nanmean(cells.get((n, st), [np.nan])) for st in steps] for n in order])
         fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(order) + 1.4))
         im = ax.imshow(m, vmin=0, vmax=1, cmap="viridis", aspect="auto")
         ax.set_xticks(range(len(steps)), [str(st) for st in steps])

@@ -1,7 +1,7 @@
 // Fuzz harness: the JSON files diffscope reads (run.json with its run folder, summary.json, the gate's tolerances,
 // concepts.json, the package's model_index.json, unet/layers.json and vae/config.json, diffusers'
-// scheduler_config.json with every scheduler class) and CSV tables, each given the same
-// arbitrary bytes.
+// scheduler_config.json with every scheduler class), CSV tables, baseline files and batch manifests (as JSON lines
+// and as CSV), each given the same arbitrary bytes.
 #include <filesystem>
 
 #include "diffscope/analysis/gate.h"
@@ -10,6 +10,7 @@
 #include "diffscope/analysis/summary.h"
 #include "diffscope/engine/model_info.h"
 #include "diffscope/sched/scheduler_config.h"
+#include "diffscope/study/manifest.h"
 #include "diffscope/util/csv.h"
 #include "diffscope/util/json_util.h"
 #include "fuzz_support.h"
@@ -20,6 +21,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ds_fuzz::expect_clean([&] { diffscope::Summary::load_or_empty(p); });
   ds_fuzz::expect_clean([&] { diffscope::flatten_numbers(p); });
   ds_fuzz::expect_clean([&] { diffscope::Tolerances::load(p); });
+  ds_fuzz::expect_clean([&] { diffscope::Baseline::load(p); });
+  ds_fuzz::expect_clean([&] { diffscope::read_manifest(p); });
+  ds_fuzz::expect_clean([&] { diffscope::read_manifest(ds_fuzz::write_input("input.csv", data, size)); });
   ds_fuzz::expect_clean([&] { diffscope::Concepts::load(p); });
   ds_fuzz::expect_clean([&] { diffscope::read_csv(p); });
   ds_fuzz::expect_clean([&] {
