@@ -39,27 +39,37 @@ std::mutex& stderr_mutex() {
   static std::mutex m;
   return m;
 }
+
+/// Sends stderr (fd 2) to /dev/null while it lives, and restores it on every path out.
+class SilencedStderr {
+ public:
+  SilencedStderr() : lock_(stderr_mutex()), saved_(::dup(2)), null_fd_(::open("/dev/null", O_WRONLY)) {
+    if (saved_ >= 0 && null_fd_ >= 0) ::dup2(null_fd_, 2);
+  }
+  ~SilencedStderr() {
+    if (saved_ >= 0) ::dup2(saved_, 2), ::close(saved_);
+    if (null_fd_ >= 0) ::close(null_fd_);
+  }
+  SilencedStderr(const SilencedStderr&) = delete;
+  SilencedStderr& operator=(const SilencedStderr&) = delete;
+
+ private:
+  std::lock_guard<std::mutex> lock_;
+  int saved_, null_fd_;
+};
 }  // namespace
 
 cv::Mat read_image(const std::string& path, int flags) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": cannot be read as an image (no such file)");
   cv::Mat img;
-  {
+  try {
     // libpng and libjpeg print their own complaints on stderr before OpenCV returns an empty image; the one-line
     // error below says it, so theirs is silenced while decoding
-    std::lock_guard<std::mutex> lock(stderr_mutex());
-    const int saved = ::dup(2), null_fd = ::open("/dev/null", O_WRONLY);
-    if (saved >= 0 && null_fd >= 0) ::dup2(null_fd, 2);
-    try {
-      img = cv::imread(path, flags);
-    } catch (const cv::Exception& e) {
-      if (saved >= 0) ::dup2(saved, 2), ::close(saved);
-      if (null_fd >= 0) ::close(null_fd);
-      throw Error(path + ": cannot be read as an image (" + e.msg + ")");
-    }
-    if (saved >= 0) ::dup2(saved, 2), ::close(saved);
-    if (null_fd >= 0) ::close(null_fd);
+    const SilencedStderr quiet;
+    img = cv::imread(path, flags);
+  } catch (const cv::Exception& e) {
+    throw Error(path + ": cannot be read as an image (" + e.msg + ")");
   }
   if (img.empty()) throw Error(path + ": cannot be read as an image (damaged, or not PNG/JPEG/...)");
   return img;
