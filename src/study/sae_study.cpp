@@ -435,9 +435,15 @@ Summary sae_inspect(const SaeInspectSpec& spec, const Session& session) {
   std::vector<int> cols;
   for (const auto& l : set.labels)
     if (set.column(l) >= 0) labels.push_back(l), cols.push_back(set.column(l));
+  // read through accessors, not one .item() per element (Revelio-size SAEs have 10^4-10^5 latents)
+  const at::Tensor sae_images = sae_top.images.contiguous(), rnd_images = rnd_top.images.contiguous();
+  const at::Tensor sae_values = sae_top.values.to(at::kDouble).contiguous();
+  const auto sae_images_a = sae_images.accessor<int64_t, 2>(), rnd_images_a = rnd_images.accessor<int64_t, 2>();
+  const auto sae_values_a = sae_values.accessor<double, 2>();
   auto images_of = [&](const TopImages& t, int64_t j) {
+    const auto& a = &t == &sae_top ? sae_images_a : rnd_images_a;
     std::vector<int64_t> v(static_cast<size_t>(top));
-    for (int64_t r = 0; r < top; ++r) v[static_cast<size_t>(r)] = t.images[r][j].item<int64_t>();
+    for (int64_t r = 0; r < top; ++r) v[static_cast<size_t>(r)] = a[r][j];
     return v;
   };
 
@@ -454,7 +460,7 @@ Summary sae_inspect(const SaeInspectSpec& spec, const Session& session) {
   std::vector<LabelStats> sae_stats(labels.size()), rnd_stats(labels.size());
   const int64_t* active = sae_top.active.data_ptr<int64_t>();
   for (int64_t j = 0; j < d_sae; ++j) {
-    const double max_act = sae_top.values[0][j].item<double>();
+    const double max_act = sae_values_a[0][j];
     table.cell(j).cell(active[j]).cell(max_act);
     const bool alive = active[j] >= std::max<int64_t>(spec.min_images, top);
     Scored sc{j, -1, max_act, "", "", {}};
@@ -548,7 +554,7 @@ Summary sae_inspect(const SaeInspectSpec& spec, const Session& session) {
       const int64_t image = ims[static_cast<size_t>(r)];
       imgs.push_back(cell_image(image, sc.latent));
       char a[48];
-      std::snprintf(a, sizeof a, "%.2f", sae_top.values[r][sc.latent].item<double>());
+      std::snprintf(a, sizeof a, "%.2f", sae_values_a[r][sc.latent]);
       std::vector<std::string> cap{a};
       for (size_t li = 0; li < labels.size(); ++li)
         if (!set.value(image, cols[li]).empty()) cap.push_back(set.value(image, cols[li]));
