@@ -75,29 +75,47 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
   return ticks;
 }
 
-cv::Mat line_plot(const std::vector<Series>& series, const std::string& title, const std::string& xlabel,
-                  const std::string& ylabel, int width, int height) {
-  if (width < 200 || height < 150) throw Error("plot: size must be at least 200 x 150", kExitFailure);
+namespace {
+/// The data ranges, tick steps and ticks both renderings (PNG and SVG) of a line plot draw; the series are checked.
+struct Axes {
   Range xr, yr;
+  double xstep = 1, ystep = 1;
+  std::vector<double> xt, yt;
   bool any_name = false;
+};
+
+Axes plot_axes(const std::vector<Series>& series, int width, int height) {
+  if (width < 200 || height < 150) throw Error("plot: size must be at least 200 x 150", kExitFailure);
+  Axes a;
   for (const auto& s : series) {
     if (s.x.size() != s.y.size()) {
       throw Error("plot series '" + s.name + "': " + std::to_string(s.x.size()) + " x values but " +
                       std::to_string(s.y.size()) + " y values",
                   kExitFailure);
     }
-    for (size_t i = 0; i < s.x.size(); ++i) {
-      if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) xr.add(s.x[i]), yr.add(s.y[i]);
-    }
-    any_name = any_name || !s.name.empty();
+    for (size_t i = 0; i < s.x.size(); ++i)
+      if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) a.xr.add(s.x[i]), a.yr.add(s.y[i]);
+    a.any_name = a.any_name || !s.name.empty();
   }
-  xr.settle();
-  yr.settle();
+  a.xr.settle();
+  a.yr.settle();
   const int target_x = std::max(3, width / 110), target_y = std::max(3, height / 70);
-  const double xstep = nice_step(xr.hi - xr.lo, target_x), ystep = nice_step(yr.hi - yr.lo, target_y);
-  xr.lo = std::floor(xr.lo / xstep + 1e-9) * xstep, xr.hi = std::ceil(xr.hi / xstep - 1e-9) * xstep;
-  yr.lo = std::floor(yr.lo / ystep + 1e-9) * ystep, yr.hi = std::ceil(yr.hi / ystep - 1e-9) * ystep;
-  const std::vector<double> xt = nice_ticks(xr.lo, xr.hi, target_x), yt = nice_ticks(yr.lo, yr.hi, target_y);
+  a.xstep = nice_step(a.xr.hi - a.xr.lo, target_x), a.ystep = nice_step(a.yr.hi - a.yr.lo, target_y);
+  a.xr.lo = std::floor(a.xr.lo / a.xstep + 1e-9) * a.xstep, a.xr.hi = std::ceil(a.xr.hi / a.xstep - 1e-9) * a.xstep;
+  a.yr.lo = std::floor(a.yr.lo / a.ystep + 1e-9) * a.ystep, a.yr.hi = std::ceil(a.yr.hi / a.ystep - 1e-9) * a.ystep;
+  a.xt = nice_ticks(a.xr.lo, a.xr.hi, target_x);
+  a.yt = nice_ticks(a.yr.lo, a.yr.hi, target_y);
+  return a;
+}
+}  // namespace
+
+cv::Mat line_plot(const std::vector<Series>& series, const std::string& title, const std::string& xlabel,
+                  const std::string& ylabel, int width, int height) {
+  const Axes axes = plot_axes(series, width, height);
+  const Range &xr = axes.xr, &yr = axes.yr;
+  const double xstep = axes.xstep, ystep = axes.ystep;
+  const std::vector<double>&xt = axes.xt, &yt = axes.yt;
+  const bool any_name = axes.any_name;
 
   const double fs = std::clamp(height / 1000.0, 0.38, 0.6);  // tick / label font scale
   const double title_fs = fs * 1.25;
@@ -251,23 +269,11 @@ std::string num(double v) {
 
 std::string line_plot_svg(const std::vector<Series>& series, const std::string& title, const std::string& xlabel,
                           const std::string& ylabel, int width, int height) {
-  if (width < 200 || height < 150) throw Error("plot: size must be at least 200 x 150", kExitFailure);
-  Range xr, yr;
-  bool any_name = false;
-  for (const auto& s : series) {
-    if (s.x.size() != s.y.size())
-      throw Error("plot series '" + s.name + "': x and y differ in length", kExitFailure);
-    for (size_t i = 0; i < s.x.size(); ++i)
-      if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) xr.add(s.x[i]), yr.add(s.y[i]);
-    any_name = any_name || !s.name.empty();
-  }
-  xr.settle();
-  yr.settle();
-  const int target_x = std::max(3, width / 110), target_y = std::max(3, height / 70);
-  const double xstep = nice_step(xr.hi - xr.lo, target_x), ystep = nice_step(yr.hi - yr.lo, target_y);
-  xr.lo = std::floor(xr.lo / xstep + 1e-9) * xstep, xr.hi = std::ceil(xr.hi / xstep - 1e-9) * xstep;
-  yr.lo = std::floor(yr.lo / ystep + 1e-9) * ystep, yr.hi = std::ceil(yr.hi / ystep - 1e-9) * ystep;
-  const auto xt = nice_ticks(xr.lo, xr.hi, target_x), yt = nice_ticks(yr.lo, yr.hi, target_y);
+  const Axes axes = plot_axes(series, width, height);
+  const Range &xr = axes.xr, &yr = axes.yr;
+  const double xstep = axes.xstep, ystep = axes.ystep;
+  const std::vector<double>&xt = axes.xt, &yt = axes.yt;
+  const bool any_name = axes.any_name;
   const double left = 80, right = 24, top = title.empty() ? 18 : 44, bottom = xlabel.empty() ? 40 : 62;
   const double aw = width - left - right, ah = height - top - bottom;
   auto px = [&](double x) { return left + (x - xr.lo) / (xr.hi - xr.lo) * aw; };
