@@ -42,6 +42,7 @@ int64_t integer(const nlohmann::json& v, const std::string& key, int64_t lo, int
 
 bool safe_id(const std::string& id) {
   if (id.empty() || id.size() > 128 || id[0] == '.' || id[0] == '-') return false;
+  if (id.rfind("failures", 0) == 0) return false;  // the batch folder's own failures*.jsonl files
   for (unsigned char c : id)
     if (!std::isalnum(c) && c != '-' && c != '_' && c != '.') return false;
   return true;
@@ -77,7 +78,8 @@ ManifestLine parse_manifest_entry(const nlohmann::json& e) {
   if (e.contains("id")) {
     m.id = e["id"].is_number_integer() ? std::to_string(e["id"].get<int64_t>()) : text(e["id"], "id");
     if (!safe_id(m.id))
-      throw Error("\"id\": \"" + m.id + "\" is not a folder name (letters, digits, - _ . ; not starting with . or -)");
+      throw Error("\"id\": \"" + m.id + "\" is not a folder name (letters, digits, - _ . ; not starting with . or - "
+                  "or \"failures\")");
   }
   if (e.contains("negative_prompt")) m.negative_prompt = text(e["negative_prompt"], "negative_prompt");
   if (e.contains("scheduler")) m.scheduler = text(e["scheduler"], "scheduler");

@@ -33,9 +33,10 @@ TEST_CASE("manifest entries: every field, and every refusal with its line number
                       R"({"prompt": "x", "meta": 3})" "\n"
                       "not json\n"
                       R"([1, 2])" "\n"
-                      R"({"prompt": "x", "guidance": "5"})" "\n");
+                      R"({"prompt": "x", "guidance": "5"})" "\n"
+                      R"({"prompt": "x", "id": "failures.jsonl"})" "\n");
   const Manifest r = read_manifest(m);
-  CHECK(r.entries == 13);
+  CHECK(r.entries == 14);
   REQUIRE(r.lines.size() == 2);
   const ManifestLine& a = r.lines[0];
   CHECK(a.id == "a");
@@ -54,7 +55,8 @@ TEST_CASE("manifest entries: every field, and every refusal with its line number
       {5, "\"prompt\": empty"},      {6, "unknown key \"promt\""},      {7, "\"seed\": expected 0.."},
       {8, "\"steps\": expected an integer"}, {9, "is not a folder name"}, {10, "repeats an earlier line's"},
       {11, "\"saliency\": unknown key \"sample\""}, {12, "\"meta\": expected an object"}, {13, "not valid JSON"},
-      {14, "expected a JSON object per line"}, {15, "\"guidance\": expected a finite number"}};
+      {14, "expected a JSON object per line"}, {15, "\"guidance\": expected a finite number"},
+      {16, "is not a folder name"}};
   REQUIRE(r.problems.size() == want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     INFO(r.problems[i].message);
