@@ -15,6 +15,7 @@
 #include "diffscope/util/error.h"
 #include "diffscope/util/image.h"
 #include "diffscope/util/matrix_plot.h"
+#include "diffscope/util/npy.h"
 
 namespace diffscope {
 
@@ -324,6 +325,27 @@ void do_layers(const AnalysisInput& in, AnalysisKeys& s) {
       });
     }
     csv.commit();
+    // the selection's word maps as heatmaps: heatmaps/selection/step_NNN/{maps.npy, NN_word_overlay.png}
+    const cv::Mat final_img = read_image(run.path("final.png"));
+    const Colormap cm = parse_colormap(o.colormap);
+    const auto all_words = run.content_words();
+    for (int step : steps) {
+      char sub[48];
+      std::snprintf(sub, sizeof sub, "heatmaps/selection/step_%03d", step);
+      ensure_dir(run.path(sub));
+      const auto stack = selection_stack(run.read_kept(step, heads), heads, rows, head_sel, layers);
+      std::vector<float> maps;
+      for (size_t k = 0; k < all_words.size(); ++k) {
+        const auto img = word_image(stack.data(), all_words[k], run);
+        maps.insert(maps.end(), img.begin(), img.end());
+        char name[16];
+        std::snprintf(name, sizeof name, "/%02zu_", k);
+        write_png(run.path(sub) + name + safe_name(all_words[k].text) + "_overlay.png",
+                  overlay(final_img, colorize(img.data(), run.image_h, run.image_w, cm), 0.55f));
+      }
+      write_npy(run.path(sub) + "/maps.npy", maps.data(),
+                {static_cast<int64_t>(all_words.size()), run.image_h, run.image_w});
+    }
     s["auc.selection.mean_roc_auc"] = auc.get();
     s["auc.selection.mean_specificity"] = spec.get();
   }
@@ -334,7 +356,7 @@ void do_layers(const AnalysisInput& in, AnalysisKeys& s) {
 DIFFSCOPE_ANALYSIS({"layers", "ROC-AUC and specificity per kept layer and head, layer x step figures, a layer/head selection's score", 55,
                     kNeedsMasks | kNeedsAttention,
                     {"--run runs/x --select-layers up_blocks", "--run runs/x --select-layers 3,4 --select-heads 0,1"},
-                    {"masks", "select-layers", "select-heads"},
+                    {"masks", "select-layers", "select-heads", "colormap"},
                     [](const AnalysisInput& in, AnalysisKeys& keys) { do_layers(in, keys); }});
 
 }  // namespace diffscope

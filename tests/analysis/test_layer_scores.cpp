@@ -171,13 +171,19 @@ print("layers match", n, heads)
 
   SECTION("every layer (or every head) selected scores as the aggregated maps do at that step") {
     AnalysisOptions all = o;
-    all.which = {"layers", "auc"};
+    all.which = {"layers", "auc", "heatmaps"};
     all.steps = "1";
     all.select_layers = "all";
     auto k = run_analyses(run.string(), all);
     REQUIRE(read_csv((run / "tables/auc_selection.csv").string()).size() == 1 + 2);  // header + 2 masked words
     CHECK(k["auc.selection.mean_roc_auc"] == Approx(k["auc.mean_roc_auc"]).epsilon(1e-12));
     CHECK(k["auc.selection.mean_specificity"] == Approx(k["auc.mean_specificity"]).epsilon(1e-12));
+    // its heatmaps: the aggregated heatmaps of that step, word for word
+    const NpyArray sel_maps = read_npy((run / "heatmaps/selection/step_001/maps.npy").string());
+    const NpyArray step_maps = read_npy((run / "heatmaps/maps.npy").string());
+    REQUIRE(sel_maps.shape == step_maps.shape);
+    for (size_t i = 0; i < sel_maps.data.size(); ++i) REQUIRE(sel_maps.data[i] == Approx(step_maps.data[i]).margin(1e-6));
+    CHECK(fs::exists(run / "heatmaps/selection/step_001/01_red_overlay.png"));
     all.select_layers.clear();
     all.select_heads = "0,1";
     k = run_analyses(run.string(), all);
