@@ -13,7 +13,8 @@ scripts/setup.sh
 if [ "${CI:-}" = true ] && ! command -v slurmctld >/dev/null && [ ! -x /usr/sbin/slurmctld ]; then
   echo "diffscope: installing Slurm and munge for the Slurm array test (CI)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends slurmctld slurmd slurm-client munge \
+  { $SUDO apt-get update -q &&
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends slurmctld slurmd slurm-client munge; } \
     >build/slurm-install.log 2>&1 || { tail -20 build/slurm-install.log; echo "diffscope: Slurm install failed; the test will be skipped"; }
 fi
 built=$(date +%s)
