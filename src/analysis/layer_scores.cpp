@@ -313,9 +313,13 @@ void do_layers(const AnalysisInput& in, AnalysisKeys& s) {
     CsvWriter csv(run.path("tables/auc_selection.csv"), {"word", "step", "timestep", "layers", "heads", "roc_auc",
                                                          "roc_auc_vs_others", "specificity"});
     Mean auc, spec;
+    // per step: the selection's scores, and its word maps as heatmaps (heatmaps/selection/step_NNN/{maps.npy,
+    // NN_word_overlay.png}), from one read of the kept array
+    const cv::Mat final_img = read_image(run.path("final.png"));
+    const Colormap cm = parse_colormap(o.colormap);
+    const auto all_words = run.content_words();
     for (int step : steps) {
-      const NpyArray a = run.read_kept(step, heads);
-      const auto stack = selection_stack(a, heads, rows, head_sel, layers);
+      const auto stack = selection_stack(run.read_kept(step, heads), heads, rows, head_sel, layers);
       scorer.each(stack.data(), [&](size_t k, const WordScores& sc) {
         csv.cell(keys[k]).cell(static_cast<int64_t>(step)).cell(run.timesteps[static_cast<size_t>(step)]);
         csv.cell(o.select_layers.empty() ? "all" : o.select_layers).cell(heads ? o.select_heads : "all");
@@ -323,17 +327,9 @@ void do_layers(const AnalysisInput& in, AnalysisKeys& s) {
         csv.end_row();
         auc.add(sc.auc), spec.add(sc.spec);
       });
-    }
-    csv.commit();
-    // the selection's word maps as heatmaps: heatmaps/selection/step_NNN/{maps.npy, NN_word_overlay.png}
-    const cv::Mat final_img = read_image(run.path("final.png"));
-    const Colormap cm = parse_colormap(o.colormap);
-    const auto all_words = run.content_words();
-    for (int step : steps) {
       char sub[48];
       std::snprintf(sub, sizeof sub, "heatmaps/selection/step_%03d", step);
       ensure_dir(run.path(sub));
-      const auto stack = selection_stack(run.read_kept(step, heads), heads, rows, head_sel, layers);
       std::vector<float> maps;
       for (size_t k = 0; k < all_words.size(); ++k) {
         const auto img = word_image(stack.data(), all_words[k], run);
@@ -346,6 +342,7 @@ void do_layers(const AnalysisInput& in, AnalysisKeys& s) {
       write_npy(run.path(sub) + "/maps.npy", maps.data(),
                 {static_cast<int64_t>(all_words.size()), run.image_h, run.image_w});
     }
+    csv.commit();
     s["auc.selection.mean_roc_auc"] = auc.get();
     s["auc.selection.mean_specificity"] = spec.get();
   }
