@@ -11,15 +11,21 @@
 
 namespace diffscope {
 
-std::map<std::string, double> run_analyses(const std::string& run_dir, const AnalysisOptions& o) {
+std::map<std::string, double> run_analyses(const std::string& run_dir, const AnalysisOptions& o,
+                                           const ModelSource& model, bool quiet) {
   std::vector<const Analysis*> selected;
   if (o.which.empty()) {
-    selected = registered_analyses();
+    for (const Analysis* a : registered_analyses())
+      if (a->by_default) selected.push_back(a);
   } else {
     for (const auto& w : o.which) find_analysis(w);  // refuse unknown names before any work
     for (const Analysis* a : registered_analyses())
       if (o.which.count(a->name)) selected.push_back(a);
   }
+  for (const Analysis* a : selected)
+    if ((a->needs & kNeedsModel) && !model)
+      throw Error("the " + a->name + " analysis runs the model: call it through diffscope " + a->name +
+                  " or analyze (no model was given to this call)");
   const RunFolder run = RunFolder::load(run_dir, /*require_attention=*/false);
   if (!run.has_attention) {
     std::vector<const Analysis*> possible;
@@ -37,7 +43,7 @@ std::map<std::string, double> run_analyses(const std::string& run_dir, const Ana
   }
   const std::vector<int> steps = parse_steps(o.steps, run.steps);
   AnalysisKeys s;
-  for (const Analysis* a : selected) a->run(AnalysisInput{run, o, steps}, s);
+  for (const Analysis* a : selected) a->run(AnalysisInput{run, o, steps, model, quiet}, s);
 
   Summary out;
   out.set_all(s);

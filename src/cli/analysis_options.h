@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "diffscope/analysis/analyze.h"
+#include "cli/command.h"
 
 namespace diffscope::cli {
 
@@ -36,6 +37,32 @@ inline void add_analysis_options(CLI::App& app, AnalysisOptions& a, const std::v
                   add("attributes", a.attributes, "binding: attribute words (default: concepts.json colours, sizes)"),
                   add("x0-overlays", a.x0_overlay_steps, "also overlay heatmaps on these steps' x0 images")})
     if (o) o->delimiter(',');
+}
+
+/// Adds the saliency analysis's options, each named PREFIX + name (`diffscope saliency`: no prefix; `analyze` and
+/// `batch`: "saliency-", beside their own --steps and --seed): --step, --steps, --step-frac, --methods, --word,
+/// --samples, --batch, --k, --similarity, --seed, --mask-seeds.
+inline void add_saliency_options(CLI::App& app, SaliencyOptions& s, const std::string& prefix = "") {
+  const std::string p = "--" + prefix;
+  app.add_option_function<int>(p + "step", [&s](const int& v) { s.step = v; },
+                               "the denoising step to explain (default: --" + prefix + "step-frac of the run)");
+  app.add_option(p + "steps", s.steps,
+                 "several steps in one call: 0,6,12, all, A:B or fractions 0.0:0.5 (a step x method AUC table and "
+                 "AUC-over-steps figures; with --prompts, means and 95% intervals over the set)");
+  app.add_option(p + "step-frac", s.step_frac, "which step, as a fraction of the run")->default_val(0.5);
+  app.add_option(p + "methods", s.methods, "attention, df-rise, df-cam (a random baseline is always added)")
+      ->delimiter(',');
+  app.add_option(p + "word", s.word, "also a single word's attention map as a saliency");
+  app.add_option(p + "samples", s.samples, "DF-RISE masks")->default_val(500);
+  app.add_option(p + "batch", s.batch, "latents per denoiser call")->default_val(16);
+  app.add_option(p + "k", s.k, "insertion/deletion stages")->default_val(64);
+  app.add_option(p + "similarity", s.similarity, "structure (SSIM structure term), ssim, luminance, contrast, cosine, mse")
+      ->default_val("structure");
+  app.add_option(p + "seed", s.seed, "seed of the masks and the random baseline")->default_val(0)->check(seed_range());
+  app.add_option(p + "mask-seeds", s.mask_seeds,
+                 "repeat DF-RISE and the random baseline with N mask seeds (--" + prefix + "seed ... +N-1): AUCs are "
+                 "means, with their standard deviation and how often each seed ranks the methods alike")
+      ->default_val(1)->check(CLI::Range(1, 1000));
 }
 
 /// Prints the headline numbers of an analysis.

@@ -6,6 +6,7 @@
 #include "cli/analysis_options.h"
 #include "cli/command.h"
 #include "diffscope/analysis/registry.h"
+#include "diffscope/study/analysis_study.h"
 
 namespace diffscope::cli {
 
@@ -21,24 +22,32 @@ namespace {
 
 struct Opts {
   std::string run;
-  bool quiet = false;
+  CommonOptions common;
   AnalysisOptions a;
 };
 
 std::function<Runner(CLI::App&)> single(const Analysis& analysis) {
   return [&analysis](CLI::App& app) -> Runner {
     auto o = std::make_shared<Opts>();
+    const bool model = analysis.needs & kNeedsModel;
     app.add_option("-r,--run", o->run, "run folder written by diffscope generate")->required();
+    if (model) app.add_option("-m,--model", o->a.model_dir, "model package (default: the one named in run.json)");
     add_analysis_options(app, o->a, &analysis.options);
-    app.add_flag("-q,--quiet", o->quiet, "print nothing on success");
+    if (model)
+      add_common_options(app, o->common);  // --device, --threads, --quiet: it runs the denoiser
+    else
+      app.add_flag("-q,--quiet", o->common.quiet, "print nothing on success");
     std::vector<std::string> examples{"diffscope " + analysis.name + " --run runs/demo"};
     for (const auto& e : analysis.examples) examples.push_back("diffscope " + analysis.name + " " + e);
     add_examples(app, examples);
-    return [o, &analysis] {
-      apply_quiet(o->quiet);
+    return [o, &analysis, model] {
+      if (model)
+        apply_common_options(o->common);
+      else
+        apply_quiet(o->common.quiet);
       o->a.which = {analysis.name};
-      auto s = run_analyses(o->run, o->a);
-      if (!o->quiet) print_summary(s, o->run);
+      auto s = analyze_folder(o->run, o->a, o->common);
+      if (!o->common.quiet) print_summary(s, o->run);
       return 0;
     };
   };
@@ -49,7 +58,7 @@ std::function<Runner(CLI::App&)> single(const Analysis& analysis) {
 std::vector<Command> analysis_commands() {
   std::vector<Command> out;
   for (const Analysis* a : registered_analyses())
-    out.push_back({a->name, a->summary, 40 + a->order / 10, single(*a)});
+    if (!a->own_command) out.push_back({a->name, a->summary, 40 + a->order / 10, single(*a)});
   return out;
 }
 

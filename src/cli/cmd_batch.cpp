@@ -28,8 +28,11 @@ Runner setup_batch(CLI::App& app) {
       ->required()->check(CLI::ExistingFile);
   add_generate_options(app, o->g);  // -o is the batch folder; the others are the defaults a line may override
   add_analysis_options(app, o->a);
-  app.add_option("--analyses", o->analyses, "the analyses of a line without \"analyses\" (default: all; none: none)")
+  app.add_option("--analyses", o->analyses,
+                 "the analyses of a line without \"analyses\" (default: those analyze runs; none: none; saliency and "
+                 "relevance run the model again)")
       ->delimiter(',');
+  add_saliency_options(app, o->a.saliency, "saliency-");  // the defaults of a line's "saliency" settings
   app.add_option("--shard", o->shard, "run the share I of N of the lines (by line index, 0 <= I < N), e.g. a Slurm "
                                       "array task's $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT")
       ->default_val("0/1");

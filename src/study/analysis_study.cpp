@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <limits>
+#include <optional>
 
 #include "diffscope/analysis/class_scores.h"
 #include "diffscope/analysis/segmentation.h"
@@ -13,9 +14,28 @@
 
 namespace diffscope {
 
+std::map<std::string, double> study::analyze_folder_with(const Model* loaded, const std::string& run_dir,
+                                                         const AnalysisOptions& options, const Session& session) {
+  std::optional<Model> own;
+  const ModelSource model = [&]() -> const Model& {
+    if (loaded) return *loaded;
+    if (!own) own.emplace(load_model(run_model_dir(RunFolder::load(run_dir, false), options.model_dir), session));
+    return *own;
+  };
+  return run_analyses(run_dir, options, model, session.quiet);
+}
+
+std::map<std::string, double> analyze_folder(const std::string& run_dir, const AnalysisOptions& options,
+                                             const Session& session) {
+  return study::analyze_folder_with(nullptr, run_dir, options, session);
+}
+
 std::map<std::string, double> analyze_run(const GenerationSpec& spec, const AnalysisOptions& options,
                                           const Session& session) {
-  return run_analyses(generate_run(spec, session, "analyze"), options);
+  check_generation(spec);
+  const Model model = study::load_model(spec.model, session);
+  study::generate_with(model, spec, session, "analyze");
+  return study::analyze_folder_with(&model, spec.out, options, session);
 }
 
 Summary analyze_prompt_set(const GenerationSpec& base, const std::string& prompts_file, const AnalysisOptions& options,
@@ -34,7 +54,7 @@ Summary analyze_prompt_set(const GenerationSpec& base, const std::string& prompt
                 {"index", "seed", "prompt", "folder", "auc.mean_roc_auc", "auc.miou", "binding.mean"});
   study::for_each_prompt(model, base, items, root, session, "analyze", false,
                          [&](const PromptItem& item, const std::string& dir) {
-                           const auto keys = run_analyses(dir, options);
+                           const auto keys = study::analyze_folder_with(&model, dir, options, session);
                            agg.add(keys);
                            add_class_scores(agg, class_scores(keys, have_concepts ? &concepts : nullptr));
                            auto get = [&](const char* k) {

@@ -159,8 +159,8 @@ BatchResult run_batch(const BatchSpec& b, const Session& session) {
       AnalysisOptions a = b.analysis;
       if (!l.analyses.empty()) a.which = std::set<std::string>(l.analyses.begin(), l.analyses.end());
       const bool no_analyses = a.which.count("none") > 0;
-      const bool saliency = l.saliency.is_object();
-      const SaliencyOptions sal = saliency ? resolve_saliency(b.saliency, l.saliency) : b.saliency;
+      const bool saliency = l.saliency.is_object() || a.which.count("saliency");
+      const SaliencyOptions sal = l.saliency.is_object() ? resolve_saliency(a.saliency, l.saliency) : a.saliency;
       const std::string hash = input_hash(g, l, a, saliency ? &sal : nullptr, package);
       if (b.resume && complete_for(dir, hash)) {
         ++r.skipped;
@@ -173,11 +173,15 @@ BatchResult run_batch(const BatchSpec& b, const Session& session) {
       stage = "generate";
       study::generate_with(model, g, quiet, "batch");
       stage = "analyze";
-      if (!no_analyses) run_analyses(dir, a);
-      if (saliency) {
-        stage = "saliency";
-        study::saliency_with(model, RunFolder::load(dir), sal, quiet);
+      if (saliency) {  // the line's saliency runs after its other analyses, on the loaded model
+        if (a.which.empty())
+          for (const Analysis* an : registered_analyses())
+            if (an->by_default) a.which.insert(an->name);
+        if (no_analyses) a.which = {};
+        a.which.insert("saliency");
+        a.saliency = sal;
       }
+      if (!no_analyses || saliency) study::analyze_folder_with(&model, dir, a, quiet);
       nlohmann::json done = {{"id", l.id},       {"line", l.line},   {"index", l.index}, {"manifest", b.manifest},
                              {"input_hash", hash}, {"meta", l.meta}, {"entry", nlohmann::json::parse(l.canonical)}};
       write_json_atomic(dir + "/batch.json", done);  // last: the line is complete

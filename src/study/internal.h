@@ -1,6 +1,7 @@
 // Internal to the study layer: the LibTorch-side helpers its public (LibTorch-free) calls share.
 #pragma once
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,9 @@ void for_each_prompt(const Model& model, const GenerationSpec& base, const std::
 /// One denoising step of a recorded run, reconstructed for step saliency (x_t from latents.npy, the prompt context).
 StepContext load_step(const Model& model, const RunFolder& run, int step);
 
-/// Step saliency (saliency_run) of a run folder on an already loaded model (batches load it once).
-void saliency_with(const Model& model, const RunFolder& run, const SaliencyOptions& options, const Session& session);
+/// analyze_folder with an already loaded model (`loaded`; null: loaded from the run's package when needed).
+std::map<std::string, double> analyze_folder_with(const Model* loaded, const std::string& run_dir,
+                                                  const AnalysisOptions& options, const Session& session);
 
 /// The package folder a run was generated with (or `override_dir` when given).
 std::string run_model_dir(const RunFolder& run, const std::string& override_dir);

@@ -11,6 +11,8 @@
 #include <tuple>
 
 #include "diffscope/analysis/heatmaps.h"
+#include "diffscope/analysis/registry.h"
+#include "diffscope/study/analysis_study.h"
 #include "diffscope/metrics/metrics.h"
 #include "diffscope/util/atomic_file.h"
 #include "diffscope/util/csv.h"
@@ -168,8 +170,9 @@ void write_convergence(const std::string& out, const std::string& key, const DfR
   write_npy(out + "/df-rise_convergence.npy", all.data_ptr<float>(), {all.size(0), all.size(1), all.size(2)});
 }
 
+/// Explains one step: maps, curves and AUCs under saliency/step_NNN/, its keys into `summary`.
 std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& model, const RunFolder& run, int step,
-                                       bool quiet) {
+                                       bool quiet, Summary& summary) {
   if (o.mask_seeds < 1) throw Error("--mask-seeds: expected at least 1");
   StepContext s = study::load_step(model, run, step);
   std::vector<MethodResult> res;
@@ -225,7 +228,6 @@ std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& mo
   CsvWriter curves(out + "/curves.csv", {"method", "curve", "fraction", "score", "normalised"});
   CsvWriter auc(out + "/auc.csv", {"method", "deletion_auc", "insertion_auc", "deletion_auc_raw", "insertion_auc_raw"});
   std::vector<Series> del, ins, del_n, ins_n;
-  Summary summary;
   for (const auto& r : res) {
     at::Tensor m = r.map().to(at::kCPU).to(at::kFloat).contiguous();
     const std::string name = safe_name(r.name);
@@ -273,22 +275,13 @@ std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& mo
                       "fraction of latent pixels deleted", "normalised similarity");
   write_plot(out + "/insertion_normalised.png", ins_n, "Insertion, min-max normalised (its area is the insertion AUC), step " + std::to_string(step),
                       "fraction of latent pixels inserted", "normalised similarity");
-  summary.merge_into(run.path("summary.json"));
   return res;
 }
 
-}  // namespace
-
-void saliency_run(const std::string& run_dir, const std::string& model_dir, const SaliencyOptions& o,
-                  const Session& session) {
-  const RunFolder run = RunFolder::load(run_dir);
-  const Model model = study::load_model(study::run_model_dir(run, model_dir), session);
-  study::saliency_with(model, run, o, session);
-}
-
-void study::saliency_with(const Model& model, const RunFolder& run, const SaliencyOptions& o, const Session& session) {
+/// The saliency analysis: the chosen step (or every step of o.steps, with the step x method table and figures).
+void explain_steps(const Model& model, const RunFolder& run, const SaliencyOptions& o, bool quiet, Summary& summary) {
   if (o.steps.empty()) {
-    explain_step(o, model, run, chosen_step(o, run), session.quiet);
+    explain_step(o, model, run, chosen_step(o, run), quiet, summary);
     return;
   }
   if (o.step) throw Error("saliency: give --step or --steps, not both");
@@ -296,9 +289,9 @@ void study::saliency_with(const Model& model, const RunFolder& run, const Salien
   CsvWriter table(run.path("saliency/over_steps.csv"), {"step", "timestep", "method", "deletion_auc", "insertion_auc",
                                                          "deletion_auc_raw", "insertion_auc_raw"});
   std::map<std::string, Series> del, ins;
-  Progress progress("explaining steps", static_cast<int>(steps.size()), session.quiet);
+  Progress progress("explaining steps", static_cast<int>(steps.size()), quiet);
   for (int step : steps) {
-    for (const auto& r : explain_step(o, model, run, step, true)) {
+    for (const auto& r : explain_step(o, model, run, step, true, summary)) {
       table.cell(static_cast<int64_t>(step)).cell(run.timesteps[static_cast<size_t>(step)]).cell(r.name);
       table.cell(r.mean(&SeedAucs::deletion)).cell(r.mean(&SeedAucs::insertion));
       table.cell(r.mean(&SeedAucs::deletion_raw)).cell(r.mean(&SeedAucs::insertion_raw));
@@ -327,6 +320,84 @@ void study::saliency_with(const Model& model, const RunFolder& run, const Salien
                       "normalised insertion AUC");
 }
 
+/// Per step, each word's gradient x attention relevance share (see saliency_study.h, relevance_run).
+void relevance(const Model& model, const RunFolder& run, bool quiet, Summary& summary) {
+  const auto words = run.content_words();
+  CsvWriter csv(run.path("tables/relevance.csv"), {"step", "timestep", "word", "relevance"});
+  std::vector<Series> series(words.size());
+  for (size_t k = 0; k < words.size(); ++k) series[k].name = words[k].text;
+  std::vector<double> peak(words.size(), -1), peak_step(words.size(), 0);
+  Progress progress("relevance", run.steps, quiet);
+  for (int st = 0; st < run.steps; ++st) {
+    at::Tensor rel = token_relevance(study::load_step(model, run, st));
+    progress.tick("step " + std::to_string(st));
+    std::vector<double> per;
+    double total = 0;
+    for (const auto& w : words) {
+      double v = 0;
+      for (int p : w.positions) v += rel[p].item<double>();  // start (0) and end tokens are not words
+      per.push_back(v);
+      total += v;
+    }
+    for (size_t k = 0; k < words.size(); ++k) {
+      const double v = total > 0 ? per[k] / total : 0.0;
+      csv.cell(static_cast<int64_t>(st)).cell(run.timesteps[static_cast<size_t>(st)]).cell(words[k].text).cell(v);
+      csv.end_row();
+      series[k].x.push_back(st);
+      series[k].y.push_back(v);
+      if (v > peak[k]) peak[k] = v, peak_step[k] = st;
+    }
+  }
+  progress.finish();
+  ensure_dir(run.path("tables"));
+  csv.commit();
+  ensure_dir(run.path("plots"));
+  write_plot(run.path("plots/relevance.png"), series, "Which words the step relies on (gradient x attention)", "step", "relevance share");
+  const auto keys = word_keys(words);
+  for (size_t k = 0; k < words.size(); ++k) summary.set("relevance." + keys[k] + ".peak_step", peak_step[k]);
+}
+
+/// A summary's numbers as analysis keys.
+void add_keys(const Summary& s, AnalysisKeys& keys) {
+  for (const auto& [k, v] : s.numbers()) keys[k] = v;
+}
+
+DIFFSCOPE_ANALYSIS({"saliency", "DF-RISE, DF-CAM and attention saliency of one step, with insertion/deletion AUC", 80,
+                    kNeedsModel | kNeedsAttention, {}, {},
+                    [](const AnalysisInput& in, AnalysisKeys& keys) {
+                      Summary s;
+                      explain_steps(in.model(), in.run, in.options.saliency, in.quiet, s);
+                      add_keys(s, keys);
+                    },
+                    /*by_default=*/false, /*own_command=*/true});
+
+DIFFSCOPE_ANALYSIS({"relevance", "per step, each word's gradient x attention relevance (which concepts come when)", 85,
+                    kNeedsModel | kNeedsAttention, {"--run runs/demo --model models/shapes-v1"}, {},
+                    [](const AnalysisInput& in, AnalysisKeys& keys) {
+                      Summary s;
+                      relevance(in.model(), in.run, in.quiet, s);
+                      add_keys(s, keys);
+                    },
+                    /*by_default=*/false});
+
+}  // namespace
+
+void saliency_run(const std::string& run_dir, const std::string& model_dir, const SaliencyOptions& o,
+                  const Session& session) {
+  AnalysisOptions a;
+  a.which = {"saliency"};
+  a.saliency = o;
+  a.model_dir = model_dir;
+  analyze_folder(run_dir, a, session);
+}
+
+void relevance_run(const std::string& run_dir, const std::string& model_dir, const Session& session) {
+  AnalysisOptions a;
+  a.which = {"relevance"};
+  a.model_dir = model_dir;
+  analyze_folder(run_dir, a, session);
+}
+
 Summary saliency_prompt_set(const GenerationSpec& base, const std::string& prompts_file, const std::string& out,
                             const SaliencyOptions& o, const Session& session) {
   if (out.empty()) throw Error("--out: required with --prompts");
@@ -348,7 +419,10 @@ Summary saliency_prompt_set(const GenerationSpec& base, const std::string& promp
                            for (int step : steps) {
                              if (std::find(steps_seen.begin(), steps_seen.end(), step) == steps_seen.end())
                                steps_seen.push_back(step);
-                             for (const auto& r : explain_step(o, model, run, step, session.quiet)) {
+                             Summary keys;
+                             const auto results = explain_step(o, model, run, step, session.quiet, keys);
+                             keys.merge_into(run.path("summary.json"));
+                             for (const auto& r : results) {
                                if (std::find(methods_seen.begin(), methods_seen.end(), r.name) == methods_seen.end())
                                  methods_seen.push_back(r.name);
                                per.cell(static_cast<int64_t>(item.index)).cell(item.seed).cell(item.prompt);
@@ -417,44 +491,5 @@ Summary saliency_prompt_set(const GenerationSpec& base, const std::string& promp
   return summary;
 }
 
-void relevance_run(const std::string& run_dir, const std::string& model_dir, const Session& session) {
-  const RunFolder run = RunFolder::load(run_dir);
-  const Model model = study::load_model(study::run_model_dir(run, model_dir), session);
-  const auto words = run.content_words();
-  CsvWriter csv(run.path("tables/relevance.csv"), {"step", "timestep", "word", "relevance"});
-  std::vector<Series> series(words.size());
-  for (size_t k = 0; k < words.size(); ++k) series[k].name = words[k].text;
-  std::vector<double> peak(words.size(), -1), peak_step(words.size(), 0);
-  Progress progress("relevance", run.steps, session.quiet);
-  for (int st = 0; st < run.steps; ++st) {
-    at::Tensor rel = token_relevance(study::load_step(model, run, st));
-    progress.tick("step " + std::to_string(st));
-    std::vector<double> per;
-    double total = 0;
-    for (const auto& w : words) {
-      double v = 0;
-      for (int p : w.positions) v += rel[p].item<double>();  // start (0) and end tokens are not words
-      per.push_back(v);
-      total += v;
-    }
-    for (size_t k = 0; k < words.size(); ++k) {
-      const double v = total > 0 ? per[k] / total : 0.0;
-      csv.cell(static_cast<int64_t>(st)).cell(run.timesteps[static_cast<size_t>(st)]).cell(words[k].text).cell(v);
-      csv.end_row();
-      series[k].x.push_back(st);
-      series[k].y.push_back(v);
-      if (v > peak[k]) peak[k] = v, peak_step[k] = st;
-    }
-  }
-  progress.finish();
-  ensure_dir(run.path("tables"));
-  csv.commit();
-  ensure_dir(run.path("plots"));
-  write_plot(run.path("plots/relevance.png"), series, "Which words the step relies on (gradient x attention)", "step", "relevance share");
-  Summary summary;
-  const auto keys = word_keys(words);
-  for (size_t k = 0; k < words.size(); ++k) summary.set("relevance." + keys[k] + ".peak_step", peak_step[k]);
-  summary.merge_into(run.path("summary.json"));
-}
 
 }  // namespace diffscope

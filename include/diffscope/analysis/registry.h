@@ -1,6 +1,8 @@
 // The analysis registry: every analysis of a run folder is one class in the file named for its concept, registered
 // with DIFFSCOPE_ANALYSIS the way commands are. `analyze` runs the registry; each registered analysis is also a
-// subcommand (`diffscope <name> --run DIR`). Adding an analysis is one new file plus its test.
+// subcommand (`diffscope <name> --run DIR`). Adding an analysis is one new file plus its test. Analyses that run the
+// denoiser again (kNeedsModel: saliency, relevance) register the same way from the study layer, which provides the
+// loaded model through AnalysisInput::model.
 #pragma once
 #include <map>
 #include <functional>
@@ -18,6 +20,8 @@ struct AnalysisInput {
   const RunFolder& run;
   const AnalysisOptions& options;
   const std::vector<int>& steps;
+  const ModelSource& model;  ///< set whenever the analysis declares kNeedsModel
+  bool quiet = false;        ///< no progress bars
 };
 
 /// Summary keys an analysis reports (dotted, stable).
@@ -29,6 +33,7 @@ enum AnalysisNeeds : unsigned {
   kNeedsImages = 1u << 0,  ///< final.png / steps/x0_NNN.png
   kNeedsMasks = 1u << 1,   ///< ground-truth masks (--masks or the package's concepts.json)
   kNeedsAttention = 1u << 2,  ///< attention/maps.npy (not in a --no-attention run)
+  kNeedsModel = 1u << 3,      ///< the loaded package: it runs the denoiser again (saliency, relevance)
 };
 
 /// A registered analysis: what it is called and does, and the function that runs it.
@@ -41,6 +46,8 @@ struct Analysis {
   std::vector<std::string> options;   ///< the shared analysis options it reads (names without "--"), for its --help
   /// Writes its tables and figures into the run folder (atomically, through the util writers) and adds its keys.
   std::function<void(const AnalysisInput& in, AnalysisKeys& keys)> run;
+  bool by_default = true;   ///< false: runs only when named (analyze --analyses NAME), e.g. it costs many model calls
+  bool own_command = false; ///< its subcommand is written by hand (cli/cmd_NAME.cpp), not generated from the registry
 };
 
 /// Adds an analysis (static registration); returns the number registered.

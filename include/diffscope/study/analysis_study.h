@@ -11,7 +11,14 @@
 
 namespace diffscope {
 
-/// Generates spec.out and runs the selected analyses on it; returns the summary keys they wrote.
+/// Runs the selected registered analyses (options.which; empty: those that run by default) on an existing run folder
+/// and merges their keys into its summary.json. Analyses that run the denoiser (saliency, relevance) get the package
+/// options.model_dir, else the one run.json names, loaded once and only when one of them is selected.
+std::map<std::string, double> analyze_folder(const std::string& run_dir, const AnalysisOptions& options,
+                                             const Session& session);
+
+/// Generates spec.out and runs the selected analyses on it (the model loaded once for both); returns the summary
+/// keys they wrote.
 std::map<std::string, double> analyze_run(const GenerationSpec& spec, const AnalysisOptions& options,
                                           const Session& session);
 

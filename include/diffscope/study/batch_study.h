@@ -17,8 +17,8 @@ struct BatchSpec {
   std::string manifest;     ///< .jsonl or .csv (study/manifest.h)
   std::string out;          ///< DIR: DIR/<id>/ per line, DIR/failures.jsonl
   GenerationSpec defaults;  ///< model and every generation setting a line leaves unset
-  AnalysisOptions analysis; ///< the analyses (and their options) of a line without "analyses"
-  SaliencyOptions saliency; ///< the defaults of a line's "saliency" settings
+  AnalysisOptions analysis; ///< the analyses (and their options) of a line without "analyses"; analysis.saliency:
+                            ///< the defaults of a line's "saliency" settings
   int shard = 0, shards = 1;
   bool resume = false;      ///< skip lines already complete for the same inputs; redo unfinished ones
   bool overwrite = false;   ///< redo every line of this shard

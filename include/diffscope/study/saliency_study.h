@@ -6,24 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "diffscope/analysis/analyze.h"  // SaliencyOptions
 #include "diffscope/analysis/summary.h"
 #include "diffscope/study/generation.h"
 #include "diffscope/study/session.h"
 
 namespace diffscope {
 
-struct SaliencyOptions {
-  std::vector<std::string> methods{"attention", "df-rise", "df-cam"};  ///< a random baseline is always added
-  std::string word;                     ///< also this word's attention map as a saliency
-  std::string similarity = "structure";
-  std::optional<int> step;              ///< the step to explain; unset: step_frac of the run
-  std::string steps;                    ///< several steps in one call: "0,6,12", "all", "A:B", "0.0:0.5"
-  double step_frac = 0.5;
-  int samples = 500, batch = 16, k = 64;
-  uint64_t seed = 0;                    ///< masks and the random baseline
-  int mask_seeds = 1;                   ///< df-rise and random repeated with seeds seed..seed+N-1: keys are means, _sd
-};
-
+/// The saliency analysis (registered: `analyze --analyses saliency`, batch lines' "saliency") on one run folder.
 /// Explains one step of the run in `run_dir` (model: `model_dir`, else the one run.json names): maps, curves and
 /// AUCs under run_dir/saliency/step_NNN/, keys saliency.step_NNN.<method>.* merged into run_dir/summary.json (with
 /// mask_seeds > 1: means over the seeds, their _sd, mask_seeds.csv and the best-method agreement); DF-RISE's
@@ -41,6 +31,7 @@ void saliency_run(const std::string& run_dir, const std::string& model_dir, cons
 Summary saliency_prompt_set(const GenerationSpec& base, const std::string& prompts_file, const std::string& out,
                             const SaliencyOptions& options, const Session& session);
 
+/// The relevance analysis (registered: `diffscope relevance --run DIR`, `analyze --analyses relevance`).
 /// Per step, each word's gradient x attention relevance share: tables/relevance.csv, plots/relevance.png and
 /// relevance.<word>.peak_step in summary.json.
 void relevance_run(const std::string& run_dir, const std::string& model_dir, const Session& session);
