@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "diffscope/util/error.h"
-#include "diffscope/util/sha256.h"
+#include "diffscope/util/file_hashes.h"
 #include "diffscope/util/zip_check.h"
 #include "diffscope/util/json_util.h"
 #include "diffscope/sched/scheduler.h"
@@ -285,19 +285,14 @@ std::string Model::default_scheduler() const {
   return scheduler_name_from_class(cls);
 }
 
-std::vector<std::string> Model::files() const {
-  std::vector<std::string> out;
-  for (const char* f : {"model_index.json", "tokenizer/vocab.json", "tokenizer/merges.txt", "text_encoder/model.pt",
-                        "unet/model.pt", "unet/layers.json", "vae/decoder.pt", "vae/encoder.pt", "vae/config.json",
-                        "scheduler/scheduler_config.json"}) {
-    if (fs::exists(impl_->rel(f))) out.push_back(f);
-  }
-  return out;
-}
+std::vector<std::string> Model::files() const { return package_files(impl_->info.dir); }
 
 const std::map<std::string, std::string>& Model::file_hashes() const {
   std::call_once(impl_->hash_once, [this] {
-    for (const auto& f : files()) impl_->hashes[f] = sha256_file(impl_->rel(f));
+    // hashes.json (written at export) when a file's size and modification time still match, else the user's cache
+    // of verified files, else the file is read and hashed once (and cached)
+    const HashManifest stored = read_hash_manifest(impl_->rel("hashes.json"));
+    for (const auto& f : files()) impl_->hashes[f] = package_file_sha256(impl_->info.dir, f, stored);
   });
   return impl_->hashes;
 }

@@ -119,4 +119,14 @@ void read_vae_config(ModelInfo& info, const std::string& path) {
     throw Error(path + ": \"scaling_factor\" must be a positive number, got " + std::to_string(info.scaling_factor));
 }
 
+std::vector<std::string> package_files(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const char* f : {"model_index.json", "tokenizer/vocab.json", "tokenizer/merges.txt", "text_encoder/model.pt",
+                        "unet/model.pt", "unet/layers.json", "vae/decoder.pt", "vae/encoder.pt", "vae/config.json",
+                        "scheduler/scheduler_config.json"}) {
+    if (std::filesystem::exists(std::filesystem::path(dir) / f)) out.push_back(f);
+  }
+  return out;
+}
+
 }  // namespace diffscope

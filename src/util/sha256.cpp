@@ -9,6 +9,10 @@
 #include "diffscope/util/error.h"
 #include "diffscope/util/sha256.h"
 
+#ifdef DIFFSCOPE_HAVE_OPENSSL
+#include <openssl/evp.h>
+#endif
+
 namespace diffscope {
 
 namespace {
@@ -68,12 +72,37 @@ struct Sha256 {
     return std::string(out, 64);
   }
 };
-}  // namespace
 
-std::string sha256_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot be read");
-  Sha256 s;
+#ifdef DIFFSCOPE_HAVE_OPENSSL
+/// OpenSSL's SHA-256 (SHA-NI / AVX2 where the CPU has them: about 4x the portable code on files).
+struct Sha256Fast {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  Sha256Fast() {
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1) throw Error("SHA-256: OpenSSL could not start");
+  }
+  ~Sha256Fast() { EVP_MD_CTX_free(ctx); }
+  Sha256Fast(const Sha256Fast&) = delete;
+  Sha256Fast& operator=(const Sha256Fast&) = delete;
+  void update(const unsigned char* p, size_t n) {
+    if (EVP_DigestUpdate(ctx, p, n) != 1) throw Error("SHA-256: OpenSSL failed");
+  }
+  std::string hex() {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32) throw Error("SHA-256: OpenSSL failed");
+    char out[65];
+    for (unsigned i = 0; i < 32; ++i) std::snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return std::string(out, 64);
+  }
+};
+using Hasher = Sha256Fast;
+#else
+using Hasher = Sha256;
+#endif
+
+template <class H>
+std::string hash_stream(std::ifstream& in) {
+  H s;
   std::vector<char> buf(1 << 20);
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
@@ -81,9 +110,31 @@ std::string sha256_file(const std::string& path) {
   }
   return s.hex();
 }
+}  // namespace
+
+std::string sha256_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot be read");
+  return hash_stream<Hasher>(in);
+}
+
+std::string sha256_file_portable(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot be read");
+  return hash_stream<Sha256>(in);
+}
+
+bool sha256_is_accelerated() {
+#ifdef DIFFSCOPE_HAVE_OPENSSL
+  return true;
+#else
+  return false;
+#endif
+}
+
 
 std::string sha256_hex(const std::string& bytes) {
-  Sha256 s;
+  Hasher s;
   s.update(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
   return s.hex();
 }

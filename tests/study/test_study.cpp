@@ -144,3 +144,98 @@ TEST_CASE("saliency over a prompt set and several steps: per-step means with 95%
   o.step = 1;  // --step and --steps together
   CHECK_THROWS_WITH(saliency_prompt_set(g, prompts, dir.str() + "/other", o, kQuiet), Catch::Contains("not both"));
 }
+
+#include "diffscope/analysis/registry.h"
+
+TEST_CASE("model-needing analyses run through the registry: opt-in, one model, the same files as their commands",
+          "[study]") {
+  ds_test::TempDir dir("registry-model");
+  GenerationSpec g = tiny_spec(dir.str() + "/a");
+  g.guidance = 3.0;
+  g.prompt = "a red circle";
+  AnalysisOptions a;
+  a.saliency.step = 1;
+  a.saliency.methods = {"attention", "df-cam"};
+  a.saliency.k = 2;
+  a.saliency.batch = 4;
+  // the default selection leaves out what runs the model again
+  const auto plain = analyze_run(g, a, kQuiet);
+  for (const auto& [k, v] : plain) {
+    CHECK(k.rfind("saliency.", 0) != 0);
+    CHECK(k.rfind("relevance.", 0) != 0);
+  }
+  CHECK_FALSE(find_analysis("saliency").by_default);
+  CHECK_FALSE(find_analysis("relevance").by_default);
+  CHECK((find_analysis("saliency").needs & kNeedsModel));
+  // named, they run in the same call and on the same loaded model as the generation
+  a.which = {"heatmaps", "saliency", "relevance"};
+  g.out = dir.str() + "/b";
+  const auto keys = analyze_run(g, a, kQuiet);
+  CHECK(keys.count("saliency.step_001.df-cam.deletion_auc"));
+  CHECK(keys.count("saliency.step_001.random.insertion_auc"));
+  CHECK(keys.count("relevance.red.peak_step"));
+  CHECK(keys.count("heatmaps.words"));
+  // the same analyses later on a copy of the folder, through their library calls (the commands' path), load the
+  // package named in run.json and write the same saliency numbers (relevance is compared at 1e-6: TorchScript's
+  // profiling executor specialises the graph after the generation's calls, which moves gradients in the 8th digit)
+  std::filesystem::copy(g.out, dir.str() + "/c", std::filesystem::copy_options::recursive);
+  std::filesystem::remove_all(dir.str() + "/c/saliency");
+  saliency_run(dir.str() + "/c", "", a.saliency, kQuiet);
+  relevance_run(dir.str() + "/c", "", kQuiet);
+  const auto later = Summary::load_or_empty(dir.str() + "/c/summary.json").numbers();
+  for (const auto& [k, v] : keys) {
+    if (k.rfind("saliency.", 0) == 0) CHECK(later.at(k) == v);
+    if (k.rfind("relevance.", 0) == 0) CHECK(later.at(k) == Approx(v).margin(1e-6));
+  }
+  CHECK(read_csv(g.out + "/saliency/step_001/auc.csv") == read_csv(dir.str() + "/c/saliency/step_001/auc.csv"));
+  // without a model, the analysis layer refuses them by name
+  AnalysisOptions only;
+  only.which = {"relevance"};
+  CHECK_THROWS_WITH(run_analyses(g.out, only), Catch::Contains("the relevance analysis runs the model"));
+}
+
+#include "diffscope/study/verify.h"
+#include "diffscope/util/file_hashes.h"
+#include "diffscope/util/sha256.h"
+
+TEST_CASE("verify: the export's hashes.json matches every file; edits, deletions and --write", "[study]") {
+  // the tiny package was written by scripts/export (Python's hashlib): C++ agrees on every file
+  const VerifyReport fresh = verify_package(DS_TEST_PACKAGE_DIR, false);
+  CHECK(fresh.had_manifest);
+  CHECK(fresh.ok());
+  CHECK(fresh.files.size() >= 9);
+  ds_test::TempDir dir("verify");
+  const std::string pkg = dir.str() + "/pkg";
+  std::filesystem::copy(DS_TEST_PACKAGE_DIR, pkg, std::filesystem::copy_options::recursive);
+  ds_test::write_text(pkg + "/vae/config.json", "{\"scaling_factor\": 0.5}\n");
+  std::filesystem::remove(pkg + "/vae/encoder.pt");
+  const VerifyReport edited = verify_package(pkg, false);
+  CHECK_FALSE(edited.ok());
+  int differs = 0, missing = 0;
+  for (const auto& f : edited.files) {
+    if (f.status == VerifiedFile::Status::kDiffers) {
+      ++differs;
+      CHECK(f.file == "vae/config.json");
+      CHECK(f.sha256 == sha256_file_portable(pkg + "/vae/config.json"));
+    }
+    if (f.status == VerifiedFile::Status::kMissing) {
+      ++missing;
+      CHECK(f.file == "vae/encoder.pt");
+    }
+  }
+  CHECK(differs == 1);
+  CHECK(missing == 1);
+  // a run records the file's own hash, never the stale stored one
+  const Model model = study::load_model(pkg, kQuiet);
+  CHECK(model.file_hashes().at("vae/config.json") == sha256_file_portable(pkg + "/vae/config.json"));
+  // --write stores the package as it is now; then it verifies, and a run takes the stored hashes unread
+  CHECK(verify_package(pkg, true).written);
+  CHECK(verify_package(pkg, false).ok());
+  HashSource src{};
+  const HashManifest stored = read_hash_manifest(pkg + "/hashes.json");
+  CHECK(package_file_sha256(pkg, "unet/model.pt", stored, &src) == stored.at("unet/model.pt").sha256);
+  CHECK(src == HashSource::kStored);
+  std::filesystem::remove(pkg + "/hashes.json");
+  CHECK_FALSE(verify_package(pkg, false).ok());  // nothing stored: not verified
+  CHECK_THROWS_WITH(verify_package(dir.str(), false), Catch::Contains("not a model package"));
+}

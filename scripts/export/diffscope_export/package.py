@@ -1,6 +1,7 @@
 """Tracing with an eager-vs-traced check, and writing the model package folder (README "The model package")."""
 import json
 import math
+import hashlib
 import os
 import shutil
 
@@ -81,6 +82,29 @@ def layer_table(wrapper, sample, timestep, context):
     return {"cross_attention": cross, "features": features}
 
 
+# The files that identify a model; diffscope's package_files (src/engine/model_info.cpp) lists the same.
+PACKAGE_FILES = ("model_index.json", "tokenizer/vocab.json", "tokenizer/merges.txt", "text_encoder/model.pt",
+                 "unet/model.pt", "unet/layers.json", "vae/decoder.pt", "vae/encoder.pt", "vae/config.json",
+                 "scheduler/scheduler_config.json")
+
+
+def write_hashes(package):
+    """hashes.json: each package file's SHA-256 with the size and modification time it had, so that diffscope runs
+    record the model's identity without reading the weights again (diffscope verify -m PKG checks them in full)."""
+    files = {}
+    for rel in PACKAGE_FILES:
+        path = os.path.join(package, rel)
+        if not os.path.isfile(path):
+            continue
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        st = os.stat(path)
+        files[rel] = {"sha256": h.hexdigest(), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    _write_json(os.path.join(package, "hashes.json"), {"diffscope_hashes": 1, "algorithm": "sha256", "files": files})
+
+
 def write_package(out, *, name, text_encoder, unet, vae_encoder, vae_decoder, vocab_json, merges_txt,
                   scheduler_config, sample_size, vae_scale_factor, latent_channels, prediction_type, scaling_factor,
                   layers, pad_token="<|endoftext|>", max_length=77, extra_files=None):
@@ -113,6 +137,7 @@ def write_package(out, *, name, text_encoder, unet, vae_encoder, vae_decoder, vo
         else:
             with open(path, "w") as f:
                 f.write(content)
+    write_hashes(tmp)
     if os.path.isdir(out):
         for entry in os.listdir(out):
             src = os.path.join(out, entry)
