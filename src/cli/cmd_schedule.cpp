@@ -14,12 +14,13 @@ namespace {
 struct Opts {
   std::string model, config, scheduler;
   int steps = 25;
+  int64_t image_seq_len = 0;
   bool json = false;
 };
 
 int run(const Opts& o) {
   const std::string path = o.model.empty() ? o.config : o.model + "/scheduler/scheduler_config.json";
-  const ScheduleTable s = describe_schedule(path, o.scheduler, o.steps);
+  const ScheduleTable s = describe_schedule(path, o.scheduler, o.steps, o.image_seq_len);
   const auto& acp = s.alphas_cumprod;
   if (o.json) {
     nlohmann::json j{{"scheduler", s.scheduler},
@@ -48,12 +49,19 @@ Runner setup(CLI::App& app) {
   src->add_option("-m,--model", o->model, "model package (its scheduler/scheduler_config.json)");
   src->add_option("--scheduler-config", o->config, "a diffusers scheduler_config.json");
   src->require_option(1);
-  app.add_option("--scheduler", o->scheduler, "ddim, ddpm, pndm, euler, euler_a (ancestral), lms, dpm++2m (default: the config's class)");
+  app.add_option("--scheduler", o->scheduler,
+                 "ddim, ddpm, pndm, euler, euler_a (ancestral), lms, dpm++2m, flow_euler (default: the config's class)");
+  app.add_option("--image-seq-len", o->image_seq_len,
+                 "the image's token count, for flow_euler with use_dynamic_shifting (Flux: (height/16) * (width/16), "
+                 "e.g. 4096 at 1024 px)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
   app.add_option("--steps", o->steps, "inference steps")->default_val(25)->check(CLI::Range(1, 1000));
   app.add_flag("--json", o->json, "print one JSON object {timesteps, sigmas, alphas_cumprod, init_noise_sigma}");
   add_examples(app, {"diffscope schedule -m models/shapes-v1 --scheduler ddim --steps 50",
                      "diffscope schedule --scheduler-config sd15/scheduler/scheduler_config.json --scheduler euler "
-                     "--steps 30 --json"});
+                     "--steps 30 --json",
+                     "diffscope schedule --scheduler-config flux/scheduler/scheduler_config.json --steps 28 "
+                     "--image-seq-len 4096"});
   return [o] { return run(*o); };
 }
 

@@ -102,6 +102,10 @@ at::Tensor guided_noise(const Model& model, const at::Tensor& latent_in, double 
 
 std::unique_ptr<Scheduler> run_scheduler(const Model& model, const GenerateOptions& o) {
   auto sched = make_scheduler(o.scheduler.empty() ? model.default_scheduler() : o.scheduler, model.scheduler_config());
+  if (sched->name() == "flow_euler")
+    throw Error("--scheduler flow_euler: samples models trained with flow matching (SD3, Flux), whose denoiser predicts "
+                "a velocity; " + model.info().name + "'s predicts " + prediction_name(model.info().prediction_type) +
+                " (choose ddim, ddpm, pndm, euler, euler_a, lms or dpm++2m)");
   if (!o.custom_timesteps.empty()) {
     sched->set_custom_timesteps(o.custom_timesteps);
   } else {

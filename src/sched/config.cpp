@@ -71,6 +71,9 @@ const std::vector<std::string>& class_keys(const std::string& s) {
                  "sigma_max", "timestep_type", "rescale_betas_zero_snr", "final_sigmas_type"}},
       {"euler_a", {"rescale_betas_zero_snr"}},
       {"lms", {"use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas"}},
+      {"flow_euler", {"shift", "use_dynamic_shifting", "base_shift", "max_shift", "base_image_seq_len",
+                      "max_image_seq_len", "invert_sigmas", "shift_terminal", "use_karras_sigmas",
+                      "use_exponential_sigmas", "use_beta_sigmas"}},
       {"dpm++2m", {"solver_order", "thresholding", "dynamic_thresholding_ratio", "sample_max_value", "algorithm_type",
                    "solver_type", "lower_order_final", "euler_at_final", "use_karras_sigmas", "use_exponential_sigmas",
                    "use_beta_sigmas", "use_lu_lambdas", "final_sigmas_type", "lambda_min_clipped", "variance_type",
@@ -127,9 +130,15 @@ SchedulerConfig SchedulerConfig::from_json(const nlohmann::json& j, const std::s
   read(j, defaults, "lower_order_final", c.lower_order_final, c, "true or false");
   read(j, defaults, "euler_at_final", c.euler_at_final, c, "true or false");
   read(j, defaults, "lambda_min_clipped", c.lambda_min_clipped, c, "a number");
+  read(j, defaults, "shift", c.shift, c, "a number");
+  read(j, defaults, "use_dynamic_shifting", c.use_dynamic_shifting, c, "true or false");
+  read(j, defaults, "base_shift", c.base_shift, c, "a number");
+  read(j, defaults, "max_shift", c.max_shift, c, "a number");
+  read(j, defaults, "base_image_seq_len", c.base_image_seq_len, c, "an integer");
+  read(j, defaults, "max_image_seq_len", c.max_image_seq_len, c, "an integer");
   // keys of diffusers' classes that diffscope does not implement: refused by resolved_for when the class takes
-  // them with a value other than diffusers' default
-  for (const char* k : {"use_exponential_sigmas", "use_beta_sigmas", "use_lu_lambdas"})
+  // them with a value other than diffusers' default (invert_sigmas, shift_terminal: FlowMatchEuler after 0.31)
+  for (const char* k : {"use_exponential_sigmas", "use_beta_sigmas", "use_lu_lambdas", "invert_sigmas", "shift_terminal"})
     if (j.contains(k) && !j[k].is_null() && !is_default_listed(defaults, k) && j[k] != false)
       c.unimplemented.emplace_back(k, j[k].dump());
 
@@ -159,6 +168,11 @@ SchedulerConfig SchedulerConfig::from_json(const nlohmann::json& j, const std::s
   if (!(c.dynamic_thresholding_ratio > 0 && c.dynamic_thresholding_ratio <= 1))
     throw Error(source + ": \"dynamic_thresholding_ratio\" must be in (0, 1]");
   if (!(c.sample_max_value >= 1)) throw Error(source + ": \"sample_max_value\" must be >= 1 (thresholds clamp to [1, max])");
+  if (!(c.shift > 0 && std::isfinite(c.shift))) throw Error(source + ": \"shift\" must be a number > 0");
+  if (!(c.base_image_seq_len >= 1 && c.max_image_seq_len > c.base_image_seq_len))
+    throw Error(source + ": \"base_image_seq_len\" and \"max_image_seq_len\" must satisfy 1 <= base < max");
+  if (!std::isfinite(c.base_shift) || !std::isfinite(c.max_shift))
+    throw Error(source + ": \"base_shift\" and \"max_shift\" must be finite numbers");
   if (c.sigma_min && !(*c.sigma_min > 0)) throw Error(source + ": \"sigma_min\" must be > 0 or null");
   if (c.sigma_max && !(*c.sigma_max > 0)) throw Error(source + ": \"sigma_max\" must be > 0 or null");
   if (c.sigma_min && c.sigma_max && !(*c.sigma_min < *c.sigma_max))
@@ -172,7 +186,8 @@ SchedulerConfig SchedulerConfig::resolved_for(const std::string& s) const {
   SchedulerConfig c = *this;
   const std::string cls = s == "ddim" ? "DDIMScheduler" : s == "ddpm" ? "DDPMScheduler" : s == "pndm" ? "PNDMScheduler"
                           : s == "euler" ? "EulerDiscreteScheduler" : s == "euler_a" ? "EulerAncestralDiscreteScheduler"
-                          : s == "lms" ? "LMSDiscreteScheduler" : "DPMSolverMultistepScheduler";
+                          : s == "lms" ? "LMSDiscreteScheduler" : s == "flow_euler" ? "FlowMatchEulerDiscreteScheduler"
+                          : "DPMSolverMultistepScheduler";
   auto refuse = [&](const std::string& key, const std::string& value, const std::string& why) {
     throw Error(source + ": \"" + key + "\": " + value + " is not implemented for " + cls + " in diffscope (" + why +
                 "); remove the key or choose another --scheduler");
@@ -229,6 +244,8 @@ SchedulerConfig SchedulerConfig::resolved_for(const std::string& s) const {
       throw Error(source + ": solver_order 3 with algorithm_type \"sde-dpmsolver++\" has no update in diffusers 0.31 "
                   "(it returns nothing); use solver_order 1 or 2");
   }
+  if (s == "flow_euler" && c.use_karras_sigmas)
+    refuse("use_karras_sigmas", "true", "diffusers 0.31's FlowMatchEulerDiscreteScheduler has no Karras sigmas");
   if (c.prediction_type == Prediction::Sample && s == "pndm")
     throw Error(source + ": PNDMScheduler does not support prediction_type \"sample\" (diffusers refuses it too)");
   return c;

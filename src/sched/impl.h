@@ -15,6 +15,7 @@ std::unique_ptr<Scheduler> make_euler(const SchedulerConfig& c);
 std::unique_ptr<Scheduler> make_dpm_solver(const SchedulerConfig& c);
 std::unique_ptr<Scheduler> make_lms(const SchedulerConfig& c);
 std::unique_ptr<Scheduler> make_euler_ancestral(const SchedulerConfig& c);
+std::unique_ptr<Scheduler> make_flow_match_euler(const SchedulerConfig& c);
 
 /// x0 and epsilon from a model output at abar, in float32 arithmetic like diffusers' 0-dim tensors
 /// (the conversions themselves are step_math's).

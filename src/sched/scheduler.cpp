@@ -140,6 +140,10 @@ void Scheduler::set_custom_timesteps(const std::vector<int64_t>&) {
 
 at::Tensor Scheduler::scale_model_input(const at::Tensor& sample, double) { return sample; }
 
+at::Tensor Scheduler::scale_noise(const at::Tensor& original, const at::Tensor& noise, double t) const {
+  return add_noise(original, noise, static_cast<int64_t>(table_index(t)));
+}
+
 at::Tensor Scheduler::add_noise(const at::Tensor& original, const at::Tensor& noise, int64_t t) const {
   const float a = static_cast<float>(alphas_cumprod_.at(static_cast<size_t>(t)));
   return std::sqrt(a) * original + std::sqrt(1.0f - a) * noise;
@@ -155,7 +159,9 @@ at::Tensor step_noise(const at::Tensor& like, c10::optional<at::Generator> gen, 
 
 }  // namespace sched
 
-std::vector<std::string> scheduler_names() { return {"ddim", "ddpm", "pndm", "euler", "euler_a", "lms", "dpm++2m"}; }
+std::vector<std::string> scheduler_names() {
+  return {"ddim", "ddpm", "pndm", "euler", "euler_a", "lms", "dpm++2m", "flow_euler"};
+}
 
 bool is_sigma_space(const std::string& n) { return n == "euler" || n == "euler_a" || n == "lms"; }
 
@@ -167,8 +173,9 @@ std::string scheduler_name_from_class(const std::string& cls) {
   if (cls == "DPMSolverMultistepScheduler") return "dpm++2m";
   if (cls == "EulerAncestralDiscreteScheduler") return "euler_a";
   if (cls == "LMSDiscreteScheduler") return "lms";
+  if (cls == "FlowMatchEulerDiscreteScheduler") return "flow_euler";
   throw Error("scheduler class \"" + cls + "\" is not implemented in diffscope (choose one of ddim, ddpm, pndm, euler, "
-              "euler_a, lms, dpm++2m with --scheduler)");
+              "euler_a, lms, dpm++2m, flow_euler with --scheduler)");
 }
 
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerConfig& config) {
@@ -185,7 +192,10 @@ std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const Schedul
   if (n == "dpm++2m") return sched::make_dpm_solver(config.resolved_for(n));
   if (n == "euler_a") return sched::make_euler_ancestral(config.resolved_for(n));
   if (n == "lms") return sched::make_lms(config.resolved_for(n));
-  throw Error("--scheduler " + name + ": unknown scheduler (expected ddim, ddpm, pndm, euler, euler_a, lms or dpm++2m)");
+  if (n == "flow" || n == "flow_match" || n == "flow_match_euler" || n == "flowmatch") n = "flow_euler";
+  if (n == "flow_euler") return sched::make_flow_match_euler(config.resolved_for(n));
+  throw Error("--scheduler " + name + ": unknown scheduler (expected ddim, ddpm, pndm, euler, euler_a, lms, dpm++2m or "
+              "flow_euler)");
 }
 
 }  // namespace diffscope

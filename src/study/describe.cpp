@@ -18,11 +18,13 @@ ModelDescription describe_model(const std::string& dir) {
   return d;
 }
 
-ScheduleTable describe_schedule(const std::string& path, const std::string& scheduler, int steps) {
+ScheduleTable describe_schedule(const std::string& path, const std::string& scheduler, int steps,
+                                int64_t image_seq_len) {
   SchedulerConfig cfg = SchedulerConfig::from_file(path);
   std::string name = scheduler;
   if (name.empty()) name = scheduler_name_from_class(read_json_object(path).value("_class_name", std::string("PNDMScheduler")));
   auto s = make_scheduler(name, cfg);
+  if (image_seq_len > 0) s->set_image_seq_len(image_seq_len);
   s->set_timesteps(steps);
   ScheduleTable t;
   t.scheduler = s->name();

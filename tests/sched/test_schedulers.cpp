@@ -269,3 +269,55 @@ TEST_CASE("custom timesteps and the generator's noise", "[sched]") {
   auto g1 = at::detail::createCPUGenerator(7), g2 = at::detail::createCPUGenerator(7);
   CHECK(at::equal(d1->step(e, d1->timesteps()[0], x, g1).prev_sample, d2->step(e, d2->timesteps()[0], x, g2).prev_sample));
 }
+
+TEST_CASE("FlowMatchEuler (SD3 static shift, Flux resolution shift) matches diffusers step for step", "[sched]") {
+  const auto j = load("FlowMatchEulerDiscreteScheduler");
+  const auto common = load("common");
+  const at::Tensor S = t4(common["S_seed1"]), E = t4(common["E_seed2"]);
+  int cases = 0;
+  for (const auto& c : j["cases"]) {
+    const std::string name = c["name"];
+    INFO("FlowMatchEulerDiscreteScheduler.json case " << name);
+    ++cases;
+    const auto cfg = SchedulerConfig::from_json(c["config"], name);
+    auto s = make_scheduler(c["config"]["_class_name"].get<std::string>(), cfg);
+    CHECK(s->name() == "flow_euler");
+    const int steps = c["num_inference_steps"];
+    if (!c["image_seq_len"].is_null()) {
+      CHECK_THROWS_WITH(s->set_timesteps(steps), Catch::Contains("image-seq-len"));  // Flux needs the token count
+      s->set_image_seq_len(c["image_seq_len"].get<int64_t>());
+    }
+    s->set_timesteps(steps);
+    // float32 values exactly as diffusers holds them (987.380615234375, ...)
+    CHECK(s->timesteps() == c["timesteps"].get<std::vector<double>>());
+    CHECK(s->sigmas() == c["sigmas"].get<std::vector<double>>());
+    CHECK(s->init_noise_sigma() == 1.0);
+    CHECK(at::equal(s->scale_model_input(S, s->timesteps()[0]), S));
+    const auto& sn = c["scale_noise"];
+    close(s->scale_noise(S, E, sn["t"].get<double>()), sn["sample"], "scale_noise");
+    at::Tensor x = t4(c["loop_x_init"]);
+    for (const auto& st : c["loop"]) {
+      const double t = st["t"];
+      // the velocity model of the fixture, recomputed: v = 0.6 x + 0.4 E cos(pi/2 t/1000) in float32
+      const at::Tensor v = 0.6f * x + 0.4f * E * std::cos(static_cast<float>(M_PI / 2) * static_cast<float>(t) / 1000.0f);
+      close(v, st["model_output"], "model output k=" + std::to_string(st["k"].get<int>()));
+      const auto out = s->step(t4(st["model_output"]), t, x);
+      close(out.prev_sample, st["prev_sample"], "loop prev_sample k=" + std::to_string(st["k"].get<int>()));
+      close(out.pred_original_sample, st["pred_original_sample"], "loop x0 k=" + std::to_string(st["k"].get<int>()));
+      x = out.prev_sample;
+    }
+    close(x, c["loop_final"], "loop final");
+    CHECK_THROWS_WITH(s->step(E, c["loop"].back()["t"].get<double>(), x), Catch::Contains("more often"));
+  }
+  CHECK(cases == 7);
+  // keys of later diffusers versions are refused, never ignored; Karras sigmas do not exist for this class in 0.31
+  CHECK_THROWS_WITH(make_scheduler("flow_euler", SchedulerConfig::from_json({{"shift_terminal", 0.02}}, "cfg.json")),
+                    Catch::Contains("shift_terminal"));
+  CHECK_THROWS_WITH(make_scheduler("flow_euler", SchedulerConfig::from_json({{"invert_sigmas", true}}, "cfg.json")),
+                    Catch::Contains("invert_sigmas"));
+  CHECK_THROWS_WITH(make_scheduler("flow_euler", SchedulerConfig::from_json({{"use_karras_sigmas", true}}, "cfg.json")),
+                    Catch::Contains("use_karras_sigmas"));
+  CHECK_THROWS_WITH(SchedulerConfig::from_json({{"shift", 0}}, "cfg.json"), Catch::Contains("\"shift\" must be"));
+  CHECK_THROWS_AS(make_scheduler("flow_euler", SchedulerConfig{})->set_custom_timesteps({900, 500}), Error);
+  CHECK(scheduler_name_from_class("FlowMatchEulerDiscreteScheduler") == "flow_euler");
+}

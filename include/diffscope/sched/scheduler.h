@@ -1,4 +1,5 @@
-// diffscope schedulers: diffusers 0.31's DDIM, DDPM, PNDM (PLMS), Euler and DPM-Solver++ 2M, configured from
+// diffscope schedulers: diffusers 0.31's DDIM, DDPM, PNDM (PLMS), Euler, Euler ancestral, LMS, DPM-Solver++ 2M and
+// FlowMatchEuler (SD3, Flux), configured from
 // scheduler_config.json exactly as diffusers does and reproducing its numbers.
 #pragma once
 #include <ATen/core/Generator.h>
@@ -27,10 +28,13 @@ struct StepOutput {
 class Scheduler {
  public:
   virtual ~Scheduler() = default;
-  /// "ddim", "ddpm", "pndm", "euler", "euler_a", "lms", "dpm++2m".
+  /// "ddim", "ddpm", "pndm", "euler", "euler_a", "lms", "dpm++2m", "flow_euler".
   virtual std::string name() const = 0;
   /// Timesteps for `steps` inference steps; resets all state.
   virtual void set_timesteps(int steps) = 0;
+  /// The image's token count, for schedules shifted by resolution (flow_euler with use_dynamic_shifting, as Flux's
+  /// pipeline: (height/16) * (width/16)); call before set_timesteps. The other schedulers ignore it.
+  virtual void set_image_seq_len(int64_t) {}
   /// Descending custom timesteps (DDIM, DDPM, Euler); Error for schedulers that cannot take them.
   virtual void set_custom_timesteps(const std::vector<int64_t>& timesteps);
   /// What the loop iterates (PNDM's 51 for 50 included), as the UNet receives them: integers for the
@@ -50,10 +54,15 @@ class Scheduler {
   virtual StepOutput step(const at::Tensor& model_output, double timestep, const at::Tensor& sample,
                           c10::optional<at::Generator> generator = c10::nullopt, const at::Tensor* noise = nullptr) = 0;
   /// The forward process at an integer t: sqrt(abar) x0 + sqrt(1-abar) noise (Euler-type: x0 + sigma noise).
+  /// flow_euler: (1 - sigma) x0 + sigma noise, sigma = t / num_train_timesteps.
   virtual at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise, int64_t timestep) const;
+  /// The forward process at a timestep of this schedule (flow_euler: diffusers' scale_noise, the schedule's own
+  /// sigma); the others: add_noise at that integer timestep.
+  virtual at::Tensor scale_noise(const at::Tensor& original, const at::Tensor& noise, double timestep) const;
   /// The noise level alpha_bar at a timestep of this schedule: the training table at integer t; for a fractional
   /// t, 1 / (1 + sigma^2) with sigma interpolated as Euler does.
-  double alpha_bar_at(double timestep) const;
+  /// flow_euler: the variance-preserving alpha_bar with the same signal-to-noise ratio, (1-s)^2 / ((1-s)^2 + s^2).
+  virtual double alpha_bar_at(double timestep) const;
   /// DDIM's eta (ignored by the others).
   void set_eta(double eta) { eta_ = eta; }
   const SchedulerConfig& config() const { return config_; }

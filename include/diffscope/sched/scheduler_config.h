@@ -45,6 +45,11 @@ struct SchedulerConfig {
   bool lower_order_final = true;
   bool euler_at_final = false;
   double lambda_min_clipped = -INFINITY;       ///< Infinity/NaN words in the file read as the default
+  // flow matching (FlowMatchEulerDiscreteScheduler: SD3 shifts statically, Flux by the image's token count)
+  double shift = 1.0;                          ///< sigma -> shift sigma / (1 + (shift - 1) sigma)
+  bool use_dynamic_shifting = false;           ///< Flux: exp(mu) / (exp(mu) + 1/sigma - 1), mu from image_seq_len
+  double base_shift = 0.5, max_shift = 1.15;   ///< mu at base_image_seq_len and at max_image_seq_len tokens
+  int base_image_seq_len = 256, max_image_seq_len = 4096;
   std::string class_name;                      ///< "_class_name" of the file, if any
   /// Keys present in the file with a value (after _use_default_values), and every key of any diffusers
   /// scheduler that diffscope does not implement, with its value as JSON text, for the class check.

@@ -28,6 +28,9 @@ struct ScheduleTable {
 
 /// The timesteps a run of `steps` steps would use with the scheduler_config.json at `config_path`; `scheduler`
 /// empty = the file's class.
-ScheduleTable describe_schedule(const std::string& config_path, const std::string& scheduler, int steps);
+/// `image_seq_len` > 0: the image's token count, for schedules shifted by resolution (flow_euler with Flux's
+/// use_dynamic_shifting).
+ScheduleTable describe_schedule(const std::string& config_path, const std::string& scheduler, int steps,
+                                int64_t image_seq_len = 0);
 
 }  // namespace diffscope
