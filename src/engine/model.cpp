@@ -3,6 +3,7 @@
 #include "diffscope/engine/model_info.h"
 
 #include <torch/script.h>
+#include <ATen/autocast_mode.h>
 
 #include <filesystem>
 #include <map>
@@ -28,6 +29,7 @@ struct Model::Impl {
   mutable torch::jit::Module encoder;
   at::ScalarType text_dtype = at::kFloat, unet_dtype = at::kFloat, vae_dtype = at::kFloat;
   bool plain_unet = false;
+  std::string precision = "fp32";  ///< denoiser autocast: fp32 (none), bf16, fp16
   bool verify = true;  ///< CRC-check the TorchScript archives (the lazily loaded encoder too)
   mutable bool unet_checked = false, text_checked = false;
   mutable std::once_flag hash_once;
@@ -189,12 +191,60 @@ int Model::context_dim() const {
   return impl_->info.context_dim;
 }
 
+namespace {
+/// Turns autocast on for one denoiser call (bf16 or fp16 matmuls and convolutions) and restores the previous state.
+class AutocastGuard {
+ public:
+  AutocastGuard(const at::Device& device, const std::string& precision) {
+    if (precision == "fp32") return;
+    const at::ScalarType dt = precision == "bf16" ? at::kBFloat16 : at::kHalf;
+    active_ = true;
+    cuda_ = device.is_cuda();
+    if (cuda_) {
+      was_ = at::autocast::is_enabled(), was_dtype_ = at::autocast::get_autocast_gpu_dtype();
+      at::autocast::set_enabled(true), at::autocast::set_autocast_gpu_dtype(dt);
+    } else {
+      was_ = at::autocast::is_cpu_enabled(), was_dtype_ = at::autocast::get_autocast_cpu_dtype();
+      at::autocast::set_cpu_enabled(true), at::autocast::set_autocast_cpu_dtype(dt);
+    }
+    at::autocast::increment_nesting();
+  }
+  ~AutocastGuard() {
+    if (!active_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    if (cuda_) {
+      at::autocast::set_enabled(was_), at::autocast::set_autocast_gpu_dtype(was_dtype_);
+    } else {
+      at::autocast::set_cpu_enabled(was_), at::autocast::set_autocast_cpu_dtype(was_dtype_);
+    }
+  }
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool active_ = false, cuda_ = false, was_ = false;
+  at::ScalarType was_dtype_ = at::kFloat;
+};
+}  // namespace
+
+void Model::set_precision(const std::string& precision) {
+  if (precision != "fp32" && precision != "bf16" && precision != "fp16")
+    throw Error("--precision " + precision + ": expected fp32, bf16 or fp16");
+  if (precision == "fp16" && !impl_->device.is_cuda())
+    throw Error("--precision fp16: half precision runs on CUDA only; use bf16 on the CPU");
+  impl_->precision = precision;
+}
+
+const std::string& Model::precision() const { return impl_->precision; }
+
 DenoiserOutput Model::denoise(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context) const {
   const auto& info = impl_->info;
   const std::string shown = impl_->rel("unet/model.pt");
   const auto dt = impl_->unet_dtype;
   c10::IValue out;
+  const bool autocast = impl_->precision != "fp32";
   try {
+    const AutocastGuard guard(impl_->device, impl_->precision);
     out = impl_->unet.forward({sample.to(dt), timestep.to(at::kFloat), context.to(dt)});
   } catch (const c10::Error& e) {
     throw Error(shown + ": failed on sample " + shape_str(sample) + ", context " + shape_str(context) + " (" +
@@ -216,7 +266,7 @@ DenoiserOutput Model::denoise(const at::Tensor& sample, const at::Tensor& timest
   if (!r.prediction.sizes().equals(sample.sizes()))
     throw Error(shown + ": noise prediction is " + shape_str(r.prediction) + ", expected the sample's shape " +
                 shape_str(sample));
-  if (dt != at::kFloat) {
+  if (dt != at::kFloat || autocast) {
     r.prediction = r.prediction.to(at::kFloat);
     for (auto& t : r.text_attention) t = t.to(at::kFloat);
     for (auto& t : r.features) t = t.to(at::kFloat);

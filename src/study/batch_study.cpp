@@ -81,13 +81,14 @@ SaliencyOptions resolve_saliency(const SaliencyOptions& base, const nlohmann::js
 
 /// What --resume compares: the resolved inputs of a line and the package.
 std::string input_hash(const GenerationSpec& g, const ManifestLine& l, const AnalysisOptions& a,
-                       const SaliencyOptions* sal, const std::string& package) {
+                       const SaliencyOptions* sal, const std::string& package, const std::string& precision) {
   nlohmann::json j = {{"prompt", g.prompt},   {"negative_prompt", g.negative_prompt}, {"seed", g.seed},
                       {"steps", g.steps},     {"guidance", g.guidance},               {"scheduler", g.scheduler},
                       {"height", g.height},   {"width", g.width},                     {"eta", g.eta},
                       {"x0_every", g.x0_every}, {"attention", g.capture_attention},   {"meta", l.meta},
                       {"analyses", std::vector<std::string>(a.which.begin(), a.which.end())},
                       {"agg_steps", a.steps}, {"package", package}};
+  if (precision != "fp32") j["precision"] = precision;  // fp32 runs keep the hashes they had before the option
   if (sal)
     j["saliency"] = {{"step", sal->step ? *sal->step : -1}, {"steps", sal->steps},     {"step_frac", sal->step_frac},
                      {"samples", sal->samples},              {"k", sal->k},              {"methods", sal->methods},
@@ -161,7 +162,7 @@ BatchResult run_batch(const BatchSpec& b, const Session& session) {
       const bool no_analyses = a.which.count("none") > 0;
       const bool saliency = l.saliency.is_object() || a.which.count("saliency");
       const SaliencyOptions sal = l.saliency.is_object() ? resolve_saliency(a.saliency, l.saliency) : a.saliency;
-      const std::string hash = input_hash(g, l, a, saliency ? &sal : nullptr, package);
+      const std::string hash = input_hash(g, l, a, saliency ? &sal : nullptr, package, session.precision);
       if (b.resume && complete_for(dir, hash)) {
         ++r.skipped;
         progress.tick(l.id + " (done before)");

@@ -59,7 +59,9 @@ namespace study {
 Model load_model(const std::string& dir, const Session& session) {
   const std::string device = check_device(session.device);
   set_threads(session.threads);
-  return Model::load(dir, device, session.verify);
+  Model model = Model::load(dir, device, session.verify);
+  model.set_precision(session.precision);
+  return model;
 }
 
 std::string generate_with(const Model& model, const GenerationSpec& g, const Session& session,
@@ -117,6 +119,7 @@ std::string generate_with(const Model& model, const GenerationSpec& g, const Ses
   extra["command"] = command;
   extra["threads"] = threads;
   extra["device"] = device;
+  extra["precision"] = model.precision();
   extra["x0_every"] = g.x0_every;
   extra["timestep_schedule"] = g.timestep_schedule;
   recorder.write(o, r, attention.get(), extra);

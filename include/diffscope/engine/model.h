@@ -28,6 +28,11 @@ class Model {
  public:
   /// Loads and checks the package in `dir` onto `device` ("cpu", "cuda", "cuda:1").
   static Model load(const std::string& dir, const std::string& device = "cpu", bool verify = true);
+  /// The denoiser's arithmetic: "fp32" (the export's own dtype, default), "bf16" (autocast: matmuls and convolutions
+  /// in bfloat16, on CPU and CUDA) or "fp16" (autocast, CUDA only). Outputs are float32 either way; the text encoder
+  /// and VAE stay as exported. Error naming --precision for anything else.
+  void set_precision(const std::string& precision);
+  const std::string& precision() const;
 
   const ModelInfo& info() const;
   const ClipTokenizer& tokenizer() const;

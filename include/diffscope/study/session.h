@@ -10,6 +10,7 @@ struct Session {
   int threads = 0;             ///< LibTorch threads; 0 = all cores
   bool quiet = false;          ///< no progress bars
   bool verify = true;          ///< check the package's TorchScript archives (CRC-32) when loading it
+  std::string precision = "fp32";  ///< the denoiser's arithmetic: fp32, bf16 (autocast), fp16 (CUDA autocast)
 };
 
 }  // namespace diffscope
