@@ -102,7 +102,9 @@ void do_emergence(const RunFolder& run, AnalysisKeys& s) {
   std::vector<int> x0_steps;
   if (run.meta.contains("x0_steps")) x0_steps = run.meta["x0_steps"].get<std::vector<int>>();
   if (x0_steps.empty()) return;  // generated with --x0-every 0: nothing to compare
-  const cv::Mat final_img = read_image(run.path("final.png"));
+  // previews are compared with the final latent's preview, decoded x0 images with the decoded final image
+  const bool preview = run.meta.value("x0_view", std::string("decode")) == "preview";
+  const cv::Mat final_img = read_image(run.path(preview ? "steps/final_preview.png" : "final.png"));
   auto cols = emergence_columns();
   std::vector<std::string> header{"step", "timestep"};
   header.insert(header.end(), cols.begin(), cols.end());

@@ -21,6 +21,11 @@ void add_generate_options(CLI::App& app, GenerateCli& cli) {
                  "use with ddim, ddpm or euler");
   app.add_option("--init-latents", g.init_latents, ".npy [1,C,h,w] to start from instead of seeded noise");
   app.add_option("--x0-every", g.x0_every, "write steps/x0_NNN.png every N steps (0 = none)")->default_val(1);
+  app.add_option("--x0-view", g.x0_view,
+                 "how x0 images are made: decode (one VAE decode each), preview (the package's fitted latent-to-RGB "
+                 "map: nearly free, colours and layout) or auto (preview from 512 px when the package has one)")
+      ->default_val("auto")
+      ->check(CLI::IsMember({"auto", "decode", "preview"}));
   app.add_option("--filmstrip-cols", g.filmstrip_columns, "wrap steps/filmstrip.png after N images (0 = one row)")
       ->default_val(0)
       ->check(CLI::Range(0, 1000));

@@ -30,6 +30,7 @@ struct Model::Impl {
   at::ScalarType text_dtype = at::kFloat, unet_dtype = at::kFloat, vae_dtype = at::kFloat;
   bool plain_unet = false;
   std::string precision = "fp32";  ///< denoiser autocast: fp32 (none), bf16, fp16
+  at::Tensor preview_w, preview_b;  ///< vae/latent_rgb.json: [3,C], [3] (undefined without the file)
   bool verify = true;  ///< CRC-check the TorchScript archives (the lazily loaded encoder too)
   mutable bool unet_checked = false, text_checked = false;
   mutable std::once_flag hash_once;
@@ -101,6 +102,33 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
   const std::string vae_cfg = impl->rel("vae/config.json");
   if (!fs::exists(vae_cfg)) throw Error(vae_cfg + ": missing (expected {\"scaling_factor\": ...})");
   read_vae_config(info, vae_cfg);
+
+  const std::string preview = impl->rel("vae/latent_rgb.json");
+  if (fs::exists(preview)) {
+    const auto j = read_json_object(preview);
+    const auto bad = [&](const std::string& what) {
+      return Error(preview + ": " + what + " (expected {\"weights\": 3 rows of " + std::to_string(info.latent_channels) +
+                   " numbers, \"bias\": 3 numbers}; scripts/export/fit_latent_preview.py writes it)");
+    };
+    const auto finite_row = [](const nlohmann::json& r, size_t n) {
+      if (!r.is_array() || r.size() != n) return false;
+      for (const auto& v : r)
+        if (!v.is_number() || !std::isfinite(v.get<double>())) return false;
+      return true;
+    };
+    if (!j.contains("weights") || !j["weights"].is_array() || j["weights"].size() != 3) throw bad("\"weights\" is not 3 rows");
+    std::vector<float> w;
+    for (const auto& row : j["weights"]) {
+      if (!finite_row(row, static_cast<size_t>(info.latent_channels))) throw bad("a \"weights\" row is not " +
+                                                                            std::to_string(info.latent_channels) + " finite numbers");
+      for (const auto& v : row) w.push_back(v.get<float>());
+    }
+    if (!j.contains("bias") || !finite_row(j["bias"], 3)) throw bad("\"bias\" is not 3 finite numbers");
+    std::vector<float> b;
+    for (const auto& v : j["bias"]) b.push_back(v.get<float>());
+    impl->preview_w = at::tensor(w, at::kFloat).view({3, info.latent_channels}).to(impl->device);
+    impl->preview_b = at::tensor(b, at::kFloat).to(impl->device);
+  }
 
   const std::string sched = impl->rel("scheduler/scheduler_config.json");
   if (!fs::exists(sched)) throw Error(sched + ": missing (expected diffusers' scheduler_config.json)");
@@ -189,6 +217,20 @@ int Model::context_dim() const {
     encode_text(at::tensor(tokenize("").ids, at::kLong).unsqueeze(0));
   }
   return impl_->info.context_dim;
+}
+
+bool Model::has_preview() const { return impl_->preview_w.defined(); }
+
+at::Tensor Model::preview(const at::Tensor& latents) const {
+  if (!has_preview())
+    throw Error(impl_->rel("vae/latent_rgb.json") + ": missing, so there is no latent preview (scripts/export/"
+                "fit_latent_preview.py --package " + impl_->info.dir + " fits one; or use --x0-view decode)");
+  const at::Tensor z = latents.to(impl_->device).to(at::kFloat);
+  at::Tensor rgb = at::einsum("oc,bchw->bohw", {impl_->preview_w, z}) + impl_->preview_b.view({1, 3, 1, 1});
+  rgb = rgb.clamp(-1.0, 1.0);
+  const int64_t f = impl_->info.vae_scale_factor;
+  rgb = at::upsample_bilinear2d(rgb, {z.size(2) * f, z.size(3) * f}, /*align_corners=*/false);
+  return rgb.to(at::kCPU);
 }
 
 namespace {

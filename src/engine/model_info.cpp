@@ -123,7 +123,7 @@ std::vector<std::string> package_files(const std::string& dir) {
   std::vector<std::string> out;
   for (const char* f : {"model_index.json", "tokenizer/vocab.json", "tokenizer/merges.txt", "text_encoder/model.pt",
                         "unet/model.pt", "unet/layers.json", "vae/decoder.pt", "vae/encoder.pt", "vae/config.json",
-                        "scheduler/scheduler_config.json"}) {
+                        "vae/latent_rgb.json", "scheduler/scheduler_config.json"}) {
     if (std::filesystem::exists(std::filesystem::path(dir) / f)) out.push_back(f);
   }
   return out;

@@ -112,6 +112,8 @@ struct RunRecorder::Impl {
 RunRecorder::RunRecorder(RunRecorderOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   if (impl_->options.x0_every < 0) throw Error("--x0-every: expected a number >= 0 (0 = no x0 images)");
+  if (impl_->options.x0_view != "decode" && impl_->options.x0_view != "preview")
+    throw Error("--x0-view " + impl_->options.x0_view + ": expected decode or preview");
 }
 
 RunRecorder::~RunRecorder() {
@@ -135,7 +137,8 @@ void RunRecorder::on_step(const RunContext& ctx, const StepState& step) {
   const int every = impl_->options.x0_every;
   if (every <= 0) return;
   if (step.index % every != 0 && step.index != impl_->num_steps - 1) return;
-  cv::Mat img = to_bgr(ctx.model->decode(*step.x0));
+  const bool preview = impl_->options.x0_view == "preview";
+  cv::Mat img = to_bgr(preview ? ctx.model->preview(*step.x0) : ctx.model->decode(*step.x0));
   impl_->x0_steps.push_back(step.index);
   impl_->thumbs.push_back(img);
   impl_->queue->push((fs::path(impl_->options.dir) / "steps" / step_file(step.index)).string(), img);
@@ -150,6 +153,8 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
   const fs::path dir(impl_->options.dir);
   cv::Mat final_img = to_bgr(r.image);
   impl_->queue->push((dir / "final.png").string(), final_img);
+  if (impl_->options.x0_view == "preview" && !impl_->x0_steps.empty())  // what emergence compares previews with
+    impl_->queue->push((dir / "steps" / "final_preview.png").string(), to_bgr(impl_->model->preview(r.final_latent)));
   if (!impl_->thumbs.empty()) {
     std::vector<std::string> labels;
     for (size_t i = 0; i < impl_->x0_steps.size(); ++i)
@@ -220,6 +225,7 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
   j["words"] = words;
   j["dropped_words"] = r.encoding.dropped_words;
   j["x0_steps"] = impl_->x0_steps;
+  j["x0_view"] = impl_->options.x0_view;
   j["timings"] = {{"text_encoder_s", r.seconds_text}, {"loop_s", r.seconds_loop}, {"decode_s", r.seconds_decode}};
   if (attention) {
     ensure_dir((dir / "attention").string());

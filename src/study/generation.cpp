@@ -45,6 +45,19 @@ std::vector<int> select_layers(const Model& model, const std::vector<std::string
 }
 }  // namespace
 
+/// --x0-view auto: previews where decoding each step costs about as much as the denoiser (SD-size images, from
+/// 512 px), decoded images below that, where the VAE is cheap and exact images are worth it.
+static std::string resolve_x0_view(const Model& model, const GenerationSpec& g, const GenerateOptions& o) {
+  if (g.x0_view != "auto" && g.x0_view != "decode" && g.x0_view != "preview")
+    throw Error("--x0-view " + g.x0_view + ": expected auto, decode or preview");
+  if (g.x0_view == "preview" && !model.has_preview())
+    throw Error("--x0-view preview: " + model.info().dir + "/vae/latent_rgb.json is missing (scripts/export/"
+                "fit_latent_preview.py --package " + model.info().dir + " fits it)");
+  if (g.x0_view != "auto") return g.x0_view;
+  const int size = std::max(o.height ? o.height : model.info().sample_size, o.width ? o.width : model.info().sample_size);
+  return model.has_preview() && size >= 512 ? "preview" : "decode";
+}
+
 void check_generation(const GenerationSpec& g) {
   if (!is_valid_utf8(g.prompt)) throw Error("--prompt: not valid UTF-8 text");
   if (!is_valid_utf8(g.negative_prompt)) throw Error("--negative-prompt: not valid UTF-8 text");
@@ -98,6 +111,7 @@ std::string generate_with(const Model& model, const GenerationSpec& g, const Ses
   RunRecorderOptions ro;
   ro.dir = g.out;
   ro.x0_every = g.x0_every;
+  ro.x0_view = resolve_x0_view(model, g, o);
   ro.filmstrip_columns = g.filmstrip_columns;
   RunRecorder recorder(ro);
   std::unique_ptr<AttentionCapture> attention;

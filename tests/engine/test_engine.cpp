@@ -295,3 +295,29 @@ TEST_CASE("--precision bf16: the denoiser under autocast, float32 outputs close 
   CHECK_THROWS_WITH(m.set_precision("fp16"), Catch::Contains("CUDA only"));
   CHECK_THROWS_WITH(m.set_precision("int8"), Catch::Contains("expected fp32, bf16 or fp16"));
 }
+
+TEST_CASE("latent preview: W z + b from vae/latent_rgb.json, clamped, upsampled to the image size", "[engine]") {
+  Model m = Model::load(kPkg);
+  REQUIRE(m.has_preview());  // the export fits it (scripts/export/diffscope_export/preview.py)
+  const auto j = read_json_object(std::string(kPkg) + "/vae/latent_rgb.json");
+  const int64_t c = m.info().latent_channels, f = m.info().vae_scale_factor;
+  std::vector<float> w, b;
+  for (const auto& row : j["weights"])
+    for (const auto& v : row) w.push_back(v.get<float>());
+  for (const auto& v : j["bias"]) b.push_back(v.get<float>());
+  REQUIRE(w.size() == static_cast<size_t>(3 * c));
+  CHECK(j["rmse_heldout"].get<double>() < 0.5);  // in [-1, 1] units: a preview, not noise
+  const at::Tensor z = at::randn({2, c, 5, 7}, at::TensorOptions().dtype(at::kFloat)) * 3.0;
+  // the map written out by hand, per output channel and pixel
+  at::Tensor expect = at::empty({2, 3, 5, 7});
+  for (int o = 0; o < 3; ++o) {
+    at::Tensor acc = at::full({2, 5, 7}, b[static_cast<size_t>(o)]);
+    for (int64_t k = 0; k < c; ++k) acc = acc + w[static_cast<size_t>(o * c + k)] * z.select(1, k);
+    expect.select(1, o).copy_(acc.clamp(-1.0, 1.0));
+  }
+  const at::Tensor got = m.preview(z);
+  CHECK(got.sizes() == at::IntArrayRef({2, 3, 5 * f, 7 * f}));
+  CHECK(at::allclose(got, at::upsample_bilinear2d(expect, {5 * f, 7 * f}, false), 1e-5, 1e-6));
+  CHECK(got.min().item<float>() >= -1.0f);
+  CHECK(got.max().item<float>() <= 1.0f);
+}

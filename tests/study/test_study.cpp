@@ -239,3 +239,36 @@ TEST_CASE("verify: the export's hashes.json matches every file; edits, deletions
   CHECK_FALSE(verify_package(pkg, false).ok());  // nothing stored: not verified
   CHECK_THROWS_WITH(verify_package(dir.str(), false), Catch::Contains("not a model package"));
 }
+
+TEST_CASE("--x0-view preview: run.json says so, emergence compares previews with the final preview", "[study]") {
+  ds_test::TempDir dir("preview");
+  GenerationSpec g = tiny_spec(dir.str() + "/p");
+  g.prompt = "a red circle";
+  g.x0_every = 1;
+  g.x0_view = "preview";
+  generate_run(g, kQuiet, "generate");
+  const auto run = read_json_object(g.out + "/run.json");
+  CHECK(run["x0_view"] == "preview");
+  CHECK(run["x0_steps"].size() == 3);
+  CHECK(std::filesystem::exists(g.out + "/steps/x0_002.png"));
+  CHECK(std::filesystem::exists(g.out + "/steps/final_preview.png"));
+  AnalysisOptions a;
+  a.which = {"emergence"};
+  const auto keys = run_analyses(g.out, a);
+  CHECK_FALSE(keys.empty());
+  CHECK(std::filesystem::exists(g.out + "/tables/emergence.csv"));
+  // auto at the tiny package's 64 px decodes (previews are for SD-size images)
+  g.x0_view = "auto";
+  g.out = dir.str() + "/a";
+  generate_run(g, kQuiet, "generate");
+  CHECK(read_json_object(g.out + "/run.json")["x0_view"] == "decode");
+  CHECK_FALSE(std::filesystem::exists(g.out + "/steps/final_preview.png"));
+  // a package without the fitted map: preview is refused by name, auto decodes
+  const std::string pkg = dir.str() + "/pkg";
+  std::filesystem::copy(DS_TEST_PACKAGE_DIR, pkg, std::filesystem::copy_options::recursive);
+  std::filesystem::remove(pkg + "/vae/latent_rgb.json");
+  g.model = pkg;
+  g.x0_view = "preview";
+  g.out = dir.str() + "/n";
+  CHECK_THROWS_WITH(generate_run(g, kQuiet, "generate"), Catch::Contains("latent_rgb.json is missing"));
+}

@@ -51,6 +51,12 @@ class Model {
   void require_attention(const std::string& what) const;
   /// Latents as the loop holds them -> image [B,3,H,W] in [-1,1] (divides by scaling_factor itself).
   at::Tensor decode(const at::Tensor& latents) const;
+  /// Whether the package has a latent-to-RGB preview (vae/latent_rgb.json, fitted at export).
+  bool has_preview() const;
+  /// The cheap view of latents: RGB = W z + b per latent pixel (vae/latent_rgb.json), clamped to [-1,1] and
+  /// bilinearly upsampled to the image size: [B,3,H,W] like decode(), for the cost of a 3 x C matrix product.
+  /// Error naming the file when the package has none.
+  at::Tensor preview(const at::Tensor& latents) const;
   /// Image [B,3,H,W] in [-1,1] -> latent mean times scaling_factor (loads vae/encoder.pt on first use).
   at::Tensor encode(const at::Tensor& image) const;
   /// scheduler/scheduler_config.json

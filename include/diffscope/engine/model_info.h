@@ -41,7 +41,7 @@ struct ModelInfo {
 void read_model_index(ModelInfo& info, const std::string& index_path);
 /// The package files that identify a model (weights, tokenizer, configs), relative to `dir`: those that exist of
 /// model_index.json, tokenizer/{vocab.json,merges.txt}, text_encoder/model.pt, unet/{model.pt,layers.json},
-/// vae/{decoder.pt,encoder.pt,config.json}, scheduler/scheduler_config.json. hashes.json lists the same files.
+/// vae/{decoder.pt,encoder.pt,config.json,latent_rgb.json}, scheduler/scheduler_config.json. hashes.json lists the same files.
 std::vector<std::string> package_files(const std::string& dir);
 /// unet/layers.json: the cross-attention layers and the block outputs (features).
 void read_layers(ModelInfo& info, const std::string& path);

@@ -21,6 +21,7 @@ struct GenerateResult;
 struct RunRecorderOptions {
   std::string dir;        ///< the run folder (created)
   int x0_every = 1;
+  std::string x0_view = "decode";  ///< how x0 images are made: decode (the VAE) or preview (the package's W z + b)
   int filmstrip_columns = 0;  ///< steps/filmstrip.png wraps after this many images (0 = one row)
 };
 

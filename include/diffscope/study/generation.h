@@ -19,6 +19,9 @@ struct GenerationSpec {
   int64_t seed = 0;
   int steps = 25, height = 0, width = 0;
   int x0_every = 1;               ///< steps/x0_NNN.png every N steps (0 = none)
+  /// How those images are made: decode (a VAE decode each), preview (the package's latent-to-RGB map: nearly free,
+  /// colours and layout only) or auto (preview from 512 px up when the package has one, else decode).
+  std::string x0_view = "auto";
   int filmstrip_columns = 0;      ///< steps/filmstrip.png wraps after N images (0 = one row)
   double guidance = 7.5, eta = 0.0;
   bool capture_attention = true;

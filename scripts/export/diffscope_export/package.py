@@ -85,7 +85,7 @@ def layer_table(wrapper, sample, timestep, context):
 # The files that identify a model; diffscope's package_files (src/engine/model_info.cpp) lists the same.
 PACKAGE_FILES = ("model_index.json", "tokenizer/vocab.json", "tokenizer/merges.txt", "text_encoder/model.pt",
                  "unet/model.pt", "unet/layers.json", "vae/decoder.pt", "vae/encoder.pt", "vae/config.json",
-                 "scheduler/scheduler_config.json")
+                 "vae/latent_rgb.json", "scheduler/scheduler_config.json")
 
 
 def write_hashes(package):
@@ -137,6 +137,11 @@ def write_package(out, *, name, text_encoder, unet, vae_encoder, vae_decoder, vo
         else:
             with open(path, "w") as f:
                 f.write(content)
+    if vae_encoder is not None:  # the latent-to-RGB preview (generate --x0-view preview), fitted on this VAE
+        from .preview import fit_latent_preview
+        _write_json(os.path.join(tmp, "vae", "latent_rgb.json"), fit_latent_preview(
+            vae_encoder, vae_decoder, scaling_factor=float(scaling_factor), sample_size=sample_size,
+            vae_scale_factor=vae_scale_factor))
     write_hashes(tmp)
     if os.path.isdir(out):
         for entry in os.listdir(out):
