@@ -103,6 +103,29 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
   if (!fs::exists(vae_cfg)) throw Error(vae_cfg + ": missing (expected {\"scaling_factor\": ...})");
   read_vae_config(info, vae_cfg);
 
+  const std::string sched = impl->rel("scheduler/scheduler_config.json");
+  if (!fs::exists(sched)) throw Error(sched + ": missing (expected diffusers' scheduler_config.json)");
+  SchedulerConfig::from_file(sched);  // validates keys now rather than mid-run
+
+  impl->text_encoder = load_module(impl->rel("text_encoder/model.pt"), impl->rel("text_encoder/model.pt"), impl->device, verify);
+  impl->unet = load_module(impl->rel("unet/model.pt"), impl->rel("unet/model.pt"), impl->device, verify);
+  impl->decoder = load_module(impl->rel("vae/decoder.pt"), impl->rel("vae/decoder.pt"), impl->device, verify);
+  impl->text_dtype = module_dtype(impl->text_encoder);
+  impl->unet_dtype = module_dtype(impl->unet);
+  impl->vae_dtype = module_dtype(impl->decoder);
+
+  // the package's latent_channels against what the UNet's first convolution takes (before any call fails inside it)
+  for (const auto& p : impl->unet.named_parameters(/*recurse=*/true)) {
+    const std::string& n = p.name;
+    if (n.size() >= 14 && n.compare(n.size() - 14, 14, "conv_in.weight") == 0 && p.value.dim() == 4) {
+      if (p.value.size(1) != info.latent_channels)
+        throw Error(index_path + ": latent_channels is " + std::to_string(info.latent_channels) + ", but " +
+                    impl->rel("unet/model.pt") + " takes " + std::to_string(p.value.size(1)) + " input channels (" + n + ")");
+      break;
+    }
+  }
+
+  // after the UNet check: a wrong latent_channels is the package's error, not the preview's
   const std::string preview = impl->rel("vae/latent_rgb.json");
   if (fs::exists(preview)) {
     const auto j = read_json_object(preview);
@@ -128,28 +151,6 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
     for (const auto& v : j["bias"]) b.push_back(v.get<float>());
     impl->preview_w = at::tensor(w, at::kFloat).view({3, info.latent_channels}).to(impl->device);
     impl->preview_b = at::tensor(b, at::kFloat).to(impl->device);
-  }
-
-  const std::string sched = impl->rel("scheduler/scheduler_config.json");
-  if (!fs::exists(sched)) throw Error(sched + ": missing (expected diffusers' scheduler_config.json)");
-  SchedulerConfig::from_file(sched);  // validates keys now rather than mid-run
-
-  impl->text_encoder = load_module(impl->rel("text_encoder/model.pt"), impl->rel("text_encoder/model.pt"), impl->device, verify);
-  impl->unet = load_module(impl->rel("unet/model.pt"), impl->rel("unet/model.pt"), impl->device, verify);
-  impl->decoder = load_module(impl->rel("vae/decoder.pt"), impl->rel("vae/decoder.pt"), impl->device, verify);
-  impl->text_dtype = module_dtype(impl->text_encoder);
-  impl->unet_dtype = module_dtype(impl->unet);
-  impl->vae_dtype = module_dtype(impl->decoder);
-
-  // the package's latent_channels against what the UNet's first convolution takes (before any call fails inside it)
-  for (const auto& p : impl->unet.named_parameters(/*recurse=*/true)) {
-    const std::string& n = p.name;
-    if (n.size() >= 14 && n.compare(n.size() - 14, 14, "conv_in.weight") == 0 && p.value.dim() == 4) {
-      if (p.value.size(1) != info.latent_channels)
-        throw Error(index_path + ": latent_channels is " + std::to_string(info.latent_channels) + ", but " +
-                    impl->rel("unet/model.pt") + " takes " + std::to_string(p.value.size(1)) + " input channels (" + n + ")");
-      break;
-    }
   }
 
   const std::string layers = impl->rel("unet/layers.json");

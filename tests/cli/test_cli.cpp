@@ -437,6 +437,10 @@ TEST_CASE("broken packages, inputs and arrays end in one line naming the file, e
          edit_json(p / "model_index.json", [](nlohmann::json& j) { j["latent_channels"] = 7; });
        }) + o,
        "latent_channels is 7, but"},
+      {"generate -m " + package_with("preview", [&](const fs::path& p) {
+         edit_json(p / "vae/latent_rgb.json", [](nlohmann::json& j) { j["bias"] = {0.1, 0.2}; });
+       }) + o,
+       "latent_rgb.json: \"bias\" is not 3 finite numbers"},
       {"generate -m " + package_with("frac", [&](const fs::path& p) {
          edit_json(p / "model_index.json", [](nlohmann::json& j) { j["sample_size"] = 64.5; });
        }) + o,
