@@ -88,7 +88,9 @@ std::string input_hash(const GenerationSpec& g, const ManifestLine& l, const Ana
                       {"x0_every", g.x0_every}, {"attention", g.capture_attention},   {"meta", l.meta},
                       {"analyses", std::vector<std::string>(a.which.begin(), a.which.end())},
                       {"agg_steps", a.steps}, {"package", package}};
-  if (precision != "fp32") j["precision"] = precision;  // fp32 runs keep the hashes they had before the option
+  // options added later enter the hash only when set, so earlier batches resume as before
+  if (precision != "fp32") j["precision"] = precision;
+  if (g.x0_view != "auto") j["x0_view"] = g.x0_view;
   if (sal)
     j["saliency"] = {{"step", sal->step ? *sal->step : -1}, {"steps", sal->steps},     {"step_frac", sal->step_frac},
                      {"samples", sal->samples},              {"k", sal->k},              {"methods", sal->methods},
