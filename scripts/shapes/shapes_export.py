@@ -22,6 +22,23 @@ class _EncoderMean(torch.nn.Module):
         return self.enc(image)[0]
 
 
+def trace_unet(unet, lat):
+    """The AnalyzableUNet traced (forward and forward_concepts) and checked against eager at batch 1, 2, 5 and a
+    second size, with its unet/layers.json table."""
+    unet.eval()
+    lc, dim = unet.config["in_channels"], unet.config["context_dim"]
+    ctx = lambda b: torch.randn(b, 77, dim)  # noqa: E731
+    t = lambda b: torch.rand(b) * 999  # noqa: E731
+    wrapper = AnalyzableUNet(unet).eval()
+    example = (torch.randn(1, lc, lat, lat), t(1), ctx(1))
+    layers = layer_table(wrapper, *example)
+    other = lat + 4 if lat % 8 == 0 else lat + 8
+    un = trace_checked("unet", wrapper, example,
+                       [(torch.randn(2, lc, lat, lat), t(2), ctx(2)), (torch.randn(5, lc, lat, lat), t(5), ctx(5)),
+                        (torch.randn(2, lc, other, other), t(2), ctx(2))])
+    return un, layers
+
+
 def export_shapes(out, *, name, vae, text, unet, vocab, merges, sample_size, extra_files=None, plain_unet=False):
     """Traces every part, checks traced against eager (batch 1, 2, 5 and a second size), writes the package."""
     for m in (vae, text, unet):
@@ -39,13 +56,7 @@ def export_shapes(out, *, name, vae, text, unet, vocab, merges, sample_size, ext
                            [(torch.randn(2, lc, lat, lat), t(2), ctx(2))])
         layers = {"cross_attention": [], "features": []}
     else:
-        wrapper = AnalyzableUNet(unet).eval()
-        example = (torch.randn(1, lc, lat, lat), t(1), ctx(1))
-        layers = layer_table(wrapper, *example)
-        other = lat + 4 if lat % 8 == 0 else lat + 8
-        un = trace_checked("unet", wrapper, example,
-                           [(torch.randn(2, lc, lat, lat), t(2), ctx(2)), (torch.randn(5, lc, lat, lat), t(5), ctx(5)),
-                            (torch.randn(2, lc, other, other), t(2), ctx(2))])
+        un, layers = trace_unet(unet, lat)
     img = lambda b, s=sample_size: torch.rand(b, 3, s, s) * 2 - 1  # noqa: E731
     enc = trace_checked("vae/encoder", _EncoderMean(vae.encoder), (img(1),), [(img(2),)])
     dec = trace_checked("vae/decoder", vae.decoder, (torch.randn(1, lc, lat, lat),),

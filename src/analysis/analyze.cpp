@@ -41,6 +41,16 @@ std::map<std::string, double> run_analyses(const std::string& run_dir, const Ana
     }
     selected = possible;
   }
+  if (run.concepts.empty()) {  // a run without --concepts: the concepts analysis has nothing to read
+    std::vector<const Analysis*> possible;
+    for (const Analysis* a : selected) {
+      if (!(a->needs & kNeedsConcepts)) possible.push_back(a);
+      else if (!o.which.empty())
+        throw Error(run.path("run.json") + ": the " + a->name + " analysis needs concept maps, and this run has none "
+                    "(generate it with --concepts WORD,...)");
+    }
+    selected = possible;
+  }
   const std::vector<int> steps = parse_steps(o.steps, run.steps);
   AnalysisKeys s;
   for (const Analysis* a : selected) a->run(AnalysisInput{run, o, steps, model, quiet}, s);

@@ -1,5 +1,6 @@
 // Word heatmaps: aggregation over steps, bicubic upsampling, normalisation and the figures.
 #include "diffscope/analysis/heatmaps.h"
+#include "diffscope/analysis/analyze.h"
 #include "diffscope/analysis/registry.h"
 #include "diffscope/util/atomic_file.h"
 #include "diffscope/util/csv.h"
@@ -73,7 +74,7 @@ cv::Mat load_bgr(const std::string& path) {
 std::vector<std::string> write_heatmaps(const RunFolder& run, const std::vector<WordHeatmap>& maps,
                                         const HeatmapWriteOptions& o) {
   const Colormap cm = parse_colormap(o.colormap);
-  const std::string dir = run.path("heatmaps");
+  const std::string dir = run.path(o.folder);
   ensure_dir(dir);
   std::vector<std::string> written;
   const cv::Mat final_img = load_bgr(run.path("final.png"));
@@ -91,25 +92,25 @@ std::vector<std::string> write_heatmaps(const RunFolder& run, const std::vector<
     write_png(dir + "/" + base + "_overlay.png", ov);
     // the same overlay as a figure: upscaled, titled, with its colour scale
     write_png(dir + "/" + base + "_figure.png",
-              figure_with_colorbar(ov, "\"" + wkeys[i] + "\" cross-attention" + (o.steps_label.empty() ? "" : ", " + o.steps_label),
+              figure_with_colorbar(ov, "\"" + wkeys[i] + "\" " + o.what + (o.steps_label.empty() ? "" : ", " + o.steps_label),
                                    cm, o.figure_size, "low", "high"));
-    written.push_back("heatmaps/" + base + ".png");
-    written.push_back("heatmaps/" + base + "_overlay.png");
-    written.push_back("heatmaps/" + base + "_figure.png");
+    written.push_back(o.folder + "/" + base + ".png");
+    written.push_back(o.folder + "/" + base + "_overlay.png");
+    written.push_back(o.folder + "/" + base + "_figure.png");
     for (int s : o.x0_steps) {
       char name[32];
       std::snprintf(name, sizeof name, "steps/x0_%03d.png", s);
       cv::Mat x0 = load_bgr(run.path(name));
       const std::string f = base + "_x0_" + std::to_string(s) + ".png";
       write_png(dir + "/" + f, overlay(x0, heat, o.alpha));
-      written.push_back("heatmaps/" + f);
+      written.push_back(o.folder + "/" + f);
     }
     stack.insert(stack.end(), hm.image.begin(), hm.image.end());
     words.push_back({{"index", i}, {"word", hm.word.text}, {"key", wkeys[i]}, {"positions", hm.word.positions}, {"file", base + ".png"}});
   }
   if (!maps.empty()) {
     write_npy(dir + "/maps.npy", stack.data(), {static_cast<int64_t>(maps.size()), run.image_h, run.image_w});
-    written.push_back("heatmaps/maps.npy");
+    written.push_back(o.folder + "/maps.npy");
   }
   write_json_atomic(dir + "/words.json", words);
 
@@ -138,17 +139,12 @@ std::vector<std::string> write_heatmaps(const RunFolder& run, const std::vector<
   }
   if (!cells.empty()) {
     write_png(dir + "/grid.png", grid(cells, rows, col_labels, 96));
-    written.push_back("heatmaps/grid.png");
+    written.push_back(o.folder + "/grid.png");
   }
   return written;
 }
 
-
-// The registered analysis: its tables, figures and summary keys.
-namespace {
-
-void do_heatmaps(const RunFolder& run, const AnalysisOptions& o, const std::vector<int>& steps, AnalysisKeys& s) {
-  auto maps = compute_heatmaps(run, steps, o.normalize);
+HeatmapWriteOptions heatmap_write_options(const RunFolder& run, const AnalysisOptions& o, const std::vector<int>& steps) {
   HeatmapWriteOptions w;
   w.colormap = o.colormap;
   w.x0_steps = o.x0_overlay_steps;
@@ -157,7 +153,15 @@ void do_heatmaps(const RunFolder& run, const AnalysisOptions& o, const std::vect
   w.steps_label = steps.size() == static_cast<size_t>(run.steps) ? "all steps"
                   : steps.size() == 1 ? "step " + std::to_string(steps.front())
                                       : "steps " + std::to_string(steps.front()) + ".." + std::to_string(steps.back());
-  write_heatmaps(run, maps, w);
+  return w;
+}
+
+// The registered analysis: its tables, figures and summary keys.
+namespace {
+
+void do_heatmaps(const RunFolder& run, const AnalysisOptions& o, const std::vector<int>& steps, AnalysisKeys& s) {
+  auto maps = compute_heatmaps(run, steps, o.normalize);
+  write_heatmaps(run, maps, heatmap_write_options(run, o, steps));
   s["heatmaps.words"] = static_cast<double>(maps.size());
   s["heatmaps.steps_aggregated"] = static_cast<double>(steps.size());
 }

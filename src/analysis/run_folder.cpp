@@ -140,6 +140,13 @@ RunFolder RunFolder::load(const std::string& dir, bool require_attention) {
     throw Error(rj + ": this run has no attention maps (it was generated with --no-attention or a plain export)");
   r.steps = static_cast<int>(r.timesteps.size());
   if (r.has_attention) load_maps(r, rj);
+  if (r.has_attention && r.meta["attention"].contains("concepts")) {
+    try {
+      r.concepts = r.meta["attention"]["concepts"].at("words").get<std::vector<std::string>>();
+    } catch (const nlohmann::json::exception&) {
+      throw Error(rj + ": attention.concepts.words must be a list of strings");
+    }
+  }
   cv::Mat final_img = cv::imread(r.path("final.png"), cv::IMREAD_UNCHANGED);
   if (final_img.empty()) throw Error(r.path("final.png") + ": missing or unreadable");
   r.image_h = final_img.rows;
@@ -162,6 +169,35 @@ void RunFolder::load_maps(RunFolder& r, const std::string& rj) {
   for (const auto& w : r.words)
     for (int p : w.positions)
       if (p < 0 || p >= r.num_tokens) throw Error(rj + ": word \"" + w.text + "\" points outside the token axis");
+}
+
+RunFolder RunFolder::concept_view() const {
+  const std::string rj = path("run.json");
+  if (concepts.empty()) throw Error(rj + ": this run has no concept maps (generate it with --concepts)");
+  const auto& c = meta["attention"]["concepts"];
+  const std::string file = path(c.value("file", std::string("attention/concept_maps.npy")));
+  check_belongs(file, c.value("sha256", std::string()), rj);
+  RunFolder v;
+  v.maps = read_npy(file);
+  require_finite(v.maps, file);
+  if (v.maps.shape != std::vector<int64_t>{steps, static_cast<int64_t>(concepts.size()), h, w})
+    throw Error(file + ": expected [" + std::to_string(steps) + ", " + std::to_string(concepts.size()) + ", " +
+                std::to_string(h) + ", " + std::to_string(w) + "] (steps, concepts, h, w) as run.json says");
+  v.dir = dir;
+  v.meta = meta;
+  v.timesteps = timesteps;
+  v.steps = steps, v.h = h, v.w = w, v.image_h = image_h, v.image_w = image_w;
+  v.has_attention = true;
+  v.concepts = concepts;
+  v.tokens = concepts;
+  v.num_tokens = v.token_count = static_cast<int>(concepts.size());
+  for (size_t i = 0; i < concepts.size(); ++i) {
+    Word word;
+    word.text = concepts[i];
+    word.positions = {static_cast<int>(i)};
+    v.words.push_back(word);
+  }
+  return v;
 }
 
 const float* RunFolder::map(int step, int token) const {

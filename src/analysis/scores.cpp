@@ -131,7 +131,8 @@ namespace {
 /// baseline_foreground}, auc.baseline.{mean_map,foreground,uniform}.mean_roc_auc, auc.mean_roc_auc_vs_others,
 /// auc.mean_specificity.
 void score_controls(const RunFolder& run, const std::vector<Word>& words, const std::vector<std::string>& keys,
-                    const std::vector<WordHeatmap>& agg, const std::map<std::string, cv::Mat>& masks, AnalysisKeys& s) {
+                    const std::vector<WordHeatmap>& agg, const std::map<std::string, cv::Mat>& masks,
+                    const std::string& prefix, const std::string& table, AnalysisKeys& s) {
   const size_t n_pix = static_cast<size_t>(run.image_w) * run.image_h;
   std::vector<float> mean_map(n_pix, 0.f), uniform(n_pix, 0.5f);
   for (const auto& h : agg)
@@ -149,7 +150,7 @@ void score_controls(const RunFolder& run, const std::vector<Word>& words, const 
   normalize_minmax(fg_map);
 
   const WordMasks labels(masks, run.image_h, run.image_w);
-  CsvWriter csv(run.path("tables/auc_controls.csv"), {"word", "roc_auc", "roc_auc_vs_others", "specificity",
+  CsvWriter csv(run.path(table), {"word", "roc_auc", "roc_auc_vs_others", "specificity",
                                                       "baseline_mean_map", "baseline_foreground", "baseline_uniform"});
   double sums[5] = {0, 0, 0, 0, 0};
   int counts[5] = {0, 0, 0, 0, 0};
@@ -164,7 +165,7 @@ void score_controls(const RunFolder& run, const std::vector<Word>& words, const 
     const double spec = own_auc - vs;
     const double b_mean = metrics::roc_auc(mean_map, own_labels), b_fg = metrics::roc_auc(fg_map, own_labels);
     const double b_uni = metrics::roc_auc(uniform, own_labels);
-    const std::string key = "auc.word." + keys[k];
+    const std::string key = prefix + ".word." + keys[k];
     s[key + ".roc_auc_vs_others"] = vs;
     s[key + ".specificity"] = spec;
     s[key + ".baseline_mean_map"] = b_mean;
@@ -175,19 +176,24 @@ void score_controls(const RunFolder& run, const std::vector<Word>& words, const 
   }
   csv.commit();
   auto mean = [&](int slot) { return counts[slot] ? sums[slot] / counts[slot] : std::nan(""); };
-  s["auc.mean_roc_auc_vs_others"] = mean(0);
-  s["auc.mean_specificity"] = mean(1);
-  s["auc.baseline.mean_map.mean_roc_auc"] = mean(2);
-  s["auc.baseline.foreground.mean_roc_auc"] = mean(3);
-  s["auc.baseline.uniform.mean_roc_auc"] = mean(4);
+  s[prefix + ".mean_roc_auc_vs_others"] = mean(0);
+  s[prefix + ".mean_specificity"] = mean(1);
+  s[prefix + ".baseline.mean_map.mean_roc_auc"] = mean(2);
+  s[prefix + ".baseline.foreground.mean_roc_auc"] = mean(3);
+  s[prefix + ".baseline.uniform.mean_roc_auc"] = mean(4);
 }
 
-void do_auc(const RunFolder& run, const AnalysisOptions& o, const std::vector<int>& steps, AnalysisKeys& s) {
+}  // namespace
+
+void score_word_maps(const RunFolder& run, const AnalysisOptions& o, const std::vector<int>& steps,
+                     const std::string& prefix, const std::string& table, AnalysisKeys& s, bool present_only) {
   std::string source;
   auto masks = ground_truth_masks(run, o, source);
+  if (present_only)
+    for (auto it = masks.begin(); it != masks.end();) it = cv::countNonZero(it->second) ? std::next(it) : masks.erase(it);
   const auto words = run.content_words();
   const auto keys = word_keys(words);
-  CsvWriter csv(run.path("tables/auc.csv"), {"word", "step", "timestep", "scored", "roc_auc", "ap", "iou"});
+  CsvWriter csv(run.path("tables/" + table + ".csv"), {"word", "step", "timestep", "scored", "roc_auc", "ap", "iou"});
   auto agg = compute_heatmaps(run, steps, "word");
   std::vector<WordScore> scores;
   for (size_t k = 0; k < words.size(); ++k) {
@@ -197,9 +203,9 @@ void do_auc(const RunFolder& run, const AnalysisOptions& o, const std::vector<in
     csv.cell(keys[k]).cell("all").cell("").cell(sc.scored ? "yes" : "no").cell(sc.roc_auc).cell(sc.ap).cell(sc.iou);
     csv.end_row();
     if (sc.scored) {
-      s["auc.word." + keys[k] + ".roc_auc"] = sc.roc_auc;
-      s["auc.word." + keys[k] + ".ap"] = sc.ap;
-      s["auc.word." + keys[k] + ".iou"] = sc.iou;
+      s[prefix + ".word." + keys[k] + ".roc_auc"] = sc.roc_auc;
+      s[prefix + ".word." + keys[k] + ".ap"] = sc.ap;
+      s[prefix + ".word." + keys[k] + ".iou"] = sc.iou;
     }
   }
   if (o.per_step_auc) {
@@ -217,13 +223,17 @@ void do_auc(const RunFolder& run, const AnalysisOptions& o, const std::vector<in
   }
   ensure_dir(run.path("tables"));
   csv.commit();
-  for (const auto& [k, v] : summarize_scores(scores)) s["auc." + k] = v;
-  score_controls(run, words, keys, agg, masks, s);
+  for (const auto& [k, v] : summarize_scores(scores)) s[prefix + "." + k] = v;
+  score_controls(run, words, keys, agg, masks, prefix, "tables/" + table + "_controls.csv", s);
 }
+
+namespace {
 
 
 DIFFSCOPE_ANALYSIS({"auc", "ROC-AUC, average precision and IoU of word heatmaps against masks", 50, kNeedsMasks | kNeedsAttention, {"--run runs/x --masks masks/x"}, {"agg-steps", "threshold", "masks"},
-                    [](const AnalysisInput& in, AnalysisKeys& keys) { do_auc(in.run, in.options, in.steps, keys); }});
+                    [](const AnalysisInput& in, AnalysisKeys& keys) {
+                      score_word_maps(in.run, in.options, in.steps, "auc", "auc", keys);
+                    }});
 
 }  // namespace
 

@@ -39,6 +39,14 @@ void add_generate_options(CLI::App& app, GenerateCli& cli) {
   app.add_option("--keep-layers", g.keep_layer_steps, "steps whose per-layer maps are kept (e.g. 0,12,24)")
       ->delimiter(',');
   app.add_option("--keep-heads", g.keep_head_steps, "steps whose per-head maps are kept")->delimiter(',');
+  app.add_option("--concepts", g.concepts,
+                 "open-vocabulary concept maps: words (need not be in the prompt), comma-separated; the image is "
+                 "unchanged (the concepts analysis writes concepts/)")
+      ->delimiter(',');
+  app.add_option("--concept-context", g.concept_context,
+                 "how a concept word is encoded: prompt (as the next word after the prompt, default) or alone")
+      ->default_val("prompt")
+      ->check(CLI::IsMember({"prompt", "alone"}));
   app.add_flag("--allow-empty-prompt", g.allow_empty_prompt, "accept an empty prompt (unconditional generation)");
   app.add_flag("--overwrite", g.overwrite,
                "replace an earlier diffscope output in --out (else a folder that holds one is refused)");

@@ -47,6 +47,9 @@ void AttentionCapture::on_begin(const RunContext& ctx, const at::Tensor&) {
     throw Error("--attention-half uncond: needs classifier-free guidance (--guidance > 1)");
   const int64_t steps = static_cast<int64_t>(ctx.timesteps.size());
   maps_ = at::zeros({steps, model.info().max_length, ctx.latent_height, ctx.latent_width}, at::kFloat);
+  concept_maps_ = ctx.concepts.empty() ? at::Tensor()
+                                       : at::zeros({steps, static_cast<int64_t>(ctx.concepts.size()), ctx.latent_height,
+                                                    ctx.latent_width}, at::kFloat);
   layer_maps_.clear();
   head_maps_.clear();
 }
@@ -59,13 +62,20 @@ void AttentionCapture::on_step(const RunContext& ctx, const StepState& step) {
   const bool keep_layers = std::count(options_.keep_layer_steps.begin(), options_.keep_layer_steps.end(), step.index) > 0;
   const bool keep_heads = std::count(options_.keep_head_steps.begin(), options_.keep_head_steps.end(), step.index) > 0;
 
-  at::Tensor sum;
+  const bool concepts = concept_maps_.defined();
+  if (concepts && (!step.concept_attention || step.concept_attention->size() != probs.size()))
+    throw Error("attention capture: the denoiser returned no concept maps for --concepts", kExitFailure);
+  at::Tensor sum, concept_sum;
   std::vector<at::Tensor> per_layer, per_head;
   int64_t max_heads = 0;
   for (int l : layers_used_) {
     auto [lh, lw] = model.layer_size(static_cast<size_t>(l), oh, ow);
     at::Tensor m = reduce_layer(probs[static_cast<size_t>(l)], b, lh, lw, oh, ow);
     sum = sum.defined() ? sum + m : m;
+    if (concepts) {
+      at::Tensor c = reduce_layer((*step.concept_attention)[static_cast<size_t>(l)], b, lh, lw, oh, ow);
+      concept_sum = concept_sum.defined() ? concept_sum + c : c;
+    }
     if (keep_layers) per_layer.push_back(m.cpu());
     if (keep_heads) {
       per_head.push_back(reduce_layer(probs[static_cast<size_t>(l)], b, lh, lw, oh, ow, true).cpu());
@@ -73,6 +83,7 @@ void AttentionCapture::on_step(const RunContext& ctx, const StepState& step) {
     }
   }
   maps_[step.index].copy_(sum.div(static_cast<double>(layers_used_.size())).cpu());
+  if (concepts) concept_maps_[step.index].copy_(concept_sum.div(static_cast<double>(layers_used_.size())).cpu());
   if (keep_layers) layer_maps_.emplace_back(step.index, at::stack(per_layer));
   if (keep_heads) {
     for (auto& h : per_head)

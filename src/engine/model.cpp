@@ -29,6 +29,7 @@ struct Model::Impl {
   mutable torch::jit::Module encoder;
   at::ScalarType text_dtype = at::kFloat, unet_dtype = at::kFloat, vae_dtype = at::kFloat;
   bool plain_unet = false;
+  bool concepts_method = false;  ///< unet/model.pt has forward_concepts
   std::string precision = "fp32";  ///< denoiser autocast: fp32 (none), bf16, fp16
   at::Tensor preview_w, preview_b;  ///< vae/latent_rgb.json: [3,C], [3] (undefined without the file)
   bool verify = true;  ///< CRC-check the TorchScript archives (the lazily loaded encoder too)
@@ -160,6 +161,7 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
   // large models, so the first call checks it (see unet()); its graph tells us whether it returns a tuple.
   auto schema_ret = impl->unet.get_method("forward").function().getSchema().returns();
   impl->plain_unet = schema_ret.size() == 1 && schema_ret[0].type()->kind() == c10::TypeKind::TensorType;
+  impl->concepts_method = !impl->plain_unet && impl->unet.find_method("forward_concepts").has_value();
   if (!impl->plain_unet && info.attention_layers.empty())
     throw Error(layers + ": missing or empty, but unet/model.pt returns attention maps (expected one entry per map)");
 
@@ -172,6 +174,34 @@ const ModelInfo& Model::info() const { return impl_->info; }
 const ClipTokenizer& Model::tokenizer() const { return impl_->tokenizer; }
 at::Device Model::device() const { return impl_->device; }
 bool Model::has_attention() const { return !impl_->plain_unet; }
+bool Model::has_concepts() const { return impl_->concepts_method; }
+
+void Model::require_concepts() const {
+  if (!has_concepts())
+    throw Error("--concepts: " + impl_->rel("unet/model.pt") + " was exported without forward_concepts (re-export it "
+                "with scripts/export/export_diffusers.py, or scripts/shapes/retrace_unet.py for a shapes package)");
+}
+
+at::Tensor Model::encode_concepts(const std::vector<std::string>& concepts, const std::string& after) const {
+  require_concepts();
+  std::vector<at::Tensor> rows;
+  for (size_t i = 0; i < concepts.size(); ++i) {
+    const std::string& c = concepts[i];
+    if (c.find_first_not_of(" \t") == std::string::npos) throw Error("--concepts: concept " + std::to_string(i + 1) + " is empty");
+    for (size_t j = 0; j < i; ++j)
+      if (concepts[j] == c) throw Error("--concepts: \"" + c + "\" is listed twice");
+    const Encoding alone = tokenize(c);
+    const int n = alone.length - 2;  // the concept's own tokens (CLIP's BPE splits at words, so they end `after` + c too)
+    const Encoding e = after.empty() ? alone : tokenize(after + " " + c);
+    if (!alone.dropped_words.empty() || !e.dropped_words.empty() || n < 1 || e.length - 2 < n)
+      throw Error("--concepts: \"" + c + "\" does not fit in " + std::to_string(impl_->info.max_length) +
+                  " tokens" + (after.empty() ? std::string(" with its start and end tokens") : " after the prompt"));
+    const at::Tensor ids = at::tensor(e.ids, at::kLong).unsqueeze(0);
+    rows.push_back(encode_text(ids)[0].narrow(0, e.length - 1 - n, n).mean(0));  // its tokens, before the end token
+  }
+  if (rows.empty()) throw Error("--concepts: no concept given");
+  return at::stack(rows);
+}
 
 void Model::require_attention(const std::string& what) const {
   if (!has_attention())
@@ -280,15 +310,24 @@ void Model::set_precision(const std::string& precision) {
 
 const std::string& Model::precision() const { return impl_->precision; }
 
-DenoiserOutput Model::denoise(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context) const {
+DenoiserOutput Model::denoise(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context,
+                              const at::Tensor& concepts) const {
   const auto& info = impl_->info;
   const std::string shown = impl_->rel("unet/model.pt");
   const auto dt = impl_->unet_dtype;
   c10::IValue out;
   const bool autocast = impl_->precision != "fp32";
+  const bool with_concepts = concepts.defined();
+  if (with_concepts && (concepts.dim() != 3 || concepts.size(0) != sample.size(0) || concepts.size(2) != context.size(2)))
+    throw Error(shown + ": concept embeddings are " + shape_str(concepts) + ", expected [" + std::to_string(sample.size(0)) +
+                ",C," + std::to_string(context.size(2)) + "]");
+  if (with_concepts) require_concepts();
   try {
     const AutocastGuard guard(impl_->device, impl_->precision);
-    out = impl_->unet.forward({sample.to(dt), timestep.to(at::kFloat), context.to(dt)});
+    if (with_concepts)
+      out = impl_->unet.get_method("forward_concepts")({sample.to(dt), timestep.to(at::kFloat), context.to(dt), concepts.to(dt)});
+    else
+      out = impl_->unet.forward({sample.to(dt), timestep.to(at::kFloat), context.to(dt)});
   } catch (const c10::Error& e) {
     throw Error(shown + ": failed on sample " + shape_str(sample) + ", context " + shape_str(context) + " (" +
                 first_line(e.what_without_backtrace()) + ")");
@@ -298,11 +337,29 @@ DenoiserOutput Model::denoise(const at::Tensor& sample, const at::Tensor& timest
     r.prediction = out.toTensor();
   } else if (out.isTuple()) {
     auto elems = out.toTupleRef().elements();
-    if (elems.size() != 3 || !elems[0].isTensor() || !elems[1].isTensorList() || !elems[2].isTensorList())
-      throw Error(shown + ": expected forward to return (noise_pred, List[Tensor] cross_attention, List[Tensor] features)");
+    const size_t n = with_concepts ? 4 : 3;
+    if (elems.size() != n || !elems[0].isTensor() || !elems[1].isTensorList() || !elems[2].isTensorList() ||
+        (with_concepts && !elems[3].isTensorList()))
+      throw Error(shown + ": expected " + (with_concepts ? "forward_concepts" : "forward") + " to return (noise_pred, "
+                  "List[Tensor] cross_attention, List[Tensor] features" + (with_concepts ? ", List[Tensor] concept maps)" : ")"));
     r.prediction = elems[0].toTensor();
     for (const auto& t : elems[1].toTensorVector()) r.text_attention.push_back(t);
     for (const auto& t : elems[2].toTensorVector()) r.features.push_back(t);
+    if (with_concepts) {
+      for (const auto& t : elems[3].toTensorVector()) r.concept_attention.push_back(t);
+      if (r.concept_attention.size() != r.text_attention.size())
+        throw Error(shown + ": forward_concepts returned " + std::to_string(r.concept_attention.size()) +
+                    " concept maps for " + std::to_string(r.text_attention.size()) + " cross-attention layers");
+      for (size_t i = 0; i < r.concept_attention.size(); ++i) {
+        const auto& c = r.concept_attention[i];
+        const auto& a = r.text_attention[i];
+        if (c.dim() != 4 || c.size(0) != a.size(0) || c.size(1) != a.size(1) || c.size(2) != a.size(2) ||
+            c.size(3) != concepts.size(1))
+          throw Error(shown + ": concept map " + std::to_string(i) + " is " + shape_str(c) + ", expected [" +
+                      std::to_string(a.size(0)) + "," + std::to_string(a.size(1)) + "," + std::to_string(a.size(2)) + "," +
+                      std::to_string(concepts.size(1)) + "]");
+      }
+    }
   } else {
     throw Error(shown + ": forward returned neither a tensor nor a (noise_pred, attention, features) tuple");
   }
@@ -313,6 +370,7 @@ DenoiserOutput Model::denoise(const at::Tensor& sample, const at::Tensor& timest
     r.prediction = r.prediction.to(at::kFloat);
     for (auto& t : r.text_attention) t = t.to(at::kFloat);
     for (auto& t : r.features) t = t.to(at::kFloat);
+    for (auto& t : r.concept_attention) t = t.to(at::kFloat);
   }
   if (!impl_->unet_checked && !r.text_attention.empty()) {
     const auto& layers = info.attention_layers;

@@ -86,12 +86,13 @@ at::Tensor encode_prompts(const Model& model, const Encoding& prompt, const std:
 }
 
 at::Tensor guided_noise(const Model& model, const at::Tensor& latent_in, double timestep, const at::Tensor& context,
-                        double guidance_scale, DenoiserOutput* raw) {
+                        double guidance_scale, DenoiserOutput* raw, const at::Tensor& concepts) {
   const int64_t b = context.size(0);
   // contiguous: a traced UNet given stride-0 (expanded) inputs runs many times slower (measured 15x on a batch of 16)
   at::Tensor x = b == 1 ? latent_in : latent_in.expand({b, -1, -1, -1}).contiguous();
   at::Tensor t = at::full({b}, timestep, at::TensorOptions().dtype(at::kFloat).device(x.device()));
-  DenoiserOutput out = model.denoise(x, t, context);
+  DenoiserOutput out = model.denoise(
+      x, t, context, concepts.defined() ? concepts.unsqueeze(0).expand({b, -1, -1}).contiguous() : at::Tensor());
   at::Tensor noise = out.prediction;
   if (b == 2) {
     noise = guidance_combine(noise.narrow(0, 0, 1), noise.narrow(0, 1, 1), guidance_scale);
@@ -128,6 +129,11 @@ GenerateResult generate(const Model& model, const GenerateOptions& o, const std:
   auto t0 = Clock::now();
   res.encoding = model.tokenize(o.prompt);
   at::Tensor context = encode_prompts(model, res.encoding, o.negative_prompt, guided);
+  if (o.concept_context != "prompt" && o.concept_context != "alone")
+    throw Error("--concept-context " + o.concept_context + ": expected prompt or alone");
+  const at::Tensor concepts =
+      o.concepts.empty() ? at::Tensor()
+                         : model.encode_concepts(o.concepts, o.concept_context == "prompt" ? o.prompt : "").to(dev);
   res.seconds_text = since(t0);
 
   auto sched = run_scheduler(model, o);
@@ -150,6 +156,7 @@ GenerateResult generate(const Model& model, const GenerateOptions& o, const std:
   ctx.latent_width = static_cast<int>(lw);
   ctx.guided = guided;
   ctx.guidance_scale = o.guidance_scale;
+  ctx.concepts = o.concepts;
   for (auto* ob : observers) ob->on_begin(ctx, latents);
 
   t0 = Clock::now();
@@ -158,7 +165,7 @@ GenerateResult generate(const Model& model, const GenerateOptions& o, const std:
     const double t = res.timesteps[i];
     at::Tensor latent_in = sched->scale_model_input(latents, t);
     DenoiserOutput raw;
-    at::Tensor noise = guided_noise(model, latent_in, t, context, o.guidance_scale, &raw);
+    at::Tensor noise = guided_noise(model, latent_in, t, context, o.guidance_scale, &raw, concepts);
     StepOutput so = sched->step(noise, t, latents, gen);
     if (!at::isfinite(so.prev_sample).all().item<bool>())
       throw Error("step " + std::to_string(i) + " (t=" + format_number(t) + "): the latent is no longer finite (NaN or " +
@@ -175,6 +182,7 @@ GenerateResult generate(const Model& model, const GenerateOptions& o, const std:
     st.latent_out = &so.prev_sample;
     st.text_attention = &raw.text_attention;
     st.features = &raw.features;
+    st.concept_attention = &raw.concept_attention;
     for (auto* ob : observers) ob->on_step(ctx, st);
     latents = so.prev_sample;
     progress.tick("t=" + format_number(t));

@@ -196,6 +196,7 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
   in["eta"] = o.eta;
   in["init_latents"] = o.init_latents_path;
   in["scheduler"] = r.scheduler;
+  in["concepts"] = o.concepts;
   j["inputs"] = in;
   if (const Model* m = impl_->model) {
     const auto& info = m->info();
@@ -249,6 +250,15 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
       kept.push_back({{"step", step}, {"file", f}, {"axes", "layers,heads,tokens,h,w"}, {"sha256", sha256_file((dir / f).string())}});
     }
     a["kept"] = kept;
+    if (attention->concept_maps().defined()) {  // generate --concepts: same reduction, one map per concept
+      const std::string f = "attention/concept_maps.npy";
+      write_tensor_npy((dir / f).string(), attention->concept_maps());
+      const auto& sz = attention->concept_maps().sizes();
+      a["concepts"] = {{"file", f}, {"words", o.concepts}, {"context", o.concept_context},
+                       {"shape", std::vector<int64_t>(sz.begin(), sz.end())},
+                       {"reduction", "each concept's probability in its own softmax beside the prompt's keys, then as maps"},
+                       {"sha256", sha256_file((dir / f).string())}};
+    }
     j["attention"] = a;
   }
   impl_->queue->close();

@@ -48,6 +48,7 @@ GenerationSpec resolve_generation(const BatchSpec& b, const ManifestLine& l, con
   if (l.height) g.height = *l.height;
   if (l.width) g.width = *l.width;
   if (l.guidance) g.guidance = *l.guidance;
+  if (l.concepts) g.concepts = *l.concepts;
   return g;
 }
 
@@ -91,6 +92,7 @@ std::string input_hash(const GenerationSpec& g, const ManifestLine& l, const Ana
   // options added later enter the hash only when set, so earlier batches resume as before
   if (precision != "fp32") j["precision"] = precision;
   if (g.x0_view != "auto") j["x0_view"] = g.x0_view;
+  if (!g.concepts.empty()) j["concepts"] = {g.concepts, g.concept_context};
   if (sal)
     j["saliency"] = {{"step", sal->step ? *sal->step : -1}, {"steps", sal->steps},     {"step_frac", sal->step_frac},
                      {"samples", sal->samples},              {"k", sal->k},              {"methods", sal->methods},

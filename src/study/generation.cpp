@@ -92,11 +92,20 @@ std::string generate_with(const Model& model, const GenerationSpec& g, const Ses
   o.scheduler = g.scheduler;
   o.eta = g.eta;
   o.init_latents_path = g.init_latents;
+  o.concepts = g.concepts;
+  o.concept_context = g.concept_context;
   o.show_progress = !session.quiet;
   if (!g.timestep_schedule.empty())
     o.custom_timesteps = timesteps_from_spec(g.timestep_schedule, g.steps, model.scheduler_config().num_train_timesteps);
   validate(model, o);
   const int n_steps = static_cast<int>(run_scheduler(model, o)->timesteps().size());
+  if (!g.concepts.empty()) {
+    if (!g.capture_attention) throw Error("--concepts: concept maps are attention maps, but --no-attention captures none");
+    if (g.concept_context != "prompt" && g.concept_context != "alone")
+      throw Error("--concept-context " + g.concept_context + ": expected prompt or alone");
+    // refuse a package without forward_concepts or a bad word before any work
+    model.encode_concepts(g.concepts, g.concept_context == "prompt" ? g.prompt : "");
+  }
   for (const auto& [option, steps] : {std::pair<const char*, const std::vector<int>*>{"--keep-layers", &g.keep_layer_steps},
                                       {"--keep-heads", &g.keep_head_steps}}) {
     if (!steps->empty() && !g.capture_attention)

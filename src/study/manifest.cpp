@@ -18,7 +18,8 @@ namespace diffscope {
 namespace {
 
 const std::set<std::string> kKeys{"id",     "prompt", "negative_prompt", "seed",     "steps", "guidance",
-                                  "scheduler", "height", "width",         "analyses", "saliency", "meta"};
+                                  "scheduler", "height", "width",         "analyses", "saliency", "meta",
+                                  "concepts"};
 const std::set<std::string> kSaliencyKeys{"step", "steps",      "step_frac", "samples", "k",
                                           "batch", "methods", "mask_seeds", "seed",    "similarity"};
 
@@ -71,7 +72,7 @@ ManifestLine parse_manifest_entry(const nlohmann::json& e) {
   for (const auto& [k, v] : e.items())
     if (!kKeys.count(k))
       throw Error("unknown key \"" + k + "\" (expected id, prompt, negative_prompt, seed, steps, guidance, scheduler, "
-                  "height, width, analyses, saliency, meta)");
+                  "height, width, analyses, saliency, meta, concepts)");
   if (!e.contains("prompt")) throw Error("\"prompt\": required");
   m.prompt = text(e["prompt"], "prompt");
   if (m.prompt.find_first_not_of(" \t\r\n") == std::string::npos) throw Error("\"prompt\": empty");
@@ -101,6 +102,24 @@ ManifestLine parse_manifest_entry(const nlohmann::json& e) {
     } else {
       throw Error("\"analyses\": expected a list of analysis names");
     }
+  }
+  if (e.contains("concepts")) {  // "sky,tree" or ["sky", "tree"]: each line its own open-vocabulary words
+    const auto& c = e["concepts"];
+    std::vector<std::string> words;
+    if (c.is_string()) {
+      std::string cur;  // commas only: a concept may be a phrase ("traffic light")
+      for (char ch : c.get<std::string>() + ",") {
+        if (ch != ',') { cur += ch; continue; }
+        const size_t a = cur.find_first_not_of(' '), z = cur.find_last_not_of(' ');
+        if (a != std::string::npos) words.push_back(cur.substr(a, z - a + 1));
+        cur.clear();
+      }
+    } else if (c.is_array()) {
+      for (const auto& x : c) words.push_back(text(x, "concepts"));
+    } else {
+      throw Error("\"concepts\": expected a list of words");
+    }
+    m.concepts = words;
   }
   if (e.contains("saliency") && !e["saliency"].is_null()) {
     if (!e["saliency"].is_object()) throw Error("\"saliency\": expected an object of saliency settings");

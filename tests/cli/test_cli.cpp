@@ -611,3 +611,48 @@ TEST_CASE("batch: killed mid-run and resumed gives the uninterrupted run's table
   CHECK(fs::exists(tmp.str() + "/bad/r4/batch.json"));
   CHECK(ds("batch " + quote(m) + " -o " + quote(tmp.str() + "/x") + " --shard 2/2").exit_code == 2);
 }
+
+TEST_CASE("--concepts on the shipped model: words left out of the prompt score against exact masks, the image is unchanged",
+          "[cli][concepts]") {
+  TempDir tmp("cli-concepts");
+  const std::string shapes = (fs::path(DS_SOURCE_DIR) / "models/shapes-v1").string();
+  const std::string gen = "-m " + quote(shapes) + " -p " + quote("a circle and a square") +
+                          " --seed 1 --steps 25 -g 5 --scheduler ddim --x0-every 0 --threads 1 -q -o ";
+  const std::string plain = tmp.str() + "/plain", with = tmp.str() + "/with";
+  REQUIRE(ds("generate " + gen + quote(plain)).exit_code == 0);
+  const std::string words = "red,green,blue,yellow,purple,orange,circle,square,triangle,small,large,left,right";
+  auto r = ds("analyze " + gen + quote(with) + " --concepts " + words);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  // the concepts never feed the UNet's output: the same image and latents, bit for bit
+  CHECK(ds_test::read_text(plain + "/final.png") == ds_test::read_text(with + "/final.png"));
+  CHECK(ds_test::read_text(plain + "/latents.npy") == ds_test::read_text(with + "/latents.npy"));
+  CHECK(ds_test::read_text(plain + "/attention/maps.npy") == ds_test::read_text(with + "/attention/maps.npy"));
+  const auto run = nlohmann::json::parse(ds_test::read_text(with + "/run.json"));
+  CHECK(run["attention"]["concepts"]["context"] == "prompt");
+  CHECK(run["attention"]["concepts"]["words"].size() == 13);
+  auto np = ds_test::run_command(std::string(DS_PYTHON) + " -c " +
+                                 quote("import numpy,sys; a=numpy.load(sys.argv[1]); print(a.shape, bool(((a>=0)&(a<1)).all()))") +
+                                 " " + quote(with + "/attention/concept_maps.npy"));
+  CHECK(np.output.find("(25, 13, 16, 16) True") != std::string::npos);
+  const auto s = nlohmann::json::parse(ds_test::read_text(with + "/summary.json"));
+  // the image holds a red circle and a purple triangle (segmented with concepts.json); "red" and "purple" are not
+  // in the prompt, and their concept maps find their objects (measured 0.996 and 0.929)
+  REQUIRE(s["concepts.word.red.roc_auc"].is_number());
+  CHECK(s["concepts.word.red.roc_auc"].get<double>() > 0.95);
+  CHECK(s["concepts.word.purple.roc_auc"].get<double>() > 0.85);
+  CHECK(s["concepts.word.circle.pearson_vs_prompt"].get<double>() > 0.5);
+  // concepts whose object is absent are unscored (no mask pixels), not scored as zero
+  CHECK_FALSE(s.contains("concepts.word.blue.roc_auc"));
+  CHECK(s["concepts.unscored"].get<double>() > 0);
+  for (const char* f : {"concepts/00_red_figure.png", "concepts/grid.png", "concepts/maps.npy", "tables/concepts.csv",
+                        "tables/concepts_auc.csv", "tables/concepts_auc_controls.csv"})
+    CHECK(fs::exists(with + "/" + f));
+  // the concepts analysis of a run without concepts: refused by name; analyze skips it quietly
+  auto refused = ds("concepts --run " + quote(plain) + " -q");
+  CHECK(refused.exit_code == 2);
+  CHECK(refused.output.find("needs concept maps") != std::string::npos);
+  auto nocap = ds("generate " + gen + quote(tmp.str() + "/x") + " --concepts red --no-attention");
+  CHECK(nocap.exit_code == 2);
+  CHECK(nocap.output.find("--concepts") != std::string::npos);
+}

@@ -321,3 +321,74 @@ TEST_CASE("latent preview: W z + b from vae/latent_rgb.json, clamped, upsampled 
   CHECK(got.min().item<float>() >= -1.0f);
   CHECK(got.max().item<float>() <= 1.0f);
 }
+
+TEST_CASE("concept maps: one more key in its own softmax; the prediction and prompt maps are unchanged", "[engine][concepts]") {
+  set_threads(1);
+  Model m = Model::load(kPkg);
+  REQUIRE(m.has_concepts());
+  const Encoding e = m.tokenize("a red circle");
+  const at::Tensor context = encode_prompts(m, e, "", /*guided=*/true);  // [2, 77, D]
+  const int lat = m.info().sample_size / m.info().vae_scale_factor;
+  at::Generator gen = at::detail::createCPUGenerator(5);
+  const at::Tensor x = at::randn({2, m.info().latent_channels, lat, lat}, gen, at::TensorOptions().dtype(at::kFloat));
+  const at::Tensor t = at::full({2}, 500.0f);
+  at::NoGradGuard ng;
+  const DenoiserOutput plain = m.denoise(x, t, context);
+  // concept 0 is the prompt's own "red" token embedding (position 2), concept 1 is random
+  const at::Tensor concepts =
+      at::cat({context.narrow(1, 2, 1), at::randn({2, 1, context.size(2)}, gen, at::TensorOptions().dtype(at::kFloat))}, 1)
+          .contiguous();
+  const DenoiserOutput with = m.denoise(x, t, context, concepts);
+  CHECK(at::equal(plain.prediction, with.prediction));  // bit for bit: the concepts never feed the output
+  REQUIRE(with.concept_attention.size() == plain.text_attention.size());
+  for (size_t l = 0; l < plain.text_attention.size(); ++l) {
+    CHECK(at::equal(plain.text_attention[l], with.text_attention[l]));
+    const auto& c = with.concept_attention[l];
+    REQUIRE(c.sizes() == at::IntArrayRef({2, plain.text_attention[l].size(1), plain.text_attention[l].size(2), 2}));
+    // a key equal to key j, added to the softmax: e^s_j / (Z + e^s_j) = p_j / (1 + p_j)
+    const at::Tensor pj = plain.text_attention[l].select(3, 2);
+    const double err = (c.select(3, 0) - pj / (1 + pj)).abs().max().item<double>();
+    INFO("layer " << l << ": max |concept - p/(1+p)| " << err);
+    CHECK(err < 1e-6);
+    CHECK(c.min().item<float>() >= 0.f);
+    CHECK(c.max().item<float>() < 1.f);
+  }
+}
+
+TEST_CASE("generate --concepts: the same image, concept maps captured per step", "[engine][concepts]") {
+  set_threads(1);
+  Model m = Model::load(kPkg);
+  auto o = small_options();
+  AttentionCapture plain_capture, concept_capture;
+  const auto plain = generate(m, o, {&plain_capture});
+  o.concepts = {"blue", "square", "small red"};
+  const auto with = generate(m, o, {&concept_capture});
+  CHECK(at::equal(plain.final_latent, with.final_latent));
+  CHECK(at::equal(plain.image, with.image));
+  CHECK(at::equal(plain_capture.maps(), concept_capture.maps()));
+  CHECK_FALSE(plain_capture.concept_maps().defined());
+  const int latent = m.info().sample_size / m.info().vae_scale_factor;
+  REQUIRE(concept_capture.concept_maps().sizes() == at::IntArrayRef({4, 3, latent, latent}));
+  CHECK(at::isfinite(concept_capture.concept_maps()).all().item<bool>());
+  // a concept's map does not depend on the other concepts listed
+  AttentionCapture alone;
+  o.concepts = {"square"};
+  generate(m, o, {&alone});
+  CHECK(at::allclose(alone.concept_maps().select(1, 0), concept_capture.concept_maps().select(1, 1), 0, 1e-7));
+  // the embedding: the word's tokens between start and end, encoded on their own
+  const at::Tensor emb = m.encode_concepts({"square", "small red"});
+  const Encoding e = m.tokenize("small red");
+  REQUIRE(e.length == 4);
+  const at::Tensor full = m.encode_text(at::tensor(e.ids, at::kLong).unsqueeze(0))[0];
+  CHECK(at::allclose(emb[1], full.narrow(0, 1, 2).mean(0)));
+  // --concept-context prompt (the default in generate): the word as the prompt's next word
+  const Encoding after = m.tokenize("a red circle square");
+  REQUIRE(after.length == 6);
+  const at::Tensor in_context = m.encode_text(at::tensor(after.ids, at::kLong).unsqueeze(0))[0][4];
+  CHECK(at::allclose(m.encode_concepts({"square"}, "a red circle")[0], in_context));
+  CHECK_THROWS_WITH(m.encode_concepts({"sky", "sky"}), Catch::Contains("listed twice"));
+  CHECK_THROWS_WITH(m.encode_concepts({" "}), Catch::Contains("is empty"));
+  std::string long_concept;
+  for (int i = 0; i < 100; ++i) long_concept += "red ";
+  CHECK_THROWS_WITH(m.encode_concepts({long_concept}), Catch::Contains("does not fit"));
+}

@@ -29,12 +29,19 @@ struct HeatmapWriteOptions {
   std::string grid_steps;     ///< the grid's steps as a step selection ("0,6,12,24", "0:25:5"); empty = evenly spaced
   int figure_size = 256;      ///< NN_word_figure.png: longer side at least this (small models' images upscaled)
   std::string steps_label;    ///< which steps the maps aggregate, for the figure titles
+  std::string folder = "heatmaps";        ///< inside the run folder (the concepts analysis writes concepts/)
+  std::string what = "cross-attention";   ///< the maps' kind, in the figure titles
 };
 
-/// Writes heatmaps/: NN_word.png, NN_word_overlay.png (on final.png), maps.npy [words,H,W], words.json,
+/// Writes options.folder (heatmaps/): NN_word.png, NN_word_overlay.png (on final.png), maps.npy [words,H,W], words.json,
 /// grid.png (words x timesteps) and x0 overlays. Returns the files written (relative to the run folder).
 std::vector<std::string> write_heatmaps(const RunFolder& run, const std::vector<WordHeatmap>& maps,
                                         const HeatmapWriteOptions& options);
+
+struct AnalysisOptions;
+/// The figure options of AnalysisOptions (--colormap, --x0-overlays, --figure-size, --grid-steps) for maps that
+/// aggregate `steps`.
+HeatmapWriteOptions heatmap_write_options(const RunFolder& run, const AnalysisOptions& options, const std::vector<int>& steps);
 
 /// A file-name-safe version of a word ("naïve" -> "na_ve").
 std::string safe_name(const std::string& word);

@@ -34,6 +34,7 @@ enum AnalysisNeeds : unsigned {
   kNeedsMasks = 1u << 1,   ///< ground-truth masks (--masks or the package's concepts.json)
   kNeedsAttention = 1u << 2,  ///< attention/maps.npy (not in a --no-attention run)
   kNeedsModel = 1u << 3,      ///< the loaded package: it runs the denoiser again (saliency, relevance)
+  kNeedsConcepts = 1u << 4,   ///< attention/concept_maps.npy (generate --concepts); skipped quietly without
 };
 
 /// A registered analysis: what it is called and does, and the function that runs it.

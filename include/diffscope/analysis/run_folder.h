@@ -28,10 +28,15 @@ struct RunFolder {
   int steps = 0, num_tokens = 0, h = 0, w = 0;
   int image_h = 0, image_w = 0;
   bool has_attention = false;      ///< false for a --no-attention run (maps empty)
+  std::vector<std::string> concepts;  ///< generate --concepts words (run.json attention.concepts), else empty
 
   /// Reads run.json, final.png and (when the run captured them) attention/maps.npy. With `require_attention`, a
   /// run without attention maps is an Error naming run.json.
   static RunFolder load(const std::string& dir, bool require_attention = true);
+  /// The run's open-vocabulary concept maps seen as a run folder of their own: attention/concept_maps.npy as
+  /// `maps` (checked like maps.npy), one word per concept at its own token position, the rest of the run shared, so
+  /// every word-map analysis (heatmaps, scores) reads concepts unchanged. Error naming run.json without concepts.
+  RunFolder concept_view() const;
   /// Pointer to the h*w map of one token at one step.
   const float* map(int step, int token) const;
   /// A word's map at one step: the mean of its sub-token maps (DAAM merges sub-words the same way).

@@ -31,6 +31,13 @@ std::map<std::string, double> summarize_scores(const std::vector<WordScore>& sco
 std::map<std::string, cv::Mat> ground_truth_masks(const RunFolder& run, const AnalysisOptions& options,
                                                   std::string& source);
 
+/// The auc analysis on any run view (RunFolder::concept_view too): each content word's map over `steps` scored
+/// against its mask, with the controls; tables/TABLE.csv and tables/TABLE_controls.csv, keys "PREFIX.*".
+/// `present_only`: a word whose mask is empty (its object is not in the image) is unscored rather than scored.
+void score_word_maps(const RunFolder& run, const AnalysisOptions& options, const std::vector<int>& steps,
+                     const std::string& prefix, const std::string& table, std::map<std::string, double>& keys,
+                     bool present_only = false);
+
 /// Pixel labels of every masked word, built once: each word's own-mask labels and its cross-word selection (the
 /// other objects' pixels as positives, the background as negatives, its own pixels left out).
 class WordMasks {

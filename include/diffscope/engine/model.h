@@ -17,10 +17,13 @@ struct SchedulerConfig;
 /// What one denoiser call returns (a UNet's, or later a joint-attention transformer's): the prediction
 /// (epsilon, v or x0, per ModelInfo::prediction_type), the text-attention maps [B, heads, h_l*w_l, max_length] per
 /// layer (a UNet's cross-attention; a joint-attention model's image-to-text block), and the block outputs.
+/// With concept embeddings given (generate --concepts), also per layer the concept maps [B, heads, h_l*w_l, C]: each
+/// concept's probability had its key joined the layer's keys, in a softmax that does not feed the output.
 struct DenoiserOutput {
   at::Tensor prediction;
   std::vector<at::Tensor> text_attention;
   std::vector<at::Tensor> features;
+  std::vector<at::Tensor> concept_attention;
 };
 
 /// A loaded package. Loading validates every file; problems throw diffscope::Error naming the file.
@@ -44,7 +47,20 @@ class Model {
   int context_dim() const;
   /// The denoiser (unet/model.pt): sample [B,C,h,w], timestep float [B], context [B,L,D]. Honours the caller's
   /// grad mode. A second model family implements this same call (see docs/architecture.md).
-  DenoiserOutput denoise(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context) const;
+  /// With `concepts` [B, C, D] defined (see encode_concepts), calls the export's forward_concepts and fills
+  /// concept_attention; the prediction and text_attention are forward()'s, bit for bit.
+  DenoiserOutput denoise(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context,
+                         const at::Tensor& concepts = at::Tensor()) const;
+  /// True when the UNet export has forward_concepts (open-vocabulary concept maps, generate --concepts).
+  bool has_concepts() const;
+  /// Throws the one-line "--concepts: exported without forward_concepts" error when !has_concepts().
+  void require_concepts() const;
+  /// Concept-word embeddings [C, D] for open-vocabulary maps: the mean of the word's (or phrase's) token embeddings
+  /// when it is encoded as the next words after `after` (the prompt: what the word would be had the prompt gone on
+  /// with it; a causal text encoder leaves the prompt's own embeddings as they are), or on its own when `after` is
+  /// empty. Error naming --concepts for an empty, repeated or truncated concept, or when the export has no
+  /// forward_concepts.
+  at::Tensor encode_concepts(const std::vector<std::string>& concepts, const std::string& after = "") const;
   /// True when the UNet returns cross-attention maps (not a plain single-tensor export).
   bool has_attention() const;
   /// Throws the one-sentence "exported without attention outputs" error when !has_attention().

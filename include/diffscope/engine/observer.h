@@ -3,6 +3,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace diffscope {
@@ -18,6 +19,7 @@ struct RunContext {
   int latent_height = 0, latent_width = 0;
   bool guided = false;                  ///< classifier-free guidance on (batch = [uncond, cond])
   double guidance_scale = 1.0;
+  std::vector<std::string> concepts;    ///< generate --concepts (their maps come in StepState::concept_attention)
 };
 
 /// One denoising step as the loop saw it. Tensors are on the model's device.
@@ -30,6 +32,8 @@ struct StepState {
   const at::Tensor* latent_out = nullptr;    ///< x_{t-1} [1,C,h,w]
   const std::vector<at::Tensor>* text_attention = nullptr;  ///< per layer [B,heads,HW_l,L]; B=2 when guided
   const std::vector<at::Tensor>* features = nullptr;         ///< per block output [B,C_l,h_l,w_l]
+  const std::vector<at::Tensor>* concept_attention = nullptr;  ///< per layer [B,heads,HW_l,concepts]; empty without
+                                                               ///< --concepts
 };
 
 /// Implement to capture or reduce data while the loop runs. Called on the loop's thread, in order.

@@ -26,6 +26,8 @@ struct GenerateOptions {
   double eta = 0.0;                     ///< DDIM only
   std::vector<int64_t> custom_timesteps;  ///< overrides steps when non-empty
   std::string init_latents_path;        ///< .npy [1,C,h,w] or [C,h,w]; replaces the seeded noise
+  std::vector<std::string> concepts;    ///< open-vocabulary concept words (maps only; the image is unchanged)
+  std::string concept_context = "prompt";  ///< concepts encoded after the prompt ("prompt") or on their own ("alone")
   bool show_progress = true;
 };
 
@@ -54,8 +56,9 @@ GenerateResult generate(const Model& model, const GenerateOptions& options,
 at::Tensor encode_prompts(const Model& model, const Encoding& prompt, const std::string& negative, bool guided);
 
 /// One guided UNet evaluation on an already scale_model_input'ed latent [1,C,h,w]: noise = u + w (c - u).
-/// `context` is encode_prompts' output (batch 2 when guided); `raw` receives the batched UNet output.
+/// `context` is encode_prompts' output (batch 2 when guided); `raw` receives the batched UNet output; `concepts`
+/// (Model::encode_concepts, [C, D]) adds raw->concept_attention.
 at::Tensor guided_noise(const Model& model, const at::Tensor& latent_in, double timestep, const at::Tensor& context,
-                        double guidance_scale, DenoiserOutput* raw = nullptr);
+                        double guidance_scale, DenoiserOutput* raw = nullptr, const at::Tensor& concepts = at::Tensor());
 
 }  // namespace diffscope

@@ -30,6 +30,8 @@ struct GenerationSpec {
   std::string attention_half = "cond";  ///< cond or uncond
   std::vector<std::string> layers;      ///< indices, module names, down/mid/up or resolutions like 16x16
   std::vector<int> keep_layer_steps, keep_head_steps;
+  std::vector<std::string> concepts;    ///< open-vocabulary concept maps (words need not be in the prompt)
+  std::string concept_context = "prompt";  ///< concepts encoded after the prompt, or "alone"
 };
 
 /// Loads spec.model, runs the captured loop and writes the run folder spec.out (run.json last). `command` is

@@ -19,6 +19,7 @@ struct ManifestLine {
   std::optional<int> steps, height, width;
   std::optional<double> guidance;
   std::vector<std::string> analyses;  ///< registered analyses to run; empty = all
+  std::optional<std::vector<std::string>> concepts;  ///< generate --concepts for this line
   nlohmann::json saliency;            ///< null, or {"step"|"steps"|"step_frac", "samples", "k", "batch", "methods",
                                       ///< "mask_seeds", "seed", "similarity"}
   nlohmann::json meta;                ///< a free object carried into the results (null when absent)

@@ -9,13 +9,21 @@ import torch
 
 
 class CaptureStore:
-    """Collects (layer name, probabilities [B, heads, queries, keys]) in execution order during one forward."""
+    """Collects (layer name, probabilities [B, heads, queries, keys]) in execution order during one forward.
+
+    With `concepts` set (concept-word embeddings [B, C, D], generate --concepts), every recording layer also
+    collects concept maps [B, heads, queries, C]: concept c's probability had its key been one more key beside the
+    prompt's, sigmoid(s_c - logsumexp_j s_j), each concept on its own (a separate softmax that never feeds the
+    module's output, so the image is unchanged and a concept's map does not depend on the other concepts)."""
 
     def __init__(self):
         self.maps = []
+        self.concepts = None
+        self.concept_maps = []
 
     def clear(self):
         self.maps = []
+        self.concept_maps = []
 
 
 class CaptureProcessor:
@@ -51,6 +59,8 @@ class CaptureProcessor:
         if getattr(attn, "upcast_softmax", False) or getattr(attn, "upcast_attention", False):
             scores = scores.float()
         probs = scores.softmax(dim=-1).to(dtype)
+        if self.record and self.store.concepts is not None:
+            self.store.concept_maps.append(self._concept_probs(attn, q, scores, batch))
         if self.record:
             # hand out the [B, heads, queries, keys] view and compute the output *from it*, so the exported maps lie
             # on the gradient path (relevance = grad x attention needs d loss / d maps)
@@ -65,6 +75,18 @@ class CaptureProcessor:
         if getattr(attn, "residual_connection", False):
             out = out + residual
         return out / getattr(attn, "rescale_output_factor", 1.0)
+
+
+    def _concept_probs(self, attn, q, scores, batch):
+        concepts = self.store.concepts
+        if getattr(attn, "norm_cross", None):
+            concepts = attn.norm_encoder_hidden_states(concepts)
+        kc = attn.head_to_batch_dim(attn.to_k(concepts))
+        sc = torch.matmul(q, kc.transpose(-1, -2)) * attn.scale
+        if scores.dtype != sc.dtype:
+            sc = sc.to(scores.dtype)
+        p = torch.sigmoid(sc - torch.logsumexp(scores, dim=-1, keepdim=True)).to(q.dtype)
+        return p.reshape(batch, attn.heads, p.shape[1], p.shape[2])
 
 
 def install_capture(unet):

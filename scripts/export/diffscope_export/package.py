@@ -35,22 +35,45 @@ def max_difference(a, b):
     return worst
 
 
+def _check_traced(name, eager, traced, inputs_list, tolerance):
+    for inputs in inputs_list:
+        try:
+            got = traced(*inputs)
+        except Exception as e:  # a shape baked into the trace
+            raise ExportError(f"{name}: traced module fails on inputs of shapes "
+                              f"{[tuple(i.shape) for i in inputs]} ({str(e).splitlines()[0]})")
+        diff = max_difference(eager(*inputs), got)
+        if not math.isfinite(diff) or diff > tolerance:
+            raise ExportError(f"{name}: traced output differs from eager by {diff:.3g} (limit {tolerance:g}) on "
+                              f"inputs {[tuple(i.shape) for i in inputs]}; refusing to write the package")
+
+
+def _with_concepts(inputs, count):
+    """(sample, timestep, context) + concept embeddings [B, count, D] (seeded by count)."""
+    g = torch.Generator().manual_seed(1000 + count)
+    context = inputs[2]
+    concepts = torch.randn(context.shape[0], count, context.shape[-1], generator=g)
+    return tuple(inputs) + (concepts.to(context.device, context.dtype),)
+
+
 def trace_checked(name, module, example, checks, tolerance=TOLERANCE):
     """torch.jit.trace `module` on `example` inputs, then compare traced and eager outputs on each input tuple in
-    `checks` (other batch sizes and spatial sizes); raise ExportError naming the module and the difference."""
+    `checks` (other batch sizes and spatial sizes); raise ExportError naming the module and the difference.
+    A module with a forward_concepts method (AnalyzableUNet) has that method traced and checked too, with 1, 2
+    and 3 concepts."""
     module.eval()
     with torch.no_grad():
-        traced = torch.jit.trace(module, example, check_trace=False, strict=False)
-        for inputs in [example] + list(checks):
-            try:
-                got = traced(*inputs)
-            except Exception as e:  # a shape baked into the trace
-                raise ExportError(f"{name}: traced module fails on inputs of shapes "
-                                  f"{[tuple(i.shape) for i in inputs]} ({str(e).splitlines()[0]})")
-            diff = max_difference(module(*inputs), got)
-            if not math.isfinite(diff) or diff > tolerance:
-                raise ExportError(f"{name}: traced output differs from eager by {diff:.3g} (limit {tolerance:g}) on "
-                                  f"inputs {[tuple(i.shape) for i in inputs]}; refusing to write the package")
+        inputs_list = [example] + list(checks)
+        if hasattr(module, "forward_concepts"):
+            traced = torch.jit.trace_module(module, {"forward": example,
+                                                     "forward_concepts": _with_concepts(example, 2)},
+                                            check_trace=False, strict=False)
+            _check_traced(name, module, traced, inputs_list, tolerance)
+            _check_traced(name + " (forward_concepts)", module.forward_concepts, traced.forward_concepts,
+                          [_with_concepts(i, c) for i in inputs_list for c in (1, 2, 3)], tolerance)
+        else:
+            traced = torch.jit.trace(module, example, check_trace=False, strict=False)
+            _check_traced(name, module, traced, inputs_list, tolerance)
     return traced
 
 

@@ -1,4 +1,5 @@
-"""AnalyzableUNet: (sample, timestep, context) -> (noise_pred, cross-attention probabilities, block outputs)."""
+"""AnalyzableUNet: (sample, timestep, context) -> (noise_pred, cross-attention probabilities, block outputs);
+forward_concepts(sample, timestep, context, concepts) -> the same plus per-layer concept maps (generate --concepts)."""
 import torch
 
 from .attention import install_capture
@@ -43,6 +44,17 @@ class AnalyzableUNet(torch.nn.Module):
         maps = [p for _, p in self.store.maps]
         feats = list(self._features)
         return noise, maps, feats
+
+    def forward_concepts(self, sample, timestep, encoder_hidden_states, concepts):
+        """forward() plus, per attn2 layer, the concept maps [B, heads, queries, C] of `concepts` [B, C, D]
+        (attention.CaptureStore). The prediction and the prompt's maps are forward()'s."""
+        self.store.concepts = concepts
+        try:
+            noise, maps, feats = self.forward(sample, timestep, encoder_hidden_states)
+            concept_maps = list(self.store.concept_maps)
+        finally:
+            self.store.concepts = None
+        return noise, maps, feats, concept_maps
 
     def layer_names(self):
         """attn2 names in execution order (valid after one forward)."""
