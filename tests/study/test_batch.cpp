@@ -20,9 +20,9 @@ TEST_CASE("manifest entries: every field, and every refusal with its line number
   const std::string m = dir.str() + "/m.jsonl";
   ds_test::write_text(m,
                       "# runs\n"
-                      R"({"id": "a", "prompt": "a red circle", "seed": 3, "steps": 4, "guidance": 2.5, "scheduler": "ddim", "meta": {"c": "x"}, "analyses": "auc,heatmaps"})" "\n"
+                      R"({"id": "a", "prompt": "a red circle", "seed": 3, "steps": 4, "guidance": 2.5, "scheduler": "ddim", "meta": {"c": "x"}, "analyses": "auc,heatmaps", "concepts": "sky, traffic light"})" "\n"
                       "\n"
-                      R"({"prompt": "two", "negative_prompt": "blur", "height": 64, "width": 64, "saliency": {"step": 1, "samples": 8}})" "\n"
+                      R"({"prompt": "two", "negative_prompt": "blur", "height": 64, "width": 64, "saliency": {"step": 1, "samples": 8}, "concepts": ["red"]})" "\n"
                       R"({"prompt": "   "})" "\n"
                       R"({"prompt": "x", "promt": "y"})" "\n"
                       R"({"prompt": "x", "seed": -1})" "\n"
@@ -34,9 +34,10 @@ TEST_CASE("manifest entries: every field, and every refusal with its line number
                       "not json\n"
                       R"([1, 2])" "\n"
                       R"({"prompt": "x", "guidance": "5"})" "\n"
-                      R"({"prompt": "x", "id": "failures.jsonl"})" "\n");
+                      R"({"prompt": "x", "id": "failures.jsonl"})" "\n"
+                      R"({"prompt": "x", "concepts": 3})" "\n");
   const Manifest r = read_manifest(m);
-  CHECK(r.entries == 14);
+  CHECK(r.entries == 15);
   REQUIRE(r.lines.size() == 2);
   const ManifestLine& a = r.lines[0];
   CHECK(a.id == "a");
@@ -47,16 +48,18 @@ TEST_CASE("manifest entries: every field, and every refusal with its line number
   CHECK(*a.guidance == 2.5);
   CHECK(a.analyses == std::vector<std::string>{"auc", "heatmaps"});
   CHECK(a.meta["c"] == "x");
+  CHECK(*a.concepts == std::vector<std::string>{"sky", "traffic light"});  // commas only: phrases stay whole
   CHECK(r.lines[1].id == "00001");  // no id: the entry's index
   CHECK(r.lines[1].line == 4);
   CHECK(*r.lines[1].negative_prompt == "blur");
   CHECK(r.lines[1].saliency["samples"] == 8);
+  CHECK(*r.lines[1].concepts == std::vector<std::string>{"red"});
   const std::vector<std::pair<int, std::string>> want{
       {5, "\"prompt\": empty"},      {6, "unknown key \"promt\""},      {7, "\"seed\": expected 0.."},
       {8, "\"steps\": expected an integer"}, {9, "is not a folder name"}, {10, "repeats an earlier line's"},
       {11, "\"saliency\": unknown key \"sample\""}, {12, "\"meta\": expected an object"}, {13, "not valid JSON"},
       {14, "expected a JSON object per line"}, {15, "\"guidance\": expected a finite number"},
-      {16, "is not a folder name"}};
+      {16, "is not a folder name"}, {17, "\"concepts\": expected a list of words"}};
   REQUIRE(r.problems.size() == want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     INFO(r.problems[i].message);
