@@ -32,6 +32,7 @@ Runner setup(CLI::App& app) {
   add_saliency_options(app, o->a.saliency, "saliency-");
   app.add_option("--prompts", o->prompts, "a file of prompts (one per line, optionally SEED<TAB>prompt): one run "
                                           "folder each under --out and an aggregate summary.json");
+  add_batch_size_option(app, o->g.common);  // with --prompts
   app.add_flag("--report", o->report, "also write OUT/report.html (diffscope report) for a single prompt");
   add_examples(app, {"diffscope analyze -p \"a red circle and a blue square\" -o runs/rb",
                      "diffscope analyze -m models/shapes-v1 -p \"a small green triangle\" --seed 3 --scheduler ddim "

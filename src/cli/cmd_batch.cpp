@@ -33,6 +33,7 @@ Runner setup_batch(CLI::App& app) {
                  "relevance run the model again)")
       ->delimiter(',');
   add_saliency_options(app, o->a.saliency, "saliency-");  // the defaults of a line's "saliency" settings
+  add_batch_size_option(app, o->g.common);  // consecutive lines with the same loop settings
   app.add_option("--shard", o->shard, "run the share I of N of the lines (by line index, 0 <= I < N), e.g. a Slurm "
                                       "array task's $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT")
       ->default_val("0/1");

@@ -23,4 +23,7 @@ struct GenerateCli {
 /// Adds every generation option to `app`.
 void add_generate_options(CLI::App& app, GenerateCli& g);
 
+/// --batch-size (analyze --prompts, batch): prompts denoised together, one denoiser call per step.
+void add_batch_size_option(CLI::App& app, CommonOptions& common);
+
 }  // namespace diffscope::cli

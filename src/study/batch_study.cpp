@@ -100,6 +100,13 @@ std::string input_hash(const GenerationSpec& g, const ManifestLine& l, const Ana
   return sha256_hex(j.dump());
 }
 
+/// Whether two lines can share one denoising loop (pipeline's check_batchable, on the specs).
+bool same_loop(const GenerationSpec& a, const GenerationSpec& b) {
+  return a.steps == b.steps && a.timestep_schedule == b.timestep_schedule && a.scheduler == b.scheduler &&
+         a.guidance == b.guidance && a.height == b.height && a.width == b.width && a.eta == b.eta &&
+         a.concepts.size() == b.concepts.size() && a.concept_context == b.concept_context;
+}
+
 bool complete_for(const std::string& dir, const std::string& hash) {
   const std::string p = dir + "/batch.json";
   if (!fs::exists(p)) return false;
@@ -156,49 +163,103 @@ BatchResult run_batch(const BatchSpec& b, const Session& session) {
   Session quiet = session;
   quiet.quiet = true;
   Progress progress("batch", static_cast<int>(lines.size()), session.quiet);
-  for (const auto& l : lines) {
-    const std::string dir = b.out + "/" + l.id;
-    std::string stage = "settings";
+  // A line ready to generate; --batch-size consecutive lines that share the loop's settings are denoised together.
+  struct Job {
+    const ManifestLine* line;
+    std::string dir, hash;
+    GenerationSpec g;
+    AnalysisOptions a;
+    bool saliency = false, no_analyses = false;
+    SaliencyOptions sal;
+  };
+  const auto fail = [&](const Job& j, const std::string& stage, const std::exception& e) {
+    const std::string msg = one_line(e.what());
+    spdlog::error("{}:{}: {} failed at {}: {}", b.manifest, j.line->line, j.line->id, stage, msg);
+    record({{"id", j.line->id}, {"line", j.line->line}, {"stage", stage}, {"error", msg}});
+    ++r.failed;
+  };
+  const auto finish = [&](Job& j) {  // the line's analyses and its completion mark
     try {
-      const GenerationSpec g = resolve_generation(b, l, dir);
-      AnalysisOptions a = b.analysis;
-      if (!l.analyses.empty()) a.which = std::set<std::string>(l.analyses.begin(), l.analyses.end());
-      const bool no_analyses = a.which.count("none") > 0;
-      const bool saliency = l.saliency.is_object() || a.which.count("saliency");
-      const SaliencyOptions sal = l.saliency.is_object() ? resolve_saliency(a.saliency, l.saliency) : a.saliency;
-      const std::string hash = input_hash(g, l, a, saliency ? &sal : nullptr, package, session.precision);
-      if (b.resume && complete_for(dir, hash)) {
+      if (j.saliency) {  // the line's saliency runs after its other analyses, on the loaded model
+        if (j.a.which.empty())
+          for (const Analysis* an : registered_analyses())
+            if (an->by_default) j.a.which.insert(an->name);
+        if (j.no_analyses) j.a.which = {};
+        j.a.which.insert("saliency");
+        j.a.saliency = j.sal;
+      }
+      if (!j.no_analyses || j.saliency) study::analyze_folder_with(&model, j.dir, j.a, quiet);
+      const ManifestLine& l = *j.line;
+      nlohmann::json done = {{"id", l.id},         {"line", l.line},   {"index", l.index}, {"manifest", b.manifest},
+                             {"input_hash", j.hash}, {"meta", l.meta}, {"entry", nlohmann::json::parse(l.canonical)}};
+      write_json_atomic(j.dir + "/batch.json", done);  // last: the line is complete
+      ++r.done;
+    } catch (const std::exception& e) {
+      fail(j, "analyze", e);
+    }
+    progress.tick(j.line->id);
+  };
+  std::vector<Job> group;
+  const auto flush = [&] {
+    if (group.empty()) return;
+    std::vector<GenerationSpec> specs;
+    for (const auto& j : group) specs.push_back(j.g);
+    bool together = true;
+    try {
+      study::generate_batch_with(model, specs, quiet, "batch");
+    } catch (const std::exception& e) {
+      together = false;
+      if (group.size() == 1) {
+        fail(group.front(), "generate", e);
+        progress.tick(group.front().line->id);
+        group.clear();
+        return;
+      }
+    }
+    for (auto& j : group) {
+      if (!together) {
+        try {  // a failed batch is redone one line at a time, so one bad line fails alone
+          study::generate_with(model, j.g, quiet, "batch");
+        } catch (const std::exception& e) {
+          fail(j, "generate", e);
+          progress.tick(j.line->id);
+          continue;
+        }
+      }
+      finish(j);
+    }
+    group.clear();
+  };
+  const size_t batch_size = static_cast<size_t>(std::max(1, session.batch_size));
+  for (const auto& l : lines) {
+    Job j;
+    j.line = &l;
+    j.dir = b.out + "/" + l.id;
+    try {
+      j.g = resolve_generation(b, l, j.dir);
+      j.a = b.analysis;
+      if (!l.analyses.empty()) j.a.which = std::set<std::string>(l.analyses.begin(), l.analyses.end());
+      j.no_analyses = j.a.which.count("none") > 0;
+      j.saliency = l.saliency.is_object() || j.a.which.count("saliency");
+      j.sal = l.saliency.is_object() ? resolve_saliency(j.a.saliency, l.saliency) : j.a.saliency;
+      j.hash = input_hash(j.g, l, j.a, j.saliency ? &j.sal : nullptr, package, session.precision);
+      if (b.resume && complete_for(j.dir, j.hash)) {
         ++r.skipped;
         progress.tick(l.id + " (done before)");
         continue;
       }
-      check_generation(g);
+      check_generation(j.g);
       std::error_code ec;
-      fs::remove(dir + "/batch.json", ec);  // the completion mark goes first: a killed redo is never complete
-      stage = "generate";
-      study::generate_with(model, g, quiet, "batch");
-      stage = "analyze";
-      if (saliency) {  // the line's saliency runs after its other analyses, on the loaded model
-        if (a.which.empty())
-          for (const Analysis* an : registered_analyses())
-            if (an->by_default) a.which.insert(an->name);
-        if (no_analyses) a.which = {};
-        a.which.insert("saliency");
-        a.saliency = sal;
-      }
-      if (!no_analyses || saliency) study::analyze_folder_with(&model, dir, a, quiet);
-      nlohmann::json done = {{"id", l.id},       {"line", l.line},   {"index", l.index}, {"manifest", b.manifest},
-                             {"input_hash", hash}, {"meta", l.meta}, {"entry", nlohmann::json::parse(l.canonical)}};
-      write_json_atomic(dir + "/batch.json", done);  // last: the line is complete
-      ++r.done;
+      fs::remove(j.dir + "/batch.json", ec);  // the completion mark goes first: a killed redo is never complete
     } catch (const std::exception& e) {
-      const std::string msg = one_line(e.what());
-      spdlog::error("{}:{}: {} failed at {}: {}", b.manifest, l.line, l.id, stage, msg);
-      record({{"id", l.id}, {"line", l.line}, {"stage", stage}, {"error", msg}});
-      ++r.failed;
+      fail(j, "settings", e);
+      progress.tick(l.id);
+      continue;
     }
-    progress.tick(l.id);
+    if (!group.empty() && (group.size() == batch_size || !same_loop(group.front().g, j.g))) flush();
+    group.push_back(std::move(j));
   }
+  flush();
   progress.finish();
   return r;
 }

@@ -77,11 +77,22 @@ Model load_model(const std::string& dir, const Session& session) {
   return model;
 }
 
-std::string generate_with(const Model& model, const GenerationSpec& g, const Session& session,
-                          const std::string& command) {
+namespace {
+/// One generation made ready to run: its checked options, its claimed folder and its observers.
+struct Prepared {
+  GenerationSpec spec;
+  GenerateOptions options;
+  OutputFolder folder;
+  std::unique_ptr<RunRecorder> recorder;
+  std::unique_ptr<AttentionCapture> attention;
+  std::vector<Observer*> observers;
+};
+
+std::unique_ptr<Prepared> prepare(const Model& model, const GenerationSpec& g, const Session& session) {
   check_generation(g);
-  const std::string device = check_device(session.device);
-  GenerateOptions o;
+  auto p = std::make_unique<Prepared>();
+  p->spec = g;
+  GenerateOptions& o = p->options;
   o.prompt = g.prompt;
   o.negative_prompt = g.negative_prompt;
   o.seed = g.seed;
@@ -115,39 +126,66 @@ std::string generate_with(const Model& model, const GenerationSpec& g, const Ses
         throw Error(std::string(option) + " " + std::to_string(k) + ": the run has steps 0.." +
                     std::to_string(n_steps - 1));
   }
-  const OutputFolder folder = claim_output_folder(g.out, g.overwrite);
+  p->folder = claim_output_folder(g.out, g.overwrite);
 
   RunRecorderOptions ro;
   ro.dir = g.out;
   ro.x0_every = g.x0_every;
   ro.x0_view = resolve_x0_view(model, g, o);
   ro.filmstrip_columns = g.filmstrip_columns;
-  RunRecorder recorder(ro);
-  std::unique_ptr<AttentionCapture> attention;
-  std::vector<Observer*> observers{&recorder};
+  p->recorder = std::make_unique<RunRecorder>(ro);
+  p->observers.push_back(p->recorder.get());
   if (g.capture_attention) {
     AttentionCaptureOptions ao;
     ao.half = g.attention_half;
     ao.layers = select_layers(model, g.layers);
     ao.keep_layer_steps = g.keep_layer_steps;
     ao.keep_head_steps = g.keep_head_steps;
-    attention = std::make_unique<AttentionCapture>(ao);
-    observers.push_back(attention.get());
+    p->attention = std::make_unique<AttentionCapture>(ao);
+    p->observers.push_back(p->attention.get());
+  }
+  return p;
+}
+}  // namespace
+
+std::vector<std::string> generate_batch_with(const Model& model, const std::vector<GenerationSpec>& specs,
+                                             const Session& session, const std::string& command) {
+  if (specs.empty()) return {};
+  const std::string device = check_device(session.device);
+  std::vector<std::unique_ptr<Prepared>> runs;
+  std::vector<GenerateOptions> options;
+  std::vector<std::vector<Observer*>> observers;
+  for (const auto& g : specs) {
+    runs.push_back(prepare(model, g, session));
+    options.push_back(runs.back()->options);
+    observers.push_back(runs.back()->observers);
+    check_batchable(options.front(), options.back());
   }
   const int threads = set_threads(session.threads);
-  spdlog::info("{}: \"{}\" seed {} on {} ({} threads)", model.info().name, g.prompt, g.seed, device, threads);
-  GenerateResult r = generate(model, o, observers);
+  for (const auto& g : specs)
+    spdlog::info("{}: \"{}\" seed {} on {} ({} threads)", model.info().name, g.prompt, g.seed, device, threads);
+  const std::vector<GenerateResult> results = generate_batch(model, options, observers);
+  std::vector<std::string> out;
+  for (size_t k = 0; k < runs.size(); ++k) {
+    const Prepared& p = *runs[k];
+    nlohmann::json extra;
+    extra["command"] = command;
+    extra["threads"] = threads;
+    extra["device"] = device;
+    extra["precision"] = model.precision();
+    extra["x0_every"] = p.spec.x0_every;
+    extra["timestep_schedule"] = p.spec.timestep_schedule;
+    if (runs.size() > 1) extra["batch"] = {{"size", runs.size()}, {"index", k}};  // timings.loop_s is the batch's
+    p.recorder->write(p.options, results[k], p.attention.get(), extra);
+    spdlog::info("{} steps in {:.2f} s; wrote {}", results[k].timesteps.size(), results[k].seconds_loop, p.spec.out);
+    out.push_back(p.spec.out);
+  }
+  return out;
+}
 
-  nlohmann::json extra;
-  extra["command"] = command;
-  extra["threads"] = threads;
-  extra["device"] = device;
-  extra["precision"] = model.precision();
-  extra["x0_every"] = g.x0_every;
-  extra["timestep_schedule"] = g.timestep_schedule;
-  recorder.write(o, r, attention.get(), extra);
-  spdlog::info("{} steps in {:.2f} s; wrote {}", r.timesteps.size(), r.seconds_loop, g.out);
-  return g.out;
+std::string generate_with(const Model& model, const GenerationSpec& g, const Session& session,
+                          const std::string& command) {
+  return generate_batch_with(model, {g}, session, command).front();
 }
 
 void for_each_prompt(const Model& model, const GenerationSpec& base, const std::vector<PromptItem>& items,
@@ -155,14 +193,21 @@ void for_each_prompt(const Model& model, const GenerationSpec& base, const std::
                      const std::function<void(const PromptItem&, const std::string&)>& per_run) {
   Session run_session = session;
   run_session.quiet = session.quiet || quiet_runs;
-  for (const auto& item : items) {
-    GenerationSpec g = base;
-    g.seed = item.seed;
-    g.prompt = item.prompt;
-    g.out = root + "/" + item.folder;
-    spdlog::info("prompt {}/{}: \"{}\" seed {}", item.index + 1, items.size(), g.prompt, g.seed);
-    generate_with(model, g, run_session, command);
-    per_run(item, g.out);
+  if (session.batch_size < 1) throw Error("--batch-size: expected 1 or more, got " + std::to_string(session.batch_size));
+  const size_t batch = static_cast<size_t>(session.batch_size);
+  for (size_t first = 0; first < items.size(); first += batch) {  // --batch-size prompts per denoiser call
+    const size_t end = std::min(items.size(), first + batch);
+    std::vector<GenerationSpec> specs;
+    for (size_t i = first; i < end; ++i) {
+      GenerationSpec g = base;
+      g.seed = items[i].seed;
+      g.prompt = items[i].prompt;
+      g.out = root + "/" + items[i].folder;
+      spdlog::info("prompt {}/{}: \"{}\" seed {}", items[i].index + 1, items.size(), g.prompt, g.seed);
+      specs.push_back(g);
+    }
+    const auto dirs = generate_batch_with(model, specs, run_session, command);
+    for (size_t i = first; i < end; ++i) per_run(items[i], dirs[i - first]);
   }
 }
 

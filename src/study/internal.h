@@ -22,8 +22,14 @@ Model load_model(const std::string& dir, const Session& session);
 std::string generate_with(const Model& model, const GenerationSpec& spec, const Session& session,
                           const std::string& command);
 
+/// Several generations that share one denoising loop (engine generate_batch): each gets its own run folder, claimed
+/// and checked before any work, exactly as generate_with would write it alone (plus run.json "batch").
+std::vector<std::string> generate_batch_with(const Model& model, const std::vector<GenerationSpec>& specs,
+                                             const Session& session, const std::string& command);
+
 /// The one prompt-set loop: for each item, `base` with the item's seed and prompt is generated into
-/// root/<item.folder> (quietly when `quiet_runs`), then `per_run(item, run_dir)` analyses it.
+/// root/<item.folder> (quietly when `quiet_runs`), then `per_run(item, run_dir)` analyses it. session.batch_size
+/// prompts at a time share one denoiser call per step.
 void for_each_prompt(const Model& model, const GenerationSpec& base, const std::vector<PromptItem>& items,
                      const std::string& root, const Session& session, const std::string& command, bool quiet_runs,
                      const std::function<void(const PromptItem&, const std::string&)>& per_run);

@@ -10,7 +10,10 @@
 #include "diffscope/util/csv.h"
 #include "diffscope/util/error.h"
 #include "diffscope/util/json_util.h"
+#include "diffscope/util/npy.h"
 #include "test_support.h"
+
+#include <cmath>
 
 using namespace diffscope;
 namespace fs = std::filesystem;
@@ -186,6 +189,37 @@ TEST_CASE("batch on the tiny package: failures go on, --resume, shards merge to 
       CHECK(std::stod(r[3]) == Approx((std::stod(rows[1][col]) + std::stod(rows[3][col])) / 2));
     }
   CHECK(found);
+  // --batch-size 3: r1 and r2 share one loop; r3 (another scheduler, which fails) and r4 (2 steps) cannot share it
+  Session batched = kQuiet;
+  batched.batch_size = 3;
+  const BatchResult b3 = run_batch(tiny_batch(m, dir.str() + "/b3"), batched);
+  CHECK(b3.done == 3);
+  CHECK(b3.failed == 1);
+  CHECK(ds_test::read_text(dir.str() + "/b3/failures.jsonl").find("\"id\":\"r3\",\"line\":3,\"stage\":\"generate\"") !=
+        std::string::npos);
+  CHECK(read_json_file(dir.str() + "/b3/r2/run.json")["batch"] == nlohmann::json{{"index", 1}, {"size", 2}});
+  CHECK_FALSE(read_json_file(dir.str() + "/b3/r4/run.json").contains("batch"));
+  for (const char* id : {"r1", "r2", "r4"}) {
+    const NpyArray x = read_npy(dir.str() + "/one/" + id + "/latents.npy"),
+                   y = read_npy(dir.str() + "/b3/" + id + "/latents.npy");
+    REQUIRE(x.shape == y.shape);
+    double worst = 0;
+    for (size_t i = 0; i < x.data.size(); ++i) worst = std::max(worst, double(std::abs(x.data[i] - y.data[i])));
+    INFO(id << ": max |batched - alone| " << worst);
+    CHECK(worst < 1e-4);
+  }
+  // a line that fails inside a batch (a concept listed twice, found when its run is prepared): the batch is redone
+  // one line at a time, so that line fails alone
+  const std::string mc = dir.str() + "/mc.jsonl";
+  ds_test::write_text(mc, R"({"id": "c1", "prompt": "a red circle", "concepts": "red,blue"})" "\n"
+                          R"({"id": "c2", "prompt": "a blue square", "concepts": "red,red"})" "\n"
+                          R"({"id": "c3", "prompt": "a green circle", "concepts": ["green", "circle"]})" "\n");
+  const BatchResult bc = run_batch(tiny_batch(mc, dir.str() + "/bc"), batched);
+  CHECK(bc.done == 2);
+  CHECK(bc.failed == 1);
+  CHECK(ds_test::read_text(dir.str() + "/bc/failures.jsonl").find("\"id\":\"c2\",\"line\":2,\"stage\":\"generate\"") !=
+        std::string::npos);
+  CHECK(fs::exists(dir.str() + "/bc/c3/attention/concept_maps.npy"));
   // one id in two folders is refused
   CHECK_THROWS_WITH(merge_batches({dir.str() + "/one", dir.str() + "/s0"}, dir.str() + "/m3", "", false),
                     Catch::Contains("appears in two batch folders"));

@@ -8,6 +8,7 @@
 
 #include "diffscope/analysis/run_folder.h"
 #include "diffscope/engine/model.h"
+#include "diffscope/engine/pipeline.h"
 #include "diffscope/engine/runtime.h"
 #include "diffscope/study/analysis_study.h"
 #include "diffscope/study/prompt_set.h"
@@ -271,4 +272,48 @@ TEST_CASE("--x0-view preview: run.json says so, emergence compares previews with
   g.x0_view = "preview";
   g.out = dir.str() + "/n";
   CHECK_THROWS_WITH(generate_run(g, kQuiet, "generate"), Catch::Contains("latent_rgb.json is missing"));
+}
+
+TEST_CASE("--batch-size: a prompt set denoised three prompts at a time equals one at a time", "[study][batching]") {
+  ds_test::TempDir dir("batching");
+  const std::string prompts = dir.str() + "/p.txt";
+  ds_test::write_text(prompts, "1\ta red circle\n2\ta blue square and a red circle\n3\ta green triangle\n"
+                               "4\ta small yellow square\n");
+  AnalysisOptions a;
+  a.which = {"heatmaps", "auc", "correlate"};
+  GenerationSpec one = tiny_spec(dir.str() + "/one");
+  one.guidance = 3.0;
+  one.concepts = {"red", "square"};
+  GenerationSpec three = one;
+  three.out = dir.str() + "/three";
+  Session batched = kQuiet;
+  batched.batch_size = 3;  // 4 prompts: a batch of 3, then 1
+  const Summary s1 = analyze_prompt_set(one, prompts, a, kQuiet);
+  const Summary s3 = analyze_prompt_set(three, prompts, a, batched);
+  for (const char* run : {"000", "001", "002", "003"}) {
+    INFO(run);
+    const auto j1 = read_json_file(one.out + "/" + run + "/run.json");
+    const auto j3 = read_json_file(three.out + "/" + run + "/run.json");
+    CHECK(j1["inputs"] == j3["inputs"]);
+    CHECK_FALSE(j1.contains("batch"));
+    if (std::string(run) != "003") CHECK(j3["batch"]["size"] == 3);
+    for (const char* f : {"latents.npy", "attention/maps.npy", "attention/concept_maps.npy"}) {
+      const NpyArray x = read_npy(one.out + "/" + run + "/" + f), y = read_npy(three.out + "/" + run + "/" + f);
+      REQUIRE(x.shape == y.shape);
+      double worst = 0;
+      for (size_t i = 0; i < x.data.size(); ++i) worst = std::max(worst, double(std::abs(x.data[i] - y.data[i])));
+      INFO(f << ": max |batched - alone| " << worst);
+      CHECK(worst < 1e-4);  // the denoiser's batched matmuls round differently (measured: see the README)
+    }
+  }
+  const auto n1 = s1.numbers(), n3 = s3.numbers();
+  REQUIRE(n1.size() == n3.size());
+  for (const auto& [k, v] : n1) {
+    INFO(k);
+    if (std::isfinite(v)) CHECK(n3.at(k) == Approx(v).margin(2e-3));
+  }
+  // a batch shares one loop: options that differ per prompt in it are refused by name
+  GenerateOptions x, y;
+  y.steps = x.steps + 1;
+  CHECK_THROWS_WITH(check_batchable(x, y), Catch::Contains("--steps"));
 }

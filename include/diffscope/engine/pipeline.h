@@ -52,6 +52,18 @@ std::unique_ptr<Scheduler> run_scheduler(const Model& model, const GenerateOptio
 GenerateResult generate(const Model& model, const GenerateOptions& options,
                         const std::vector<Observer*>& observers);
 
+/// The same loop for several prompts at once: one denoiser call per step for all of them (batch rows
+/// [uncond_0, cond_0, uncond_1, cond_1, ...]), each prompt with its own seed, generator, scheduler state and
+/// observers, which see exactly what they would see in a run of that prompt alone (its [uncond, cond] slice of every
+/// map). Results equal single-prompt runs up to the denoiser's batched arithmetic. The options must agree on
+/// everything the loop shares (check_batchable); seconds_loop is the batch's. generate() is this with one prompt.
+std::vector<GenerateResult> generate_batch(const Model& model, const std::vector<GenerateOptions>& options,
+                                           const std::vector<std::vector<Observer*>>& observers);
+
+/// Error naming what differs when two generations cannot share one batched loop (steps, scheduler, guidance, size,
+/// eta, concept count).
+void check_batchable(const GenerateOptions& a, const GenerateOptions& b);
+
 /// Text embeddings for [negative, prompt] (guided) or [prompt]: [B, L, D].
 at::Tensor encode_prompts(const Model& model, const Encoding& prompt, const std::string& negative, bool guided);
 

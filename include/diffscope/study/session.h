@@ -11,6 +11,7 @@ struct Session {
   bool quiet = false;          ///< no progress bars
   bool verify = true;          ///< check the package's TorchScript archives (CRC-32) when loading it
   std::string precision = "fp32";  ///< the denoiser's arithmetic: fp32, bf16 (autocast), fp16 (CUDA autocast)
+  int batch_size = 1;          ///< prompt sets and batches: prompts that share one denoiser call per step
 };
 
 }  // namespace diffscope
