@@ -112,16 +112,12 @@ Axes plot_axes(const std::vector<Series>& series, int width, int height) {
 cv::Mat line_plot(const std::vector<Series>& series, const std::string& title, const std::string& xlabel,
                   const std::string& ylabel, int width, int height) {
   const Axes axes = plot_axes(series, width, height);
-  const Range &xr = axes.xr, &yr = axes.yr;
-  const double xstep = axes.xstep, ystep = axes.ystep;
-  const std::vector<double>&xt = axes.xt, &yt = axes.yt;
-  const bool any_name = axes.any_name;
 
   const double fs = std::clamp(height / 1000.0, 0.38, 0.6);  // tick / label font scale
   const double title_fs = fs * 1.25;
   const int line_h = draw::text_size("Ag", fs, 1).height;
   int ytick_w = 0;
-  for (double t : yt) ytick_w = std::max(ytick_w, draw::text_size(tick_label(t, ystep), fs, 1).width);
+  for (double t : axes.yt) ytick_w = std::max(ytick_w, draw::text_size(tick_label(t, axes.ystep), fs, 1).width);
 
   const int left = 12 + (ylabel.empty() ? 0 : line_h + 10) + ytick_w + 10;
   const int top = title.empty() ? 18 : draw::text_size("Ag", title_fs, 2).height + 22;
@@ -130,23 +126,23 @@ cv::Mat line_plot(const std::vector<Series>& series, const std::string& title, c
   const cv::Rect area(left, top, width - left - right, height - top - bottom);
   if (area.width < 20 || area.height < 20) throw Error("plot: labels leave no room for the plot", kExitFailure);
 
-  auto px = [&](double x) { return area.x + (x - xr.lo) / (xr.hi - xr.lo) * area.width; };
-  auto py = [&](double y) { return area.y + area.height - (y - yr.lo) / (yr.hi - yr.lo) * area.height; };
+  auto px = [&](double x) { return area.x + (x - axes.xr.lo) / (axes.xr.hi - axes.xr.lo) * area.width; };
+  auto py = [&](double y) { return area.y + area.height - (y - axes.yr.lo) / (axes.yr.hi - axes.yr.lo) * area.height; };
   auto sub = [](double a, double b) { return cv::Point(static_cast<int>(std::lround(a * kSub)), static_cast<int>(std::lround(b * kSub))); };
 
   cv::Mat img(height, width, CV_8UC3, kWhite);
   // Gridlines and tick labels.
-  for (double t : xt) {
+  for (double t : axes.xt) {
     int x = static_cast<int>(std::lround(px(t)));
     cv::line(img, {x, area.y}, {x, area.y + area.height}, kGridGrey, 1);
     cv::line(img, {x, area.y + area.height}, {x, area.y + area.height + 5}, kAxisGrey, 1);
-    draw::text_centred(img, tick_label(t, xstep), {x, area.y + area.height + 10 + line_h / 2}, fs, 1, kBlack);
+    draw::text_centred(img, tick_label(t, axes.xstep), {x, area.y + area.height + 10 + line_h / 2}, fs, 1, kBlack);
   }
-  for (double t : yt) {
+  for (double t : axes.yt) {
     int y = static_cast<int>(std::lround(py(t)));
     cv::line(img, {area.x, y}, {area.x + area.width, y}, kGridGrey, 1);
     cv::line(img, {area.x - 5, y}, {area.x, y}, kAxisGrey, 1);
-    std::string l = tick_label(t, ystep);
+    std::string l = tick_label(t, axes.ystep);
     int w = draw::text_size(l, fs, 1).width;
     draw::text_left(img, l, {area.x - 8 - w, y}, fs, 1, kBlack);
   }
@@ -174,7 +170,7 @@ cv::Mat line_plot(const std::vector<Series>& series, const std::string& title, c
   }
 
   // Legend, top-right inside the axes.
-  if (any_name) {
+  if (axes.any_name) {
     int text_w = 0;
     for (const auto& s : series) text_w = std::max(text_w, draw::text_size(s.name, fs, 1).width);
     const int row_h = line_h + 6, sample = 26;
@@ -270,14 +266,10 @@ std::string num(double v) {
 std::string line_plot_svg(const std::vector<Series>& series, const std::string& title, const std::string& xlabel,
                           const std::string& ylabel, int width, int height) {
   const Axes axes = plot_axes(series, width, height);
-  const Range &xr = axes.xr, &yr = axes.yr;
-  const double xstep = axes.xstep, ystep = axes.ystep;
-  const std::vector<double>&xt = axes.xt, &yt = axes.yt;
-  const bool any_name = axes.any_name;
   const double left = 80, right = 24, top = title.empty() ? 18 : 44, bottom = xlabel.empty() ? 40 : 62;
   const double aw = width - left - right, ah = height - top - bottom;
-  auto px = [&](double x) { return left + (x - xr.lo) / (xr.hi - xr.lo) * aw; };
-  auto py = [&](double y) { return top + ah - (y - yr.lo) / (yr.hi - yr.lo) * ah; };
+  auto px = [&](double x) { return left + (x - axes.xr.lo) / (axes.xr.hi - axes.xr.lo) * aw; };
+  auto py = [&](double y) { return top + ah - (y - axes.yr.lo) / (axes.yr.hi - axes.yr.lo) * ah; };
   std::string o;
   o += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(width) + "\" height=\"" +
        std::to_string(height) + "\" viewBox=\"0 0 " + std::to_string(width) + " " + std::to_string(height) +
@@ -286,14 +278,14 @@ std::string line_plot_svg(const std::vector<Series>& series, const std::string& 
   if (!title.empty())
     o += "<text x=\"" + num(width / 2.0) + "\" y=\"28\" text-anchor=\"middle\" font-size=\"17\" font-weight=\"bold\">" +
          xml_escape(title) + "</text>\n";
-  for (double t : xt)
+  for (double t : axes.xt)
     o += "<line x1=\"" + num(px(t)) + "\" y1=\"" + num(top) + "\" x2=\"" + num(px(t)) + "\" y2=\"" + num(top + ah) +
          "\" stroke=\"#e3e3e3\"/>\n<text x=\"" + num(px(t)) + "\" y=\"" + num(top + ah + 18) +
-         "\" text-anchor=\"middle\">" + xml_escape(tick_label(t, xstep)) + "</text>\n";
-  for (double t : yt)
+         "\" text-anchor=\"middle\">" + xml_escape(tick_label(t, axes.xstep)) + "</text>\n";
+  for (double t : axes.yt)
     o += "<line x1=\"" + num(left) + "\" y1=\"" + num(py(t)) + "\" x2=\"" + num(left + aw) + "\" y2=\"" + num(py(t)) +
          "\" stroke=\"#e3e3e3\"/>\n<text x=\"" + num(left - 8) + "\" y=\"" + num(py(t) + 4) + "\" text-anchor=\"end\">" +
-         xml_escape(tick_label(t, ystep)) + "</text>\n";
+         xml_escape(tick_label(t, axes.ystep)) + "</text>\n";
   o += "<rect x=\"" + num(left) + "\" y=\"" + num(top) + "\" width=\"" + num(aw) + "\" height=\"" + num(ah) +
        "\" fill=\"none\" stroke=\"#8c8c8c\"/>\n";
   if (!xlabel.empty())
@@ -324,7 +316,7 @@ std::string line_plot_svg(const std::vector<Series>& series, const std::string& 
     }
     flush();
   }
-  if (any_name) {
+  if (axes.any_name) {
     size_t longest = 0;
     for (const auto& s : series) longest = std::max(longest, s.name.size());
     const double bw = 46 + 7.2 * longest, bh = 10 + 20.0 * series.size();
