@@ -46,13 +46,12 @@ VerifyReport verify_package(const std::string& dir, bool write) {
   const auto t0 = std::chrono::steady_clock::now();
   for (const auto& rel : files) {
     const std::string path = (fs::path(dir) / rel).string();
-    const FileStamp stamp = file_stamp(path);
+    FileStamp stamp;
     VerifiedFile v;
     v.file = rel;
-    v.sha256 = sha256_file(path);
+    v.sha256 = hash_and_remember(path, stamp);
     v.size = stamp.size;
     r.bytes += stamp.size;
-    if (file_stamp(path).mtime_ns == stamp.mtime_ns) remember_sha256(path, stamp, v.sha256);
     fresh[rel] = {v.sha256, stamp.size, stamp.mtime_ns};
     const auto it = stored.find(rel);
     if (it == stored.end()) {

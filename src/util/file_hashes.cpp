@@ -111,6 +111,13 @@ void remember_sha256(const std::string& path, const FileStamp& stamp, const std:
   }
 }
 
+std::string hash_and_remember(const std::string& path, FileStamp& stamp) {
+  stamp = file_stamp(path);
+  const std::string sha = sha256_file(path);
+  if (file_stamp(path).mtime_ns == stamp.mtime_ns) remember_sha256(path, stamp, sha);  // not while being written
+  return sha;
+}
+
 std::string package_file_sha256(const std::string& dir, const std::string& rel, const HashManifest& stored,
                                 HashSource* source) {
   const std::string path = (fs::path(dir) / rel).string();
@@ -135,8 +142,8 @@ std::string package_file_sha256(const std::string& dir, const std::string& rel, 
       return sha;
     }
   }
-  const std::string sha = sha256_file(path);
-  if (file_stamp(path).mtime_ns == stamp.mtime_ns) remember_sha256(path, stamp, sha);  // not while being written
+  FileStamp hashed;
+  const std::string sha = hash_and_remember(path, hashed);
   warn_if_stale(path, dir, it == stored.end() ? nullptr : &it->second, sha);
   if (source) *source = HashSource::kComputed;
   return sha;

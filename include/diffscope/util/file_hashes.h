@@ -47,5 +47,8 @@ std::string package_file_sha256(const std::string& dir, const std::string& rel, 
 std::string hash_cache_path();
 /// Records a hash just computed for `path` in the user's cache (best effort: an unwritable cache is skipped).
 void remember_sha256(const std::string& path, const FileStamp& stamp, const std::string& sha256);
+/// Hashes `path` in full and remembers the hash in the cache unless the file changed while it was read; `stamp`
+/// receives the stamp the hash belongs to.
+std::string hash_and_remember(const std::string& path, FileStamp& stamp);
 
 }  // namespace diffscope
