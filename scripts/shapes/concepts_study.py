@@ -8,7 +8,8 @@ definition, computed by diffscope's concepts analysis) against the exact mask of
 (segmentation with concepts.json); a concept whose object is not in the image is unscored. Per word class the table
 gives the concept maps' mean ROC-AUC with a 95% bootstrap interval, split into concepts that are words of the prompt
 and concepts left out of it, for both concept contexts (the word encoded after the prompt, or alone), beside the
-prompt's own token maps (auc analysis) for the words in the prompt and the word-blind blurred-foreground control.
+prompt's own token maps (auc analysis) for the words in the prompt, the word-blind blurred-foreground control, and
+the specificity (own-object ROC-AUC minus ROC-AUC on the other objects; defined in two-object scenes).
 
     /usr/bin/python3 scripts/shapes/concepts_study.py [--out runs/concepts] [--threads 2]   (about 10 minutes)
 """
@@ -61,6 +62,7 @@ def main():
     sets = {"with colours": prompts(), "colours removed": [(s, strip_colours(p)) for s, p in prompts()]}
     rows = {}  # (context, class, in_prompt) -> list of concept AUCs; ("prompt token", class) -> token AUCs
     controls = {}
+    specificity = {}  # own-object AUC minus the AUC on the other objects (two-object scenes only)
     for context in ("prompt", "alone"):
         for set_name, items in sets.items():
             for i, (seed, p) in enumerate(items):
@@ -82,18 +84,22 @@ def main():
                         fg = s.get(f"concepts.word.{w}.baseline_foreground")
                         if fg is not None:
                             controls.setdefault((context, cls, w in words), []).append(fg)
+                        sp = s.get(f"concepts.word.{w}.specificity")
+                        if sp is not None:
+                            specificity.setdefault((context, cls, w in words), []).append(sp)
                         if context == "prompt" and w in words and s.get(f"auc.word.{w}.roc_auc") is not None:
                             rows.setdefault(("prompt token", cls, True), []).append(s[f"auc.word.{w}.roc_auc"])
     rng = np.random.default_rng(0)
     fmt = lambda v: "-" if not v else "{:.3f} [{:.3f}, {:.3f}] (n={})".format(*ci(v, rng), len(v))  # noqa: E731
     print("| word class | in the prompt: token map (auc) | in the prompt: concept, after the prompt | "
           "in the prompt: concept, alone | left out: concept, after the prompt | left out: concept, alone | "
-          "left out: blurred-foreground control |")
-    print("|---|---|---|---|---|---|---|")
+          "left out: blurred-foreground control | left out: specificity, after the prompt |")
+    print("|---|---|---|---|---|---|---|---|")
     for cls in CLASSES:
         print(f"| {cls} | {fmt(rows.get(('prompt token', cls, True)))} | {fmt(rows.get(('prompt', cls, True)))} | "
               f"{fmt(rows.get(('alone', cls, True)))} | {fmt(rows.get(('prompt', cls, False)))} | "
-              f"{fmt(rows.get(('alone', cls, False)))} | {fmt(controls.get(('prompt', cls, False)))} |")
+              f"{fmt(rows.get(('alone', cls, False)))} | {fmt(controls.get(('prompt', cls, False)))} | "
+              f"{fmt(specificity.get(('prompt', cls, False)))} |")
 
 
 if __name__ == "__main__":
