@@ -30,7 +30,8 @@ int run(const Opts& o) {
                      {"prediction_type", prediction_name(i.prediction_type)}, {"max_length", i.max_length},
                      {"pad_token", i.pad_token}, {"context_dim", m.context_dim}, {"vocab_size", m.vocab_size},
                      {"scaling_factor", i.scaling_factor}, {"scheduler", m.scheduler},
-                     {"has_attention", m.has_attention}, {"cross_attention", layers}, {"features", feats}};
+                     {"has_attention", m.has_attention}, {"has_concepts", m.has_concepts},
+                     {"has_preview", m.has_preview}, {"cross_attention", layers}, {"features", feats}};
     std::cout << j.dump(2) << "\n";
     return 0;
   }
@@ -40,10 +41,14 @@ int run(const Opts& o) {
   std::printf("prediction       %s; scheduler %s\n", prediction_name(i.prediction_type), m.scheduler.c_str());
   std::printf("text             %d tokens max, pad %s, vocabulary %zu, context width %d\n", i.max_length,
               i.pad_token.c_str(), m.vocab_size, m.context_dim);
+  std::printf("x0 preview       %s\n", m.has_preview ? "vae/latent_rgb.json (--x0-view preview)"
+                                                     : "none (scripts/export/fit_latent_preview.py adds one)");
   if (!m.has_attention) {
     std::printf("attention        none: the UNet was exported without attention outputs\n");
     return 0;
   }
+  std::printf("concept maps     %s\n", m.has_concepts ? "yes (--concepts: forward_concepts)"
+                                                     : "no (re-export for --concepts: the UNet lacks forward_concepts)");
   std::printf("\ncross-attention layers (%zu), in execution order:\n", i.attention_layers.size());
   std::printf("  %-3s %-5s %-6s %-8s %s\n", "#", "block", "heads", "size", "module");
   for (size_t k = 0; k < i.attention_layers.size(); ++k) {

@@ -15,6 +15,8 @@ ModelDescription describe_model(const std::string& dir) {
   d.vocab_size = m.tokenizer().vocab_size();
   d.scheduler = m.default_scheduler();
   d.has_attention = m.has_attention();
+  d.has_concepts = m.has_concepts();
+  d.has_preview = m.has_preview();
   return d;
 }
 

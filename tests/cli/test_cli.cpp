@@ -172,6 +172,8 @@ TEST_CASE("info lists the layers", "[cli]") {
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.output);
   CHECK(j["has_attention"] == true);
+  CHECK(j["has_concepts"] == true);  // exported with forward_concepts
+  CHECK(j["has_preview"] == true);
   CHECK(j["cross_attention"].size() >= 2);
   CHECK(j["cross_attention"][0]["name"].get<std::string>().find("attn2") != std::string::npos);
   CHECK(j["context_dim"] == 32);  // scripts/fixtures/make_test_package.py: TextEncoder(dim=32)

@@ -14,6 +14,8 @@ struct ModelDescription {
   size_t vocab_size = 0;
   std::string scheduler;   ///< the package's scheduler, as a diffscope name
   bool has_attention = false;
+  bool has_concepts = false;  ///< the export has forward_concepts (generate --concepts)
+  bool has_preview = false;   ///< vae/latent_rgb.json (--x0-view preview)
 };
 
 /// Loads the package in `dir` on the CPU and describes it. Errors name the file at fault.
