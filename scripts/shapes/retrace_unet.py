@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Re-trace a shapes-architecture package's UNet with the current AnalyzableUNet (e.g. to add forward_concepts for
-generate --concepts), from the package's own weights: no training checkpoint needed. The text encoder and VAE
+generate --concepts and forward_prediction), from the package's own weights: no training checkpoint needed. The text encoder and VAE
 files are left as they are. Refuses to write unless the new forward() returns bit-identical outputs to the old one
 on fixed inputs, so every run made with the package stays reproducible.
 
@@ -52,7 +52,8 @@ def main():
     os.replace(tmp, path)
     _write_json(os.path.join(a.package, "unet", "layers.json"), layers)
     write_hashes(a.package)
-    print(f"re-traced {path}: forward bit-identical to the previous export, forward_concepts added")
+    print(f"re-traced {path}: forward bit-identical to the previous export; forward_concepts and forward_prediction "
+          "traced beside it")
 
 
 if __name__ == "__main__":

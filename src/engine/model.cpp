@@ -30,6 +30,7 @@ struct Model::Impl {
   at::ScalarType text_dtype = at::kFloat, unet_dtype = at::kFloat, vae_dtype = at::kFloat;
   bool plain_unet = false;
   bool concepts_method = false;  ///< unet/model.pt has forward_concepts
+  bool prediction_method = false;  ///< unet/model.pt has forward_prediction
   std::string precision = "fp32";  ///< denoiser autocast: fp32 (none), bf16, fp16
   at::Tensor preview_w, preview_b;  ///< vae/latent_rgb.json: [3,C], [3] (undefined without the file)
   bool verify = true;  ///< CRC-check the TorchScript archives (the lazily loaded encoder too)
@@ -162,6 +163,7 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
   auto schema_ret = impl->unet.get_method("forward").function().getSchema().returns();
   impl->plain_unet = schema_ret.size() == 1 && schema_ret[0].type()->kind() == c10::TypeKind::TensorType;
   impl->concepts_method = !impl->plain_unet && impl->unet.find_method("forward_concepts").has_value();
+  impl->prediction_method = !impl->plain_unet && impl->unet.find_method("forward_prediction").has_value();
   if (!impl->plain_unet && info.attention_layers.empty())
     throw Error(layers + ": missing or empty, but unet/model.pt returns attention maps (expected one entry per map)");
 
@@ -312,6 +314,15 @@ const std::string& Model::precision() const { return impl_->precision; }
 
 DenoiserOutput Model::denoise(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context,
                               const at::Tensor& concepts) const {
+  return run_denoiser(sample, timestep, context, concepts, false);
+}
+
+at::Tensor Model::predict(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context) const {
+  return run_denoiser(sample, timestep, context, at::Tensor(), impl_->prediction_method).prediction;
+}
+
+DenoiserOutput Model::run_denoiser(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context,
+                                   const at::Tensor& concepts, bool prediction_only) const {
   const auto& info = impl_->info;
   const std::string shown = impl_->rel("unet/model.pt");
   const auto dt = impl_->unet_dtype;
@@ -326,6 +337,8 @@ DenoiserOutput Model::denoise(const at::Tensor& sample, const at::Tensor& timest
     const AutocastGuard guard(impl_->device, impl_->precision);
     if (with_concepts)
       out = impl_->unet.get_method("forward_concepts")({sample.to(dt), timestep.to(at::kFloat), context.to(dt), concepts.to(dt)});
+    else if (prediction_only)
+      out = impl_->unet.get_method("forward_prediction")({sample.to(dt), timestep.to(at::kFloat), context.to(dt)});
     else
       out = impl_->unet.forward({sample.to(dt), timestep.to(at::kFloat), context.to(dt)});
   } catch (const c10::Error& e) {

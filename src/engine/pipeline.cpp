@@ -130,6 +130,7 @@ void check_batchable(const GenerateOptions& a, const GenerateOptions& b) {
   if (a.guidance_scale != b.guidance_scale) differ("--guidance");
   if (a.height != b.height || a.width != b.width) differ("--height and --width");
   if (a.eta != b.eta) differ("--eta");
+  if (a.capture_maps != b.capture_maps) differ("--no-attention");
   if (a.concepts.size() != b.concepts.size() || a.concept_context != b.concept_context)
     differ("the number of --concepts and --concept-context");
 }
@@ -220,7 +221,11 @@ std::vector<GenerateResult> generate_batch(const Model& model, const std::vector
     }
     const at::Tensor x = n == 1 && rows == 1 ? inputs.front() : at::cat(inputs).contiguous();
     const at::Tensor ts = at::full({x.size(0)}, t, at::TensorOptions().dtype(at::kFloat).device(x.device()));
-    const DenoiserOutput raw = model.denoise(x, ts, context, concepts);
+    DenoiserOutput raw;
+    if (first.capture_maps || concepts.defined())
+      raw = model.denoise(x, ts, context, concepts);
+    else
+      raw.prediction = model.predict(x, ts, context);  // nobody reads maps: none are computed for output
     for (size_t k = 0; k < n; ++k) {
       const at::Tensor pred = raw.prediction.narrow(0, static_cast<int64_t>(k) * rows, rows);
       const at::Tensor noise =

@@ -55,7 +55,7 @@ at::Tensor guided_noise_batch(const StepContext& s, const at::Tensor& latents, i
       xin = x;
     }
     at::Tensor t = at::full({xin.size(0)}, s.timestep, at::TensorOptions().dtype(at::kFloat).device(x.device()));
-    at::Tensor e = s.model->denoise(xin, t, ctx).prediction;
+    at::Tensor e = s.model->predict(xin, t, ctx);  // no maps: the export's forward_prediction
     if (guided) e = guidance_combine(e.narrow(0, 0, b), e.narrow(0, b, b), s.guidance);
     out.push_back(e);
   }

@@ -104,7 +104,8 @@ std::string input_hash(const GenerationSpec& g, const ManifestLine& l, const Ana
 bool same_loop(const GenerationSpec& a, const GenerationSpec& b) {
   return a.steps == b.steps && a.timestep_schedule == b.timestep_schedule && a.scheduler == b.scheduler &&
          a.guidance == b.guidance && a.height == b.height && a.width == b.width && a.eta == b.eta &&
-         a.concepts.size() == b.concepts.size() && a.concept_context == b.concept_context;
+         a.concepts.size() == b.concepts.size() && a.concept_context == b.concept_context &&
+         a.capture_attention == b.capture_attention;
 }
 
 bool complete_for(const std::string& dir, const std::string& hash) {

@@ -423,3 +423,23 @@ TEST_CASE("generate_batch: each prompt keeps its seed, generator and scheduler s
   bad[1].guidance_scale = 2.0;
   CHECK_THROWS_WITH(generate_batch(m, bad, {{}, {}}), Catch::Contains("--guidance"));
 }
+
+TEST_CASE("predict: the export's forward_prediction equals denoise's prediction bit for bit, with no maps", "[engine]") {
+  set_threads(1);
+  Model m = Model::load(kPkg);
+  const Encoding e = m.tokenize("a red circle");
+  const at::Tensor context = encode_prompts(m, e, "", /*guided=*/true);
+  const int lat = m.info().sample_size / m.info().vae_scale_factor;
+  at::Generator gen = at::detail::createCPUGenerator(9);
+  const at::Tensor x = at::randn({2, m.info().latent_channels, lat, lat}, gen, at::TensorOptions().dtype(at::kFloat));
+  const at::Tensor t = at::full({2}, 321.0f);
+  at::NoGradGuard ng;
+  CHECK(at::equal(m.predict(x, t, context), m.denoise(x, t, context).prediction));
+  // a run without capture takes that path; its latents are the captured run's
+  auto o = small_options();
+  AttentionCapture capture;
+  const auto with_maps = generate(m, o, {&capture});
+  o.capture_maps = false;
+  const auto without = generate(m, o, {});
+  CHECK(at::equal(with_maps.final_latent, without.final_latent));
+}

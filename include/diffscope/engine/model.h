@@ -51,6 +51,10 @@ class Model {
   /// concept_attention; the prediction and text_attention are forward()'s, bit for bit.
   DenoiserOutput denoise(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context,
                          const at::Tensor& concepts = at::Tensor()) const;
+  /// The prediction alone, for callers that read no maps (saliency's denoiser calls, runs without capture): the
+  /// export's forward_prediction, which computes the same and returns nothing else (bit-identical to
+  /// denoise().prediction), or forward() for exports without it.
+  at::Tensor predict(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context) const;
   /// True when the UNet export has forward_concepts (open-vocabulary concept maps, generate --concepts).
   bool has_concepts() const;
   /// Throws the one-line "--concepts: exported without forward_concepts" error when !has_concepts().
@@ -91,6 +95,8 @@ class Model {
   struct Impl;
 
  private:
+  DenoiserOutput run_denoiser(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context,
+                              const at::Tensor& concepts, bool prediction_only) const;
   std::shared_ptr<Impl> impl_;
 };
 

@@ -28,6 +28,7 @@ struct GenerateOptions {
   std::string init_latents_path;        ///< .npy [1,C,h,w] or [C,h,w]; replaces the seeded noise
   std::vector<std::string> concepts;    ///< open-vocabulary concept words (maps only; the image is unchanged)
   std::string concept_context = "prompt";  ///< concepts encoded after the prompt ("prompt") or on their own ("alone")
+  bool capture_maps = true;             ///< false: the denoiser's prediction alone (Model::predict), no maps for observers
   bool show_progress = true;
 };
 

@@ -20,6 +20,7 @@ class CaptureStore:
         self.maps = []
         self.concepts = None
         self.concept_maps = []
+        self.recording = True  # False: forward_prediction (nothing collected, the same arithmetic)
 
     def clear(self):
         self.maps = []
@@ -59,9 +60,10 @@ class CaptureProcessor:
         if getattr(attn, "upcast_softmax", False) or getattr(attn, "upcast_attention", False):
             scores = scores.float()
         probs = scores.softmax(dim=-1).to(dtype)
-        if self.record and self.store.concepts is not None:
+        record = self.record and self.store.recording
+        if record and self.store.concepts is not None:
             self.store.concept_maps.append(self._concept_probs(attn, q, scores, batch))
-        if self.record:
+        if record:
             # hand out the [B, heads, queries, keys] view and compute the output *from it*, so the exported maps lie
             # on the gradient path (relevance = grad x attention needs d loss / d maps)
             shaped = probs.reshape(batch, attn.heads, probs.shape[1], probs.shape[2])

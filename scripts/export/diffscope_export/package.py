@@ -59,16 +59,19 @@ def _with_concepts(inputs, count):
 def trace_checked(name, module, example, checks, tolerance=TOLERANCE):
     """torch.jit.trace `module` on `example` inputs, then compare traced and eager outputs on each input tuple in
     `checks` (other batch sizes and spatial sizes); raise ExportError naming the module and the difference.
-    A module with a forward_concepts method (AnalyzableUNet) has that method traced and checked too, with 1, 2
-    and 3 concepts."""
+    A module with a forward_concepts method (AnalyzableUNet) has it (with 1, 2 and 3 concepts) and
+    forward_prediction traced and checked too."""
     module.eval()
     with torch.no_grad():
         inputs_list = [example] + list(checks)
         if hasattr(module, "forward_concepts"):
             traced = torch.jit.trace_module(module, {"forward": example,
-                                                     "forward_concepts": _with_concepts(example, 2)},
+                                                     "forward_concepts": _with_concepts(example, 2),
+                                                     "forward_prediction": example},
                                             check_trace=False, strict=False)
             _check_traced(name, module, traced, inputs_list, tolerance)
+            _check_traced(name + " (forward_prediction)", module.forward_prediction, traced.forward_prediction,
+                          inputs_list, tolerance)
             _check_traced(name + " (forward_concepts)", module.forward_concepts, traced.forward_concepts,
                           [_with_concepts(i, c) for i in inputs_list for c in (1, 2, 3)], tolerance)
         else:

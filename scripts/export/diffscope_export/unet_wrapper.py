@@ -1,5 +1,6 @@
 """AnalyzableUNet: (sample, timestep, context) -> (noise_pred, cross-attention probabilities, block outputs);
-forward_concepts(sample, timestep, context, concepts) -> the same plus per-layer concept maps (generate --concepts)."""
+forward_concepts(sample, timestep, context, concepts) -> the same plus per-layer concept maps (generate --concepts);
+forward_prediction(sample, timestep, context) -> noise_pred alone."""
 import torch
 
 from .attention import install_capture
@@ -31,7 +32,8 @@ class AnalyzableUNet(torch.nn.Module):
             blk.register_forward_hook(self._hook)
 
     def _hook(self, module, inputs, output):
-        self._features.append(_first_tensor(output))
+        if self.store.recording:
+            self._features.append(_first_tensor(output))
 
     def forward(self, sample, timestep, encoder_hidden_states):
         self.store.clear()
@@ -44,6 +46,16 @@ class AnalyzableUNet(torch.nn.Module):
         maps = [p for _, p in self.store.maps]
         feats = list(self._features)
         return noise, maps, feats
+
+    def forward_prediction(self, sample, timestep, encoder_hidden_states):
+        """forward()'s prediction alone, for callers that want no maps (saliency's many denoiser calls, runs without
+        capture): the same arithmetic, nothing collected or returned."""
+        self.store.recording = False
+        try:
+            noise, _, _ = self.forward(sample, timestep, encoder_hidden_states)
+        finally:
+            self.store.recording = True
+        return noise
 
     def forward_concepts(self, sample, timestep, encoder_hidden_states, concepts):
         """forward() plus, per attn2 layer, the concept maps [B, heads, queries, C] of `concepts` [B, C, D]
