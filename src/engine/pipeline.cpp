@@ -86,13 +86,12 @@ at::Tensor encode_prompts(const Model& model, const Encoding& prompt, const std:
 }
 
 at::Tensor guided_noise(const Model& model, const at::Tensor& latent_in, double timestep, const at::Tensor& context,
-                        double guidance_scale, DenoiserOutput* raw, const at::Tensor& concepts) {
+                        double guidance_scale, DenoiserOutput* raw) {
   const int64_t b = context.size(0);
   // contiguous: a traced UNet given stride-0 (expanded) inputs runs many times slower (measured 15x on a batch of 16)
   at::Tensor x = b == 1 ? latent_in : latent_in.expand({b, -1, -1, -1}).contiguous();
   at::Tensor t = at::full({b}, timestep, at::TensorOptions().dtype(at::kFloat).device(x.device()));
-  DenoiserOutput out = model.denoise(
-      x, t, context, concepts.defined() ? concepts.unsqueeze(0).expand({b, -1, -1}).contiguous() : at::Tensor());
+  DenoiserOutput out = model.denoise(x, t, context);
   at::Tensor noise = out.prediction;
   if (b == 2) {
     noise = guidance_combine(noise.narrow(0, 0, 1), noise.narrow(0, 1, 1), guidance_scale);

@@ -69,9 +69,8 @@ void check_batchable(const GenerateOptions& a, const GenerateOptions& b);
 at::Tensor encode_prompts(const Model& model, const Encoding& prompt, const std::string& negative, bool guided);
 
 /// One guided UNet evaluation on an already scale_model_input'ed latent [1,C,h,w]: noise = u + w (c - u).
-/// `context` is encode_prompts' output (batch 2 when guided); `raw` receives the batched UNet output; `concepts`
-/// (Model::encode_concepts, [C, D]) adds raw->concept_attention.
+/// `context` is encode_prompts' output (batch 2 when guided); `raw` receives the batched UNet output.
 at::Tensor guided_noise(const Model& model, const at::Tensor& latent_in, double timestep, const at::Tensor& context,
-                        double guidance_scale, DenoiserOutput* raw = nullptr, const at::Tensor& concepts = at::Tensor());
+                        double guidance_scale, DenoiserOutput* raw = nullptr);
 
 }  // namespace diffscope
