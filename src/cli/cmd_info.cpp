@@ -19,23 +19,29 @@ int run(const Opts& o) {
   const ModelDescription m = describe_model(o.model);
   const auto& i = m.info;
   const int latent = i.sample_size / i.vae_scale_factor;
+  const bool mmdit = i.family == "mmdit";
   if (o.json) {
     nlohmann::json layers = nlohmann::json::array(), feats = nlohmann::json::array();
     for (const auto& l : i.attention_layers)
-      layers.push_back({{"name", l.name}, {"block", l.block}, {"heads", l.heads}, {"height", l.height}, {"width", l.width}});
+      layers.push_back({{"name", l.name}, {"block", l.block}, {"heads", l.heads}, {"height", l.height}, {"width", l.width},
+                        {"image_tokens", l.height * l.width}, {"text_tokens", i.max_length}});
     for (const auto& f : i.features)
       feats.push_back({{"name", f.name}, {"block", f.block}, {"channels", f.channels}, {"height", f.height}, {"width", f.width}});
-    nlohmann::json j{{"name", i.name}, {"sample_size", i.sample_size}, {"vae_scale_factor", i.vae_scale_factor},
+    nlohmann::json j{{"name", i.name}, {"family", i.family}, {"denoiser", i.denoiser_dir}, {"pooled_rows", i.pooled_rows},
+                     {"sample_size", i.sample_size}, {"vae_scale_factor", i.vae_scale_factor},
                      {"latent_channels", i.latent_channels}, {"latent_size", latent},
                      {"prediction_type", prediction_name(i.prediction_type)}, {"max_length", i.max_length},
                      {"pad_token", i.pad_token}, {"context_dim", m.context_dim}, {"vocab_size", m.vocab_size},
                      {"scaling_factor", i.scaling_factor}, {"scheduler", m.scheduler},
                      {"has_attention", m.has_attention}, {"has_concepts", m.has_concepts},
-                     {"has_preview", m.has_preview}, {"cross_attention", layers}, {"features", feats}};
+                     {"has_preview", m.has_preview}, {mmdit ? "joint_attention" : "cross_attention", layers},
+                     {"features", feats}};
     std::cout << j.dump(2) << "\n";
     return 0;
   }
   std::printf("model            %s (%s)\n", i.name.c_str(), i.dir.c_str());
+  std::printf("denoiser         %s\n", mmdit ? "joint-attention transformer (MMDiT, as SD3), transformer/"
+                                            : "UNet with cross-attention, unet/");
   std::printf("image size       %d x %d px (any multiple of %d works)\n", i.sample_size, i.sample_size, i.vae_scale_factor);
   std::printf("latent           %d x %d x %d, scaling factor %.6g\n", i.latent_channels, latent, latent, i.scaling_factor);
   std::printf("prediction       %s; scheduler %s\n", prediction_name(i.prediction_type), m.scheduler.c_str());
@@ -44,22 +50,27 @@ int run(const Opts& o) {
   std::printf("x0 preview       %s\n", m.has_preview ? "vae/latent_rgb.json (--x0-view preview)"
                                                      : "none (scripts/export/fit_latent_preview.py adds one)");
   if (!m.has_attention) {
-    std::printf("attention        none: the UNet was exported without attention outputs\n");
+    std::printf("attention        none: the denoiser was exported without attention outputs\n");
     return 0;
   }
   std::printf("concept maps     %s\n", m.has_concepts ? "yes (--concepts: forward_concepts)"
-                                                     : "no (re-export for --concepts: the UNet lacks forward_concepts)");
-  std::printf("\ncross-attention layers (%zu), in execution order:\n", i.attention_layers.size());
-  std::printf("  %-3s %-5s %-6s %-8s %s\n", "#", "block", "heads", "size", "module");
+                                                     : "no (re-export for --concepts: the denoiser lacks forward_concepts)");
+  if (mmdit)
+    std::printf("\njoint-attention layers (%zu), in execution order (maps: the image-query x text-key block of the "
+                "joint softmax):\n", i.attention_layers.size());
+  else
+    std::printf("\ncross-attention layers (%zu), in execution order:\n", i.attention_layers.size());
+  std::printf("  %-3s %-11s %-6s %-8s %-14s %s\n", "#", "block", "heads", "size", "image x text", "module");
   for (size_t k = 0; k < i.attention_layers.size(); ++k) {
     const auto& l = i.attention_layers[k];
-    std::printf("  %-3zu %-5s %-6d %-8s %s\n", k, l.block.c_str(), l.heads,
-                (std::to_string(l.height) + "x" + std::to_string(l.width)).c_str(), l.name.c_str());
+    std::printf("  %-3zu %-11s %-6d %-8s %-14s %s\n", k, l.block.c_str(), l.heads,
+                (std::to_string(l.height) + "x" + std::to_string(l.width)).c_str(),
+                (std::to_string(l.height * l.width) + " x " + std::to_string(i.max_length)).c_str(), l.name.c_str());
   }
   std::printf("\nblock outputs (%zu):\n", i.features.size());
   for (size_t k = 0; k < i.features.size(); ++k) {
     const auto& f = i.features[k];
-    std::printf("  %-3zu %-5s %-6d %-8s %s\n", k, f.block.c_str(), f.channels,
+    std::printf("  %-3zu %-11s %-6d %-8s %s\n", k, f.block.c_str(), f.channels,
                 (std::to_string(f.height) + "x" + std::to_string(f.width)).c_str(), f.name.c_str());
   }
   const double per_step = static_cast<double>(i.max_length) * latent * latent * 4 / 1e6;

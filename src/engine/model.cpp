@@ -110,7 +110,7 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
   SchedulerConfig::from_file(sched);  // validates keys now rather than mid-run
 
   impl->text_encoder = load_module(impl->rel("text_encoder/model.pt"), impl->rel("text_encoder/model.pt"), impl->device, verify);
-  impl->unet = load_module(impl->rel("unet/model.pt"), impl->rel("unet/model.pt"), impl->device, verify);
+  impl->unet = load_module(impl->rel(info.denoiser_dir + "/model.pt"), impl->rel(info.denoiser_dir + "/model.pt"), impl->device, verify);
   impl->decoder = load_module(impl->rel("vae/decoder.pt"), impl->rel("vae/decoder.pt"), impl->device, verify);
   impl->text_dtype = module_dtype(impl->text_encoder);
   impl->unet_dtype = module_dtype(impl->unet);
@@ -119,10 +119,14 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
   // the package's latent_channels against what the UNet's first convolution takes (before any call fails inside it)
   for (const auto& p : impl->unet.named_parameters(/*recurse=*/true)) {
     const std::string& n = p.name;
-    if (n.size() >= 14 && n.compare(n.size() - 14, 14, "conv_in.weight") == 0 && p.value.dim() == 4) {
+    const auto ends_with = [&](const std::string& suffix) {
+      return n.size() >= suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    // a UNet's first convolution, or a transformer's patch embedding
+    if ((ends_with("conv_in.weight") || ends_with("pos_embed.proj.weight")) && p.value.dim() == 4) {
       if (p.value.size(1) != info.latent_channels)
         throw Error(index_path + ": latent_channels is " + std::to_string(info.latent_channels) + ", but " +
-                    impl->rel("unet/model.pt") + " takes " + std::to_string(p.value.size(1)) + " input channels (" + n + ")");
+                    impl->rel(info.denoiser_dir + "/model.pt") + " takes " + std::to_string(p.value.size(1)) + " input channels (" + n + ")");
       break;
     }
   }
@@ -155,7 +159,7 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
     impl->preview_b = at::tensor(b, at::kFloat).to(impl->device);
   }
 
-  const std::string layers = impl->rel("unet/layers.json");
+  const std::string layers = impl->rel(info.denoiser_dir + "/layers.json");
   if (fs::exists(layers)) read_layers(info, layers);
 
   // The UNet's output kind is part of the contract: check it once here on a tiny probe is too costly for
@@ -165,7 +169,7 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
   impl->concepts_method = !impl->plain_unet && impl->unet.find_method("forward_concepts").has_value();
   impl->prediction_method = !impl->plain_unet && impl->unet.find_method("forward_prediction").has_value();
   if (!impl->plain_unet && info.attention_layers.empty())
-    throw Error(layers + ": missing or empty, but unet/model.pt returns attention maps (expected one entry per map)");
+    throw Error(layers + ": missing or empty, but " + info.denoiser_dir + "/model.pt returns attention maps (expected one entry per map)");
 
   Model m;
   m.impl_ = impl;
@@ -180,7 +184,7 @@ bool Model::has_concepts() const { return impl_->concepts_method; }
 
 void Model::require_concepts() const {
   if (!has_concepts())
-    throw Error("--concepts: " + impl_->rel("unet/model.pt") + " was exported without forward_concepts (re-export it "
+    throw Error("--concepts: " + impl_->rel(impl_->info.denoiser_dir + "/model.pt") + " was exported without forward_concepts (re-export it "
                 "with scripts/export/export_diffusers.py, or scripts/shapes/retrace_unet.py for a shapes package)");
 }
 
@@ -207,7 +211,7 @@ at::Tensor Model::encode_concepts(const std::vector<std::string>& concepts, cons
 
 void Model::require_attention(const std::string& what) const {
   if (!has_attention())
-    throw Error(what + " needs cross-attention maps, but " + impl_->rel("unet/model.pt") +
+    throw Error(what + " needs cross-attention maps, but " + impl_->rel(impl_->info.denoiser_dir + "/model.pt") +
                 " was exported without attention outputs (re-export it with scripts/export/export_diffusers.py)");
 }
 
@@ -224,9 +228,11 @@ at::Tensor Model::encode_text(const at::Tensor& ids) const {
     throw Error(impl_->rel("text_encoder/model.pt") + ": failed on input ids [" + std::to_string(ids.size(0)) + "," +
                 std::to_string(ids.size(1)) + "] int64 (" + first_line(e.what_without_backtrace()) + ")");
   }
-  if (out.dim() != 3 || out.size(0) != ids.size(0) || out.size(1) != info.max_length || !out.is_floating_point())
+  // [B, max_length (+ the pooled row of a transformer package), D]
+  const int64_t rows = int64_t(info.max_length) + info.pooled_rows;
+  if (out.dim() != 3 || out.size(0) != ids.size(0) || out.size(1) != rows || !out.is_floating_point())
     throw Error(impl_->rel("text_encoder/model.pt") + ": returned " + shape_str(out) + ", expected float [B," +
-                std::to_string(info.max_length) + ",D]");
+                std::to_string(rows) + ",D]" + (info.pooled_rows ? " (the tokens, then the pooled row)" : ""));
   impl_->info.context_dim = static_cast<int>(out.size(2));
   return out.to(at::kFloat);
 }
@@ -324,7 +330,7 @@ at::Tensor Model::predict(const at::Tensor& sample, const at::Tensor& timestep, 
 DenoiserOutput Model::run_denoiser(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context,
                                    const at::Tensor& concepts, bool prediction_only) const {
   const auto& info = impl_->info;
-  const std::string shown = impl_->rel("unet/model.pt");
+  const std::string shown = impl_->rel(impl_->info.denoiser_dir + "/model.pt");
   const auto dt = impl_->unet_dtype;
   c10::IValue out;
   const bool autocast = impl_->precision != "fp32";
@@ -388,19 +394,19 @@ DenoiserOutput Model::run_denoiser(const at::Tensor& sample, const at::Tensor& t
   if (!impl_->unet_checked && !r.text_attention.empty()) {
     const auto& layers = info.attention_layers;
     if (r.text_attention.size() != layers.size())
-      throw Error(shown + ": returned " + std::to_string(r.text_attention.size()) + " cross-attention maps but unet/layers.json lists " +
+      throw Error(shown + ": returned " + std::to_string(r.text_attention.size()) + " text-attention maps but " + info.denoiser_dir + "/layers.json lists " +
                   std::to_string(layers.size()));
     for (size_t i = 0; i < layers.size(); ++i) {
       const auto& a = r.text_attention[i];
       auto [h, w] = layer_size(i, static_cast<int>(sample.size(2)), static_cast<int>(sample.size(3)));
       if (a.dim() != 4 || a.size(0) != sample.size(0) || a.size(1) != layers[i].heads || a.size(2) != int64_t(h) * w ||
           a.size(3) != info.max_length)
-        throw Error(shown + ": cross-attention map " + std::to_string(i) + " (" + layers[i].name + ") is " + shape_str(a) +
+        throw Error(shown + ": text-attention map " + std::to_string(i) + " (" + layers[i].name + ") is " + shape_str(a) +
                     ", expected [" + std::to_string(sample.size(0)) + "," + std::to_string(layers[i].heads) + "," +
-                    std::to_string(h * w) + "," + std::to_string(info.max_length) + "] as unet/layers.json says");
+                    std::to_string(h * w) + "," + std::to_string(info.max_length) + "] as " + info.denoiser_dir + "/layers.json says");
     }
     if (!info.features.empty() && r.features.size() != info.features.size())
-      throw Error(shown + ": returned " + std::to_string(r.features.size()) + " feature maps but unet/layers.json lists " +
+      throw Error(shown + ": returned " + std::to_string(r.features.size()) + " feature maps but " + info.denoiser_dir + "/layers.json lists " +
                   std::to_string(info.features.size()));
     impl_->unet_checked = true;
   }

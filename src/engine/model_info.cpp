@@ -46,8 +46,6 @@ std::string get_optional_string(const nlohmann::json& j, const char* key, const 
 void read_model_index(ModelInfo& info, const std::string& index_path) {
   if (!fs::exists(index_path))
     throw Error(index_path + ": missing (a diffscope package needs model_index.json; export one with scripts/export/)");
-  if (!fs::exists(index_path))
-    throw Error(index_path + ": missing (a diffscope package needs model_index.json; export one with scripts/export/)");
   nlohmann::json index = read_json_object(index_path);
   const std::string fmt = get_optional_string(index, "format", index_path);
   if (fmt != "diffscope-torchscript")
@@ -56,14 +54,28 @@ void read_model_index(ModelInfo& info, const std::string& index_path) {
                                                  "scripts/export/export_diffusers.py)"
                                                : ""));
   const int version = get_key<int>(index, "format_version", index_path, "an integer");
-  if (version != 1) throw Error(index_path + ": format_version " + std::to_string(version) + " is not supported (expected 1)");
+  if (version != 1 && version != 2)
+    throw Error(index_path + ": format_version " + std::to_string(version) + " is not supported (expected 1 or 2)");
+  if (version == 2) {  // a second model family: the denoiser's folder and its extra text rows are named
+    info.family = get_key<std::string>(index, "family", index_path, "\"unet\" or \"mmdit\"");
+    if (info.family != "unet" && info.family != "mmdit")
+      throw Error(index_path + ": \"family\" must be \"unet\" or \"mmdit\", got \"" + info.family + "\"");
+    info.denoiser_dir = get_key<std::string>(index, "denoiser", index_path, "\"unet\" or \"transformer\"");
+    if (info.denoiser_dir != "unet" && info.denoiser_dir != "transformer")
+      throw Error(index_path + ": \"denoiser\" must be \"unet\" or \"transformer\", got \"" + info.denoiser_dir + "\"");
+    info.pooled_rows = get_key<int>(index, "pooled_rows", index_path, "0 or 1");
+    if (info.pooled_rows != 0 && info.pooled_rows != 1)
+      throw Error(index_path + ": \"pooled_rows\" must be 0 or 1, got " + std::to_string(info.pooled_rows));
+  }
   info.name = get_key<std::string>(index, "name", index_path, "a string");
   info.sample_size = get_key<int>(index, "sample_size", index_path, "an integer (pixels)");
   info.vae_scale_factor = get_key<int>(index, "vae_scale_factor", index_path, "an integer");
   info.latent_channels = get_key<int>(index, "latent_channels", index_path, "an integer");
-  const auto prediction = get_key<std::string>(index, "prediction_type", index_path, "\"epsilon\" or \"v_prediction\"");
-  if (prediction != "epsilon" && prediction != "v_prediction")
-    throw Error(index_path + ": prediction_type must be \"epsilon\" or \"v_prediction\", got \"" + prediction + "\"");
+  const auto prediction =
+      get_key<std::string>(index, "prediction_type", index_path, "\"epsilon\", \"v_prediction\" or \"flow\"");
+  if (prediction != "epsilon" && prediction != "v_prediction" && prediction != "flow")
+    throw Error(index_path + ": prediction_type must be \"epsilon\", \"v_prediction\" or \"flow\", got \"" + prediction +
+                "\"");
   info.prediction_type = parse_prediction(prediction, index_path);
   info.max_length = get_key<int>(index, "max_length", index_path, "an integer");
   info.pad_token = get_key<std::string>(index, "pad_token", index_path, "a token string");
@@ -82,12 +94,13 @@ void read_model_index(ModelInfo& info, const std::string& index_path) {
 }
 
 void read_layers(ModelInfo& info, const std::string& path) {
-  const std::string shown = "unet/layers.json";
+  const std::string shown = info.denoiser_dir + "/layers.json";
+  const char* key = info.family == "mmdit" ? "joint_attention" : "cross_attention";
   nlohmann::json j = read_json_object(path);
-  if (!j.is_object() || !j.contains("cross_attention") || !j["cross_attention"].is_array())
-    throw Error(shown + ": expected an object with a \"cross_attention\" array");
-  for (const auto& e : j["cross_attention"]) {
-    if (!e.is_object()) throw Error(shown + ": every \"cross_attention\" entry must be an object");
+  if (!j.is_object() || !j.contains(key) || !j[key].is_array())
+    throw Error(shown + ": expected an object with a \"" + key + "\" array");
+  for (const auto& e : j[key]) {
+    if (!e.is_object()) throw Error(shown + ": every \"" + key + "\" entry must be an object");
     AttentionLayerInfo l;
     l.name = get_key<std::string>(e, "name", shown, "a string");
     l.block = get_optional_string(e, "block", shown);
@@ -122,7 +135,8 @@ void read_vae_config(ModelInfo& info, const std::string& path) {
 std::vector<std::string> package_files(const std::string& dir) {
   std::vector<std::string> out;
   for (const char* f : {"model_index.json", "tokenizer/vocab.json", "tokenizer/merges.txt", "text_encoder/model.pt",
-                        "unet/model.pt", "unet/layers.json", "vae/decoder.pt", "vae/encoder.pt", "vae/config.json",
+                        "unet/model.pt", "unet/layers.json", "transformer/model.pt", "transformer/layers.json",
+                        "vae/decoder.pt", "vae/encoder.pt", "vae/config.json",
                         "vae/latent_rgb.json", "scheduler/scheduler_config.json"}) {
     if (std::filesystem::exists(std::filesystem::path(dir) / f)) out.push_back(f);
   }

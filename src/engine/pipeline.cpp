@@ -102,10 +102,25 @@ at::Tensor guided_noise(const Model& model, const at::Tensor& latent_in, double 
 
 std::unique_ptr<Scheduler> run_scheduler(const Model& model, const GenerateOptions& o) {
   auto sched = make_scheduler(o.scheduler.empty() ? model.default_scheduler() : o.scheduler, model.scheduler_config());
-  if (sched->name() == "flow_euler")
+  const auto& info = model.info();
+  const bool flow_model = info.prediction_type == Prediction::Flow;
+  if (sched->name() == "flow_euler" && !flow_model)
     throw Error("--scheduler flow_euler: samples models trained with flow matching (SD3, Flux), whose denoiser predicts "
-                "a velocity; " + model.info().name + "'s predicts " + prediction_name(model.info().prediction_type) +
+                "a velocity; " + info.name + "'s predicts " + prediction_name(info.prediction_type) +
                 " (choose ddim, ddpm, pndm, euler, euler_a, lms or dpm++2m)");
+  if (sched->name() != "flow_euler" && flow_model)
+    throw Error("--scheduler " + sched->name() + ": " + info.name + " was trained with flow matching (its denoiser "
+                "predicts a velocity); use --scheduler flow_euler");
+  if (flow_model) {  // Flux's resolution-dependent shift: the image's token count (the first map's positions)
+    const int f = info.vae_scale_factor;
+    const int lh = (o.height ? o.height : info.sample_size) / f, lw = (o.width ? o.width : info.sample_size) / f;
+    if (!info.attention_layers.empty()) {
+      const auto [h, w] = model.layer_size(0, lh, lw);
+      sched->set_image_seq_len(int64_t(h) * w);
+    } else {
+      sched->set_image_seq_len(int64_t(lh) * lw);
+    }
+  }
   if (!o.custom_timesteps.empty()) {
     sched->set_custom_timesteps(o.custom_timesteps);
   } else {

@@ -207,6 +207,7 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
                   {"dir", fs::absolute(info.dir).lexically_normal().string()},
                   {"sample_size", info.sample_size},
                   {"vae_scale_factor", info.vae_scale_factor},
+                  {"family", info.family},
                   {"prediction_type", prediction_name(info.prediction_type)},
                   {"concepts", fs::exists(concepts) ? fs::absolute(concepts).lexically_normal().string() : ""},
                   {"files", files}};
@@ -236,7 +237,10 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
     a["shape"] = std::vector<int64_t>(attention->maps().sizes().begin(), attention->maps().sizes().end());
     a["half"] = attention->options().half;
     a["layers"] = attention->layers_used();
-    a["reduction"] = "softmax probabilities averaged over heads, bilinear to the latent grid, averaged over layers";
+    const bool joint = impl_->model && impl_->model->info().family == "mmdit";
+    a["reduction"] = std::string(joint ? "the image-query x text-key block of each joint-attention softmax"
+                                       : "softmax probabilities") +
+                     " averaged over heads, bilinear to the latent grid, averaged over layers";
     a["sha256"] = sha256_file((dir / "attention" / "maps.npy").string());  // ties the array to this run.json
     nlohmann::json kept = nlohmann::json::array();
     for (const auto& [step, t] : attention->layer_maps()) {

@@ -9,7 +9,9 @@ Prediction parse_prediction(const std::string& name, const std::string& where) {
   if (name == "epsilon") return Prediction::Epsilon;
   if (name == "v_prediction") return Prediction::V;
   if (name == "sample") return Prediction::Sample;
-  throw Error(where + ": prediction_type must be \"epsilon\", \"v_prediction\" or \"sample\", got \"" + name + "\"");
+  if (name == "flow") return Prediction::Flow;
+  throw Error(where + ": prediction_type must be \"epsilon\", \"v_prediction\", \"sample\" or \"flow\", got \"" + name +
+              "\"");
 }
 
 const char* prediction_name(Prediction p) {
@@ -17,6 +19,7 @@ const char* prediction_name(Prediction p) {
     case Prediction::Epsilon: return "epsilon";
     case Prediction::V: return "v_prediction";
     case Prediction::Sample: return "sample";
+    case Prediction::Flow: return "flow";
   }
   return "?";
 }

@@ -20,6 +20,7 @@ at::Tensor predicted_x0(Prediction p, const at::Tensor& out, const at::Tensor& x
     case Prediction::Epsilon: return (x - l.noise * out) / l.signal;
     case Prediction::V: return l.signal * x - l.noise * out;
     case Prediction::Sample: return out;
+    case Prediction::Flow: return (x - l.noise * out) / (l.signal + l.noise);
   }
   return out;
 }
@@ -29,6 +30,7 @@ at::Tensor predicted_eps(Prediction p, const at::Tensor& out, const at::Tensor& 
     case Prediction::Epsilon: return out;
     case Prediction::V: return l.signal * out + l.noise * x;
     case Prediction::Sample: return (x - l.signal * out) / l.noise;
+    case Prediction::Flow: return (x + l.signal * out) / (l.signal + l.noise);
   }
   return out;
 }

@@ -28,7 +28,14 @@ struct FeatureInfo {
 /// Everything model_index.json, unet/layers.json and vae/config.json say about a package.
 struct ModelInfo {
   std::string dir, name, pad_token;
-  Prediction prediction_type = Prediction::Epsilon;  ///< epsilon or v_prediction
+  /// The denoiser's family: "unet" (format_version 1: cross-attention UNet in unet/) or "mmdit" (format_version 2:
+  /// a joint-attention transformer such as SD3's in transformer/).
+  std::string family = "unet";
+  std::string denoiser_dir = "unet";  ///< the package folder of the denoiser (model.pt, layers.json)
+  /// Rows after the max_length token rows in the text encoder's output: SD3's pooled text vector (1) or none (0).
+  /// The denoiser reads them; the maps and analyses see the token rows only.
+  int pooled_rows = 0;
+  Prediction prediction_type = Prediction::Epsilon;  ///< epsilon, v_prediction or flow (velocity)
   int sample_size = 0, vae_scale_factor = 8, latent_channels = 4, max_length = 77;
   int context_dim = 0;          ///< text encoder width D (known after the first encode; see Model::context_dim)
   double scaling_factor = 1.0;  ///< VAE latent scaling
@@ -40,10 +47,11 @@ struct ModelInfo {
 /// bounded; Error naming the file and the key otherwise.
 void read_model_index(ModelInfo& info, const std::string& index_path);
 /// The package files that identify a model (weights, tokenizer, configs), relative to `dir`: those that exist of
-/// model_index.json, tokenizer/{vocab.json,merges.txt}, text_encoder/model.pt, unet/{model.pt,layers.json},
+/// model_index.json, tokenizer/{vocab.json,merges.txt}, text_encoder/model.pt, {unet,transformer}/{model.pt,layers.json},
 /// vae/{decoder.pt,encoder.pt,config.json,latent_rgb.json}, scheduler/scheduler_config.json. hashes.json lists the same files.
 std::vector<std::string> package_files(const std::string& dir);
-/// unet/layers.json: the cross-attention layers and the block outputs (features).
+/// <denoiser>/layers.json: the text-attention layers ("cross_attention" of a UNet, "joint_attention" of a
+/// transformer) and the block outputs (features).
 void read_layers(ModelInfo& info, const std::string& path);
 /// vae/config.json: the latent scaling factor.
 void read_vae_config(ModelInfo& info, const std::string& path);

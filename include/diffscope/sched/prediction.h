@@ -5,9 +5,10 @@
 namespace diffscope {
 
 /// What the denoiser predicts (diffusers' prediction_type).
-enum class Prediction { Epsilon, V, Sample };
+/// Flow: the velocity noise - x0 of rectified flow (SD3, Flux; x_t = (1 - sigma) x0 + sigma noise).
+enum class Prediction { Epsilon, V, Sample, Flow };
 
-/// "epsilon", "v_prediction", "sample" -> Prediction; Error naming `where` and the expected values otherwise.
+/// "epsilon", "v_prediction", "sample", "flow" -> Prediction; Error naming `where` and the expected values otherwise.
 Prediction parse_prediction(const std::string& name, const std::string& where);
 /// The diffusers name of a prediction type.
 const char* prediction_name(Prediction p);

@@ -1,6 +1,6 @@
 // The maths of one denoising step, in one place: what the denoiser's output means (epsilon, v, x0), the
 // classifier-free guidance combine, and the deterministic (DDIM) update. Used by the schedulers, the loop,
-// real-image attribution and step saliency. A flow-matching family adds its velocity conversion here.
+// real-image attribution and step saliency, for epsilon, v, sample and flow-matching velocity.
 #pragma once
 #include <ATen/core/Tensor.h>
 
@@ -22,10 +22,13 @@ struct NoiseLevel {
 };
 
 /// The clean-sample estimate x0 from the denoiser's output at x_t.
-/// epsilon: (x - noise * out) / signal; v: signal * x - noise * out; sample: out.
+/// epsilon: (x - noise * out) / signal; v: signal * x - noise * out; sample: out; flow (out = eps - x0):
+/// (x - noise * out) / (signal + noise), which holds for the flow level (signal 1 - sigma, noise sigma) and for any
+/// rescaling of it (the variance-preserving level of the same signal-to-noise ratio, Scheduler::alpha_bar_at).
 at::Tensor predicted_x0(Prediction p, const at::Tensor& out, const at::Tensor& x, const NoiseLevel& level);
 /// The noise estimate eps from the denoiser's output at x_t.
-/// epsilon: out; v: signal * out + noise * x; sample: (x - signal * out) / noise.
+/// epsilon: out; v: signal * out + noise * x; sample: (x - signal * out) / noise; flow: (x + signal * out) /
+/// (signal + noise).
 at::Tensor predicted_eps(Prediction p, const at::Tensor& out, const at::Tensor& x, const NoiseLevel& level);
 
 /// Classifier-free guidance: uncond + scale * (cond - uncond).

@@ -59,21 +59,22 @@ def _with_concepts(inputs, count):
 def trace_checked(name, module, example, checks, tolerance=TOLERANCE):
     """torch.jit.trace `module` on `example` inputs, then compare traced and eager outputs on each input tuple in
     `checks` (other batch sizes and spatial sizes); raise ExportError naming the module and the difference.
-    A module with a forward_concepts method (AnalyzableUNet) has it (with 1, 2 and 3 concepts) and
-    forward_prediction traced and checked too."""
+    A module with a forward_prediction method (AnalyzableUNet, AnalyzableTransformer) has it traced and checked
+    too, and forward_concepts where it has one (with 1, 2 and 3 concepts)."""
     module.eval()
     with torch.no_grad():
         inputs_list = [example] + list(checks)
-        if hasattr(module, "forward_concepts"):
-            traced = torch.jit.trace_module(module, {"forward": example,
-                                                     "forward_concepts": _with_concepts(example, 2),
-                                                     "forward_prediction": example},
-                                            check_trace=False, strict=False)
+        if hasattr(module, "forward_prediction"):
+            methods = {"forward": example, "forward_prediction": example}
+            if hasattr(module, "forward_concepts"):
+                methods["forward_concepts"] = _with_concepts(example, 2)
+            traced = torch.jit.trace_module(module, methods, check_trace=False, strict=False)
             _check_traced(name, module, traced, inputs_list, tolerance)
             _check_traced(name + " (forward_prediction)", module.forward_prediction, traced.forward_prediction,
                           inputs_list, tolerance)
-            _check_traced(name + " (forward_concepts)", module.forward_concepts, traced.forward_concepts,
-                          [_with_concepts(i, c) for i in inputs_list for c in (1, 2, 3)], tolerance)
+            if hasattr(module, "forward_concepts"):
+                _check_traced(name + " (forward_concepts)", module.forward_concepts, traced.forward_concepts,
+                              [_with_concepts(i, c) for i in inputs_list for c in (1, 2, 3)], tolerance)
         else:
             traced = torch.jit.trace(module, example, check_trace=False, strict=False)
             _check_traced(name, module, traced, inputs_list, tolerance)
@@ -105,12 +106,13 @@ def layer_table(wrapper, sample, timestep, context):
     for name, f in zip(wrapper.block_names, feats):
         features.append({"name": name, "block": name.split(".")[0].replace("_blocks", "").replace("_block", ""),
                          "channels": int(f.shape[1]), "height": int(f.shape[2]), "width": int(f.shape[3])})
-    return {"cross_attention": cross, "features": features}
+    key = "joint_attention" if hasattr(wrapper, "pooled_dim") else "cross_attention"
+    return {key: cross, "features": features}
 
 
 # The files that identify a model; diffscope's package_files (src/engine/model_info.cpp) lists the same.
 PACKAGE_FILES = ("model_index.json", "tokenizer/vocab.json", "tokenizer/merges.txt", "text_encoder/model.pt",
-                 "unet/model.pt", "unet/layers.json", "vae/decoder.pt", "vae/encoder.pt", "vae/config.json",
+                 "unet/model.pt", "unet/layers.json", "transformer/model.pt", "transformer/layers.json", "vae/decoder.pt", "vae/encoder.pt", "vae/config.json",
                  "vae/latent_rgb.json", "scheduler/scheduler_config.json")
 
 
@@ -133,23 +135,28 @@ def write_hashes(package):
 
 def write_package(out, *, name, text_encoder, unet, vae_encoder, vae_decoder, vocab_json, merges_txt,
                   scheduler_config, sample_size, vae_scale_factor, latent_channels, prediction_type, scaling_factor,
-                  layers, pad_token="<|endoftext|>", max_length=77, extra_files=None):
+                  layers, pad_token="<|endoftext|>", max_length=77, extra_files=None, family="unet", pooled_rows=0):
     """Writes the package into `out` (a temporary folder first, renamed at the end). Modules are traced ones.
+    family "unet" writes format_version 1 (the denoiser in unet/); "mmdit" writes format_version 2: the denoiser
+    (an AnalyzableTransformer) in transformer/, "family", "denoiser" and "pooled_rows" in model_index.json.
     Re-exporting over an existing package keeps its model card: top-level .md and .png files the export does not
     write itself."""
     tmp = out.rstrip("/") + ".tmp-export"
     shutil.rmtree(tmp, ignore_errors=True)
-    for sub in ("tokenizer", "text_encoder", "unet", "vae", "scheduler"):
+    denoiser = "unet" if family == "unet" else "transformer"
+    for sub in ("tokenizer", "text_encoder", denoiser, "vae", "scheduler"):
         os.makedirs(os.path.join(tmp, sub))
-    _write_json(os.path.join(tmp, "model_index.json"), {
-        "format": "diffscope-torchscript", "format_version": 1, "name": name, "sample_size": sample_size,
-        "vae_scale_factor": vae_scale_factor, "latent_channels": latent_channels, "prediction_type": prediction_type,
-        "max_length": max_length, "pad_token": pad_token})
+    index = {"format": "diffscope-torchscript", "format_version": 1 if family == "unet" else 2, "name": name,
+             "sample_size": sample_size, "vae_scale_factor": vae_scale_factor, "latent_channels": latent_channels,
+             "prediction_type": prediction_type, "max_length": max_length, "pad_token": pad_token}
+    if family != "unet":
+        index.update({"family": family, "denoiser": denoiser, "pooled_rows": pooled_rows})
+    _write_json(os.path.join(tmp, "model_index.json"), index)
     shutil.copyfile(vocab_json, os.path.join(tmp, "tokenizer", "vocab.json"))
     shutil.copyfile(merges_txt, os.path.join(tmp, "tokenizer", "merges.txt"))
     torch.jit.save(text_encoder, os.path.join(tmp, "text_encoder", "model.pt"))
-    torch.jit.save(unet, os.path.join(tmp, "unet", "model.pt"))
-    _write_json(os.path.join(tmp, "unet", "layers.json"), layers)
+    torch.jit.save(unet, os.path.join(tmp, denoiser, "model.pt"))
+    _write_json(os.path.join(tmp, denoiser, "layers.json"), layers)
     if vae_encoder is not None:
         torch.jit.save(vae_encoder, os.path.join(tmp, "vae", "encoder.pt"))
     torch.jit.save(vae_decoder, os.path.join(tmp, "vae", "decoder.pt"))
