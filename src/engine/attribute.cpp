@@ -10,6 +10,7 @@
 #include "diffscope/util/error.h"
 #include "diffscope/util/image.h"
 #include "diffscope/engine/model.h"
+#include "diffscope/engine/pipeline.h"
 #include "diffscope/sched/scheduler.h"
 
 namespace diffscope {
@@ -48,11 +49,8 @@ GenerateResult attribute(const Model& model, const AttributeOptions& a, const st
   const int size = a.size ? a.size : info.sample_size;
   if (size % info.vae_scale_factor) throw Error("--size: expected a multiple of " + std::to_string(info.vae_scale_factor));
   if (a.timesteps.empty()) throw Error("--t: expected at least one timestep");
-  auto sched = make_scheduler("ddim", model.scheduler_config());
-  const auto& acp = sched->alphas_cumprod();
-  for (int64_t t : a.timesteps)
-    if (t < 0 || t >= static_cast<int64_t>(acp.size()))
-      throw Error("--t: timestep " + std::to_string(t) + " is outside 0.." + std::to_string(acp.size() - 1));
+  auto sched = training_scheduler(model);  // the model's own forward process (DDPM's, or flow matching's)
+  check_training_timesteps(*sched, a.timesteps);
 
   at::NoGradGuard no_grad;
   GenerateResult res;
@@ -85,7 +83,7 @@ GenerateResult attribute(const Model& model, const AttributeOptions& a, const st
     DenoiserOutput raw;
     at::Tensor pred = guided_noise(model, sched->scale_model_input(xt, t), t, context, a.guidance_scale, &raw);
     at::Tensor x0_hat =
-        predicted_x0(info.prediction_type, pred, xt, NoiseLevel::from_alpha_bar(acp[static_cast<size_t>(t)]));
+        predicted_x0(info.prediction_type, pred, xt, NoiseLevel::from_alpha_bar(sched->alpha_bar_at(static_cast<double>(t))));
     StepState st;
     st.index = static_cast<int>(i);
     st.timestep = t;

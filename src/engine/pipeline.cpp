@@ -130,6 +130,17 @@ std::unique_ptr<Scheduler> run_scheduler(const Model& model, const GenerateOptio
   return sched;
 }
 
+std::unique_ptr<Scheduler> training_scheduler(const Model& model) {
+  return make_scheduler(model.info().prediction_type == Prediction::Flow ? "flow_euler" : "ddim",
+                        model.scheduler_config());
+}
+
+void check_training_timesteps(const Scheduler& training, const std::vector<int64_t>& timesteps) {
+  const int64_t n = training.config().num_train_timesteps;
+  for (int64_t t : timesteps)
+    if (t < 0 || t >= n) throw Error("--t: timestep " + std::to_string(t) + " is outside 0.." + std::to_string(n - 1));
+}
+
 GenerateResult generate(const Model& model, const GenerateOptions& o, const std::vector<Observer*>& observers) {
   return std::move(generate_batch(model, {o}, {observers}).front());
 }

@@ -28,7 +28,8 @@ GradPass grad_pass(const StepContext& s) {
   at::AutoGradMode enable(true);
   GradPass gp;
   gp.guided = s.context.size(0) == 2;
-  at::Tensor x = gp.guided ? at::cat({s.latent, s.latent}) : s.latent;
+  const at::Tensor in = denoiser_input(s, s.latent);
+  at::Tensor x = gp.guided ? at::cat({in, in}) : in;
   at::Tensor t = at::full({x.size(0)}, static_cast<double>(s.timestep), at::TensorOptions().dtype(at::kFloat).device(x.device()));
   gp.out = s.model->denoise(x, t, s.context);
   // per-half sums: the gradient of each half's sum w.r.t. that half's activations is g_u / g_c

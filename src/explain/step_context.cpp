@@ -24,19 +24,30 @@ StepContext make_step_context(const Model& model, const at::Tensor& latent, cons
   s.timesteps = timesteps;
   s.timestep = timesteps[static_cast<size_t>(step)];
   s.prediction_type = model.info().prediction_type;
-  auto table = make_scheduler("ddim", model.scheduler_config());
+  const bool flow = s.prediction_type == Prediction::Flow;
+  auto table = training_scheduler(model);
   s.alphas_cumprod = table->alphas_cumprod();
   // the noise level of every step of the run: the training table at integer timesteps, the sigma interpolated as
-  // Euler does at fractional ones (Euler linspace, Karras)
+  // Euler does at fractional ones (Euler linspace, Karras); flow matching: the VP level of the same SNR
   for (double t : timesteps) s.alpha_bars.push_back(table->alpha_bar_at(t));
+  if (flow) s.alpha_bars.push_back(1.0);  // after the last step: sigma 0, the clean sample
   s.latent = latent.to(model.device());
   if (sigma_space) {  // sigma-space sample (Euler, Euler ancestral, LMS) -> the DDIM (VP) space
     s.latent = s.latent * std::sqrt(s.alpha_bars[static_cast<size_t>(step)]);
+  }
+  if (flow) {  // (1 - sigma) x0 + sigma noise -> the VP sample of the same SNR; the denoiser gets it scaled back
+    const double sigma = s.timestep / table->config().num_train_timesteps;
+    s.input_scale = std::sqrt((1 - sigma) * (1 - sigma) + sigma * sigma);
+    s.latent = s.latent / s.input_scale;
   }
   s.guidance = guidance;
   at::NoGradGuard ng;
   s.context = encode_prompts(model, model.tokenize(prompt), negative_prompt, s.guidance > 1.0);
   return s;
+}
+
+at::Tensor denoiser_input(const StepContext& s, const at::Tensor& latents) {
+  return s.input_scale == 1.0 ? latents : latents * s.input_scale;
 }
 
 at::Tensor guided_noise_batch(const StepContext& s, const at::Tensor& latents, int batch) {
@@ -45,7 +56,7 @@ at::Tensor guided_noise_batch(const StepContext& s, const at::Tensor& latents, i
   const bool guided = s.context.size(0) == 2;
   for (int64_t i = 0; i < n; i += batch) {
     const int64_t b = std::min<int64_t>(batch, n - i);
-    at::Tensor x = latents.narrow(0, i, b);
+    at::Tensor x = denoiser_input(s, latents.narrow(0, i, b));
     at::Tensor ctx, xin;
     if (guided) {
       ctx = at::cat({s.context.narrow(0, 0, 1).expand({b, -1, -1}), s.context.narrow(0, 1, 1).expand({b, -1, -1})});

@@ -5,6 +5,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "diffscope/engine/model.h"
+#include "diffscope/engine/pipeline.h"
 #include "diffscope/sched/scheduler.h"
 #include "diffscope/util/error.h"
 
@@ -28,11 +29,8 @@ FeatureBatch extract_features(const Model& model, const at::Tensor& images, cons
       throw Error("--layers: block output " + std::to_string(l) + " does not exist (the package has " +
                   std::to_string(info.features.size()) + "; see diffscope info)");
   if (r.timesteps.empty()) throw Error("--t: give at least one timestep");
-  auto sched = make_scheduler("ddim", model.scheduler_config());
-  const auto& acp = sched->alphas_cumprod();
-  for (int64_t t : r.timesteps)
-    if (t < 0 || t >= static_cast<int64_t>(acp.size()))
-      throw Error("--t: timestep " + std::to_string(t) + " is outside 0.." + std::to_string(acp.size() - 1));
+  auto sched = training_scheduler(model);  // the model's own forward process (DDPM's, or flow matching's)
+  check_training_timesteps(*sched, r.timesteps);
   if (r.spatial < 0 || r.spatial > 64) throw Error("--spatial: expected 0..64");
 
   at::NoGradGuard no_grad;

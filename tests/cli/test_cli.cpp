@@ -658,3 +658,54 @@ TEST_CASE("--concepts on the shipped model: words left out of the prompt score a
   CHECK(nocap.exit_code == 2);
   CHECK(nocap.output.find("--concepts") != std::string::npos);
 }
+
+TEST_CASE("a transformer (MMDiT) package: info, every analysis, saliency, relevance and attribution run unchanged",
+          "[cli][mmdit]") {
+  const std::string pkg = DS_TEST_MMDIT_DIR;
+  TempDir tmp("cli-mmdit");
+  auto info = ds("info -m " + quote(pkg) + " --json");
+  REQUIRE(info.exit_code == 0);
+  auto j = nlohmann::json::parse(info.output);
+  CHECK(j["family"] == "mmdit");
+  CHECK(j["denoiser"] == "transformer");
+  CHECK(j["prediction_type"] == "flow");
+  CHECK(j["scheduler"] == "flow_euler");
+  REQUIRE(j["joint_attention"].size() == 2);  // make_test_package.py --mmdit: 2 blocks, 2 heads, 8x8 latent, patch 2
+  CHECK(j["joint_attention"][1]["name"] == "transformer_blocks.1.attn");
+  CHECK(j["joint_attention"][0]["heads"] == 2);
+  CHECK(j["joint_attention"][0]["image_tokens"] == 16);
+  CHECK(j["joint_attention"][0]["text_tokens"] == 16);
+  CHECK(j["features"].size() == 2);
+  CHECK(ds("info -m " + quote(pkg)).output.find("joint-attention layers (2)") != std::string::npos);
+
+  const std::string run = tmp.str() + "/run";
+  auto r = ds("analyze -m " + quote(pkg) + " -p 'a red circle and a blue square' --steps 4 --guidance 3 --threads 1 -q -o " +
+              quote(run));
+  REQUIRE(r.exit_code == 0);
+  auto meta = nlohmann::json::parse(ds_test::read_text(run + "/run.json"));
+  CHECK(meta["inputs"]["scheduler"] == "flow_euler");
+  CHECK(meta["model"]["family"] == "mmdit");
+  CHECK(meta["attention"]["shape"] == nlohmann::json({4, 16, 8, 8}));
+  CHECK(meta["attention"]["reduction"].get<std::string>().find("joint-attention") != std::string::npos);
+  auto summary = nlohmann::json::parse(ds_test::read_text(run + "/summary.json"));
+  for (const char* key : {"auc.mean_roc_auc", "auc.baseline.uniform.mean_roc_auc", "emergence.colour_at_50pct",
+                          "correlate.red~circle"})
+    CHECK(summary.contains(key));
+  for (const char* f : {"tables/settle.csv", "tables/binding.csv", "tables/auc.csv", "heatmaps"})
+    CHECK(fs::exists(run + "/" + f));
+
+  // a VP scheduler on a velocity model is refused by name, in one line
+  auto bad = ds("generate -m " + quote(pkg) + " -p x --steps 2 --scheduler ddim -q -o " + quote(tmp.str() + "/bad"));
+  CHECK(bad.exit_code == 2);
+  CHECK(count_lines(bad.output) == 1);
+  CHECK(bad.output.find("flow matching") != std::string::npos);
+
+  auto sal = ds("saliency -r " + quote(run) + " --step 1 --samples 16 --k 8 --threads 1 -q");
+  CHECK(sal.exit_code == 0);
+  CHECK(fs::exists(run + "/saliency"));
+  CHECK(ds("relevance -r " + quote(run) + " --threads 1 -q").exit_code == 0);
+  auto att = ds("attribute -m " + quote(pkg) + " -i " + quote(run + "/final.png") + " -p 'a red circle' --t 300 700 "
+                "--threads 1 -q -o " + quote(tmp.str() + "/attr"));
+  CHECK(att.exit_code == 0);
+  CHECK(fs::exists(tmp.str() + "/attr/attention/maps.npy"));
+}

@@ -90,6 +90,27 @@ TEST_CASE("contract errors name the file and what was expected", "[engine][error
     ds_test::write_text(d / "model_index.json", j.dump());
     CHECK(load_error(d.string()).find("key \"sample_size\" must be an integer") != std::string::npos);
   }
+  {  // format_version 2 names its family, denoiser folder and pooled rows; each is checked
+    auto d = fresh("v2-no-family");
+    auto j = read_json_file((d / "model_index.json").string());
+    j["format_version"] = 2;
+    ds_test::write_text(d / "model_index.json", j.dump());
+    CHECK(load_error(d.string()).find("missing key \"family\"") != std::string::npos);
+    j["family"] = "dit";
+    ds_test::write_text(d / "model_index.json", j.dump());
+    CHECK(load_error(d.string()).find("\"family\" must be \"unet\" or \"mmdit\", got \"dit\"") != std::string::npos);
+    j["family"] = "mmdit";
+    j["denoiser"] = "transformer";
+    j["pooled_rows"] = 3;
+    ds_test::write_text(d / "model_index.json", j.dump());
+    CHECK(load_error(d.string()).find("\"pooled_rows\" must be 0 or 1, got 3") != std::string::npos);
+    j["pooled_rows"] = 1;  // a UNet package's files under a transformer's index: the folder is named
+    ds_test::write_text(d / "model_index.json", j.dump());
+    CHECK(load_error(d.string()).find("transformer/model.pt") != std::string::npos);
+    j["format_version"] = 3;
+    ds_test::write_text(d / "model_index.json", j.dump());
+    CHECK(load_error(d.string()).find("format_version 3 is not supported (expected 1 or 2)") != std::string::npos);
+  }
   {
     auto d = fresh("bad-prediction");
     auto j = read_json_file((d / "model_index.json").string());
@@ -135,7 +156,7 @@ TEST_CASE("contract errors name the file and what was expected", "[engine][error
       FAIL("expected an error");
     } catch (const Error& e) {
       std::string msg = e.what();
-      CHECK(msg.find("unet/model.pt: cross-attention map 0") != std::string::npos);
+      CHECK(msg.find("unet/model.pt: text-attention map 0") != std::string::npos);
       CHECK(msg.find("as unet/layers.json says") != std::string::npos);
     }
   }
@@ -145,7 +166,7 @@ TEST_CASE("contract errors name the file and what was expected", "[engine][error
     j["cross_attention"].erase(j["cross_attention"].size() - 1);
     ds_test::write_text(d / "unet" / "layers.json", j.dump());
     Model m = Model::load(d.string());
-    CHECK_THROWS_WITH(generate(m, small_options(), {}), Catch::Contains("cross-attention maps but unet/layers.json lists"));
+    CHECK_THROWS_WITH(generate(m, small_options(), {}), Catch::Contains("text-attention maps but unet/layers.json lists"));
   }
 }
 

@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ds_fuzz::expect_clean([&] { diffscope::read_csv(p); });
   ds_fuzz::expect_clean([&] {
     const auto c = diffscope::SchedulerConfig::from_file(p);
-    for (const char* s : {"ddim", "ddpm", "pndm", "euler", "euler_a", "lms", "dpm++2m"}) {
+    for (const char* s : {"ddim", "ddpm", "pndm", "euler", "euler_a", "lms", "dpm++2m", "flow_euler"}) {
       try {
         c.resolved_for(s);
       } catch (const diffscope::Error&) {  // a key this class refuses: fine, the next class may take the file
@@ -41,6 +41,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   });
   ds_fuzz::expect_clean([&] {
     diffscope::ModelInfo info;
+    diffscope::read_layers(info, p);
+  });
+  ds_fuzz::expect_clean([&] {  // a transformer package's layers.json ("joint_attention")
+    diffscope::ModelInfo info;
+    info.family = "mmdit";
+    info.denoiser_dir = "transformer";
     diffscope::read_layers(info, p);
   });
   ds_fuzz::expect_clean([&] {

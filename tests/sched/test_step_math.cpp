@@ -18,8 +18,25 @@ TEST_CASE("prediction types parse from diffusers' names and print back", "[sched
   CHECK(parse_prediction("v_prediction", "x") == Prediction::V);
   CHECK(parse_prediction("sample", "x") == Prediction::Sample);
   CHECK(std::string(prediction_name(Prediction::V)) == "v_prediction");
-  CHECK_THROWS_WITH(parse_prediction("flow", "model_index.json"),
+  CHECK(parse_prediction("flow", "x") == Prediction::Flow);
+  CHECK(std::string(prediction_name(Prediction::Flow)) == "flow");
+  CHECK_THROWS_WITH(parse_prediction("velocity", "model_index.json"),
                     Catch::Contains("model_index.json: prediction_type must be") && Catch::Contains("\"flow\""));
+}
+
+TEST_CASE("flow matching's velocity: x0 and eps by hand, at the flow level and at the VP level of the same SNR", "[sched]") {
+  // sigma = 0.25: x_t = 0.75 x0 + 0.25 eps. x0 = 1, eps = 3 -> x_t = 1.5, v = eps - x0 = 2
+  const at::Tensor x = t({1.5f}), v = t({2.0f});
+  const NoiseLevel flow{0.75, 0.25};
+  CHECK(predicted_x0(Prediction::Flow, v, x, flow).item<float>() == Approx(1.0f));  // 1.5 - 0.25 * 2
+  CHECK(predicted_eps(Prediction::Flow, v, x, flow).item<float>() == Approx(3.0f));  // 1.5 + 0.75 * 2
+  // the VP level with the same SNR (Scheduler::alpha_bar_at): x_t / r with r = sqrt(0.75^2 + 0.25^2)
+  const double r = std::sqrt(0.75 * 0.75 + 0.25 * 0.25);
+  const NoiseLevel vp = NoiseLevel::from_alpha_bar(0.75 * 0.75 / (r * r));
+  CHECK(vp.signal == Approx(0.75 / r).epsilon(1e-12));
+  const at::Tensor xv = x / r;
+  CHECK(predicted_x0(Prediction::Flow, v, xv, vp).item<float>() == Approx(1.0f));
+  CHECK(predicted_eps(Prediction::Flow, v, xv, vp).item<float>() == Approx(3.0f));
 }
 
 TEST_CASE("x0 and eps from each prediction type, by hand", "[sched]") {
@@ -52,7 +69,7 @@ TEST_CASE("conversions round-trip on random tensors", "[sched]") {
     const at::Tensor x = l.signal * x0 + l.noise * eps;
     const at::Tensor v = l.signal * eps - l.noise * x0;
     for (auto [p, out] : {std::pair<Prediction, at::Tensor>{Prediction::Epsilon, eps}, {Prediction::V, v},
-                          {Prediction::Sample, x0}}) {
+                          {Prediction::Sample, x0}, {Prediction::Flow, eps - x0}}) {
       INFO(prediction_name(p) << " at alpha_bar " << ab);
       CHECK(at::allclose(predicted_x0(p, out, x, l), x0, 1e-9, 1e-9));
       CHECK(at::allclose(predicted_eps(p, out, x, l), eps, 1e-9, 1e-9));

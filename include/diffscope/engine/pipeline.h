@@ -48,6 +48,12 @@ void validate(const Model& model, const GenerateOptions& options);
 /// The scheduler a run of `options` uses (the package's unless options.scheduler), set to its timesteps; its
 /// timesteps() are the loop's steps (PNDM runs one more than --steps, as diffusers does).
 std::unique_ptr<Scheduler> run_scheduler(const Model& model, const GenerateOptions& options);
+/// A scheduler that knows the model's training forward process (add_noise at an integer t, alpha_bar_at): DDIM's
+/// table for epsilon/v packages, flow_euler's (1 - t/T) x0 + (t/T) noise for flow-matching ones. For real-image
+/// attribution, features and step reconstruction.
+std::unique_ptr<Scheduler> training_scheduler(const Model& model);
+/// Error naming --t unless 0 <= t < the training schedule's num_train_timesteps.
+void check_training_timesteps(const Scheduler& training, const std::vector<int64_t>& timesteps);
 
 /// Runs the loop, calling every observer at each step. Deterministic for a seed and thread count.
 GenerateResult generate(const Model& model, const GenerateOptions& options,

@@ -25,10 +25,17 @@ struct StepContext {
   int step = 0;
   std::vector<double> alphas_cumprod;  ///< the package scheduler's training schedule
   Prediction prediction_type = Prediction::Epsilon;
+  /// What the denoiser is given for `latent` (held in the VP space): 1 for VP models, sqrt((1-s)^2 + s^2) for a
+  /// flow-matching model at sigma s (its samples are (1-s) x0 + s noise, the VP sample of the same SNR times that).
+  double input_scale = 1.0;
 };
 
+/// The denoiser's input for latents in the step's VP space (times StepContext::input_scale).
+at::Tensor denoiser_input(const StepContext& s, const at::Tensor& latents);
+
 /// One denoising step of a run, reconstructed: x_t [1,C,h,w] as the loop held it (`sigma_space` for Euler's
-/// sigma-scaled samples, brought to the VP space here), the prompt context, and the run's timesteps.
+/// sigma-scaled samples, and a flow-matching model's samples, brought to the VP space here), the prompt context, and
+/// the run's timesteps.
 StepContext make_step_context(const Model& model, const at::Tensor& latent, const std::string& prompt,
                               const std::string& negative_prompt, double guidance,
                               const std::vector<double>& timesteps, int step, bool sigma_space);
