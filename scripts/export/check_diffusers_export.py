@@ -8,6 +8,9 @@ real one and saves it with diffusers' save_pretrained (safetensors, like a downl
        text encoder, pad token <|endoftext|>, epsilon prediction
   sd2  SD 2.x layout: heads per level with a fixed head dim, linear projections, upcast attention, gelu text
        encoder, pad token "!", v-prediction
+  sd3  SD 3 layout (StableDiffusion3Pipeline without T5): two CLIP encoders with projection (the second padding
+       with "!"), an SD3Transformer2DModel (joint attention, flow matching, shift 3), a 16-channel VAE with a shift
+       factor (scripts/export/sd3_reference.py builds it and records diffusers' run)
 Widths are small so it runs on a CPU in seconds. Then it exports the folder with export_diffusers.py, runs
 diffusers' StableDiffusionPipeline and `diffscope generate` from the same seed, and compares every step's latent,
 the decoded image, and `diffscope info`'s layer table with the diffusers UNet's attn2 modules.
@@ -152,11 +155,88 @@ def compare_attention(folder, pkg, seed):
     return float((noise - ref).abs().max()), d_maps, len(maps), len(rec)
 
 
+def check_sd3(a, work):
+    """The SD3 layout: a tiny StableDiffusion3Pipeline (sd3_reference.build_tiny_sd3: two CLIP encoders with
+    projection, no T5, a 2-block SD3Transformer2DModel, a 16-channel VAE with a shift factor, FlowMatchEuler with
+    shift 3) exported, then (1) the exported velocity and joint-attention maps against an explicit joint softmax on
+    diffusers' own modules, (2) every step's latent and the image of diffusers' StableDiffusion3Pipeline against
+    `diffscope generate` from the same seed, (3) `diffscope info`'s layer table. Returns the number of failures."""
+    import torch
+    from diffusers import SD3Transformer2DModel
+    from check_mmdit_against_diffusers import explicit_joint_softmax
+    from diffscope_export.sd3 import T5_ROWS
+    from sd3_reference import PROMPT, build_tiny_sd3, run_reference, sdpa_shim
+    import cv2
+
+    failures = 0
+    src, pkg = os.path.join(work, "tiny-sd3"), os.path.join(work, "tiny-sd3-package")
+    build_tiny_sd3(src, seed=0)
+    subprocess.run([sys.executable, os.path.join(HERE, "export_diffusers.py"), "--model", src, "--out", pkg],
+                   check=True)
+    with sdpa_shim():
+        tr = SD3Transformer2DModel.from_pretrained(src, subfolder="transformer").eval()
+    probs = []
+
+    class Recording:
+        def __call__(self, attn, hidden_states, encoder_hidden_states=None, *args, **kwargs):
+            p = explicit_joint_softmax(attn, hidden_states, encoder_hidden_states)
+            probs.append(p)
+            b, n, hd = hidden_states.shape[0], hidden_states.shape[1], attn.to_q.out_features // attn.heads
+            v = torch.cat([attn.to_v(hidden_states), attn.add_v_proj(encoder_hidden_states)], 1)
+            out = (p @ v.view(b, -1, attn.heads, hd).transpose(1, 2)).transpose(1, 2).reshape(b, -1, attn.heads * hd)
+            image, text = out[:, :n], out[:, n:]
+            return attn.to_out[0](image), (None if attn.context_pre_only else attn.to_add_out(text))
+
+    tr.set_attn_processor(Recording())
+    c = tr.config
+    g = torch.Generator().manual_seed(a.seed)
+    x = torch.randn(2, c.in_channels, c.sample_size, c.sample_size, generator=g)
+    t = torch.tensor([801.5, 801.5])
+    tokens = torch.randn(2, 77, c.joint_attention_dim, generator=g)
+    pooled = torch.randn(2, c.pooled_projection_dim, generator=g)
+    with torch.no_grad():
+        ref = tr(hidden_states=x, encoder_hidden_states=torch.cat([tokens, torch.zeros(2, T5_ROWS, tokens.shape[2])], 1),
+                 pooled_projections=pooled, timestep=t, return_dict=False)[0]
+        row = torch.nn.functional.pad(pooled, (0, c.joint_attention_dim - pooled.shape[1]))[:, None]
+        v, maps, _ = torch.jit.load(os.path.join(pkg, "transformer", "model.pt")).eval()(x, t, torch.cat([tokens, row], 1))
+    n = maps[0].shape[2]
+    d_v = float((v - ref).abs().max())
+    d_maps = max(float((m - p[:, :, :n, n:n + 77]).abs().max()) for m, p in zip(maps, probs))
+    ok = d_v <= 1e-4 and d_maps <= 1e-5 and len(maps) == len(probs)
+    failures += not ok
+    print(f"sd3 transformer vs diffusers' modules: velocity max diff {d_v:.2e}, joint-attention text block max diff "
+          f"{d_maps:.2e} over {len(maps)} layers  {'ok' if ok else 'FAIL'}")
+    steps, guidance, seed = 6, 4.0, a.seed
+    ref = run_reference(src, PROMPT, seed, steps, guidance, os.path.join(work, "sd3-reference.npz"))
+    run = os.path.join(work, "run-tiny-sd3")
+    subprocess.run([a.diffscope, "generate", "-m", pkg, "-p", PROMPT, "--steps", str(steps), "-g", str(guidance),
+                    "--seed", str(seed), "--threads", str(a.threads), "--x0-every", "0", "-q", "--overwrite", "-o",
+                    run], check=True)
+    ours = np.load(os.path.join(run, "latents.npy"))
+    d_lat = float(np.abs(ours - ref["latents"]).max()) if ours.shape == ref["latents"].shape else float("inf")
+    img = cv2.cvtColor(cv2.imread(os.path.join(run, "final.png")), cv2.COLOR_BGR2RGB).astype(int)
+    d_img = int(np.abs(img - np.round(ref["image"] * 255).astype(int)).max())
+    ok = d_lat <= 1e-4 * max(1.0, float(np.abs(ref["latents"]).max())) and d_img <= a.pixel_tol
+    failures += not ok
+    print(f"sd3 flow_euler latents {ours.shape}: max |diffscope - StableDiffusion3Pipeline| {d_lat:.2e} (latent scale "
+          f"{float(np.abs(ref['latents']).max()):.2f}); image max 8-bit difference {d_img}  {'ok' if ok else 'FAIL'}")
+    info = json.loads(subprocess.run([a.diffscope, "info", "-m", pkg, "--json"], check=True, capture_output=True,
+                                     text=True).stdout)
+    names = [f"transformer_blocks.{i}.attn" for i in range(c.num_layers)]
+    got = info.get("joint_attention", [])
+    ok = [layer["name"] for layer in got] == names and all(layer["heads"] == c.num_attention_heads for layer in got)
+    failures += not ok
+    print(f"sd3 info: {len(got)} joint-attention layers, heads {sorted(set(layer['heads'] for layer in got))}, "
+          f"image x text tokens {got[0]['image_tokens'] if got else '-'} x {got[0]['text_tokens'] if got else '-'}, "
+          f"prediction {info.get('prediction_type')}  {'ok' if ok else 'FAIL'}")
+    return failures
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--diffscope", default="build/diffscope")
     ap.add_argument("--work", default=os.path.join(HERE, "..", ".cache", "diffusers-check"))
-    ap.add_argument("--variant", nargs="+", default=["sd1", "sd2"], choices=["sd1", "sd2"])
+    ap.add_argument("--variant", nargs="+", default=["sd1", "sd2", "sd3"], choices=["sd1", "sd2", "sd3"])
     ap.add_argument("--scheduler", nargs="+", default=["ddim", "euler", "dpm++2m"], choices=list(DIFFUSERS_SCHEDULER))
     ap.add_argument("--tokenizer-dir",
                     default=os.path.join(HERE, "..", "..", "tests", "data", "reference", "clip-tokenizer"))
@@ -185,6 +265,9 @@ def main():
     avoid_baddbmm_nan()
     failures = 0
     for variant in a.variant:
+        if variant == "sd3":
+            failures += check_sd3(a, a.work)
+            continue
         tag = ("full-" if a.full_width else "tiny-") + variant
         src = os.path.join(a.work, tag)
         pkg = os.path.join(a.work, f"{tag}-package")

@@ -22,12 +22,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "shapes"))
 from diffscope_export.joint_attention import JointAttnProcessor, JointCaptureProcessor  # noqa: E402
+from diffscope_export.sd3 import lend_sdpa  # noqa: E402
 from shapes_mmdit import SD3Transformer  # noqa: E402
-
-
-def plain_sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
-    scores = torch.matmul(query, key.transpose(-1, -2)) * (scale or 1.0 / math.sqrt(query.shape[-1]))
-    return torch.matmul(scores.softmax(dim=-1), value)
 
 
 def explicit_joint_softmax(attn, hidden, context):
@@ -70,10 +66,7 @@ def main():
         with torch.no_grad():
             for p in ours.parameters():
                 p.add_(torch.randn_like(p) * 0.02)
-    had = hasattr(F, "scaled_dot_product_attention")
-    if not had:
-        F.scaled_dot_product_attention = plain_sdpa
-    try:
+    with lend_sdpa():
         theirs = SD3Transformer2DModel(**ours.config).eval()
         theirs.load_state_dict(ours.state_dict(), strict=True)
         b, lat, length = 2, ours.config["sample_size"], 32
@@ -95,9 +88,6 @@ def main():
                 blk.attn.set_processor(_Both(JointCaptureProcessor(f"transformer_blocks.{i}.attn", store), expected))
             d_capture_out = (theirs(hidden_states=x, encoder_hidden_states=ctx, pooled_projections=pooled, timestep=t,
                                     return_dict=False)[0] - got).abs().max().item()
-    finally:
-        if not had:
-            del F.scaled_dot_product_attention
     d_maps = 0.0
     n = (lat // ours.config["patch_size"]) ** 2
     if len(expected) != len(store.maps):

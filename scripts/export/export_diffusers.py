@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Export a Stable Diffusion checkpoint in diffusers' folder layout into a diffscope model package.
+"""Export a Stable Diffusion checkpoint in diffusers' folder layout into a diffscope model package (SD 1.x/2.x UNets;
+SD3's joint-attention transformer when the folder has transformer/, see diffscope_export/sd3.py).
 
     /usr/bin/python3 scripts/export/export_diffusers.py --model ./stable-diffusion-v1-5 --out models/sd15 \\
         [--height 512 --width 512] [--dtype float32|float16] [--name sd15]
@@ -38,6 +39,9 @@ def main():
     ap.add_argument("--width", type=int)
     ap.add_argument("--dtype", choices=["float32", "float16"], default="float32")
     ap.add_argument("--name", help="package name (default: the folder's name)")
+    ap.add_argument("--without-t5", action="store_true",
+                    help="SD3: export without the T5 text encoder, as diffusers runs the pipeline without "
+                         "text_encoder_3 (77 rows of zeros in its place)")
     a = ap.parse_args()
 
     try:
@@ -52,6 +56,18 @@ def main():
     from diffscope_export.package import ExportError, layer_table
 
     src = a.model
+    if os.path.isdir(os.path.join(src, "transformer")):  # StableDiffusion3Pipeline: the transformer family
+        from diffscope_export.sd3 import export_sd3
+        if a.dtype != "float32":
+            die("--dtype float16: SD3 packages are exported in float32 for now")
+        try:
+            layers, h, w = export_sd3(src, a.out, name=a.name or os.path.basename(os.path.normpath(src)),
+                                      height=a.height, width=a.width, without_t5=a.without_t5)
+        except ExportError as e:
+            die(str(e), 1)
+        print(f"wrote {a.out}: {len(layers['joint_attention'])} joint-attention layers, {h}x{w} px, "
+              f"torch {torch.__version__}")
+        return
     for sub in ("unet", "vae", "text_encoder", "tokenizer/vocab.json", "tokenizer/merges.txt",
                 "scheduler/scheduler_config.json"):
         if not os.path.exists(os.path.join(src, sub)):

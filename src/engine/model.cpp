@@ -368,15 +368,16 @@ DenoiserOutput Model::run_denoiser(const at::Tensor& sample, const at::Tensor& t
       for (const auto& t : elems[3].toTensorVector()) r.concept_attention.push_back(t);
       if (r.concept_attention.size() != r.text_attention.size())
         throw Error(shown + ": forward_concepts returned " + std::to_string(r.concept_attention.size()) +
-                    " concept maps for " + std::to_string(r.text_attention.size()) + " cross-attention layers");
+                    " concept maps for " + std::to_string(r.text_attention.size()) + " text-attention layers");
       for (size_t i = 0; i < r.concept_attention.size(); ++i) {
         const auto& c = r.concept_attention[i];
         const auto& a = r.text_attention[i];
-        if (c.dim() != 4 || c.size(0) != a.size(0) || c.size(1) != a.size(1) || c.size(2) != a.size(2) ||
-            c.size(3) != concepts.size(1))
+        // per head (a UNet's extra keys) or one map per layer (ConceptAttention's output space, heads merged)
+        if (c.dim() != 4 || c.size(0) != a.size(0) || (c.size(1) != a.size(1) && c.size(1) != 1) ||
+            c.size(2) != a.size(2) || c.size(3) != concepts.size(1))
           throw Error(shown + ": concept map " + std::to_string(i) + " is " + shape_str(c) + ", expected [" +
-                      std::to_string(a.size(0)) + "," + std::to_string(a.size(1)) + "," + std::to_string(a.size(2)) + "," +
-                      std::to_string(concepts.size(1)) + "]");
+                      std::to_string(a.size(0)) + "," + std::to_string(a.size(1)) + " or 1," + std::to_string(a.size(2)) +
+                      "," + std::to_string(concepts.size(1)) + "]");
       }
     }
   } else {

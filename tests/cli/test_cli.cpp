@@ -708,4 +708,21 @@ TEST_CASE("a transformer (MMDiT) package: info, every analysis, saliency, releva
                 "--threads 1 -q -o " + quote(tmp.str() + "/attr"));
   CHECK(att.exit_code == 0);
   CHECK(fs::exists(tmp.str() + "/attr/attention/maps.npy"));
+
+  // ConceptAttention: concept tokens beside the text stream, maps in the attention output space; the image, the
+  // latents and the prompt's maps are byte-identical with and without them; per pixel the maps are a softmax over
+  // the concepts (sum 1)
+  const std::string plain = tmp.str() + "/plain", with = tmp.str() + "/concepts";
+  const std::string gen = "generate -m " + quote(pkg) + " -p 'a red circle' --steps 3 --threads 1 -q -o ";
+  REQUIRE(ds(gen + quote(plain)).exit_code == 0);
+  REQUIRE(ds(gen + quote(with) + " --concepts blue,square,circle").exit_code == 0);
+  for (const char* f : {"final.png", "latents.npy", "attention/maps.npy"})
+    CHECK(ds_test::read_text(plain + "/" + f) == ds_test::read_text(with + "/" + f));
+  const auto py = ds_test::run_python(tmp,
+      "import numpy as np\n"
+      "c = np.load('" + with + "/attention/concept_maps.npy')\n"
+      "s = c.sum(axis=1)\n"
+      "assert c.shape == (3, 3, 8, 8) and abs(s - 1).max() < 1e-5 and c.min() >= 0, (c.shape, abs(s - 1).max())\n"
+      "print('concept maps sum to 1')\n");
+  CHECK(py.find("concept maps sum to 1") != std::string::npos);
 }

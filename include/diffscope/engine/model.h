@@ -41,12 +41,14 @@ class Model {
   const ClipTokenizer& tokenizer() const;
   /// Tokenizes to max_length with the package's pad token.
   Encoding tokenize(const std::string& prompt) const;
-  /// Text encoder on [B, max_length] int64 ids -> [B, max_length, D].
+  /// Text encoder on [B, max_length] int64 ids -> [B, max_length, D] (plus ModelInfo::pooled_rows rows after the
+  /// tokens for a transformer package: its pooled text vector).
   at::Tensor encode_text(const at::Tensor& ids) const;
   /// Text encoder width D; runs the text encoder once on the empty prompt if it has not run yet.
   int context_dim() const;
-  /// The denoiser (unet/model.pt): sample [B,C,h,w], timestep float [B], context [B,L,D]. Honours the caller's
-  /// grad mode. A second model family implements this same call (see docs/architecture.md).
+  /// The denoiser (unet/model.pt, or transformer/model.pt of a format_version 2 package): sample [B,C,h,w],
+  /// timestep float [B], context [B,L(+pooled rows),D] as encode_text returns it. Honours the caller's grad mode.
+  /// Both families answer this same call (see docs/architecture.md).
   /// With `concepts` [B, C, D] defined (see encode_concepts), calls the export's forward_concepts and fills
   /// concept_attention; the prediction and text_attention are forward()'s, bit for bit.
   DenoiserOutput denoise(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context,

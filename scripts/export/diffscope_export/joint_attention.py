@@ -9,26 +9,45 @@ to_add_out, context_pre_only, heads, scale).
 import torch
 
 
-def joint_probabilities(attn, hidden_states, encoder_hidden_states):
-    """The joint softmax [B, heads, N+L, N+L] (queries and keys: the N image tokens, then the L text tokens), the
-    joined values [B, heads, N+L, d] and N."""
-    b, n, _ = hidden_states.shape
+def _heads(attn, x):
+    """[B, T, heads * d] -> [B, heads, T, d]"""
+    return x.view(x.shape[0], -1, attn.heads, x.shape[-1] // attn.heads).transpose(1, 2)
 
-    def heads(x):
-        return x.view(b, -1, attn.heads, x.shape[-1] // attn.heads).transpose(1, 2)
 
-    q, k, v = heads(attn.to_q(hidden_states)), heads(attn.to_k(hidden_states)), heads(attn.to_v(hidden_states))
+def _merge(x):
+    """[B, heads, T, d] -> [B, T, heads * d]"""
+    return x.transpose(1, 2).reshape(x.shape[0], -1, x.shape[1] * x.shape[3])
+
+
+def image_qkv(attn, hidden_states):
+    """The image stream's queries, keys and values [B, heads, N, d] (to_q/to_k/to_v, then norm_q/norm_k)."""
+    q, k, v = (_heads(attn, attn.to_q(hidden_states)), _heads(attn, attn.to_k(hidden_states)),
+               _heads(attn, attn.to_v(hidden_states)))
     if getattr(attn, "norm_q", None) is not None:
         q = attn.norm_q(q)
     if getattr(attn, "norm_k", None) is not None:
         k = attn.norm_k(k)
-    cq = heads(attn.add_q_proj(encoder_hidden_states))
-    ck = heads(attn.add_k_proj(encoder_hidden_states))
-    cv = heads(attn.add_v_proj(encoder_hidden_states))
+    return q, k, v
+
+
+def text_qkv(attn, encoder_hidden_states):
+    """The text stream's (or concept tokens') queries, keys and values (add_*_proj, then norm_added_q/k)."""
+    q = _heads(attn, attn.add_q_proj(encoder_hidden_states))
+    k = _heads(attn, attn.add_k_proj(encoder_hidden_states))
+    v = _heads(attn, attn.add_v_proj(encoder_hidden_states))
     if getattr(attn, "norm_added_q", None) is not None:
-        cq = attn.norm_added_q(cq)
+        q = attn.norm_added_q(q)
     if getattr(attn, "norm_added_k", None) is not None:
-        ck = attn.norm_added_k(ck)
+        k = attn.norm_added_k(k)
+    return q, k, v
+
+
+def joint_probabilities(attn, hidden_states, encoder_hidden_states):
+    """The joint softmax [B, heads, N+L, N+L] (queries and keys: the N image tokens, then the L text tokens), the
+    joined values [B, heads, N+L, d] and N."""
+    n = hidden_states.shape[1]
+    q, k, v = image_qkv(attn, hidden_states)
+    cq, ck, cv = text_qkv(attn, encoder_hidden_states)
     q, k, v = torch.cat([q, cq], dim=2), torch.cat([k, ck], dim=2), torch.cat([v, cv], dim=2)
     probs = (torch.matmul(q, k.transpose(-1, -2)) * attn.scale).softmax(dim=-1)
     return probs, v, n
@@ -37,8 +56,7 @@ def joint_probabilities(attn, hidden_states, encoder_hidden_states):
 def joint_output(attn, out, n):
     """[B, heads, N+L, d] attention output -> (image stream output, text stream output; None for a context_pre_only
     layer), as diffusers' JointAttnProcessor2_0 returns them."""
-    b = out.shape[0]
-    out = out.transpose(1, 2).reshape(b, -1, out.shape[1] * out.shape[3])
+    out = _merge(out)
     image, text = out[:, :n], out[:, n:]
     text = None if getattr(attn, "context_pre_only", False) else attn.to_add_out(text)
     return attn.to_out[1](attn.to_out[0](image)), text
@@ -56,11 +74,20 @@ class JointCaptureProcessor:
     """Joint attention that records, per layer, the image-query x text-key block of the joint softmax
     [B, heads, N, L] (the probabilities the image tokens give the text tokens; each row's sum over text is the share
     of attention the text gets, the rest goes to image tokens). The output is computed from the recorded block, so
-    the maps lie on the gradient path (relevance), and equals the plain processor's."""
+    the maps lie on the gradient path (relevance), and equals the plain processor's.
 
-    def __init__(self, name, store):
+    With concept tokens in the store (generate --concepts), also ConceptAttention's maps (Helbling et al. 2025):
+    the concept tokens run beside the text stream through this block's own modules (norm1_context, add_*_proj,
+    to_add_out, norm2_context, ff_context), attending one way to the image tokens and to each other (no image or
+    text token attends to them, so the image is unchanged); the map is, per image token, the softmax over concepts
+    of the dot products between the image token's and each concept's attention outputs after their output
+    projections (to_out / to_add_out; before them in a context_pre_only block, which has no to_add_out):
+    [B, 1, N, C]."""
+
+    def __init__(self, name, store, block=None):
         self.name = name
         self.store = store
+        self.block = block
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, *args, **kwargs):
         probs, v, n = joint_probabilities(attn, hidden_states, encoder_hidden_states)
@@ -69,15 +96,42 @@ class JointCaptureProcessor:
             maps = image_rows[:, :, :, n:]
             self.store.maps.append((self.name, maps))
             probs = torch.cat([torch.cat([image_rows[:, :, :, :n], maps], dim=-1), text_rows], dim=2)
-        return joint_output(attn, torch.matmul(probs, v), n)
+        out = torch.matmul(probs, v)
+        if self.store.recording and getattr(self.store, "concept_state", None) is not None:
+            self._concepts(attn, hidden_states, out[:, :, :n])
+        return joint_output(attn, out, n)
+
+    def _concepts(self, attn, hidden_states, image_out):
+        block, store = self.block, self.store
+        c, temb = store.concept_state, store.temb
+        pre_only = bool(getattr(attn, "context_pre_only", False))
+        if pre_only:
+            norm_c = block.norm1_context(c, temb)
+        else:
+            norm_c, gate_msa, shift_mlp, scale_mlp, gate_mlp = block.norm1_context(c, emb=temb)
+        _, k, v = image_qkv(attn, hidden_states)
+        cq, ck, cv = text_qkv(attn, norm_c)
+        keys, values = torch.cat([k, ck], dim=2), torch.cat([v, cv], dim=2)
+        concept_out = torch.matmul((torch.matmul(cq, keys.transpose(-1, -2)) * attn.scale).softmax(dim=-1), values)
+        image_o, concept_o = _merge(image_out), _merge(concept_out)
+        if not pre_only:
+            image_o, concept_o = attn.to_out[0](image_o), attn.to_add_out(concept_o)
+        store.concept_maps.append(torch.matmul(image_o, concept_o.transpose(-1, -2)).softmax(dim=-1).unsqueeze(1))
+        if not pre_only:  # the concept tokens move on through the block as the text stream does
+            c = c + gate_msa.unsqueeze(1) * concept_o
+            norm_c = block.norm2_context(c) * (1 + scale_mlp[:, None]) + shift_mlp[:, None]
+            c = c + gate_mlp.unsqueeze(1) * block.ff_context(norm_c)
+        store.concept_state = c
 
 
 def install_joint_capture(transformer, store):
-    """Gives every joint-attention module (one with add_q_proj) a recording processor, in module order."""
+    """Gives every joint-attention module (one with add_q_proj) a recording processor, in module order; each knows
+    its transformer block (for the concept tokens' path through it)."""
     names = []
+    blocks = {f"transformer_blocks.{i}.attn": blk for i, blk in enumerate(transformer.transformer_blocks)}
     for name, module in transformer.named_modules():
         if hasattr(module, "add_q_proj") and hasattr(module, "to_q"):
-            processor = JointCaptureProcessor(name, store)
+            processor = JointCaptureProcessor(name, store, blocks.get(name))
             if hasattr(module, "set_processor"):
                 module.set_processor(processor)
             else:

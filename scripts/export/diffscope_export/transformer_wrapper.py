@@ -3,6 +3,7 @@ the same call as AnalyzableUNet, for packages of format_version 2:
 
     forward(sample, timestep, context) -> (velocity, joint-attention maps, block outputs)
     forward_prediction(sample, timestep, context) -> velocity
+    forward_concepts(sample, timestep, context, concepts) -> forward()'s outputs + ConceptAttention maps per layer
 
 `context` is the package text encoder's output [B, L + 1, D]: L token rows, then one row whose first P entries are
 the pooled text vector (SD3's pooled_projections; model_index.json "pooled_rows": 1). The maps are, per joint
@@ -18,17 +19,25 @@ class _Store:
     def __init__(self):
         self.maps = []
         self.recording = True
+        self.concept_state = None  # the concept tokens' stream (forward_concepts), block by block
+        self.concept_maps = []
+        self.temb = None
 
     def clear(self):
         self.maps = []
+        self.concept_maps = []
 
 
 class AnalyzableTransformer(torch.nn.Module):
-    def __init__(self, transformer, pooled_dim, patch_size):
+    def __init__(self, transformer, pooled_dim, patch_size, zero_rows=0):
+        """`zero_rows`: text rows of zeros appended after the tokens before the transformer sees them (SD3 run without
+        its T5 encoder: diffusers feeds 77 rows of zeros in T5's place); they take part in the joint attention, and
+        the maps keep the package's own tokens only."""
         super().__init__()
         self.transformer = transformer
         self.pooled_dim = pooled_dim
         self.patch_size = patch_size
+        self.zero_rows = zero_rows
         self.store = _Store()
         self.layer_names_ = install_joint_capture(transformer, self.store)
         self.block_names = [f"transformer_blocks.{i}" for i in range(len(transformer.transformer_blocks))]
@@ -36,6 +45,10 @@ class AnalyzableTransformer(torch.nn.Module):
         self._grid = (0, 0)
         for blk in transformer.transformer_blocks:
             blk.register_forward_hook(self._hook)
+        transformer.time_text_embed.register_forward_hook(self._temb_hook)
+
+    def _temb_hook(self, module, inputs, output):
+        self.store.temb = output
 
     def _hook(self, module, inputs, output):
         if self.store.recording:
@@ -45,6 +58,8 @@ class AnalyzableTransformer(torch.nn.Module):
 
     def _call(self, sample, timestep, context):
         tokens, pooled = context[:, :-1], context[:, -1, :self.pooled_dim]
+        if self.zero_rows:
+            tokens = torch.cat([tokens, tokens.new_zeros(tokens.shape[0], self.zero_rows, tokens.shape[2])], dim=1)
         self._grid = (sample.shape[-2] // self.patch_size, sample.shape[-1] // self.patch_size)
         try:
             out = self.transformer(hidden_states=sample, encoder_hidden_states=tokens, pooled_projections=pooled,
@@ -57,7 +72,8 @@ class AnalyzableTransformer(torch.nn.Module):
         self.store.clear()
         self._features = []
         velocity = self._call(sample, timestep, context)
-        return velocity, [m for _, m in self.store.maps], list(self._features)
+        length = context.shape[1] - 1
+        return velocity, [m[..., :length] for _, m in self.store.maps], list(self._features)
 
     def forward_prediction(self, sample, timestep, context):
         self.store.recording = False
@@ -65,6 +81,18 @@ class AnalyzableTransformer(torch.nn.Module):
             return self.forward(sample, timestep, context)[0]
         finally:
             self.store.recording = True
+
+    def forward_concepts(self, sample, timestep, context, concepts):
+        """forward() plus, per joint-attention layer, ConceptAttention's maps [B, 1, N, C] of `concepts` [B, C, D]
+        (text-encoder embeddings of the concept words; joint_attention.JointCaptureProcessor). The velocity and the
+        prompt's maps are forward()'s."""
+        self.store.concept_state = self.transformer.context_embedder(concepts)
+        try:
+            velocity, maps, feats = self.forward(sample, timestep, context)
+            concept_maps = list(self.store.concept_maps)
+        finally:
+            self.store.concept_state = None
+        return velocity, maps, feats, concept_maps
 
     def layer_names(self):
         return list(self.layer_names_)

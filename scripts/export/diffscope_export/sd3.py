@@ -1,0 +1,165 @@
+"""Stable Diffusion 3 (diffusers' StableDiffusion3Pipeline folder) -> a diffscope package of format_version 2.
+
+What diffusers 0.31's pipeline feeds the transformer, reproduced by the package's two traced modules:
+- text_encoder/model.pt (ids [B, 77], padded with tokenizer's pad token) -> [B, 78, J]: per CLIP encoder (text_encoder
+  and text_encoder_2, both CLIPTextModelWithProjection) the penultimate hidden state (clip_skip None), the two
+  concatenated on the feature axis and zero-padded to the transformer's joint_attention_dim J; then one row holding
+  the two projected pooled outputs (text_embeds) concatenated, zero-padded to J. text_encoder_2 sees the same ids
+  with every position after the first end-of-text token replaced by tokenizer_2's pad id (SD3's tokenizer_2 pads
+  with "!").
+- transformer/model.pt (AnalyzableTransformer): appends the 77 rows of zeros that diffusers puts in T5's place when
+  the pipeline has no text_encoder_3, runs SD3Transformer2DModel, returns the velocity, the joint-attention maps
+  over the 77 CLIP tokens and the block outputs.
+- vae/decoder.pt adds the VAE's shift_factor (diffusers decodes latents / scaling_factor + shift_factor);
+  vae/encoder.pt returns mean - shift_factor (diffscope multiplies by scaling_factor).
+"""
+import json
+import math
+import os
+
+import torch
+import torch.nn.functional as F
+
+from .package import ExportError, layer_table, trace_checked, write_package
+from .transformer_wrapper import AnalyzableTransformer
+
+T5_ROWS = 77  # StableDiffusion3Pipeline._get_t5_prompt_embeds without text_encoder_3: zeros [B, tokenizer_max_length, J]
+
+
+def plain_sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
+    """softmax(QK^T / sqrt(d)) V: lent to torch 1.13 (no F.scaled_dot_product_attention) while diffusers builds SD3."""
+    scores = torch.matmul(query, key.transpose(-1, -2)) * (scale or 1.0 / math.sqrt(query.shape[-1]))
+    if attn_mask is not None:
+        scores = scores + attn_mask
+    return torch.matmul(scores.softmax(dim=-1), value)
+
+
+class lend_sdpa:
+    """Gives torch 1.13's torch.nn.functional a scaled_dot_product_attention (plain_sdpa) for the duration: diffusers'
+    JointTransformerBlock refuses to be built without one. Nothing built inside uses it once diffscope's processors
+    are installed."""
+
+    def __enter__(self):
+        self.had = hasattr(F, "scaled_dot_product_attention")
+        if not self.had:
+            F.scaled_dot_product_attention = plain_sdpa
+        return self
+
+    def __exit__(self, *exc):
+        if not self.had:
+            del F.scaled_dot_product_attention
+
+
+class SD3TextEncoder(torch.nn.Module):
+    def __init__(self, te1, te2, eos_id, pad2_id, joint_dim):
+        super().__init__()
+        self.te1, self.te2 = te1, te2
+        self.eos_id, self.pad2_id, self.joint_dim = eos_id, pad2_id, joint_dim
+
+    def forward(self, ids):
+        eos = (ids == self.eos_id).int()
+        after_first_eos = (torch.cumsum(eos, dim=1) - eos) > 0
+        ids2 = torch.where(after_first_eos, torch.full_like(ids, self.pad2_id), ids)
+        o1 = self.te1(ids, output_hidden_states=True, return_dict=False)
+        o2 = self.te2(ids2, output_hidden_states=True, return_dict=False)
+        clip = torch.cat([o1[2][-2], o2[2][-2]], dim=-1)  # (text_embeds, last_hidden_state, hidden_states)
+        clip = F.pad(clip, (0, self.joint_dim - clip.shape[-1]))
+        pooled = torch.cat([o1[0], o2[0]], dim=-1)
+        pooled = F.pad(pooled, (0, self.joint_dim - pooled.shape[-1]))
+        return torch.cat([clip, pooled[:, None]], dim=1)
+
+
+class _VaeEncoder(torch.nn.Module):
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+        self.shift = float(vae.config.shift_factor or 0.0)
+
+    def forward(self, image):
+        h = self.vae.encoder(image)
+        if self.vae.quant_conv is not None:
+            h = self.vae.quant_conv(h)
+        return h.chunk(2, dim=1)[0] - self.shift
+
+
+class _VaeDecoder(torch.nn.Module):
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+        self.shift = float(vae.config.shift_factor or 0.0)
+
+    def forward(self, z):
+        z = z + self.shift
+        if self.vae.post_quant_conv is not None:
+            z = self.vae.post_quant_conv(z)
+        return self.vae.decoder(z)
+
+
+def _pad_token(folder, default):
+    for f in ("special_tokens_map.json", "tokenizer_config.json"):
+        p = os.path.join(folder, f)
+        if os.path.exists(p):
+            pt = json.load(open(p)).get("pad_token")
+            if isinstance(pt, dict):
+                pt = pt.get("content")
+            if isinstance(pt, str):
+                return pt
+    return default
+
+
+def export_sd3(src, out, *, name, height=None, width=None, without_t5=False):
+    from diffusers import AutoencoderKL, SD3Transformer2DModel
+    from transformers import CLIPTextModelWithProjection
+
+    if os.path.isdir(os.path.join(src, "text_encoder_3")) and not without_t5:
+        raise ExportError(f"{src}: has a T5 text encoder (text_encoder_3), which diffscope cannot tokenize yet; "
+                          "--without-t5 exports the pipeline as diffusers runs it without T5 (77 rows of zeros)")
+    with lend_sdpa():
+        transformer = SD3Transformer2DModel.from_pretrained(src, subfolder="transformer").eval()
+    te1 = CLIPTextModelWithProjection.from_pretrained(src, subfolder="text_encoder").eval()
+    te2 = CLIPTextModelWithProjection.from_pretrained(src, subfolder="text_encoder_2").eval()
+    vae = AutoencoderKL.from_pretrained(src, subfolder="vae").eval()
+    sched_cfg = json.load(open(os.path.join(src, "scheduler", "scheduler_config.json")))
+    vocab = json.load(open(os.path.join(src, "tokenizer", "vocab.json")))
+    vocab2 = json.load(open(os.path.join(src, "tokenizer_2", "vocab.json")))
+    pad = _pad_token(os.path.join(src, "tokenizer"), "<|endoftext|>")
+    pad2 = _pad_token(os.path.join(src, "tokenizer_2"), "<|endoftext|>")
+    if vocab != vocab2:
+        raise ExportError(f"{src}: tokenizer and tokenizer_2 have different vocabularies (diffscope tokenizes once)")
+
+    cfg = transformer.config
+    factor = 2 ** (len(vae.config.block_out_channels) - 1)
+    height = height or cfg.sample_size * factor
+    width = width or cfg.sample_size * factor
+    lh, lw, lc = height // factor, width // factor, cfg.in_channels
+    max_length = te1.config.max_position_embeddings
+    joint = cfg.joint_attention_dim
+    eos = vocab["<|endoftext|>"]
+
+    g = torch.Generator().manual_seed(0)
+
+    def ids(b):
+        x = torch.randint(0, len(vocab), (b, max_length), generator=g)
+        x[:, 6:] = vocab[pad]
+        x[:, 5] = eos
+        return x
+
+    rnd = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
+    t = lambda b: torch.rand(b, generator=g) * 1000  # noqa: E731
+    ctx = lambda b: rnd(b, max_length + 1, joint)  # noqa: E731
+    te = trace_checked("text_encoder", SD3TextEncoder(te1, te2, eos, vocab[pad2], joint), (ids(1),), [(ids(2),)])
+    wrapper = AnalyzableTransformer(transformer, cfg.pooled_projection_dim, cfg.patch_size, zero_rows=T5_ROWS).eval()
+    example = (rnd(1, lc, lh, lw), t(1), ctx(1))
+    layers = layer_table(wrapper, *example)
+    p = cfg.patch_size
+    tr = trace_checked("transformer", wrapper, example,
+                       [(rnd(2, lc, lh, lw), t(2), ctx(2)), (rnd(1, lc, lh + 2 * p, lw + 2 * p), t(1), ctx(1))])
+    enc = trace_checked("vae/encoder", _VaeEncoder(vae), (rnd(1, 3, height, width).clamp(-1, 1),), [])
+    dec = trace_checked("vae/decoder", _VaeDecoder(vae), (rnd(1, lc, lh, lw),), [(rnd(2, lc, lh, lw),)])
+    write_package(out, name=name, text_encoder=te, unet=tr, vae_encoder=enc, vae_decoder=dec,
+                  vocab_json=os.path.join(src, "tokenizer", "vocab.json"),
+                  merges_txt=os.path.join(src, "tokenizer", "merges.txt"), scheduler_config=sched_cfg,
+                  sample_size=height, vae_scale_factor=factor, latent_channels=lc, prediction_type="flow",
+                  scaling_factor=float(vae.config.scaling_factor), layers=layers, pad_token=pad,
+                  max_length=max_length, family="mmdit", pooled_rows=1)
+    return layers, height, width
