@@ -67,8 +67,8 @@ def train(work, minutes, seed, data, text, tok, batch, lr_max, max_length):
         c = torch.load(ck)
         model.load_state_dict(c["model"]), opt.load_state_dict(c["opt"]), ema.load_state_dict(c["ema"])
         state = c["state"]
-    if state["done"]:
-        return ema
+    if state["done"] and state["elapsed"] >= minutes * 60:
+        return ema  # finished; a larger --minutes continues it (the cosine schedule stretched to the new length)
     eos = tok.encoder["<|endoftext|>"]
     row, ctx_table, pooled_table = encode_captions(text, data["ids"], eos, max_length)
     empty = torch.tensor([tok.context("")], dtype=torch.long)

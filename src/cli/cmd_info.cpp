@@ -42,7 +42,8 @@ int run(const Opts& o) {
   std::printf("model            %s (%s)\n", i.name.c_str(), i.dir.c_str());
   std::printf("denoiser         %s\n", mmdit ? "joint-attention transformer (MMDiT, as SD3), transformer/"
                                             : "UNet with cross-attention, unet/");
-  std::printf("image size       %d x %d px (any multiple of %d works)\n", i.sample_size, i.sample_size, i.vae_scale_factor);
+  std::printf("image size       %d x %d px (any multiple of %d works)\n", i.sample_size, i.sample_size,
+              image_size_multiple(i));
   std::printf("latent           %d x %d x %d, scaling factor %.6g\n", i.latent_channels, latent, latent, i.scaling_factor);
   std::printf("prediction       %s; scheduler %s\n", prediction_name(i.prediction_type), m.scheduler.c_str());
   std::printf("text             %d tokens max, pad %s, vocabulary %zu, context width %d\n", i.max_length,

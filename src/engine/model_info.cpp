@@ -2,6 +2,7 @@
 // checked and every size bounded before anything is allocated; LibTorch-free, so the sanitizer build fuzzes it.
 #include "diffscope/engine/model_info.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -130,6 +131,13 @@ void read_vae_config(ModelInfo& info, const std::string& path) {
   info.scaling_factor = get_key<double>(read_json_object(path), "scaling_factor", path, "a number");
   if (!std::isfinite(info.scaling_factor) || info.scaling_factor <= 0)
     throw Error(path + ": \"scaling_factor\" must be a positive number, got " + std::to_string(info.scaling_factor));
+}
+
+int image_size_multiple(const ModelInfo& info) {
+  int patch = 1;
+  if (info.family == "mmdit" && !info.attention_layers.empty() && info.attention_layers[0].height > 0)
+    patch = std::max(1, info.sample_size / info.vae_scale_factor / info.attention_layers[0].height);
+  return info.vae_scale_factor * patch;
 }
 
 std::vector<std::string> package_files(const std::string& dir) {

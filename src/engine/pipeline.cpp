@@ -48,10 +48,11 @@ static std::string format_gb(double bytes) {
 
 void validate(const Model& model, const GenerateOptions& o) {
   const auto& info = model.info();
-  const int f = info.vae_scale_factor;
+  const int f = info.vae_scale_factor, m = image_size_multiple(info);
   const int h = o.height ? o.height : info.sample_size, w = o.width ? o.width : info.sample_size;
-  if (h <= 0 || w <= 0 || h % f || w % f)
-    throw Error("--height/--width: expected positive multiples of " + std::to_string(f) + " (the VAE factor), got " +
+  if (h <= 0 || w <= 0 || h % m || w % m)
+    throw Error("--height/--width: expected positive multiples of " + std::to_string(m) +
+                (m == f ? " (the VAE factor)" : " (the VAE factor times the transformer's patch size)") + ", got " +
                 std::to_string(h) + "x" + std::to_string(w));
   if (h > kMaxImageSide || w > kMaxImageSide)
     throw Error("--height/--width: at most " + std::to_string(kMaxImageSide) + " pixels a side, got " + std::to_string(h) +

@@ -699,6 +699,12 @@ TEST_CASE("a transformer (MMDiT) package: info, every analysis, saliency, releva
   CHECK(bad.exit_code == 2);
   CHECK(count_lines(bad.output) == 1);
   CHECK(bad.output.find("flow matching") != std::string::npos);
+  // sizes: the VAE factor (4) times the patch size (2); 36 px would give an odd latent the patches cannot tile
+  auto odd = ds("generate -m " + quote(pkg) + " -p x --steps 2 --height 36 -q -o " + quote(tmp.str() + "/odd"));
+  CHECK(odd.exit_code == 2);
+  CHECK(count_lines(odd.output) == 1);
+  CHECK(odd.output.find("multiples of 8 (the VAE factor times the transformer's patch size)") != std::string::npos);
+  CHECK(ds("info -m " + quote(pkg)).output.find("any multiple of 8 works") != std::string::npos);
 
   auto sal = ds("saliency -r " + quote(run) + " --step 1 --samples 16 --k 8 --threads 1 -q");
   CHECK(sal.exit_code == 0);

@@ -43,6 +43,10 @@ struct ModelInfo {
   std::vector<FeatureInfo> features;
 };
 
+/// What image sides must be a multiple of: the VAE factor, times a transformer's patch size (its first map's
+/// positions per latent pixel, from layers.json) for the mmdit family.
+int image_size_multiple(const ModelInfo& info);
+
 /// model_index.json into `info` (name, sizes, prediction type, max_length, pad token), each key checked and each size
 /// bounded; Error naming the file and the key otherwise.
 void read_model_index(ModelInfo& info, const std::string& index_path);

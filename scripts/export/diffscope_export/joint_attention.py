@@ -92,10 +92,15 @@ class JointCaptureProcessor:
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, *args, **kwargs):
         probs, v, n = joint_probabilities(attn, hidden_states, encoder_hidden_states)
         if self.store.recording:
+            # the maps keep the package's own text tokens (store.text_tokens; SD3 without T5 appends rows of zeros
+            # after them) and the output is computed from them, so that they lie on the gradient path
+            keep = getattr(self.store, "text_tokens", None)
+            keep = probs.shape[-1] - n if keep is None else keep
             image_rows, text_rows = probs[:, :, :n], probs[:, :, n:]
-            maps = image_rows[:, :, :, n:]
+            maps = image_rows[:, :, :, n:n + keep]
             self.store.maps.append((self.name, maps))
-            probs = torch.cat([torch.cat([image_rows[:, :, :, :n], maps], dim=-1), text_rows], dim=2)
+            probs = torch.cat([torch.cat([image_rows[:, :, :, :n], maps, image_rows[:, :, :, n + keep:]], dim=-1),
+                               text_rows], dim=2)
         out = torch.matmul(probs, v)
         if self.store.recording and getattr(self.store, "concept_state", None) is not None:
             self._concepts(attn, hidden_states, out[:, :, :n])

@@ -22,6 +22,7 @@ class _Store:
         self.concept_state = None  # the concept tokens' stream (forward_concepts), block by block
         self.concept_maps = []
         self.temb = None
+        self.text_tokens = None  # the package's own text rows (the maps' last axis)
 
     def clear(self):
         self.maps = []
@@ -58,6 +59,7 @@ class AnalyzableTransformer(torch.nn.Module):
 
     def _call(self, sample, timestep, context):
         tokens, pooled = context[:, :-1], context[:, -1, :self.pooled_dim]
+        self.store.text_tokens = tokens.shape[1]
         if self.zero_rows:
             tokens = torch.cat([tokens, tokens.new_zeros(tokens.shape[0], self.zero_rows, tokens.shape[2])], dim=1)
         self._grid = (sample.shape[-2] // self.patch_size, sample.shape[-1] // self.patch_size)
@@ -72,8 +74,7 @@ class AnalyzableTransformer(torch.nn.Module):
         self.store.clear()
         self._features = []
         velocity = self._call(sample, timestep, context)
-        length = context.shape[1] - 1
-        return velocity, [m[..., :length] for _, m in self.store.maps], list(self._features)
+        return velocity, [m for _, m in self.store.maps], list(self._features)
 
     def forward_prediction(self, sample, timestep, context):
         self.store.recording = False
