@@ -1,7 +1,10 @@
 #!/usr/bin/python3
-"""Loss curves of a shapes-v1 training run (losses_vae.csv, losses_unet.csv) as one PNG for the model card.
+"""Loss curves of a shapes-v1 training run (losses_vae.csv, losses_unet.csv) or a shapes-mmdit run
+(losses_mmdit.csv) as one PNG for the model card.
 
     /usr/bin/python3 scripts/shapes/plot_training.py --work scripts/.cache/train --out models/shapes-v1/loss_curves.png
+    /usr/bin/python3 scripts/shapes/plot_training.py --work scripts/.cache/train-mmdit --denoiser mmdit \
+        --out models/shapes-mmdit-v1/loss_curves.png
 """
 import argparse
 import csv
@@ -30,8 +33,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", default="scripts/.cache/train")
     ap.add_argument("--out", default="models/shapes-v1/loss_curves.png")
+    ap.add_argument("--denoiser", choices=["unet", "mmdit"], default="unet")
     a = ap.parse_args()
-    unet = read(os.path.join(a.work, "losses_unet.csv"))
+    unet = read(os.path.join(a.work, f"losses_{a.denoiser}.csv"))
     vae_csv = os.path.join(a.work, "losses_vae.csv")
     if os.path.exists(vae_csv):  # absent when the run took its VAE from a package (--vae-from)
         vae = read(vae_csv)
@@ -44,7 +48,8 @@ def main():
         fig, r = plt.subplots(1, 1, figsize=(5.5, 3.6), dpi=100)
     r.plot(unet["step"], unet["loss"], alpha=0.3, color="C1")
     r.plot(unet["step"], smooth(unet["loss"]), color="C1")
-    r.set(title="UNet + text encoder (epsilon MSE)", xlabel="step (batch 48)", ylabel="loss", yscale="log")
+    title = "UNet + text encoder (epsilon MSE)" if a.denoiser == "unet" else "MMDiT (flow-matching velocity MSE)"
+    r.set(title=title, xlabel="step (batch 48)", ylabel="loss", yscale="log")
     r.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(a.out)
