@@ -23,6 +23,24 @@ class _EncoderMean(torch.nn.Module):
         return self.enc(image)[0]
 
 
+def trace_vae(vae, sample_size, latent_channels, lat):
+    """The VAE's encoder (latent mean) and decoder traced and checked against eager (batch 1, 2 and a second size)."""
+    img = lambda b, s=sample_size: torch.rand(b, 3, s, s) * 2 - 1  # noqa: E731
+    lc = latent_channels
+    enc = trace_checked("vae/encoder", _EncoderMean(vae.encoder), (img(1),), [(img(2),)])
+    dec = trace_checked("vae/decoder", vae.decoder, (torch.randn(1, lc, lat, lat),),
+                        [(torch.randn(2, lc, lat, lat),), (torch.randn(1, lc, lat + 4, lat + 4),)])
+    return enc, dec
+
+
+def write_with_vocab(out, vocab, merges, **package):
+    """write_package with the shapes vocabulary written as Hugging Face tokenizer files."""
+    with tempfile.TemporaryDirectory() as tok:
+        write_vocab(tok, vocab, merges)
+        write_package(out, vocab_json=os.path.join(tok, "vocab.json"), merges_txt=os.path.join(tok, "merges.txt"),
+                      **package)
+
+
 def trace_unet(unet, lat):
     """The AnalyzableUNet traced (forward and forward_concepts) and checked against eager at batch 1, 2, 5 and a
     second size, with its unet/layers.json table."""
@@ -58,17 +76,11 @@ def export_shapes(out, *, name, vae, text, unet, vocab, merges, sample_size, ext
         layers = {"cross_attention": [], "features": []}
     else:
         un, layers = trace_unet(unet, lat)
-    img = lambda b, s=sample_size: torch.rand(b, 3, s, s) * 2 - 1  # noqa: E731
-    enc = trace_checked("vae/encoder", _EncoderMean(vae.encoder), (img(1),), [(img(2),)])
-    dec = trace_checked("vae/decoder", vae.decoder, (torch.randn(1, lc, lat, lat),),
-                        [(torch.randn(2, lc, lat, lat),), (torch.randn(1, lc, lat + 4, lat + 4),)])
-    with tempfile.TemporaryDirectory() as tok:
-        write_vocab(tok, vocab, merges)
-        write_package(out, name=name, text_encoder=te, unet=un, vae_encoder=enc, vae_decoder=dec,
-                      vocab_json=os.path.join(tok, "vocab.json"), merges_txt=os.path.join(tok, "merges.txt"),
-                      scheduler_config=dict(SD15_SCHEDULER_CONFIG, prediction_type="epsilon"),
-                      sample_size=sample_size, vae_scale_factor=f, latent_channels=lc, prediction_type="epsilon",
-                      scaling_factor=float(vae.scaling_factor), layers=layers, extra_files=extra_files)
+    enc, dec = trace_vae(vae, sample_size, lc, lat)
+    write_with_vocab(out, vocab, merges, name=name, text_encoder=te, unet=un, vae_encoder=enc, vae_decoder=dec,
+                     scheduler_config=dict(SD15_SCHEDULER_CONFIG, prediction_type="epsilon"), sample_size=sample_size,
+                     vae_scale_factor=f, latent_channels=lc, prediction_type="epsilon",
+                     scaling_factor=float(vae.scaling_factor), layers=layers, extra_files=extra_files)
 
 
 FLOW_SCHEDULER_CONFIG = {  # diffusers' FlowMatchEulerDiscreteScheduler as SD3 configures it, without SD3's shift
@@ -109,14 +121,8 @@ def export_shapes_mmdit(out, *, name, vae, text, transformer, vocab, merges, sam
     tr = trace_checked("transformer", wrapper, example,
                        [(torch.randn(2, lc, lat, lat), t(2), ctx(2)), (torch.randn(5, lc, lat, lat), t(5), ctx(5)),
                         (torch.randn(2, lc, other, other), t(2), ctx(2))])
-    img = lambda b, s=sample_size: torch.rand(b, 3, s, s) * 2 - 1  # noqa: E731
-    enc = trace_checked("vae/encoder", _EncoderMean(vae.encoder), (img(1),), [(img(2),)])
-    dec = trace_checked("vae/decoder", vae.decoder, (torch.randn(1, lc, lat, lat),),
-                        [(torch.randn(2, lc, lat, lat),), (torch.randn(1, lc, lat + 4, lat + 4),)])
-    with tempfile.TemporaryDirectory() as tok:
-        write_vocab(tok, vocab, merges)
-        write_package(out, name=name, text_encoder=te, unet=tr, vae_encoder=enc, vae_decoder=dec,
-                      vocab_json=os.path.join(tok, "vocab.json"), merges_txt=os.path.join(tok, "merges.txt"),
-                      scheduler_config=FLOW_SCHEDULER_CONFIG, sample_size=sample_size, vae_scale_factor=f,
-                      latent_channels=lc, prediction_type="flow", scaling_factor=float(vae.scaling_factor),
-                      layers=layers, max_length=max_length, extra_files=extra_files, family="mmdit", pooled_rows=1)
+    enc, dec = trace_vae(vae, sample_size, lc, lat)
+    write_with_vocab(out, vocab, merges, name=name, text_encoder=te, unet=tr, vae_encoder=enc, vae_decoder=dec,
+                     scheduler_config=FLOW_SCHEDULER_CONFIG, sample_size=sample_size, vae_scale_factor=f,
+                     latent_channels=lc, prediction_type="flow", scaling_factor=float(vae.scaling_factor),
+                     layers=layers, max_length=max_length, extra_files=extra_files, family="mmdit", pooled_rows=1)

@@ -13,7 +13,6 @@ processor), so the export's joint-attention capture (scripts/export/diffscope_ex
 model and diffusers' alike. The default processor computes the joint softmax explicitly with matmul (the
 same functions).
 """
-import math
 import os
 import sys
 
@@ -24,6 +23,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "export"))  # diffscope_export
 from diffscope_export.joint_attention import JointAttnProcessor  # noqa: E402
+from shapes_model import timestep_features  # noqa: E402  (diffusers' Timesteps, flip_sin_to_cos, shift 0)
 
 
 def sincos_2d(embed_dim, grid_size, base_size, interpolation_scale=1.0):
@@ -63,14 +63,6 @@ class PatchEmbed(nn.Module):
         return x + self.cropped_pos_embed(height, width)
 
 
-def timestep_proj(t, dim=256):
-    """diffusers' Timesteps(dim, flip_sin_to_cos=True, downscale_freq_shift=0)."""
-    half = dim // 2
-    exponent = -math.log(10000) * torch.arange(half, dtype=torch.float32, device=t.device) / half
-    args = t[:, None].float() * torch.exp(exponent)[None, :]
-    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
-
-
 class TwoLayer(nn.Module):
     """TimestepEmbedding / PixArtAlphaTextProjection: linear_1, SiLU, linear_2."""
 
@@ -90,7 +82,7 @@ class CombinedTimestepTextProjEmbeddings(nn.Module):
         self.text_embedder = TwoLayer(pooled_projection_dim, embedding_dim)
 
     def forward(self, timestep, pooled):
-        return self.timestep_embedder(timestep_proj(timestep).to(pooled.dtype)) + self.text_embedder(pooled)
+        return self.timestep_embedder(timestep_features(timestep, 256).to(pooled.dtype)) + self.text_embedder(pooled)
 
 
 class AdaLayerNormZero(nn.Module):

@@ -44,13 +44,13 @@ def text_qkv(attn, encoder_hidden_states):
 
 def joint_probabilities(attn, hidden_states, encoder_hidden_states):
     """The joint softmax [B, heads, N+L, N+L] (queries and keys: the N image tokens, then the L text tokens), the
-    joined values [B, heads, N+L, d] and N."""
+    joined keys and values [B, heads, N+L, d] and N."""
     n = hidden_states.shape[1]
     q, k, v = image_qkv(attn, hidden_states)
     cq, ck, cv = text_qkv(attn, encoder_hidden_states)
     q, k, v = torch.cat([q, cq], dim=2), torch.cat([k, ck], dim=2), torch.cat([v, cv], dim=2)
     probs = (torch.matmul(q, k.transpose(-1, -2)) * attn.scale).softmax(dim=-1)
-    return probs, v, n
+    return probs, k, v, n
 
 
 def joint_output(attn, out, n):
@@ -66,7 +66,7 @@ class JointAttnProcessor:
     """Plain joint attention (the training-time processor of the shapes MMDiT)."""
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, *args, **kwargs):
-        probs, v, n = joint_probabilities(attn, hidden_states, encoder_hidden_states)
+        probs, _, v, n = joint_probabilities(attn, hidden_states, encoder_hidden_states)
         return joint_output(attn, torch.matmul(probs, v), n)
 
 
@@ -90,7 +90,7 @@ class JointCaptureProcessor:
         self.block = block
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, *args, **kwargs):
-        probs, v, n = joint_probabilities(attn, hidden_states, encoder_hidden_states)
+        probs, k, v, n = joint_probabilities(attn, hidden_states, encoder_hidden_states)
         if self.store.recording:
             # the maps keep the package's own text tokens (store.text_tokens; SD3 without T5 appends rows of zeros
             # after them) and the output is computed from them, so that they lie on the gradient path
@@ -103,10 +103,12 @@ class JointCaptureProcessor:
                                text_rows], dim=2)
         out = torch.matmul(probs, v)
         if self.store.recording and getattr(self.store, "concept_state", None) is not None:
-            self._concepts(attn, hidden_states, out[:, :, :n])
+            self._concepts(attn, k[:, :, :n], v[:, :, :n], out[:, :, :n])
         return joint_output(attn, out, n)
 
-    def _concepts(self, attn, hidden_states, image_out):
+    def _concepts(self, attn, k, v, image_out):
+        """k, v: the image tokens' keys and values [B, heads, N, d] (the joint attention's own); image_out: their
+        attention outputs."""
         block, store = self.block, self.store
         c, temb = store.concept_state, store.temb
         pre_only = bool(getattr(attn, "context_pre_only", False))
@@ -114,7 +116,6 @@ class JointCaptureProcessor:
             norm_c = block.norm1_context(c, temb)
         else:
             norm_c, gate_msa, shift_mlp, scale_mlp, gate_mlp = block.norm1_context(c, emb=temb)
-        _, k, v = image_qkv(attn, hidden_states)
         cq, ck, cv = text_qkv(attn, norm_c)
         keys, values = torch.cat([k, ck], dim=2), torch.cat([v, cv], dim=2)
         concept_out = torch.matmul((torch.matmul(cq, keys.transpose(-1, -2)) * attn.scale).softmax(dim=-1), values)
