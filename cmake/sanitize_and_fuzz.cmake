@@ -31,7 +31,7 @@ add_library(ds_sched_config STATIC ${PROJECT_SOURCE_DIR}/src/sched/config.cpp ${
 target_include_directories(ds_sched_config PUBLIC ${PROJECT_SOURCE_DIR}/include)
 target_link_libraries(ds_sched_config PUBLIC ds_util nlohmann_json::nlohmann_json)
 
-foreach(h npy tokenizer json_files steps)
+foreach(h npy tokenizer sentencepiece json_files steps)
   if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
     add_executable(fuzz_${h} ${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_${h}.cpp)
     target_compile_options(fuzz_${h} PRIVATE -fsanitize=fuzzer)
