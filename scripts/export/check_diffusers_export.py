@@ -11,6 +11,7 @@ real one and saves it with diffusers' save_pretrained (safetensors, like a downl
   sd3  SD 3 layout (StableDiffusion3Pipeline without T5): two CLIP encoders with projection (the second padding
        with "!"), an SD3Transformer2DModel (joint attention, flow matching, shift 3), a 16-channel VAE with a shift
        factor (scripts/export/sd3_reference.py builds it and records diffusers' run)
+  sd3-t5  the same with a tiny T5EncoderModel and a T5Tokenizer (max_sequence_length 16)
 Widths are small so it runs on a CPU in seconds. Then it exports the folder with export_diffusers.py, runs
 diffusers' StableDiffusionPipeline and `diffscope generate` from the same seed, and compares every step's latent,
 the decoded image, and `diffscope info`'s layer table with the diffusers UNet's attn2 modules.
@@ -155,24 +156,27 @@ def compare_attention(folder, pkg, seed):
     return float((noise - ref).abs().max()), d_maps, len(maps), len(rec)
 
 
-def check_sd3(a, work):
+def check_sd3(a, work, t5=False):
     """The SD3 layout: a tiny StableDiffusion3Pipeline (sd3_reference.build_tiny_sd3: two CLIP encoders with
     projection, no T5, a 2-block SD3Transformer2DModel, a 16-channel VAE with a shift factor, FlowMatchEuler with
     shift 3) exported, then (1) the exported velocity and joint-attention maps against an explicit joint softmax on
     diffusers' own modules, (2) every step's latent and the image of diffusers' StableDiffusion3Pipeline against
-    `diffscope generate` from the same seed, (3) `diffscope info`'s layer table. Returns the number of failures."""
+    `diffscope generate` from the same seed, (3) `diffscope info`'s layer table. t5: the pipeline with a tiny T5
+    encoder and T5Tokenizer (max_sequence_length 16), exported with it. Returns the number of failures."""
     import torch
     from diffusers import SD3Transformer2DModel
     from check_mmdit_against_diffusers import explicit_joint_softmax
     from diffscope_export.sd3 import T5_ROWS
-    from sd3_reference import PROMPT, build_tiny_sd3, run_reference, sdpa_shim
+    from sd3_reference import PROMPT, T5_MAX_LEN, build_tiny_sd3, run_reference, sdpa_shim
     import cv2
 
     failures = 0
-    src, pkg = os.path.join(work, "tiny-sd3"), os.path.join(work, "tiny-sd3-package")
-    build_tiny_sd3(src, seed=0)
-    subprocess.run([sys.executable, os.path.join(HERE, "export_diffusers.py"), "--model", src, "--out", pkg],
-                   check=True)
+    tag = "tiny-sd3-t5" if t5 else "tiny-sd3"
+    src, pkg = os.path.join(work, tag), os.path.join(work, tag + "-package")
+    build_tiny_sd3(src, seed=0, t5=t5)
+    subprocess.run([sys.executable, os.path.join(HERE, "export_diffusers.py"), "--model", src, "--out", pkg] +
+                   (["--t5-max-length", str(T5_MAX_LEN)] if t5 else []), check=True)
+    rows = 77 + (T5_MAX_LEN if t5 else 0)  # the package's text rows: CLIP's (then T5's)
     with sdpa_shim():
         tr = SD3Transformer2DModel.from_pretrained(src, subfolder="transformer").eval()
     probs = []
@@ -192,23 +196,25 @@ def check_sd3(a, work):
     g = torch.Generator().manual_seed(a.seed)
     x = torch.randn(2, c.in_channels, c.sample_size, c.sample_size, generator=g)
     t = torch.tensor([801.5, 801.5])
-    tokens = torch.randn(2, 77, c.joint_attention_dim, generator=g)
+    tokens = torch.randn(2, rows, c.joint_attention_dim, generator=g)
     pooled = torch.randn(2, c.pooled_projection_dim, generator=g)
     with torch.no_grad():
-        ref = tr(hidden_states=x, encoder_hidden_states=torch.cat([tokens, torch.zeros(2, T5_ROWS, tokens.shape[2])], 1),
+        joint = tokens if t5 else torch.cat([tokens, torch.zeros(2, T5_ROWS, tokens.shape[2])], 1)
+        ref = tr(hidden_states=x, encoder_hidden_states=joint,
                  pooled_projections=pooled, timestep=t, return_dict=False)[0]
         row = torch.nn.functional.pad(pooled, (0, c.joint_attention_dim - pooled.shape[1]))[:, None]
         v, maps, _ = torch.jit.load(os.path.join(pkg, "transformer", "model.pt")).eval()(x, t, torch.cat([tokens, row], 1))
     n = maps[0].shape[2]
     d_v = float((v - ref).abs().max())
-    d_maps = max(float((m - p[:, :, :n, n:n + 77]).abs().max()) for m, p in zip(maps, probs))
+    d_maps = max(float((m - p[:, :, :n, n:n + rows]).abs().max()) for m, p in zip(maps, probs))
     ok = d_v <= 1e-4 and d_maps <= 1e-5 and len(maps) == len(probs)
     failures += not ok
-    print(f"sd3 transformer vs diffusers' modules: velocity max diff {d_v:.2e}, joint-attention text block max diff "
+    name = "sd3+t5" if t5 else "sd3"
+    print(f"{name} transformer vs diffusers' modules: velocity max diff {d_v:.2e}, joint-attention text block max diff "
           f"{d_maps:.2e} over {len(maps)} layers  {'ok' if ok else 'FAIL'}")
     steps, guidance, seed = 6, 4.0, a.seed
-    ref = run_reference(src, PROMPT, seed, steps, guidance, os.path.join(work, "sd3-reference.npz"))
-    run = os.path.join(work, "run-tiny-sd3")
+    ref = run_reference(src, PROMPT, seed, steps, guidance, os.path.join(work, tag + "-reference.npz"), t5=t5)
+    run = os.path.join(work, "run-" + tag)
     subprocess.run([a.diffscope, "generate", "-m", pkg, "-p", PROMPT, "--steps", str(steps), "-g", str(guidance),
                     "--seed", str(seed), "--threads", str(a.threads), "--x0-every", "0", "-q", "--overwrite", "-o",
                     run], check=True)
@@ -218,7 +224,7 @@ def check_sd3(a, work):
     d_img = int(np.abs(img - np.round(ref["image"] * 255).astype(int)).max())
     ok = d_lat <= 1e-4 * max(1.0, float(np.abs(ref["latents"]).max())) and d_img <= a.pixel_tol
     failures += not ok
-    print(f"sd3 flow_euler latents {ours.shape}: max |diffscope - StableDiffusion3Pipeline| {d_lat:.2e} (latent scale "
+    print(f"{name} flow_euler latents {ours.shape}: max |diffscope - StableDiffusion3Pipeline| {d_lat:.2e} (latent scale "
           f"{float(np.abs(ref['latents']).max()):.2f}); image max 8-bit difference {d_img}  {'ok' if ok else 'FAIL'}")
     info = json.loads(subprocess.run([a.diffscope, "info", "-m", pkg, "--json"], check=True, capture_output=True,
                                      text=True).stdout)
@@ -226,7 +232,7 @@ def check_sd3(a, work):
     got = info.get("joint_attention", [])
     ok = [layer["name"] for layer in got] == names and all(layer["heads"] == c.num_attention_heads for layer in got)
     failures += not ok
-    print(f"sd3 info: {len(got)} joint-attention layers, heads {sorted(set(layer['heads'] for layer in got))}, "
+    print(f"{name} info: {len(got)} joint-attention layers, heads {sorted(set(layer['heads'] for layer in got))}, "
           f"image x text tokens {got[0]['image_tokens'] if got else '-'} x {got[0]['text_tokens'] if got else '-'}, "
           f"prediction {info.get('prediction_type')}  {'ok' if ok else 'FAIL'}")
     return failures
@@ -236,7 +242,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--diffscope", default="build/diffscope")
     ap.add_argument("--work", default=os.path.join(HERE, "..", ".cache", "diffusers-check"))
-    ap.add_argument("--variant", nargs="+", default=["sd1", "sd2", "sd3"], choices=["sd1", "sd2", "sd3"])
+    ap.add_argument("--variant", nargs="+", default=["sd1", "sd2", "sd3", "sd3-t5"],
+                    choices=["sd1", "sd2", "sd3", "sd3-t5"])
     ap.add_argument("--scheduler", nargs="+", default=["ddim", "euler", "dpm++2m"], choices=list(DIFFUSERS_SCHEDULER))
     ap.add_argument("--tokenizer-dir",
                     default=os.path.join(HERE, "..", "..", "tests", "data", "reference", "clip-tokenizer"))
@@ -265,8 +272,8 @@ def main():
     avoid_baddbmm_nan()
     failures = 0
     for variant in a.variant:
-        if variant == "sd3":
-            failures += check_sd3(a, a.work)
+        if variant in ("sd3", "sd3-t5"):
+            failures += check_sd3(a, a.work, t5=variant == "sd3-t5")
             continue
         tag = ("full-" if a.full_width else "tiny-") + variant
         src = os.path.join(a.work, tag)

@@ -39,6 +39,8 @@ def main():
     ap.add_argument("--width", type=int)
     ap.add_argument("--dtype", choices=["float32", "float16"], default="float32")
     ap.add_argument("--name", help="package name (default: the folder's name)")
+    ap.add_argument("--t5-max-length", type=int, default=256,
+                    help="SD3 with T5: T5 tokens per prompt (the pipeline's max_sequence_length; default 256)")
     ap.add_argument("--without-t5", action="store_true",
                     help="SD3: export without the T5 text encoder, as diffusers runs the pipeline without "
                          "text_encoder_3 (77 rows of zeros in its place)")
@@ -62,7 +64,8 @@ def main():
             die("--dtype float16: SD3 packages are exported in float32 for now")
         try:
             layers, h, w = export_sd3(src, a.out, name=a.name or os.path.basename(os.path.normpath(src)),
-                                      height=a.height, width=a.width, without_t5=a.without_t5)
+                                      height=a.height, width=a.width, without_t5=a.without_t5,
+                                      t5_max_length=a.t5_max_length)
         except ExportError as e:
             die(str(e), 1)
         print(f"wrote {a.out}: {len(layers['joint_attention'])} joint-attention layers, {h}x{w} px, "

@@ -187,7 +187,14 @@ def write_tokenizer_files(d):
 
 
 # ----------------------------------------------------------------------------- build
-def build_tiny_sd3(out_dir, seed=0):
+T5_MAX_LEN = 16  # max_sequence_length of the T5 variant
+T5_SPIECE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data", "reference",
+                         "sentencepiece", "t5like.model")
+
+
+def build_tiny_sd3(out_dir, seed=0, t5=False):
+    """t5: also a tiny T5EncoderModel (2 layers, d_model = the joint width) with a T5Tokenizer over the 800-piece
+    SentencePiece model of tests/data/reference/sentencepiece (T5's own cannot be downloaded here)."""
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory() as td:  # the tokenizers re-save vocab.json/merges.txt themselves
         vf, mf, vocab = write_tokenizer_files(td)
@@ -222,12 +229,21 @@ def build_tiny_sd3(out_dir, seed=0):
         for p in transformer.parameters():
             p.add_(torch.randn_like(p) * 0.02)
     scheduler = FlowMatchEulerDiscreteScheduler(shift=3.0)
+    text_encoder_3 = tokenizer_3 = None
+    if t5:
+        from transformers import T5Config, T5EncoderModel, T5Tokenizer
+        tokenizer_3 = T5Tokenizer(vocab_file=T5_SPIECE, extra_ids=0, legacy=True, model_max_length=T5_MAX_LEN)
+        text_encoder_3 = T5EncoderModel(T5Config(vocab_size=800, d_model=64, d_kv=16, d_ff=96, num_layers=2,
+                                                 num_heads=4, relative_attention_num_buckets=8,
+                                                 relative_attention_max_distance=16, dropout_rate=0.0,
+                                                 feed_forward_proj="gated-gelu", pad_token_id=0,
+                                                 eos_token_id=1)).eval()
 
     pipe = StableDiffusion3Pipeline(
         transformer=transformer, scheduler=scheduler, vae=vae,
         text_encoder=text_encoder, tokenizer=tokenizer,
         text_encoder_2=text_encoder_2, tokenizer_2=tokenizer_2,
-        text_encoder_3=None, tokenizer_3=None)
+        text_encoder_3=text_encoder_3, tokenizer_3=tokenizer_3)
     pipe.save_pretrained(out_dir, safe_serialization=True)
     return pipe
 
@@ -238,10 +254,13 @@ def _ids(tok, text):
                       dtype=np.int64)
 
 
-def run_reference(pipe_dir, prompt, seed, steps, guidance, out_npz):
+def run_reference(pipe_dir, prompt, seed, steps, guidance, out_npz, t5=False):
     with sdpa_shim():
-        pipe = StableDiffusion3Pipeline.from_pretrained(
-            pipe_dir, text_encoder_3=None, tokenizer_3=None, torch_dtype=torch.float32)
+        if t5:
+            pipe = StableDiffusion3Pipeline.from_pretrained(pipe_dir, torch_dtype=torch.float32)
+        else:
+            pipe = StableDiffusion3Pipeline.from_pretrained(
+                pipe_dir, text_encoder_3=None, tokenizer_3=None, torch_dtype=torch.float32)
         pipe.to("cpu")
     _use_explicit_processors(pipe)
     pipe.set_progress_bar_config(disable=True)
@@ -250,7 +269,7 @@ def run_reference(pipe_dir, prompt, seed, steps, guidance, out_npz):
     with torch.no_grad():
         pe, npe, pooled, npooled = pipe.encode_prompt(
             prompt=prompt, prompt_2=None, prompt_3=None, device=dev, num_images_per_prompt=1,
-            do_classifier_free_guidance=True, negative_prompt="")
+            do_classifier_free_guidance=True, negative_prompt="", max_sequence_length=T5_MAX_LEN)
 
     height = width = 32
     generator = torch.Generator("cpu").manual_seed(seed)
@@ -265,7 +284,7 @@ def run_reference(pipe_dir, prompt, seed, steps, guidance, out_npz):
 
     with torch.no_grad():
         image = pipe(prompt, height=height, width=width, num_inference_steps=steps, guidance_scale=guidance,
-                     generator=generator, latents=latents0.clone(), output_type="np",
+                     generator=generator, latents=latents0.clone(), output_type="np", max_sequence_length=T5_MAX_LEN,
                      callback_on_step_end=on_step_end, callback_on_step_end_tensor_inputs=["latents"]).images
 
     out = dict(
@@ -283,6 +302,9 @@ def run_reference(pipe_dir, prompt, seed, steps, guidance, out_npz):
         negative_token_ids_2=_ids(pipe.tokenizer_2, ""),
         seed=np.int64(seed), guidance=np.float32(guidance),
     )
+    if t5:
+        out["token_ids_3"] = np.asarray(pipe.tokenizer_3(prompt, padding="max_length", max_length=T5_MAX_LEN,
+                                                         truncation=True).input_ids, dtype=np.int64)
     np.savez(out_npz, **out)
     return out
 

@@ -24,13 +24,13 @@ int run(const Opts& o) {
     nlohmann::json layers = nlohmann::json::array(), feats = nlohmann::json::array();
     for (const auto& l : i.attention_layers)
       layers.push_back({{"name", l.name}, {"block", l.block}, {"heads", l.heads}, {"height", l.height}, {"width", l.width},
-                        {"image_tokens", l.height * l.width}, {"text_tokens", i.max_length}});
+                        {"image_tokens", l.height * l.width}, {"text_tokens", i.text_tokens()}});
     for (const auto& f : i.features)
       feats.push_back({{"name", f.name}, {"block", f.block}, {"channels", f.channels}, {"height", f.height}, {"width", f.width}});
     nlohmann::json j{{"name", i.name}, {"family", i.family}, {"denoiser", i.denoiser_dir}, {"pooled_rows", i.pooled_rows},
                      {"sample_size", i.sample_size}, {"vae_scale_factor", i.vae_scale_factor},
                      {"latent_channels", i.latent_channels}, {"latent_size", latent},
-                     {"prediction_type", prediction_name(i.prediction_type)}, {"max_length", i.max_length},
+                     {"prediction_type", prediction_name(i.prediction_type)}, {"max_length", i.max_length}, {"t5_max_length", i.t5_max_length},
                      {"pad_token", i.pad_token}, {"context_dim", m.context_dim}, {"vocab_size", m.vocab_size},
                      {"scaling_factor", i.scaling_factor}, {"scheduler", m.scheduler},
                      {"has_attention", m.has_attention}, {"has_concepts", m.has_concepts},
@@ -48,6 +48,8 @@ int run(const Opts& o) {
   std::printf("prediction       %s; scheduler %s\n", prediction_name(i.prediction_type), m.scheduler.c_str());
   std::printf("text             %d tokens max, pad %s, vocabulary %zu, context width %d\n", i.max_length,
               i.pad_token.c_str(), m.vocab_size, m.context_dim);
+  if (i.t5_max_length > 0)
+    std::printf("T5 text          %d tokens after the CLIP tokens (tokenizer_3/spiece.model)\n", i.t5_max_length);
   std::printf("x0 preview       %s\n", m.has_preview ? "vae/latent_rgb.json (--x0-view preview)"
                                                      : "none (scripts/export/fit_latent_preview.py adds one)");
   if (!m.has_attention) {
@@ -66,7 +68,7 @@ int run(const Opts& o) {
     const auto& l = i.attention_layers[k];
     std::printf("  %-3zu %-11s %-6d %-8s %-14s %s\n", k, l.block.c_str(), l.heads,
                 (std::to_string(l.height) + "x" + std::to_string(l.width)).c_str(),
-                (std::to_string(l.height * l.width) + " x " + std::to_string(i.max_length)).c_str(), l.name.c_str());
+                (std::to_string(l.height * l.width) + " x " + std::to_string(i.text_tokens())).c_str(), l.name.c_str());
   }
   std::printf("\nblock outputs (%zu):\n", i.features.size());
   for (size_t k = 0; k < i.features.size(); ++k) {
@@ -74,7 +76,7 @@ int run(const Opts& o) {
     std::printf("  %-3zu %-11s %-6d %-8s %s\n", k, f.block.c_str(), f.channels,
                 (std::to_string(f.height) + "x" + std::to_string(f.width)).c_str(), f.name.c_str());
   }
-  const double per_step = static_cast<double>(i.max_length) * latent * latent * 4 / 1e6;
+  const double per_step = static_cast<double>(i.text_tokens()) * latent * latent * 4 / 1e6;
   std::printf("\nattention capture keeps %.2f MB per step at the default size (tokens x latent pixels)\n", per_step);
   return 0;
 }

@@ -46,7 +46,7 @@ void AttentionCapture::on_begin(const RunContext& ctx, const at::Tensor&) {
   if (options_.half == "uncond" && !ctx.guided)
     throw Error("--attention-half uncond: needs classifier-free guidance (--guidance > 1)");
   const int64_t steps = static_cast<int64_t>(ctx.timesteps.size());
-  maps_ = at::zeros({steps, model.info().max_length, ctx.latent_height, ctx.latent_width}, at::kFloat);
+  maps_ = at::zeros({steps, model.info().text_tokens(), ctx.latent_height, ctx.latent_width}, at::kFloat);
   concept_maps_ = ctx.concepts.empty() ? at::Tensor()
                                        : at::zeros({steps, static_cast<int64_t>(ctx.concepts.size()), ctx.latent_height,
                                                     ctx.latent_width}, at::kFloat);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "diffscope/util/error.h"
@@ -15,6 +16,7 @@
 #include "diffscope/util/zip_check.h"
 #include "diffscope/util/json_util.h"
 #include "diffscope/sched/scheduler.h"
+#include "diffscope/text/sentencepiece.h"
 
 namespace fs = std::filesystem;
 
@@ -23,6 +25,7 @@ namespace diffscope {
 struct Model::Impl {
   ModelInfo info;
   ClipTokenizer tokenizer;
+  std::optional<SentencePieceTokenizer> t5;  ///< tokenizer_3/spiece.model when info.t5_max_length > 0
   at::Device device{at::kCPU};
   torch::jit::Module text_encoder, unet, decoder;
   mutable std::once_flag encoder_once;
@@ -99,6 +102,14 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
     impl->tokenizer.token_id(info.pad_token);
   } catch (const Error&) {
     throw Error(index_path + ": pad_token \"" + info.pad_token + "\" is not in " + impl->rel("tokenizer/vocab.json"));
+  }
+  if (info.t5_max_length > 0) {
+    const std::string spiece = impl->rel("tokenizer_3/spiece.model");
+    if (!fs::exists(spiece))
+      throw Error(spiece + ": missing (model_index.json gives t5_max_length, so the package needs T5's tokenizer)");
+    impl->t5 = SentencePieceTokenizer::from_file(spiece);
+    if (impl->t5->eos_id() < 0 || impl->t5->pad_id() < 0)
+      throw Error(spiece + ": has no </s> and <pad> pieces (expected T5's tokenizer)");
   }
 
   const std::string vae_cfg = impl->rel("vae/config.json");
@@ -216,7 +227,9 @@ void Model::require_attention(const std::string& what) const {
 }
 
 Encoding Model::tokenize(const std::string& prompt) const {
-  return impl_->tokenizer.encode(prompt, impl_->info.max_length, impl_->info.pad_token);
+  Encoding e = impl_->tokenizer.encode(prompt, impl_->info.max_length, impl_->info.pad_token);
+  if (impl_->t5) append_encoding(e, impl_->t5->encode(prompt, impl_->info.t5_max_length));  // SD3: T5 after CLIP
+  return e;
 }
 
 at::Tensor Model::encode_text(const at::Tensor& ids) const {
@@ -228,8 +241,8 @@ at::Tensor Model::encode_text(const at::Tensor& ids) const {
     throw Error(impl_->rel("text_encoder/model.pt") + ": failed on input ids [" + std::to_string(ids.size(0)) + "," +
                 std::to_string(ids.size(1)) + "] int64 (" + first_line(e.what_without_backtrace()) + ")");
   }
-  // [B, max_length (+ the pooled row of a transformer package), D]
-  const int64_t rows = int64_t(info.max_length) + info.pooled_rows;
+  // [B, max_length (+ T5's tokens) (+ the pooled row of a transformer package), D]
+  const int64_t rows = int64_t(info.text_tokens()) + info.pooled_rows;
   if (out.dim() != 3 || out.size(0) != ids.size(0) || out.size(1) != rows || !out.is_floating_point())
     throw Error(impl_->rel("text_encoder/model.pt") + ": returned " + shape_str(out) + ", expected float [B," +
                 std::to_string(rows) + ",D]" + (info.pooled_rows ? " (the tokens, then the pooled row)" : ""));
@@ -401,10 +414,10 @@ DenoiserOutput Model::run_denoiser(const at::Tensor& sample, const at::Tensor& t
       const auto& a = r.text_attention[i];
       auto [h, w] = layer_size(i, static_cast<int>(sample.size(2)), static_cast<int>(sample.size(3)));
       if (a.dim() != 4 || a.size(0) != sample.size(0) || a.size(1) != layers[i].heads || a.size(2) != int64_t(h) * w ||
-          a.size(3) != info.max_length)
+          a.size(3) != info.text_tokens())
         throw Error(shown + ": text-attention map " + std::to_string(i) + " (" + layers[i].name + ") is " + shape_str(a) +
                     ", expected [" + std::to_string(sample.size(0)) + "," + std::to_string(layers[i].heads) + "," +
-                    std::to_string(h * w) + "," + std::to_string(info.max_length) + "] as " + info.denoiser_dir + "/layers.json says");
+                    std::to_string(h * w) + "," + std::to_string(info.text_tokens()) + "] as " + info.denoiser_dir + "/layers.json says");
     }
     if (!info.features.empty() && r.features.size() != info.features.size())
       throw Error(shown + ": returned " + std::to_string(r.features.size()) + " feature maps but " + info.denoiser_dir + "/layers.json lists " +

@@ -67,6 +67,13 @@ void read_model_index(ModelInfo& info, const std::string& index_path) {
     info.pooled_rows = get_key<int>(index, "pooled_rows", index_path, "0 or 1");
     if (info.pooled_rows != 0 && info.pooled_rows != 1)
       throw Error(index_path + ": \"pooled_rows\" must be 0 or 1, got " + std::to_string(info.pooled_rows));
+    if (index.contains("t5_max_length")) {
+      info.t5_max_length = get_key<int>(index, "t5_max_length", index_path, "an integer (T5 tokens per prompt)");
+      if (info.t5_max_length < 2 || info.t5_max_length > 4096)
+        throw Error(index_path + ": \"t5_max_length\" is " + std::to_string(info.t5_max_length) + ", expected 2..4096");
+      if (info.family != "mmdit")
+        throw Error(index_path + ": \"t5_max_length\" is for the mmdit family, but \"family\" is \"" + info.family + "\"");
+    }
   }
   info.name = get_key<std::string>(index, "name", index_path, "a string");
   info.sample_size = get_key<int>(index, "sample_size", index_path, "an integer (pixels)");
@@ -145,7 +152,7 @@ std::vector<std::string> package_files(const std::string& dir) {
   for (const char* f : {"model_index.json", "tokenizer/vocab.json", "tokenizer/merges.txt", "text_encoder/model.pt",
                         "unet/model.pt", "unet/layers.json", "transformer/model.pt", "transformer/layers.json",
                         "vae/decoder.pt", "vae/encoder.pt", "vae/config.json",
-                        "vae/latent_rgb.json", "scheduler/scheduler_config.json"}) {
+                        "vae/latent_rgb.json", "scheduler/scheduler_config.json", "tokenizer_3/spiece.model"}) {
     if (std::filesystem::exists(std::filesystem::path(dir) / f)) out.push_back(f);
   }
   return out;

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <fstream>
 #include <limits>
 #include <mutex>
@@ -16,6 +17,36 @@
 namespace diffscope {
 
 namespace u = unicode;
+
+void append_encoding(Encoding& into, const Encoding& more) {
+  auto lower = [](const std::string& s) {
+    std::vector<char32_t> cps = u::decode(s);
+    for (auto& c : cps) c = u::to_lower(c);
+    return u::encode(cps);
+  };
+  const int offset = static_cast<int>(into.ids.size());
+  into.ids.insert(into.ids.end(), more.ids.begin(), more.ids.end());
+  into.tokens.insert(into.tokens.end(), more.tokens.begin(), more.tokens.end());
+  const size_t first_words = into.words.size();
+  size_t next = 0;  // words of `into` before this one are taken
+  for (const Word& w : more.words) {
+    const std::string key = lower(w.text);
+    size_t match = next;
+    while (match < first_words && lower(into.words[match].text) != key) ++match;
+    std::vector<int> shifted;
+    for (int p : w.positions) shifted.push_back(p + offset);
+    if (match < first_words) {
+      auto& pos = into.words[match].positions;
+      pos.insert(pos.end(), shifted.begin(), shifted.end());
+      next = match + 1;
+    } else {
+      into.words.push_back({w.text, shifted, w.punctuation});
+    }
+  }
+  for (const auto& d : more.dropped_words)
+    if (std::find(into.dropped_words.begin(), into.dropped_words.end(), d) == into.dropped_words.end())
+      into.dropped_words.push_back(d);
+}
 
 struct ClipTokenizer::Impl {
   std::unordered_map<std::string, int64_t> encoder;

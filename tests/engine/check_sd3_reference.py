@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """diffscope on the committed tiny SD3 package against what diffusers' StableDiffusion3Pipeline computed with the same
-pipeline (tests/data/reference/sd3-tiny, written by scripts/fixtures/make_sd3_fixture.py).
+pipeline (tests/data/reference/sd3-tiny, or sd3-t5-tiny with a T5 encoder; written by
+scripts/fixtures/make_sd3_fixture.py).
 
 Usage: check_sd3_reference.py DIFFSCOPE FIXTURE_DIR WORKDIR
 Runs `diffscope generate` ("a red circle and a blue square", seed 3, 6 steps, guidance 4, the package's flow_euler
@@ -30,8 +31,9 @@ def main():
                     str(len(ref["timesteps"])), "--guidance", str(float(ref["guidance"])), "--x0-every", "0",
                     "--threads", "1", "-q", "--overwrite", "-o", run], check=True)
     meta = json.load(open(os.path.join(run, "run.json")))
-    if meta["ids"] != ref["token_ids"].tolist():
-        fail(f"token ids {meta['ids'][:12]} differ from diffusers' {ref['token_ids'][:12].tolist()}")
+    ids = ref["token_ids"].tolist() + (ref["token_ids_3"].tolist() if "token_ids_3" in ref else [])
+    if meta["ids"] != ids:  # with T5 (sd3-t5-tiny): CLIP's 77 ids, then T5Tokenizer's
+        fail(f"token ids {meta['ids']} differ from diffusers' {ids}")
     if np.array(meta["timesteps"], np.float32).tolist() != ref["timesteps"].tolist():
         fail(f"timesteps {meta['timesteps']} differ from diffusers' {ref['timesteps'].tolist()}")
     ours = np.load(os.path.join(run, "latents.npy"))

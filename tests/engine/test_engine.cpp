@@ -104,6 +104,18 @@ TEST_CASE("contract errors name the file and what was expected", "[engine][error
     j["pooled_rows"] = 3;
     ds_test::write_text(d / "model_index.json", j.dump());
     CHECK(load_error(d.string()).find("\"pooled_rows\" must be 0 or 1, got 3") != std::string::npos);
+    j["pooled_rows"] = 1;
+    j["t5_max_length"] = 1;
+    ds_test::write_text(d / "model_index.json", j.dump());
+    CHECK(load_error(d.string()).find("\"t5_max_length\" is 1, expected 2..4096") != std::string::npos);
+    j["family"] = "unet";
+    j["denoiser"] = "unet";
+    j["t5_max_length"] = 16;
+    ds_test::write_text(d / "model_index.json", j.dump());
+    CHECK(load_error(d.string()).find("\"t5_max_length\" is for the mmdit family") != std::string::npos);
+    j.erase("t5_max_length");
+    j["family"] = "mmdit";
+    j["denoiser"] = "transformer";
     j["pooled_rows"] = 1;  // a UNet package's files under a transformer's index: the folder is named
     ds_test::write_text(d / "model_index.json", j.dump());
     CHECK(load_error(d.string()).find("transformer/model.pt") != std::string::npos);
@@ -463,4 +475,37 @@ TEST_CASE("predict: the export's forward_prediction equals denoise's prediction 
   o.capture_maps = false;
   const auto without = generate(m, o, {});
   CHECK(at::equal(with_maps.final_latent, without.final_latent));
+}
+
+TEST_CASE("an SD3 package with T5: CLIP ids, then T5's; a word's positions in both; its spiece.model required",
+          "[engine][t5]") {
+  const std::string pkg = std::string(DS_REFERENCE_DIR) + "/sd3-t5-tiny/package";
+  auto m = Model::load(pkg);
+  REQUIRE(m.info().t5_max_length == 16);
+  CHECK(m.info().text_tokens() == 77 + 16);
+  const Encoding e = m.tokenize("a red circle and a blue square");
+  REQUIRE(e.ids.size() == 93);
+  // T5's ids as T5Tokenizer gave them (reference.npz token_ids_3): [23 200 130 16 23 493 331 1 0 ...]
+  CHECK(std::vector<int64_t>(e.ids.begin() + 77, e.ids.begin() + 85) ==
+        std::vector<int64_t>{23, 200, 130, 16, 23, 493, 331, 1});
+  CHECK(e.ids[77 + 8] == 0);  // <pad>
+  CHECK(e.length == 9);  // CLIP's: start, 7 words, end
+  REQUIRE(e.words.size() == 7);
+  for (const auto& w : e.words) {
+    INFO(w.text);
+    REQUIRE(w.positions.size() >= 2);
+    CHECK(w.positions.front() < 77);
+    CHECK(w.positions.back() >= 77);
+  }
+  CHECK(e.words[1].text == "red");
+  CHECK(e.words[1].positions == std::vector<int>{2, 77 + 1});
+  const at::Tensor ctx = m.encode_text(at::tensor(e.ids, at::kLong).unsqueeze(0));
+  CHECK(ctx.size(1) == 93 + 1);
+
+  TempDir tmp("t5");
+  ds_test::copy_package(pkg, tmp.path / "p");
+  fs::remove(tmp.path / "p" / "tokenizer_3" / "spiece.model");
+  CHECK(load_error((tmp.path / "p").string()).find("tokenizer_3/spiece.model: missing") != std::string::npos);
+  ds_test::write_text(tmp.path / "p" / "tokenizer_3" / "spiece.model", "not a model");
+  CHECK(load_error((tmp.path / "p").string()).find("spiece.model: not a sentencepiece model") != std::string::npos);
 }

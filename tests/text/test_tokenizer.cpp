@@ -126,3 +126,30 @@ TEST_CASE("another vocabulary with other special ids works", "[tokenizer]") {
   CHECK_THROWS_WITH(ClipTokenizer::from_dir(tmp.str()), Catch::Contains("merges.txt: line 2"));
   CHECK_THROWS_WITH(ClipTokenizer::from_dir((tmp.path / "none").string()), Catch::Contains("vocab.json: missing"));
 }
+
+TEST_CASE("append_encoding: a second tokenizer's tokens follow; words join by text, in order, case-insensitive",
+          "[tokenizer]") {
+  Encoding a;
+  a.ids = {100, 1, 2, 3, 1, 101, 0};
+  a.tokens = {"<s>", "a</w>", "red</w>", "cat</w>", "a</w>", "</s>", "<pad>"};
+  a.words = {{"a", {1}}, {"red", {2}}, {"cat", {3}}, {"a", {4}}};
+  a.length = 6;
+  Encoding b;
+  b.ids = {7, 8, 9, 9, 7, 5};
+  b.tokens = {"\u2581a", "\u2581Red", "\u2581c", "at", "\u2581a", "!"};
+  b.words = {{"a", {0}}, {"Red", {1}}, {"cat", {2, 3}}, {"a", {4}}, {"!", {5}, true}};
+  b.dropped_words = {"dog"};
+  diffscope::append_encoding(a, b);
+  CHECK(a.ids == std::vector<int64_t>{100, 1, 2, 3, 1, 101, 0, 7, 8, 9, 9, 7, 5});
+  CHECK(a.tokens.size() == 13);
+  CHECK(a.length == 6);
+  REQUIRE(a.words.size() == 5);
+  CHECK(a.words[0].positions == std::vector<int>{1, 7});
+  CHECK(a.words[1].positions == std::vector<int>{2, 8});  // "Red" joins "red"
+  CHECK(a.words[2].positions == std::vector<int>{3, 9, 10});
+  CHECK(a.words[3].positions == std::vector<int>{4, 11});  // the second "a" joins the second "a"
+  CHECK(a.words[4].text == "!");
+  CHECK(a.words[4].punctuation);
+  CHECK(a.words[4].positions == std::vector<int>{12});
+  CHECK(a.dropped_words == std::vector<std::string>{"dog"});
+}

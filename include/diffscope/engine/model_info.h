@@ -37,6 +37,11 @@ struct ModelInfo {
   int pooled_rows = 0;
   Prediction prediction_type = Prediction::Epsilon;  ///< epsilon, v_prediction or flow (velocity)
   int sample_size = 0, vae_scale_factor = 8, latent_channels = 4, max_length = 77;
+  /// format_version 2 with a T5 text input (SD3 with text_encoder_3): T5's tokens per prompt, after the max_length
+  /// CLIP tokens (tokenizer_3/spiece.model); 0 without T5.
+  int t5_max_length = 0;
+  /// The text rows the denoiser attends to and the maps' last axis: the CLIP tokens, then T5's.
+  int text_tokens() const { return max_length + t5_max_length; }
   int context_dim = 0;          ///< text encoder width D (known after the first encode; see Model::context_dim)
   double scaling_factor = 1.0;  ///< VAE latent scaling
   std::vector<AttentionLayerInfo> attention_layers;  ///< empty for a plain export
@@ -52,7 +57,8 @@ int image_size_multiple(const ModelInfo& info);
 void read_model_index(ModelInfo& info, const std::string& index_path);
 /// The package files that identify a model (weights, tokenizer, configs), relative to `dir`: those that exist of
 /// model_index.json, tokenizer/{vocab.json,merges.txt}, text_encoder/model.pt, {unet,transformer}/{model.pt,layers.json},
-/// vae/{decoder.pt,encoder.pt,config.json,latent_rgb.json}, scheduler/scheduler_config.json. hashes.json lists the same files.
+/// vae/{decoder.pt,encoder.pt,config.json,latent_rgb.json}, scheduler/scheduler_config.json, tokenizer_3/spiece.model.
+/// hashes.json lists the same files.
 std::vector<std::string> package_files(const std::string& dir);
 /// <denoiser>/layers.json: the text-attention layers ("cross_attention" of a UNet, "joint_attention" of a
 /// transformer) and the block outputs (features).

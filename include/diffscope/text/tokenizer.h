@@ -26,6 +26,12 @@ struct Encoding {
   std::vector<std::string> dropped_words;  ///< words lost to truncation
 };
 
+/// A second tokenizer's encoding of the same prompt appended to `into` (SD3: T5's after CLIP's): its ids and tokens
+/// follow, its positions shifted by into.ids.size(); each of its words joins the next word of `into` with the same
+/// text (case-insensitive, in order), so a word's maps cover both tokenizers' tokens, or is added as a new word.
+/// `length` stays the first encoding's; dropped words of either are kept once.
+void append_encoding(Encoding& into, const Encoding& more);
+
 /// Loads vocab.json + merges.txt once; encode() is then pure and fast (cached BPE).
 class ClipTokenizer {
  public:

@@ -113,7 +113,7 @@ def layer_table(wrapper, sample, timestep, context):
 # The files that identify a model; diffscope's package_files (src/engine/model_info.cpp) lists the same.
 PACKAGE_FILES = ("model_index.json", "tokenizer/vocab.json", "tokenizer/merges.txt", "text_encoder/model.pt",
                  "unet/model.pt", "unet/layers.json", "transformer/model.pt", "transformer/layers.json", "vae/decoder.pt", "vae/encoder.pt", "vae/config.json",
-                 "vae/latent_rgb.json", "scheduler/scheduler_config.json")
+                 "vae/latent_rgb.json", "scheduler/scheduler_config.json", "tokenizer_3/spiece.model")
 
 
 def write_hashes(package):
@@ -135,12 +135,14 @@ def write_hashes(package):
 
 def write_package(out, *, name, text_encoder, unet, vae_encoder, vae_decoder, vocab_json, merges_txt,
                   scheduler_config, sample_size, vae_scale_factor, latent_channels, prediction_type, scaling_factor,
-                  layers, pad_token="<|endoftext|>", max_length=77, extra_files=None, family="unet", pooled_rows=0):
+                  layers, pad_token="<|endoftext|>", max_length=77, extra_files=None, family="unet", pooled_rows=0,
+                  t5=None):
     """Writes the package into `out` (a temporary folder first, renamed at the end). Modules are traced ones.
     family "unet" writes format_version 1 (the denoiser in unet/); "mmdit" writes format_version 2: the denoiser
     (an AnalyzableTransformer) in transformer/, "family", "denoiser" and "pooled_rows" in model_index.json.
     Re-exporting over an existing package keeps its model card: top-level .md and .png files the export does not
-    write itself."""
+    write itself. `t5` ({"spiece": path, "max_length": T}, format_version 2 only): a T5 text input, whose
+    SentencePiece model goes to tokenizer_3/spiece.model and whose T ids follow the max_length CLIP ids."""
     tmp = out.rstrip("/") + ".tmp-export"
     shutil.rmtree(tmp, ignore_errors=True)
     denoiser = "unet" if family == "unet" else "transformer"
@@ -151,6 +153,12 @@ def write_package(out, *, name, text_encoder, unet, vae_encoder, vae_decoder, vo
              "prediction_type": prediction_type, "max_length": max_length, "pad_token": pad_token}
     if family != "unet":
         index.update({"family": family, "denoiser": denoiser, "pooled_rows": pooled_rows})
+    if t5 is not None:
+        if family == "unet":
+            raise ExportError("a T5 text input needs a format_version 2 package")
+        index["t5_max_length"] = int(t5["max_length"])
+        os.makedirs(os.path.join(tmp, "tokenizer_3"))
+        shutil.copyfile(t5["spiece"], os.path.join(tmp, "tokenizer_3", "spiece.model"))
     _write_json(os.path.join(tmp, "model_index.json"), index)
     shutil.copyfile(vocab_json, os.path.join(tmp, "tokenizer", "vocab.json"))
     shutil.copyfile(merges_txt, os.path.join(tmp, "tokenizer", "merges.txt"))

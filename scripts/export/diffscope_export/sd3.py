@@ -7,8 +7,11 @@ What diffusers 0.31's pipeline feeds the transformer, reproduced by the package'
   the two projected pooled outputs (text_embeds) concatenated, zero-padded to J. text_encoder_2 sees the same ids
   with every position after the first end-of-text token replaced by tokenizer_2's pad id (SD3's tokenizer_2 pads
   with "!").
+- with text_encoder_3 (T5EncoderModel) and tokenizer_3's spiece.model: the ids go on with T5's (--t5-max-length,
+  SD3's max_sequence_length, 256 by default: pieces, </s>, <pad>), and T5's last hidden state follows the CLIP rows
+  before the pooled row; diffscope tokenizes T5 itself (src/text/sentencepiece.cpp, tokenizer_3/spiece.model).
 - transformer/model.pt (AnalyzableTransformer): appends the 77 rows of zeros that diffusers puts in T5's place when
-  the pipeline has no text_encoder_3, runs SD3Transformer2DModel, returns the velocity, the joint-attention maps
+  the pipeline has no text_encoder_3 (or --without-t5), runs SD3Transformer2DModel, returns the velocity, the joint-attention maps
   over the 77 CLIP tokens and the block outputs.
 - vae/decoder.pt adds the VAE's shift_factor (diffusers decodes latents / scaling_factor + shift_factor);
   vae/encoder.pt returns mean - shift_factor (diffscope multiplies by scaling_factor).
@@ -51,12 +54,16 @@ class lend_sdpa:
 
 
 class SD3TextEncoder(torch.nn.Module):
-    def __init__(self, te1, te2, eos_id, pad2_id, joint_dim):
-        super().__init__()
-        self.te1, self.te2 = te1, te2
-        self.eos_id, self.pad2_id, self.joint_dim = eos_id, pad2_id, joint_dim
+    """ids [B, clip_length (+ T with T5)] -> [B, clip_length (+ T) + 1, J]; with `te3` (T5EncoderModel) the T ids
+    after the CLIP ids are T5's, and its last hidden state follows the CLIP rows, as diffusers concatenates them."""
 
-    def forward(self, ids):
+    def __init__(self, te1, te2, eos_id, pad2_id, joint_dim, te3=None, clip_length=77):
+        super().__init__()
+        self.te1, self.te2, self.te3 = te1, te2, te3
+        self.eos_id, self.pad2_id, self.joint_dim, self.clip_length = eos_id, pad2_id, joint_dim, clip_length
+
+    def forward(self, all_ids):
+        ids = all_ids[:, :self.clip_length]
         eos = (ids == self.eos_id).int()
         after_first_eos = (torch.cumsum(eos, dim=1) - eos) > 0
         ids2 = torch.where(after_first_eos, torch.full_like(ids, self.pad2_id), ids)
@@ -66,6 +73,8 @@ class SD3TextEncoder(torch.nn.Module):
         clip = F.pad(clip, (0, self.joint_dim - clip.shape[-1]))
         pooled = torch.cat([o1[0], o2[0]], dim=-1)
         pooled = F.pad(pooled, (0, self.joint_dim - pooled.shape[-1]))
+        if self.te3 is not None:  # StableDiffusion3Pipeline._get_t5_prompt_embeds: no attention mask
+            clip = torch.cat([clip, self.te3(all_ids[:, self.clip_length:])[0]], dim=1)
         return torch.cat([clip, pooled[:, None]], dim=1)
 
 
@@ -107,13 +116,21 @@ def _pad_token(folder, default):
     return default
 
 
-def export_sd3(src, out, *, name, height=None, width=None, without_t5=False):
+def export_sd3(src, out, *, name, height=None, width=None, without_t5=False, t5_max_length=256):
     from diffusers import AutoencoderKL, SD3Transformer2DModel
     from transformers import CLIPTextModelWithProjection
 
+    te3, t5 = None, None
     if os.path.isdir(os.path.join(src, "text_encoder_3")) and not without_t5:
-        raise ExportError(f"{src}: has a T5 text encoder (text_encoder_3), which diffscope cannot tokenize yet; "
-                          "--without-t5 exports the pipeline as diffusers runs it without T5 (77 rows of zeros)")
+        from transformers import T5EncoderModel
+        spiece = os.path.join(src, "tokenizer_3", "spiece.model")
+        if not os.path.exists(spiece):
+            raise ExportError(f"{spiece}: missing; diffscope tokenizes T5 with the slow tokenizer's SentencePiece "
+                              "model (or --without-t5 exports the pipeline as diffusers runs it without T5)")
+        if not 2 <= t5_max_length <= 4096:
+            raise ExportError(f"--t5-max-length {t5_max_length}: expected 2..4096 (SD3's pipeline uses 256)")
+        te3 = T5EncoderModel.from_pretrained(src, subfolder="text_encoder_3").eval()
+        t5 = {"spiece": spiece, "max_length": t5_max_length}
     with lend_sdpa():
         transformer = SD3Transformer2DModel.from_pretrained(src, subfolder="transformer").eval()
     te1 = CLIPTextModelWithProjection.from_pretrained(src, subfolder="text_encoder").eval()
@@ -138,17 +155,26 @@ def export_sd3(src, out, *, name, height=None, width=None, without_t5=False):
 
     g = torch.Generator().manual_seed(0)
 
+    t5_length = t5["max_length"] if t5 else 0
+
     def ids(b):
         x = torch.randint(0, len(vocab), (b, max_length), generator=g)
         x[:, 6:] = vocab[pad]
         x[:, 5] = eos
+        if t5:  # some pieces, </s> (1), then <pad> (0), as T5Tokenizer pads
+            y = torch.randint(3, te3.config.vocab_size, (b, t5_length), generator=g)
+            y[:, 4] = 1
+            y[:, 5:] = 0
+            x = torch.cat([x, y], dim=1)
         return x
 
     rnd = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
     t = lambda b: torch.rand(b, generator=g) * 1000  # noqa: E731
-    ctx = lambda b: rnd(b, max_length + 1, joint)  # noqa: E731
-    te = trace_checked("text_encoder", SD3TextEncoder(te1, te2, eos, vocab[pad2], joint), (ids(1),), [(ids(2),)])
-    wrapper = AnalyzableTransformer(transformer, cfg.pooled_projection_dim, cfg.patch_size, zero_rows=T5_ROWS).eval()
+    ctx = lambda b: rnd(b, max_length + t5_length + 1, joint)  # noqa: E731
+    te = trace_checked("text_encoder", SD3TextEncoder(te1, te2, eos, vocab[pad2], joint, te3, max_length),
+                       (ids(1),), [(ids(2),)])
+    wrapper = AnalyzableTransformer(transformer, cfg.pooled_projection_dim, cfg.patch_size,
+                                    zero_rows=0 if t5 else T5_ROWS).eval()
     example = (rnd(1, lc, lh, lw), t(1), ctx(1))
     layers = layer_table(wrapper, *example)
     p = cfg.patch_size
@@ -161,5 +187,5 @@ def export_sd3(src, out, *, name, height=None, width=None, without_t5=False):
                   merges_txt=os.path.join(src, "tokenizer", "merges.txt"), scheduler_config=sched_cfg,
                   sample_size=height, vae_scale_factor=factor, latent_channels=lc, prediction_type="flow",
                   scaling_factor=float(vae.config.scaling_factor), layers=layers, pad_token=pad,
-                  max_length=max_length, family="mmdit", pooled_rows=1)
+                  max_length=max_length, family="mmdit", pooled_rows=1, t5=t5)
     return layers, height, width
