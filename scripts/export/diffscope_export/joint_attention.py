@@ -80,9 +80,10 @@ class JointCaptureProcessor:
     the concept tokens run beside the text stream through this block's own modules (norm1_context, add_*_proj,
     to_add_out, norm2_context, ff_context), attending one way to the image tokens and to each other (no image or
     text token attends to them, so the image is unchanged); the map is, per image token, the softmax over concepts
-    of the dot products between the image token's and each concept's attention outputs after their output
-    projections (to_out / to_add_out; before them in a context_pre_only block, which has no to_add_out):
-    [B, 1, N, C]."""
+    of the dot products between the image token's and each concept's attention outputs, taken before the output
+    projections as the paper's reference code takes them (to_out and to_add_out map the two streams into different
+    spaces; measured on shapes-mmdit-v1, maps after them score below chance): [B, 1, N, C]. The concept stream then
+    moves on through to_add_out and the block's residual and feed-forward as the text stream does."""
 
     def __init__(self, name, store, block=None):
         self.name = name
@@ -120,11 +121,9 @@ class JointCaptureProcessor:
         keys, values = torch.cat([k, ck], dim=2), torch.cat([v, cv], dim=2)
         concept_out = torch.matmul((torch.matmul(cq, keys.transpose(-1, -2)) * attn.scale).softmax(dim=-1), values)
         image_o, concept_o = _merge(image_out), _merge(concept_out)
-        if not pre_only:
-            image_o, concept_o = attn.to_out[0](image_o), attn.to_add_out(concept_o)
         store.concept_maps.append(torch.matmul(image_o, concept_o.transpose(-1, -2)).softmax(dim=-1).unsqueeze(1))
         if not pre_only:  # the concept tokens move on through the block as the text stream does
-            c = c + gate_msa.unsqueeze(1) * concept_o
+            c = c + gate_msa.unsqueeze(1) * attn.to_add_out(concept_o)
             norm_c = block.norm2_context(c) * (1 + scale_mlp[:, None]) + shift_mlp[:, None]
             c = c + gate_mlp.unsqueeze(1) * block.ff_context(norm_c)
         store.concept_state = c
