@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Benchmark: diffscope against diffusers' StableDiffusionPipeline on the same package, interleaved in one run.
+# Builds (once, under scripts/.cache/bench-vs-diffusers) an SD 1.x or 2.x pipeline with random weights at the real
+# widths (scripts/export/check_diffusers_export.py's builder; 4.3 GB for SD 1.5) and its diffscope export, then per
+# round runs five configurations with the same prompt, seed, DDIM steps, guidance, size and threads (set explicitly
+# on both sides), in order on even rounds and reversed on odd ones (this VM's speed drifts over minutes):
+#   diffusers             StableDiffusionPipeline (torch eager)
+#   diffusers+capture     the same with a processor keeping every attn2's probabilities
+#   diffscope-plain       generate --x0-every 0 --no-attention
+#   diffscope-capture     generate --x0-every 0
+#   diffscope-defaults    generate (all defaults)
+# and reports medians of: per denoising step (diffusers: between the first and last step's ends; diffscope: run.json
+# loop_s / steps, the first step included), model load (diffscope: wall time minus loop, text encoder and decode), whole process wall time, peak RSS and minor page faults
+# (diffscope: /usr/bin/time), with same-round ratios to diffusers without capture.
+# Usage: bench/bench_vs_diffusers.sh [sd1|sd2] [rounds] [steps] [size] [threads] [--tiny]
+#   needs build/diffscope and diffusers 0.31 + transformers importable with DIFFUSERS_PYTHONPATH (default /work/pyenv;
+#   README, "Checked against diffusers"). --tiny uses the small test widths (a quick check of the script itself).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VARIANT=${1:-sd1}
+ROUNDS=${2:-3}
+STEPS=${3:-10}
+SIZE=${4:-256}
+THREADS=${5:-2}
+FULL=1
+[ "${6:-}" = "--tiny" ] && FULL=0
+PY=/usr/bin/python3
+PP=${DIFFUSERS_PYTHONPATH:-/work/pyenv}
+BIN=build/diffscope
+[ -x "$BIN" ] || { echo "bench_vs_diffusers: build diffscope first (scripts/setup.sh)" >&2; exit 2; }
+PYTHONPATH=$PP $PY -c "import diffusers, transformers" 2>/dev/null ||
+  { echo "bench_vs_diffusers: diffusers/transformers not importable with PYTHONPATH=$PP" >&2; exit 2; }
+WORK=scripts/.cache/bench-vs-diffusers
+TAG=$([ $FULL = 1 ] && echo full || echo tiny)-$VARIANT
+SRC=$WORK/$TAG
+PKG=$WORK/$TAG-package
+mkdir -p "$WORK"
+if [ ! -f "$PKG/model_index.json" ]; then
+  echo "bench_vs_diffusers: building $SRC and its export (once)"
+  PYTHONPATH=$PP:scripts/export $PY -c "
+import sys; sys.argv=['x']
+from check_diffusers_export import build_tiny
+build_tiny('$VARIANT', '$SRC', 'tests/data/reference/clip-tokenizer', seed=11, full=bool($FULL))"
+  PYTHONPATH=$PP $PY scripts/export/export_diffusers.py --model "$SRC" --out "$PKG" --height "$SIZE" --width "$SIZE" >/dev/null
+fi
+OUT=$(mktemp -d /tmp/diffscope-vs-diffusers.XXXXXX)
+trap 'rm -rf "$OUT"' EXIT
+PROMPT="a photo of a red circle and a blue square"
+CONFIGS=(diffusers diffusers+capture diffscope-plain diffscope-capture diffscope-defaults)
+run_one() {  # config round -> one line "config round per_step load wall rss_gib faults" in $OUT/rows.txt
+  local cfg=$1 r=$2
+  case $cfg in
+    diffusers*)
+      local cap=(); [ "$cfg" = diffusers+capture ] && cap=(--capture)
+      local start; start=$(date +%s.%N)
+      PYTHONPATH=$PP OMP_NUM_THREADS=$THREADS $PY scripts/export/diffusers_timed_run.py --model "$SRC" --prompt "$PROMPT" \
+        --steps "$STEPS" --guidance 7.5 --seed 3 --threads "$THREADS" --size "$SIZE" "${cap[@]}" >"$OUT/$cfg-$r.json" 2>/dev/null
+      local end; end=$(date +%s.%N)
+      $PY -c "import json,sys; j=json.load(open('$OUT/$cfg-$r.json'))
+print('$cfg', $r, j['per_step_s'], j['load_s'], $end - $start, j['peak_rss_gib'], j['minor_faults'])" >>"$OUT/rows.txt"
+      ;;
+    diffscope*)
+      local extra=()
+      [ "$cfg" = diffscope-plain ] && extra=(--x0-every 0 --no-attention)
+      [ "$cfg" = diffscope-capture ] && extra=(--x0-every 0)
+      /usr/bin/time -f "%M %R %e" -o "$OUT/$cfg-$r.time" "$BIN" generate -m "$PKG" -p "$PROMPT" --steps "$STEPS" \
+        --guidance 7.5 --seed 3 --scheduler ddim --threads "$THREADS" -q --overwrite "${extra[@]}" -o "$OUT/$cfg-$r"
+      $PY -c "import json; t=json.load(open('$OUT/$cfg-$r/run.json'))['timings']; m, f, e = open('$OUT/$cfg-$r.time').read().split()
+print('$cfg', $r, t['loop_s'] / $STEPS, float(e) - t['loop_s'] - t['text_encoder_s'] - t['decode_s'], float(e), int(m) / 2**20, int(f))" >>"$OUT/rows.txt"
+      rm -rf "${OUT:?}/$cfg-$r"
+      ;;
+  esac
+}
+for ((r = 0; r < ROUNDS; r++)); do
+  order=("${CONFIGS[@]}")
+  if ((r % 2)); then order=(); for ((i = ${#CONFIGS[@]} - 1; i >= 0; i--)); do order+=("${CONFIGS[i]}"); done; fi
+  for cfg in "${order[@]}"; do run_one "$cfg" "$r"; echo "round $r $cfg done" >&2; done
+done
+echo "diffscope vs diffusers: $TAG, ${SIZE} px, DDIM $STEPS steps, guidance 7.5, $THREADS threads, $ROUNDS interleaved rounds, $(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+$PY - "$OUT/rows.txt" <<'EOF'
+import collections, statistics, sys
+rows = collections.defaultdict(dict)
+for line in open(sys.argv[1]):
+    cfg, r, step, load, wall, rss, faults = line.split()
+    rows[cfg][int(r)] = dict(step=float(step), load=float(load), wall=float(wall), rss=float(rss), faults=int(faults))
+base = rows["diffusers"]
+def med(cfg, key):
+    return statistics.median(v[key] for v in rows[cfg].values())
+def ratio(cfg, key):  # same-round ratios, then their median
+    return statistics.median(rows[cfg][r][key] / base[r][key] for r in rows[cfg] if r in base and base[r][key])
+print("| configuration | per step (s) | ratio | load (s) | whole run (s) | ratio | peak RSS (GiB) | ratio | minor page faults |")
+print("|---|---|---|---|---|---|---|---|---|")
+for cfg in ["diffusers", "diffusers+capture", "diffscope-plain", "diffscope-capture", "diffscope-defaults"]:
+    if cfg not in rows:
+        continue
+    print(f"| {cfg} | {med(cfg, 'step'):.3f} | {ratio(cfg, 'step'):.2f}x | {med(cfg, 'load'):.1f} | {med(cfg, 'wall'):.1f} | "
+          f"{ratio(cfg, 'wall'):.2f}x | {med(cfg, 'rss'):.2f} | {ratio(cfg, 'rss'):.2f}x | {int(med(cfg, 'faults')):,} |")
+if "diffscope-capture" in rows and "diffscope-plain" in rows:
+    cap = statistics.median(rows["diffscope-capture"][r]["step"] / rows["diffscope-plain"][r]["step"] for r in rows["diffscope-plain"])
+    print(f"\ndiffscope capture on vs off, per step: {cap:.3f}x")
+EOF
