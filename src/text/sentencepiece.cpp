@@ -471,17 +471,19 @@ Encoding SentencePieceTokenizer::encode(const std::string& text, int max_length)
   };
   std::vector<Span> spans;
   {
-    const auto cps = unicode::decode(text);
+    // over the prompt's own bytes: a malformed byte is one character (U+FFFD), as the normalizer reads it
     size_t byte = 0;
     int kind = -1;  // -1 space, 0 word, 1 punctuation
-    for (char32_t c : cps) {
-      std::string u;
-      unicode::append(u, c);
+    while (byte < text.size()) {
+      size_t len = valid_utf8_len(text.data() + byte, text.size() - byte);
+      char32_t c = 0xFFFD;
+      if (len == 0) len = 1;
+      else c = unicode::decode(text.substr(byte, len)).at(0);
       const int k = unicode::is_space(c) ? -1 : (unicode::is_letter(c) || unicode::is_number(c) ? 0 : 1);
-      if (k >= 0 && k == kind) spans.back().end = byte + u.size();
-      else if (k >= 0) spans.push_back({byte, byte + u.size(), k == 1});
+      if (k >= 0 && k == kind) spans.back().end = byte + len;
+      else if (k >= 0) spans.push_back({byte, byte + len, k == 1});
       kind = k;
-      byte += u.size();
+      byte += len;
     }
   }
   auto span_of = [&](size_t orig) -> int {

@@ -119,6 +119,18 @@ TEST_CASE("T5 encoding: eos, padding, truncation and the word map", "[sentencepi
   CHECK(tail == std::vector<std::string>{"the", "lazy", "dog"});
   CHECK(t.words.size() + t.dropped_words.size() == 9);
 
+  // malformed UTF-8 (a fuzz finding: the word map once read past the prompt): one character per bad byte
+  const std::string bad_text = "caf\xc3" "a \xff\xfe red \x1f\x1f circle";
+  const auto bad = sp.encode(bad_text, 32);
+  std::vector<std::string> bad_words;
+  for (const auto& w : bad.words) {
+    bad_words.push_back(w.text);
+    CHECK(bad_text.find(w.text) != std::string::npos);
+  }
+  CHECK(bad_words.size() >= 3);
+  CHECK(bad_words[bad_words.size() - 2] == "red");
+  CHECK(bad_words.back() == "circle");
+
   const auto empty = sp.encode("", 4);
   CHECK(empty.ids == std::vector<int64_t>{sp.eos_id(), sp.pad_id(), sp.pad_id(), sp.pad_id()});
   CHECK(empty.words.empty());
