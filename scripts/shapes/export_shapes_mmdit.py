@@ -3,8 +3,12 @@
 with shapes-v1's tokenizer, text encoder (plus its pooled row) and VAE, which the training kept frozen.
 
     /usr/bin/python3 scripts/shapes/export_shapes_mmdit.py --work scripts/.cache/train-mmdit --out models/shapes-mmdit-v1
+
+--weights-from PACKAGE re-exports an existing shapes-mmdit package with the current export code (its transformer's
+weights read back from transformer/model.pt, the VAE from --package), e.g. after a change to the capture processors.
 """
 import argparse
+import json
 import os
 import sys
 
@@ -26,19 +30,33 @@ def main():
     ap.add_argument("--package", default="models/shapes-v1", help="where the text encoder came from")
     ap.add_argument("--out", default="models/shapes-mmdit-v1")
     ap.add_argument("--max-length", type=int, default=32)
+    ap.add_argument("--weights-from", help="take the transformer's weights from this package instead of --work")
     a = ap.parse_args()
     torch.set_num_threads(2)
     vocab, merges = build_vocab(shapes_words())
     vae = AutoencoderKL()
-    vae.load_state_dict(torch.load(os.path.join(a.work, "vae.pt"))["model"])
-    ck = torch.load(os.path.join(a.work, "mmdit.pt"))
     transformer = SD3Transformer(**MMDIT_CONFIG)
-    transformer.load_state_dict(ck["ema"])
+    if a.weights_from:
+        sd = torch.jit.load(os.path.join(a.weights_from, "transformer", "model.pt")).state_dict()
+        transformer.load_state_dict({k[len("transformer."):]: v for k, v in sd.items() if k.startswith("transformer.")})
+        enc = torch.jit.load(os.path.join(a.weights_from, "vae/encoder.pt")).state_dict()
+        vsd = {"encoder." + k[len("enc."):]: v for k, v in enc.items() if k.startswith("enc.")}
+        vsd.update({"decoder." + k: v for k, v in torch.jit.load(os.path.join(a.weights_from, "vae/decoder.pt"))
+                    .state_dict().items()})
+        vsd["scaling_factor"] = torch.tensor(json.load(open(os.path.join(a.weights_from, "vae/config.json")))
+                                             ["scaling_factor"])
+        vae.load_state_dict(vsd)
+        steps = "as " + a.weights_from
+    else:
+        vae.load_state_dict(torch.load(os.path.join(a.work, "vae.pt"))["model"])
+        ck = torch.load(os.path.join(a.work, "mmdit.pt"))
+        transformer.load_state_dict(ck["ema"])
+        steps = f"{ck['state']['step']} steps"
     text = text_encoder_from_package(a.package, len(vocab))
     export_shapes_mmdit(a.out, name="shapes-mmdit-v1", vae=vae, text=text, transformer=transformer, vocab=vocab,
                         merges=merges, sample_size=64, max_length=a.max_length,
                         extra_files={"concepts.json": CONCEPTS})
-    print(f"wrote {a.out} (MMDiT trained {ck['state']['step']} steps)")
+    print(f"wrote {a.out} (MMDiT trained {steps})")
 
 
 if __name__ == "__main__":

@@ -36,10 +36,14 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--diffscope", default=os.path.join(ROOT, "build", "diffscope"))
     ap.add_argument("--json", help="also write the table's numbers here")
+    ap.add_argument("--mmdit-model", help="another shapes-mmdit package in place of models/shapes-mmdit-v1")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     scores = {}  # (column, class, metric) -> values
-    for family, (model, scheduler) in MODELS.items():
+    models = dict(MODELS)
+    if a.mmdit_model:
+        models["mmdit"] = (os.path.abspath(a.mmdit_model), "flow_euler")
+    for family, (model, scheduler) in models.items():
         for i, (seed, p) in enumerate(prompts()):
             words = set(p.split())
             for cls, ws in CLASSES.items():
