@@ -12,6 +12,10 @@ real one and saves it with diffusers' save_pretrained (safetensors, like a downl
        with "!"), an SD3Transformer2DModel (joint attention, flow matching, shift 3), a 16-channel VAE with a shift
        factor (scripts/export/sd3_reference.py builds it and records diffusers' run)
   sd3-t5  the same with a tiny T5EncoderModel and a T5Tokenizer (max_sequence_length 16)
+  flux  Flux layout (FluxPipeline, scripts/export/flux_reference.py): CLIPTextModel for the pooled vector, a tiny
+       T5 encoder for the text rows, a FluxTransformer2DModel with two- and single-stream blocks, rotary positions
+       and a guidance embedding (FLUX.1-dev), Flux's resolution-dependent shift
+  flux-schnell  the same without a guidance embedding and with a static shift of 1 (FLUX.1-schnell)
 Widths are small so it runs on a CPU in seconds. Then it exports the folder with export_diffusers.py, runs
 diffusers' StableDiffusionPipeline and `diffscope generate` from the same seed, and compares every step's latent,
 the decoded image, and `diffscope info`'s layer table with the diffusers UNet's attn2 modules.
@@ -238,12 +242,118 @@ def check_sd3(a, work, t5=False):
     return failures
 
 
+def check_flux(a, work, schnell=False):
+    """The Flux layout: a tiny FluxPipeline (flux_reference.build_tiny_flux: CLIPTextModel for the pooled vector, a
+    2-layer T5 encoder, a FluxTransformer2DModel with 2 two-stream and 2 single-stream blocks and rotary axes
+    (4, 6, 6), a 4-channel VAE with a shift factor; FLUX.1-dev's guidance embedding and resolution-dependent shift,
+    or with schnell FLUX.1-schnell's: no guidance embedding, static shift 1) exported, then (1) the exported velocity
+    and maps against an explicit joint softmax (text first, rotary on queries and keys) on diffusers' own modules,
+    (2) every step's latent and the image of FluxPipeline against `diffscope generate` from the same seed,
+    (3) `diffscope info`'s layer table. Returns the number of failures."""
+    import torch
+    from diffusers import FluxTransformer2DModel
+    from diffusers.models.embeddings import apply_rotary_emb
+    from flux_reference import PROMPT, SIZE, T5_MAX_LEN, build_tiny_flux, run_reference
+    from diffscope_export.sd3 import lend_sdpa
+    import cv2
+
+    failures = 0
+    tag = "tiny-flux-schnell" if schnell else "tiny-flux"
+    src, pkg = os.path.join(work, tag), os.path.join(work, tag + "-package")
+    build_tiny_flux(src, seed=0, schnell=schnell)
+    subprocess.run([sys.executable, os.path.join(HERE, "export_diffusers.py"), "--model", src, "--out", pkg,
+                    "--t5-max-length", str(T5_MAX_LEN), "--height", str(SIZE), "--width", str(SIZE)], check=True)
+    with lend_sdpa():
+        tr = FluxTransformer2DModel.from_pretrained(src, subfolder="transformer").eval()
+    probs, texts = [], []
+
+    class Recording:  # the joint softmax written out, text first, as FluxAttnProcessor2_0 orders it
+        def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None,
+                     image_rotary_emb=None):
+            b, hd = hidden_states.shape[0], attn.to_q.out_features // attn.heads
+            sh = lambda x: x.view(b, -1, attn.heads, hd).transpose(1, 2)  # noqa: E731
+            q, k, v = sh(attn.to_q(hidden_states)), sh(attn.to_k(hidden_states)), sh(attn.to_v(hidden_states))
+            q, k = attn.norm_q(q), attn.norm_k(k)
+            text = texts[-1]
+            if encoder_hidden_states is not None:
+                eq, ek = sh(attn.add_q_proj(encoder_hidden_states)), sh(attn.add_k_proj(encoder_hidden_states))
+                ev = sh(attn.add_v_proj(encoder_hidden_states))
+                q = torch.cat([attn.norm_added_q(eq), q], 2)
+                k = torch.cat([attn.norm_added_k(ek), k], 2)
+                v = torch.cat([ev, v], 2)
+            q, k = apply_rotary_emb(q, image_rotary_emb), apply_rotary_emb(k, image_rotary_emb)
+            p = (q @ k.transpose(-1, -2) / float(hd) ** 0.5).softmax(-1)
+            probs.append(p[:, :, text:, :text])
+            out = (p @ v).transpose(1, 2).reshape(b, -1, attn.heads * hd)
+            if encoder_hidden_states is None:
+                return out
+            return attn.to_out[0](out[:, text:]), attn.to_add_out(out[:, :text])
+
+    tr.set_attn_processor(Recording())
+    c = tr.config
+    g = torch.Generator().manual_seed(a.seed)
+    lc, n = c.in_channels // 4, SIZE // 2  # the latent: 4 channels, 16 x 16 (VAE factor 2)
+    x = torch.randn(2, lc, n, n, generator=g)
+    t = torch.tensor([801.5, 801.5])
+    tokens = torch.randn(2, T5_MAX_LEN, c.joint_attention_dim, generator=g)
+    pooled = torch.randn(2, c.pooled_projection_dim, generator=g)
+    guidance = None if schnell else torch.tensor([3.5, 3.5])
+    packed = x.view(2, lc, n // 2, 2, n // 2, 2).permute(0, 2, 4, 1, 3, 5).reshape(2, (n // 2) ** 2, lc * 4)
+    img_ids = torch.zeros(n // 2, n // 2, 3)
+    img_ids[..., 1] += torch.arange(n // 2)[:, None]
+    img_ids[..., 2] += torch.arange(n // 2)[None, :]
+    texts.append(T5_MAX_LEN)
+    with torch.no_grad():
+        ref = tr(hidden_states=packed, timestep=t / 1000, guidance=guidance, pooled_projections=pooled,
+                 encoder_hidden_states=tokens, txt_ids=torch.zeros(T5_MAX_LEN, 3), img_ids=img_ids.reshape(-1, 3),
+                 return_dict=False)[0]
+        ref = ref.view(2, n // 2, n // 2, lc, 2, 2).permute(0, 3, 1, 4, 2, 5).reshape(2, lc, n, n)
+        row = torch.nn.functional.pad(pooled, (0, c.joint_attention_dim - pooled.shape[1]))
+        if not schnell:
+            row[:, c.pooled_projection_dim] = 3.5
+        v, maps, _ = torch.jit.load(os.path.join(pkg, "transformer", "model.pt")).eval()(
+            x, t, torch.cat([tokens, row[:, None]], 1))
+    d_v = float((v - ref).abs().max())
+    d_maps = max(float((m - p).abs().max()) for m, p in zip(maps, probs))
+    ok = d_v <= 1e-4 and d_maps <= 1e-5 and len(maps) == len(probs) == c.num_layers + c.num_single_layers
+    failures += not ok
+    print(f"{tag} transformer vs diffusers' modules: velocity max diff {d_v:.2e}, image x text block max diff "
+          f"{d_maps:.2e} over {len(maps)} layers  {'ok' if ok else 'FAIL'}")
+    steps, guidance_scale = 6, 3.5
+    ref = run_reference(src, PROMPT, a.seed, steps, guidance_scale, os.path.join(work, tag + "-reference.npz"))
+    run = os.path.join(work, "run-" + tag)
+    subprocess.run([a.diffscope, "generate", "-m", pkg, "-p", PROMPT, "--steps", str(steps), "-g",
+                    str(guidance_scale), "--seed", str(a.seed), "--threads", str(a.threads), "--x0-every", "0", "-q",
+                    "--overwrite", "-o", run], check=True)
+    ours = np.load(os.path.join(run, "latents.npy"))
+    d_lat = float(np.abs(ours - ref["latents"]).max()) if ours.shape == ref["latents"].shape else float("inf")
+    img = cv2.cvtColor(cv2.imread(os.path.join(run, "final.png")), cv2.COLOR_BGR2RGB).astype(int)
+    d_img = int(np.abs(img - np.round(ref["image"] * 255).astype(int)).max())
+    ok = d_lat <= 1e-4 * max(1.0, float(np.abs(ref["latents"]).max())) and d_img <= a.pixel_tol
+    failures += not ok
+    print(f"{tag} flow_euler latents {ours.shape}: max |diffscope - FluxPipeline| {d_lat:.2e} (latent scale "
+          f"{float(np.abs(ref['latents']).max()):.2f}); image max 8-bit difference {d_img}  {'ok' if ok else 'FAIL'}")
+    info = json.loads(subprocess.run([a.diffscope, "info", "-m", pkg, "--json"], check=True, capture_output=True,
+                                     text=True).stdout)
+    names = ([f"transformer_blocks.{i}.attn" for i in range(c.num_layers)] +
+             [f"single_transformer_blocks.{i}.attn" for i in range(c.num_single_layers)])
+    got = info.get("joint_attention", [])
+    ok = ([layer["name"] for layer in got] == names and all(layer["heads"] == c.num_attention_heads for layer in got)
+          and all(layer["text_tokens"] == T5_MAX_LEN for layer in got)
+          and info.get("guidance") == ("none" if schnell else "distilled"))
+    failures += not ok
+    print(f"{tag} info: {len(got)} attention layers, heads {sorted(set(layer['heads'] for layer in got))}, image x "
+          f"text tokens {got[0]['image_tokens'] if got else '-'} x {got[0]['text_tokens'] if got else '-'}, guidance "
+          f"{info.get('guidance')}  {'ok' if ok else 'FAIL'}")
+    return failures
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--diffscope", default="build/diffscope")
     ap.add_argument("--work", default=os.path.join(HERE, "..", ".cache", "diffusers-check"))
-    ap.add_argument("--variant", nargs="+", default=["sd1", "sd2", "sd3", "sd3-t5"],
-                    choices=["sd1", "sd2", "sd3", "sd3-t5"])
+    ap.add_argument("--variant", nargs="+", default=["sd1", "sd2", "sd3", "sd3-t5", "flux", "flux-schnell"],
+                    choices=["sd1", "sd2", "sd3", "sd3-t5", "flux", "flux-schnell"])
     ap.add_argument("--scheduler", nargs="+", default=["ddim", "euler", "dpm++2m"], choices=list(DIFFUSERS_SCHEDULER))
     ap.add_argument("--tokenizer-dir",
                     default=os.path.join(HERE, "..", "..", "tests", "data", "reference", "clip-tokenizer"))
@@ -274,6 +384,9 @@ def main():
     for variant in a.variant:
         if variant in ("sd3", "sd3-t5"):
             failures += check_sd3(a, a.work, t5=variant == "sd3-t5")
+            continue
+        if variant in ("flux", "flux-schnell"):
+            failures += check_flux(a, a.work, schnell=variant == "flux-schnell")
             continue
         tag = ("full-" if a.full_width else "tiny-") + variant
         src = os.path.join(a.work, tag)

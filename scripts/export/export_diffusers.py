@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Export a Stable Diffusion checkpoint in diffusers' folder layout into a diffscope model package (SD 1.x/2.x UNets;
-SD3's joint-attention transformer when the folder has transformer/, see diffscope_export/sd3.py).
+SD3's joint-attention transformer when the folder has transformer/, see diffscope_export/sd3.py; Flux's
+FluxTransformer2DModel when model_index.json names FluxPipeline, see diffscope_export/flux.py).
 
     /usr/bin/python3 scripts/export/export_diffusers.py --model ./stable-diffusion-v1-5 --out models/sd15 \\
         [--height 512 --width 512] [--dtype float32|float16] [--name sd15]
@@ -39,8 +40,9 @@ def main():
     ap.add_argument("--width", type=int)
     ap.add_argument("--dtype", choices=["float32", "float16"], default="float32")
     ap.add_argument("--name", help="package name (default: the folder's name)")
-    ap.add_argument("--t5-max-length", type=int, default=256,
-                    help="SD3 with T5: T5 tokens per prompt (the pipeline's max_sequence_length; default 256)")
+    ap.add_argument("--t5-max-length", type=int,
+                    help="SD3 with T5, Flux: T5 tokens per prompt (the pipeline's max_sequence_length; default 256 "
+                         "for SD3, 512 for Flux)")
     ap.add_argument("--without-t5", action="store_true",
                     help="SD3: export without the T5 text encoder, as diffusers runs the pipeline without "
                          "text_encoder_3 (77 rows of zeros in its place)")
@@ -58,6 +60,21 @@ def main():
     from diffscope_export.package import ExportError, layer_table
 
     src = a.model
+    index_path = os.path.join(src, "model_index.json")
+    pipeline_class = json.load(open(index_path)).get("_class_name", "") if os.path.exists(index_path) else ""
+    if pipeline_class == "FluxPipeline":  # FluxTransformer2DModel: the transformer family, T5 rows, RoPE, packing
+        from diffscope_export.flux import export_flux
+        if a.dtype != "float32":
+            die("--dtype float16: Flux packages are exported in float32 for now")
+        if a.without_t5:
+            die("--without-t5: Flux's text rows are T5's; it cannot run without T5")
+        try:
+            layers, h, w = export_flux(src, a.out, name=a.name or os.path.basename(os.path.normpath(src)),
+                                       height=a.height, width=a.width, t5_max_length=a.t5_max_length)
+        except ExportError as e:
+            die(str(e), 1)
+        print(f"wrote {a.out}: {len(layers['joint_attention'])} attention layers, {h}x{w} px, torch {torch.__version__}")
+        return
     if os.path.isdir(os.path.join(src, "transformer")):  # StableDiffusion3Pipeline: the transformer family
         from diffscope_export.sd3 import export_sd3
         if a.dtype != "float32":
@@ -65,7 +82,7 @@ def main():
         try:
             layers, h, w = export_sd3(src, a.out, name=a.name or os.path.basename(os.path.normpath(src)),
                                       height=a.height, width=a.width, without_t5=a.without_t5,
-                                      t5_max_length=a.t5_max_length)
+                                      t5_max_length=a.t5_max_length or 256)
         except ExportError as e:
             die(str(e), 1)
         print(f"wrote {a.out}: {len(layers['joint_attention'])} joint-attention layers, {h}x{w} px, "

@@ -1,4 +1,5 @@
 // `diffscope info`: what a model package holds (layers, heads, resolutions, limits).
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -35,21 +36,35 @@ int run(const Opts& o) {
                      {"scaling_factor", i.scaling_factor}, {"scheduler", m.scheduler},
                      {"has_attention", m.has_attention}, {"has_concepts", m.has_concepts},
                      {"has_preview", m.has_preview}, {mmdit ? "joint_attention" : "cross_attention", layers},
+                     {"text_rows", i.clip_text_rows ? "clip" : "t5"}, {"guidance", i.guidance},
+                     {"guidance_index", i.guidance_index},
                      {"features", feats}};
     std::cout << j.dump(2) << "\n";
     return 0;
   }
   std::printf("model            %s (%s)\n", i.name.c_str(), i.dir.c_str());
-  std::printf("denoiser         %s\n", mmdit ? "joint-attention transformer (MMDiT, as SD3), transformer/"
-                                            : "UNet with cross-attention, unet/");
+  std::printf("denoiser         %s\n", !mmdit ? "UNet with cross-attention, unet/"
+                                     : i.clip_text_rows ? "joint-attention transformer (MMDiT, as SD3), transformer/"
+                                                        : "joint-attention transformer (two- and single-stream blocks, as "
+                                                          "Flux), transformer/");
   std::printf("image size       %d x %d px (any multiple of %d works)\n", i.sample_size, i.sample_size,
               image_size_multiple(i));
   std::printf("latent           %d x %d x %d, scaling factor %.6g\n", i.latent_channels, latent, latent, i.scaling_factor);
   std::printf("prediction       %s; scheduler %s\n", prediction_name(i.prediction_type), m.scheduler.c_str());
   std::printf("text             %d tokens max, pad %s, vocabulary %zu, context width %d\n", i.max_length,
               i.pad_token.c_str(), m.vocab_size, m.context_dim);
-  if (i.t5_max_length > 0)
+  if (i.t5_max_length > 0 && i.clip_text_rows)
     std::printf("T5 text          %d tokens after the CLIP tokens (tokenizer_3/spiece.model)\n", i.t5_max_length);
+  else if (i.t5_max_length > 0)
+    std::printf("T5 text          %d tokens, the only text rows (tokenizer_3/spiece.model); CLIP gives the pooled "
+                "vector\n", i.t5_max_length);
+  if (i.guidance == "cfg")
+    std::printf("guidance         classifier-free (--guidance > 1 adds a negative-prompt row)\n");
+  else if (i.guidance == "distilled")
+    std::printf("guidance         distilled: --guidance is a model input (pooled row entry %d), no negative prompt\n",
+                i.guidance_index);
+  else
+    std::printf("guidance         none: the model takes no guidance scale and no negative prompt\n");
   std::printf("x0 preview       %s\n", m.has_preview ? "vae/latent_rgb.json (--x0-view preview)"
                                                      : "none (scripts/export/fit_latent_preview.py adds one)");
   if (!m.has_attention) {
@@ -63,17 +78,19 @@ int run(const Opts& o) {
                 "joint softmax):\n", i.attention_layers.size());
   else
     std::printf("\ncross-attention layers (%zu), in execution order:\n", i.attention_layers.size());
-  std::printf("  %-3s %-11s %-6s %-8s %-14s %s\n", "#", "block", "heads", "size", "image x text", "module");
+  int bw = 11;  // the block column: "single_transformer" (Flux) is wider than "down"/"transformer"
+  for (const auto& l : i.attention_layers) bw = std::max(bw, static_cast<int>(l.block.size()));
+  std::printf("  %-3s %-*s %-6s %-8s %-14s %s\n", "#", bw, "block", "heads", "size", "image x text", "module");
   for (size_t k = 0; k < i.attention_layers.size(); ++k) {
     const auto& l = i.attention_layers[k];
-    std::printf("  %-3zu %-11s %-6d %-8s %-14s %s\n", k, l.block.c_str(), l.heads,
+    std::printf("  %-3zu %-*s %-6d %-8s %-14s %s\n", k, bw, l.block.c_str(), l.heads,
                 (std::to_string(l.height) + "x" + std::to_string(l.width)).c_str(),
                 (std::to_string(l.height * l.width) + " x " + std::to_string(i.text_tokens())).c_str(), l.name.c_str());
   }
   std::printf("\nblock outputs (%zu):\n", i.features.size());
   for (size_t k = 0; k < i.features.size(); ++k) {
     const auto& f = i.features[k];
-    std::printf("  %-3zu %-11s %-6d %-8s %s\n", k, f.block.c_str(), f.channels,
+    std::printf("  %-3zu %-*s %-6d %-8s %s\n", k, bw, f.block.c_str(), f.channels,
                 (std::to_string(f.height) + "x" + std::to_string(f.width)).c_str(), f.name.c_str());
   }
   const double per_step = static_cast<double>(i.text_tokens()) * latent * latent * 4 / 1e6;

@@ -1,4 +1,5 @@
-// `diffscope tokenize`: CLIP ids, token strings and the word map of a prompt.
+// `diffscope tokenize`: token ids, token strings and the word map of a prompt (CLIP's, and T5's for SD3 and Flux).
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -6,6 +7,8 @@
 #include "cli/command.h"
 #include "diffscope/util/error.h"
 #include "diffscope/util/json_util.h"
+#include "diffscope/engine/model_info.h"
+#include "diffscope/engine/prompt_tokenizer.h"
 #include "diffscope/text/tokenizer.h"
 
 namespace diffscope::cli {
@@ -19,29 +22,46 @@ struct Opts {
 };
 
 int run(const Opts& o) {
-  std::string dir = o.tokenizer;
-  int max_length = o.max_length;
+  Encoding e;
+  int clip_length = o.max_length;  // the CLIP positions at the front of e.ids (0 when the rows are T5's alone)
   std::string pad = o.pad_token;
-  if (!o.model.empty()) {
-    const auto index = read_json_object(o.model + "/model_index.json");
-    max_length = index.value("max_length", max_length);
-    pad = index.value("pad_token", pad);
-    dir = o.model + "/tokenizer";
+  if (!o.model.empty()) {  // the package's own tokenization: CLIP's, and T5's where it has one (SD3, Flux)
+    ModelInfo info;
+    info.dir = o.model;
+    read_model_index(info, o.model + "/model_index.json");
+    e = PromptTokenizer::load(info).encode(o.prompt);
+    clip_length = info.clip_text_rows ? info.max_length : 0;
+    pad = info.pad_token;
+  } else {
+    e = ClipTokenizer::from_dir(o.tokenizer).encode(o.prompt, o.max_length, o.pad_token);
   }
-  ClipTokenizer tok = ClipTokenizer::from_dir(dir);
-  Encoding e = tok.encode(o.prompt, max_length, pad);
   if (o.json) {
     nlohmann::json words = nlohmann::json::array();
     for (const auto& w : e.words) words.push_back({{"word", w.text}, {"positions", w.positions}, {"punctuation", w.punctuation}});
     nlohmann::json j{{"ids", e.ids}, {"tokens", e.tokens}, {"words", words}, {"length", e.length},
                      {"dropped_words", e.dropped_words}};
+    if (!e.leading_ids.empty()) j["clip_ids"] = e.leading_ids;  // Flux: CLIP's ids, for the pooled vector only
     std::cout << j.dump() << "\n";
     return 0;
   }
+  // a segment's real positions (up to and including its end token), then how many padding positions follow
+  const auto segment = [&](int begin, int end, const std::string& pad_piece) {
+    int last = begin;
+    for (int i = begin; i < end; ++i)
+      if (e.tokens[i] != pad_piece || i == begin) last = i;
+    if (clip_length > 0 && begin == 0) last = e.length - 1;  // CLIP pads with its end token: stop after the first
+    for (int i = begin; i <= last; ++i) std::printf("%-4d %-7lld %s\n", i, static_cast<long long>(e.ids[i]), e.tokens[i].c_str());
+    if (last + 1 < end) std::printf("(%d padding positions with id %lld)\n", end - last - 1, static_cast<long long>(e.ids[end - 1]));
+  };
   std::cout << "pos  id      token\n";
-  for (int i = 0; i < e.length; ++i) std::printf("%-4d %-7lld %s\n", i, static_cast<long long>(e.ids[i]), e.tokens[i].c_str());
-  if (e.length < max_length)
-    std::printf("(%d padding positions with id %lld)\n", max_length - e.length, static_cast<long long>(e.ids.back()));
+  const int total = static_cast<int>(e.ids.size());
+  if (clip_length > 0) segment(0, std::min(clip_length, total), pad);
+  if (total > clip_length) {
+    std::printf("%s", clip_length > 0 ? "T5 tokens (after CLIP's):\n" : "");
+    segment(clip_length, total, "<pad>");
+  }
+  if (!e.leading_ids.empty())
+    std::printf("(CLIP's %zu ids go first to the text encoder, for the pooled vector only)\n", e.leading_ids.size());
   std::cout << "\nwords:\n";
   for (const auto& w : e.words) {
     std::cout << "  " << w.text << (w.punctuation ? " (punctuation)" : "") << " ->";
@@ -54,7 +74,7 @@ int run(const Opts& o) {
 Runner setup(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   auto* src = app.add_option_group("source", "where the vocabulary comes from");
-  src->add_option("-m,--model", o->model, "model package (uses its tokenizer/, max_length and pad_token)");
+  src->add_option("-m,--model", o->model, "model package (its tokenizer/, max_length and pad_token, and T5's tokenizer_3/ where it has one)");
   src->add_option("--tokenizer", o->tokenizer, "folder with vocab.json and merges.txt");
   src->require_option(1);
   app.add_option("-p,--prompt", o->prompt, "text to tokenize")->required();
@@ -66,7 +86,7 @@ Runner setup(CLI::App& app) {
   return [o] { return run(*o); };
 }
 
-DIFFSCOPE_COMMAND({"tokenize", "show CLIP token ids, token strings and the word map of a prompt", 20, setup});
+DIFFSCOPE_COMMAND({"tokenize", "show a prompt's token ids, token strings and word map (CLIP, T5)", 20, setup});
 
 }  // namespace
 }  // namespace diffscope::cli

@@ -57,9 +57,8 @@ GenerateResult attribute(const Model& model, const AttributeOptions& a, const st
   res.scheduler = "forward-noise";
   res.timesteps.assign(a.timesteps.begin(), a.timesteps.end());
   res.encoding = model.tokenize(a.prompt);
-  const bool guided = a.guidance_scale > 1.0;
   auto t0 = std::chrono::steady_clock::now();
-  at::Tensor context = encode_prompts(model, res.encoding, a.negative_prompt, guided);
+  at::Tensor context = encode_prompts(model, res.encoding, a.negative_prompt, a.guidance_scale);
   at::Tensor image = load_image_tensor(a.image_path, size);
   at::Tensor x0 = model.encode(image.to(model.device()));
   at::Generator gen = at::detail::createCPUGenerator(static_cast<uint64_t>(a.seed));
@@ -72,7 +71,7 @@ GenerateResult attribute(const Model& model, const AttributeOptions& a, const st
   ctx.timesteps = res.timesteps;
   ctx.latent_height = static_cast<int>(x0.size(2));
   ctx.latent_width = static_cast<int>(x0.size(3));
-  ctx.guided = guided;
+  ctx.guided = uses_cfg(model.info(), a.guidance_scale);
   ctx.guidance_scale = a.guidance_scale;
   for (auto* ob : observers) ob->on_begin(ctx, x0);
 

@@ -1,11 +1,13 @@
 // Model package loading and validation (the contract in README "Model package").
 #include "diffscope/engine/model.h"
 #include "diffscope/engine/model_info.h"
+#include "diffscope/engine/prompt_tokenizer.h"
 
 #include <torch/script.h>
 #include <ATen/autocast_mode.h>
 
 #include <filesystem>
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -24,8 +26,7 @@ namespace diffscope {
 
 struct Model::Impl {
   ModelInfo info;
-  ClipTokenizer tokenizer;
-  std::optional<SentencePieceTokenizer> t5;  ///< tokenizer_3/spiece.model when info.t5_max_length > 0
+  PromptTokenizer tokenizer;  ///< CLIP's, and T5's when info.t5_max_length > 0
   at::Device device{at::kCPU};
   torch::jit::Module text_encoder, unet, decoder;
   mutable std::once_flag encoder_once;
@@ -97,20 +98,7 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
   const std::string index_path = impl->rel("model_index.json");
   read_model_index(info, index_path);
 
-  impl->tokenizer = ClipTokenizer::from_dir(impl->rel("tokenizer"));
-  try {
-    impl->tokenizer.token_id(info.pad_token);
-  } catch (const Error&) {
-    throw Error(index_path + ": pad_token \"" + info.pad_token + "\" is not in " + impl->rel("tokenizer/vocab.json"));
-  }
-  if (info.t5_max_length > 0) {
-    const std::string spiece = impl->rel("tokenizer_3/spiece.model");
-    if (!fs::exists(spiece))
-      throw Error(spiece + ": missing (model_index.json gives t5_max_length, so the package needs T5's tokenizer)");
-    impl->t5 = SentencePieceTokenizer::from_file(spiece);
-    if (impl->t5->eos_id() < 0 || impl->t5->pad_id() < 0)
-      throw Error(spiece + ": has no </s> and <pad> pieces (expected T5's tokenizer)");
-  }
+  impl->tokenizer = PromptTokenizer::load(info);
 
   const std::string vae_cfg = impl->rel("vae/config.json");
   if (!fs::exists(vae_cfg)) throw Error(vae_cfg + ": missing (expected {\"scaling_factor\": ...})");
@@ -188,7 +176,7 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
 }
 
 const ModelInfo& Model::info() const { return impl_->info; }
-const ClipTokenizer& Model::tokenizer() const { return impl_->tokenizer; }
+const ClipTokenizer& Model::tokenizer() const { return impl_->tokenizer.clip(); }
 at::Device Model::device() const { return impl_->device; }
 bool Model::has_attention() const { return !impl_->plain_unet; }
 bool Model::has_concepts() const { return impl_->concepts_method; }
@@ -208,12 +196,16 @@ at::Tensor Model::encode_concepts(const std::vector<std::string>& concepts, cons
     for (size_t j = 0; j < i; ++j)
       if (concepts[j] == c) throw Error("--concepts: \"" + c + "\" is listed twice");
     const Encoding alone = tokenize(c);
-    const int n = alone.length - 2;  // the concept's own tokens (CLIP's BPE splits at words, so they end `after` + c too)
+    // the concept's own tokens (CLIP's BPE splits at words, so they end `after` + c too): between CLIP's start and
+    // end tokens, or before T5's end token when the rows are T5's (Flux)
+    const int specials = impl_->info.clip_text_rows ? 2 : 1;
+    const int n = alone.length - specials;
     const Encoding e = after.empty() ? alone : tokenize(after + " " + c);
-    if (!alone.dropped_words.empty() || !e.dropped_words.empty() || n < 1 || e.length - 2 < n)
-      throw Error("--concepts: \"" + c + "\" does not fit in " + std::to_string(impl_->info.max_length) +
+    if (!alone.dropped_words.empty() || !e.dropped_words.empty() || n < 1 || e.length - specials < n)
+      throw Error("--concepts: \"" + c + "\" does not fit in " +
+                  std::to_string(impl_->info.clip_text_rows ? impl_->info.max_length : impl_->info.t5_max_length) +
                   " tokens" + (after.empty() ? std::string(" with its start and end tokens") : " after the prompt"));
-    const at::Tensor ids = at::tensor(e.ids, at::kLong).unsqueeze(0);
+    const at::Tensor ids = at::tensor(encoder_ids(e), at::kLong).unsqueeze(0);
     rows.push_back(encode_text(ids)[0].narrow(0, e.length - 1 - n, n).mean(0));  // its tokens, before the end token
   }
   if (rows.empty()) throw Error("--concepts: no concept given");
@@ -227,9 +219,7 @@ void Model::require_attention(const std::string& what) const {
 }
 
 Encoding Model::tokenize(const std::string& prompt) const {
-  Encoding e = impl_->tokenizer.encode(prompt, impl_->info.max_length, impl_->info.pad_token);
-  if (impl_->t5) append_encoding(e, impl_->t5->encode(prompt, impl_->info.t5_max_length));  // SD3: T5 after CLIP
-  return e;
+  return impl_->tokenizer.encode(prompt);
 }
 
 at::Tensor Model::encode_text(const at::Tensor& ids) const {
@@ -266,7 +256,7 @@ std::pair<int, int> Model::layer_size(size_t layer, int latent_h, int latent_w) 
 int Model::context_dim() const {
   if (impl_->info.context_dim == 0) {
     at::NoGradGuard no_grad;
-    encode_text(at::tensor(tokenize("").ids, at::kLong).unsqueeze(0));
+    encode_text(at::tensor(encoder_ids(tokenize("")), at::kLong).unsqueeze(0));
   }
   return impl_->info.context_dim;
 }
@@ -459,7 +449,9 @@ at::Tensor Model::encode(const at::Tensor& image) const {
 }
 
 SchedulerConfig Model::scheduler_config() const {
-  return SchedulerConfig::from_file(impl_->rel("scheduler/scheduler_config.json"));
+  SchedulerConfig c = SchedulerConfig::from_file(impl_->rel("scheduler/scheduler_config.json"));
+  c.pipeline_linspace_sigmas = impl_->info.pipeline == "FluxPipeline";
+  return c;
 }
 
 std::string Model::default_scheduler() const {

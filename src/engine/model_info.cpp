@@ -74,6 +74,29 @@ void read_model_index(ModelInfo& info, const std::string& index_path) {
       if (info.family != "mmdit")
         throw Error(index_path + ": \"t5_max_length\" is for the mmdit family, but \"family\" is \"" + info.family + "\"");
     }
+    const std::string rows = get_optional_string(index, "text_rows", index_path);
+    if (!rows.empty() && rows != "clip" && rows != "t5")
+      throw Error(index_path + ": \"text_rows\" must be \"clip\" or \"t5\", got \"" + rows + "\"");
+    info.clip_text_rows = rows != "t5";
+    if (!info.clip_text_rows && info.t5_max_length == 0)
+      throw Error(index_path + ": \"text_rows\" is \"t5\", but there is no \"t5_max_length\" (no T5 input)");
+    info.pipeline = get_optional_string(index, "pipeline", index_path);
+    if (!info.pipeline.empty() && info.pipeline != "FluxPipeline" && info.pipeline != "StableDiffusion3Pipeline")
+      throw Error(index_path + ": \"pipeline\" must be \"FluxPipeline\" or \"StableDiffusion3Pipeline\", got \"" +
+                  info.pipeline + "\"");
+    const std::string guidance = get_optional_string(index, "guidance", index_path);
+    if (!guidance.empty() && guidance != "cfg" && guidance != "distilled" && guidance != "none")
+      throw Error(index_path + ": \"guidance\" must be \"cfg\", \"distilled\" or \"none\", got \"" + guidance + "\"");
+    if (!guidance.empty()) info.guidance = guidance;
+    if (info.guidance == "distilled") {
+      if (info.pooled_rows != 1)
+        throw Error(index_path + ": \"guidance\" \"distilled\" needs the pooled row (\"pooled_rows\": 1) to carry the scale");
+      info.guidance_index = get_key<int>(index, "guidance_index", index_path, "an integer (the pooled row's guidance entry)");
+      if (info.guidance_index < 0 || info.guidance_index >= 65536)
+        throw Error(index_path + ": \"guidance_index\" is " + std::to_string(info.guidance_index) + ", expected 0..65535");
+    } else if (index.contains("guidance_index")) {
+      throw Error(index_path + ": \"guidance_index\" is for \"guidance\": \"distilled\"");
+    }
   }
   info.name = get_key<std::string>(index, "name", index_path, "a string");
   info.sample_size = get_key<int>(index, "sample_size", index_path, "an integer (pixels)");

@@ -25,7 +25,7 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 at::Tensor ids_tensor(const Encoding& e) {
-  return at::tensor(e.ids, at::TensorOptions().dtype(at::kLong)).unsqueeze(0);
+  return at::tensor(encoder_ids(e), at::TensorOptions().dtype(at::kLong)).unsqueeze(0);
 }
 
 at::Tensor load_init_latents(const std::string& path, int64_t c, int64_t h, int64_t w) {
@@ -65,7 +65,7 @@ void validate(const Model& model, const GenerateOptions& o) {
     for (size_t l = 0; l < info.attention_layers.size(); ++l) {
       const auto [ah, aw] = model.layer_size(l, lh, lw);
       const double tokens = static_cast<double>(ah) * aw;
-      peak = std::max(peak, 2.0 * (o.guidance_scale > 1.0 ? 2 : 1) * info.attention_layers[l].heads * tokens * tokens * 4);
+      peak = std::max(peak, 2.0 * (uses_cfg(info, o.guidance_scale) ? 2 : 1) * info.attention_layers[l].heads * tokens * tokens * 4);
     }
     const double avail = static_cast<double>(available_memory_bytes());
     if (avail > 0 && peak > avail)
@@ -78,12 +78,28 @@ void validate(const Model& model, const GenerateOptions& o) {
   if (!(std::isfinite(o.guidance_scale) && o.guidance_scale >= 0.0))
     throw Error("--guidance: expected a finite number >= 0, got " + std::to_string(o.guidance_scale));
   if (!(o.eta >= 0.0 && o.eta <= 1.0)) throw Error("--eta: expected 0..1, got " + std::to_string(o.eta));
+  if (info.guidance != "cfg" && !o.negative_prompt.empty())
+    throw Error("--negative: " + info.name + " runs without classifier-free guidance (" +
+                (info.guidance == "distilled" ? std::string("its guidance is distilled into the model, as FLUX.1-dev's")
+                                              : std::string("it takes no guidance, as FLUX.1-schnell")) +
+                "), so there is no negative prompt");
 }
 
-at::Tensor encode_prompts(const Model& model, const Encoding& prompt, const std::string& negative, bool guided) {
+bool uses_cfg(const ModelInfo& info, double guidance_scale) { return info.guidance == "cfg" && guidance_scale > 1.0; }
+
+at::Tensor encode_prompts(const Model& model, const Encoding& prompt, const std::string& negative,
+                          double guidance_scale) {
+  const ModelInfo& info = model.info();
   at::Tensor ids = ids_tensor(prompt);
-  if (guided) ids = at::cat({ids_tensor(model.tokenize(negative)), ids}, 0);  // diffusers: [uncond, cond]
-  return model.encode_text(ids);
+  if (uses_cfg(info, guidance_scale)) ids = at::cat({ids_tensor(model.tokenize(negative)), ids}, 0);  // [uncond, cond]
+  at::Tensor context = model.encode_text(ids);
+  if (info.guidance == "distilled") {  // FluxPipeline: torch.full([1], guidance_scale) beside the pooled vector
+    if (info.guidance_index >= context.size(2))
+      throw Error(info.dir + "/model_index.json: \"guidance_index\" " + std::to_string(info.guidance_index) +
+                  " is outside the text encoder's rows of width " + std::to_string(context.size(2)));
+    context.select(1, context.size(1) - 1).select(1, info.guidance_index).fill_(guidance_scale);
+  }
+  return context;
 }
 
 at::Tensor guided_noise(const Model& model, const at::Tensor& latent_in, double timestep, const at::Tensor& context,
@@ -175,7 +191,7 @@ std::vector<GenerateResult> generate_batch(const Model& model, const std::vector
   const at::Device dev = model.device();
   const int height = first.height ? first.height : info.sample_size, width = first.width ? first.width : info.sample_size;
   const int64_t lh = height / info.vae_scale_factor, lw = width / info.vae_scale_factor, lc = info.latent_channels;
-  const bool guided = first.guidance_scale > 1.0;
+  const bool guided = uses_cfg(info, first.guidance_scale);
   const int64_t rows = guided ? 2 : 1;  // denoiser batch rows per prompt: [uncond, cond] or [cond]
 
   at::NoGradGuard no_grad;  // no autograd bookkeeping in the loop (observers may keep the tensors)
@@ -185,7 +201,7 @@ std::vector<GenerateResult> generate_batch(const Model& model, const std::vector
   std::vector<at::Tensor> contexts, concept_rows;
   for (size_t k = 0; k < n; ++k) {
     res[k].encoding = model.tokenize(opts[k].prompt);
-    contexts.push_back(encode_prompts(model, res[k].encoding, opts[k].negative_prompt, guided));
+    contexts.push_back(encode_prompts(model, res[k].encoding, opts[k].negative_prompt, opts[k].guidance_scale));
     if (opts[k].concept_context != "prompt" && opts[k].concept_context != "alone")
       throw Error("--concept-context " + opts[k].concept_context + ": expected prompt or alone");
     if (!opts[k].concepts.empty())

@@ -197,6 +197,12 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
   in["init_latents"] = o.init_latents_path;
   in["scheduler"] = r.scheduler;
   in["concepts"] = o.concepts;
+  // how the scale acted: "cfg" (a negative-prompt row), "off" (<= 1), "distilled" (a model input, Flux-dev) or
+  // "ignored" (a model without guidance, Flux-schnell)
+  if (const Model* m = impl_->model) {
+    const std::string& mode = m->info().guidance;
+    in["guidance_mode"] = mode == "cfg" ? (o.guidance_scale > 1.0 ? "cfg" : "off") : mode == "distilled" ? "distilled" : "ignored";
+  }
   j["inputs"] = in;
   if (const Model* m = impl_->model) {
     const auto& info = m->info();
@@ -219,6 +225,7 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
   j["timesteps"] = numbers_json(r.timesteps);
   j["latent_shape"] = {r.final_latent.size(1), r.final_latent.size(2), r.final_latent.size(3)};
   j["ids"] = r.encoding.ids;
+  if (!r.encoding.leading_ids.empty()) j["clip_ids"] = r.encoding.leading_ids;  // Flux: CLIP's, for the pooled vector
   j["tokens"] = r.encoding.tokens;
   j["token_count"] = r.encoding.length;
   nlohmann::json words = nlohmann::json::array();

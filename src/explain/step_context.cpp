@@ -42,7 +42,7 @@ StepContext make_step_context(const Model& model, const at::Tensor& latent, cons
   }
   s.guidance = guidance;
   at::NoGradGuard ng;
-  s.context = encode_prompts(model, model.tokenize(prompt), negative_prompt, s.guidance > 1.0);
+  s.context = encode_prompts(model, model.tokenize(prompt), negative_prompt, s.guidance);
   return s;
 }
 

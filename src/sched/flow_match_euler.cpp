@@ -53,6 +53,10 @@ class FlowMatchEuler : public SigmaScheduler {
       // FluxPipeline passes sigmas = linspace(1, 1/N, N); time_shift(mu, 1.0, sigma)
       const double e = std::exp(*mu_);
       for (double s : np_linspace(1.0, 1.0 / steps, steps)) sigmas.push_back(e / (e + std::pow(1.0 / s - 1.0, 1.0)));
+    } else if (config_.pipeline_linspace_sigmas) {
+      // FluxPipeline without dynamic shifting (FLUX.1-schnell): its sigmas, statically shifted
+      for (double s : np_linspace(1.0, 1.0 / steps, steps))
+        sigmas.push_back(config_.shift * s / (1.0 + (config_.shift - 1.0) * s));
     } else {
       for (double t : np_linspace(static_cast<double>(sigma_max_) * n, static_cast<double>(sigma_min_) * n, steps)) {
         const double s = t / n;

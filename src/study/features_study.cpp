@@ -292,7 +292,7 @@ FeatureSetInfo extract_dataset_features(const FeatureSpec& spec, const Session& 
   req.spatial = spec.spatial;
   const bool templated = spec.prompt.find('{') != std::string::npos;
   at::Tensor fixed_context;
-  if (!templated) fixed_context = encode_prompts(model, model.tokenize(spec.prompt), "", false);
+  if (!templated) fixed_context = encode_prompts(model, model.tokenize(spec.prompt), "", 1.0);
   auto prompt_for = [&](const Item& it) {
     std::string p = spec.prompt;
     for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
@@ -313,7 +313,7 @@ FeatureSetInfo extract_dataset_features(const FeatureSpec& spec, const Session& 
       const Item& it = data.items[static_cast<size_t>(first + k)];
       imgs.push_back(load_image_tensor(it.image, size));
       noise.push_back(image_noise(spec.seed, static_cast<uint64_t>(first + k), lc, lh, lw));
-      if (templated) ctx.push_back(encode_prompts(model, model.tokenize(prompt_for(it)), "", false));
+      if (templated) ctx.push_back(encode_prompts(model, model.tokenize(prompt_for(it)), "", 1.0));
     }
     const at::Tensor images = at::cat(imgs);
     const FeatureBatch fb = extract_features(model, images, at::cat(noise), templated ? at::cat(ctx) : fixed_context, req);

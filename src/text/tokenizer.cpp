@@ -18,6 +18,12 @@ namespace diffscope {
 
 namespace u = unicode;
 
+std::vector<int64_t> encoder_ids(const Encoding& e) {
+  std::vector<int64_t> all = e.leading_ids;
+  all.insert(all.end(), e.ids.begin(), e.ids.end());
+  return all;
+}
+
 void append_encoding(Encoding& into, const Encoding& more) {
   auto lower = [](const std::string& s) {
     std::vector<char32_t> cps = u::decode(s);

@@ -12,6 +12,8 @@
 #include "diffscope/engine/pipeline.h"
 #include "diffscope/engine/run_recorder.h"
 #include "diffscope/engine/runtime.h"
+#include "diffscope/sched/scheduler.h"
+#include "diffscope/sched/scheduler_config.h"
 #include "test_support.h"
 
 using namespace diffscope;
@@ -360,7 +362,7 @@ TEST_CASE("concept maps: one more key in its own softmax; the prediction and pro
   Model m = Model::load(kPkg);
   REQUIRE(m.has_concepts());
   const Encoding e = m.tokenize("a red circle");
-  const at::Tensor context = encode_prompts(m, e, "", /*guided=*/true);  // [2, 77, D]
+  const at::Tensor context = encode_prompts(m, e, "", /*guidance_scale=*/7.5);  // [2, 77, D]
   const int lat = m.info().sample_size / m.info().vae_scale_factor;
   at::Generator gen = at::detail::createCPUGenerator(5);
   const at::Tensor x = at::randn({2, m.info().latent_channels, lat, lat}, gen, at::TensorOptions().dtype(at::kFloat));
@@ -461,7 +463,7 @@ TEST_CASE("predict: the export's forward_prediction equals denoise's prediction 
   set_threads(1);
   Model m = Model::load(kPkg);
   const Encoding e = m.tokenize("a red circle");
-  const at::Tensor context = encode_prompts(m, e, "", /*guided=*/true);
+  const at::Tensor context = encode_prompts(m, e, "", /*guidance_scale=*/7.5);
   const int lat = m.info().sample_size / m.info().vae_scale_factor;
   at::Generator gen = at::detail::createCPUGenerator(9);
   const at::Tensor x = at::randn({2, m.info().latent_channels, lat, lat}, gen, at::TensorOptions().dtype(at::kFloat));
@@ -508,4 +510,83 @@ TEST_CASE("an SD3 package with T5: CLIP ids, then T5's; a word's positions in bo
   CHECK(load_error((tmp.path / "p").string()).find("tokenizer_3/spiece.model: missing") != std::string::npos);
   ds_test::write_text(tmp.path / "p" / "tokenizer_3" / "spiece.model", "not a model");
   CHECK(load_error((tmp.path / "p").string()).find("spiece.model: not a sentencepiece model") != std::string::npos);
+}
+
+TEST_CASE("a Flux package: T5's rows alone, CLIP's ids leading; distilled guidance in the pooled row, no CFG row",
+          "[engine][flux]") {
+  set_threads(1);
+  const std::string pkg = std::string(DS_REFERENCE_DIR) + "/flux-tiny/package";
+  auto m = Model::load(pkg);
+  const ModelInfo& info = m.info();
+  CHECK_FALSE(info.clip_text_rows);
+  CHECK(info.guidance == "distilled");
+  CHECK(info.guidance_index == 32);  // after CLIP's 32-wide pooled vector
+  CHECK(info.pipeline == "FluxPipeline");
+  CHECK(info.text_tokens() == 16);
+  const Encoding e = m.tokenize("a red circle and a blue square");
+  // T5Tokenizer's ids (reference.npz token_ids_3); the rows and words are T5's, CLIP's 77 ids lead for pooling
+  REQUIRE(e.ids.size() == 16);
+  CHECK(std::vector<int64_t>(e.ids.begin(), e.ids.begin() + 9) == std::vector<int64_t>{23, 200, 130, 16, 23, 493, 331, 1, 0});
+  CHECK(e.length == 8);
+  REQUIRE(e.leading_ids.size() == 77);
+  CHECK(e.leading_ids.front() == m.tokenizer().bos_id());
+  CHECK(encoder_ids(e).size() == 93);
+  REQUIRE(e.words.size() == 7);
+  CHECK(e.words[1].text == "red");
+  CHECK(e.words[1].positions == std::vector<int>{1});
+  CHECK(e.tokens[1] == "\u2581red");
+  // the guidance scale is a model input: one batch row at any scale, the scale at the pooled row's entry 32
+  CHECK_FALSE(uses_cfg(info, 7.5));
+  const at::Tensor ctx = encode_prompts(m, e, "", 7.5);
+  REQUIRE(ctx.sizes() == at::IntArrayRef({1, 17, 48}));
+  CHECK(ctx[0][16][32].item<float>() == 7.5f);
+  const at::Tensor ctx1 = encode_prompts(m, e, "", 1.0);
+  CHECK(ctx1[0][16][32].item<float>() == 1.0f);
+  CHECK(at::equal(ctx.narrow(1, 0, 16), ctx1.narrow(1, 0, 16)));
+  CHECK(ctx[0][16].narrow(0, 33, 15).abs().sum().item<float>() == 0.0f);  // zero padding after it
+  // no negative prompt: refused with a sentence, not dropped
+  GenerateOptions o;
+  o.prompt = "a red circle";
+  o.negative_prompt = "blurry";
+  o.steps = 2;
+  o.show_progress = false;
+  try {
+    generate(m, o, {});
+    FAIL("expected an error");
+  } catch (const Error& err) {
+    CHECK(std::string(err.what()).find("--negative") != std::string::npos);
+    CHECK(std::string(err.what()).find("no negative prompt") != std::string::npos);
+  }
+  // concept embeddings come from T5's rows (the width the transformer's context_embedder takes)
+  REQUIRE(m.has_concepts());
+  CHECK(m.encode_concepts({"sky", "tree"}).sizes() == at::IntArrayRef({2, 48}));
+
+  // FLUX.1-schnell's configuration: no guidance input, FluxPipeline's sigmas linspace(1, 1/N, N) with shift 1
+  auto s = Model::load(std::string(DS_REFERENCE_DIR) + "/flux-schnell-tiny/package");
+  CHECK(s.info().guidance == "none");
+  CHECK(s.info().guidance_index == -1);
+  CHECK(s.scheduler_config().pipeline_linspace_sigmas);
+  auto sched = make_scheduler("flow_euler", s.scheduler_config());
+  sched->set_timesteps(6);
+  for (int i = 0; i < 6; ++i) CHECK(sched->sigmas()[i] == static_cast<double>(static_cast<float>(1.0 - i * (1.0 - 1.0 / 6) / 5)));
+  CHECK(encode_prompts(s, s.tokenize("a red circle"), "", 7.5).size(0) == 1);
+
+  // model_index.json's new keys are checked
+  TempDir tmp("flux");
+  ds_test::copy_package(pkg, tmp.path / "p");
+  const auto index = (tmp.path / "p" / "model_index.json").string();
+  auto j = read_json_file(index);
+  const auto with = [&](const char* key, const nlohmann::json& v) {
+    auto k = j;
+    k[key] = v;
+    ds_test::write_text(tmp.path / "p" / "model_index.json", k.dump());
+    return load_error((tmp.path / "p").string());
+  };
+  CHECK(with("text_rows", "bert").find("\"text_rows\" must be \"clip\" or \"t5\", got \"bert\"") != std::string::npos);
+  CHECK(with("guidance", "auto").find("\"guidance\" must be \"cfg\", \"distilled\" or \"none\"") != std::string::npos);
+  CHECK(with("guidance_index", -2).find("\"guidance_index\" is -2") != std::string::npos);
+  CHECK(with("guidance", "none").find("\"guidance_index\" is for \"guidance\": \"distilled\"") != std::string::npos);
+  CHECK(with("pipeline", "KandinskyPipeline").find("\"pipeline\" must be") != std::string::npos);
+  j.erase("t5_max_length");
+  CHECK(with("text_rows", "t5").find("there is no \"t5_max_length\"") != std::string::npos);
 }

@@ -40,8 +40,19 @@ struct ModelInfo {
   /// format_version 2 with a T5 text input (SD3 with text_encoder_3): T5's tokens per prompt, after the max_length
   /// CLIP tokens (tokenizer_3/spiece.model); 0 without T5.
   int t5_max_length = 0;
-  /// The text rows the denoiser attends to and the maps' last axis: the CLIP tokens, then T5's.
-  int text_tokens() const { return max_length + t5_max_length; }
+  /// Where the text rows come from (model_index.json "text_rows"): CLIP's tokens, then T5's when there is T5
+  /// (SD3: "clip"), or T5's alone (Flux: "t5"; CLIP's ids are read only for the pooled vector).
+  bool clip_text_rows = true;
+  /// How the prompt steers the denoiser (model_index.json "guidance"): "cfg" (classifier-free guidance: a second,
+  /// negative-prompt batch row when --guidance > 1), "distilled" (FLUX.1-dev: one row; the loop writes the guidance
+  /// scale into the pooled row's entry guidance_index, the transformer embeds it) or "none" (FLUX.1-schnell).
+  std::string guidance = "cfg";
+  /// The diffusers pipeline class whose loop the package reproduces, when it matters (model_index.json "pipeline":
+  /// "FluxPipeline" passes its own sigmas to the scheduler); empty otherwise.
+  std::string pipeline;
+  int guidance_index = -1;
+  /// The text rows the denoiser attends to and the maps' last axis: the CLIP tokens, then T5's (or T5's alone).
+  int text_tokens() const { return (clip_text_rows ? max_length : 0) + t5_max_length; }
   int context_dim = 0;          ///< text encoder width D (known after the first encode; see Model::context_dim)
   double scaling_factor = 1.0;  ///< VAE latent scaling
   std::vector<AttentionLayerInfo> attention_layers;  ///< empty for a plain export

@@ -71,8 +71,16 @@ std::vector<GenerateResult> generate_batch(const Model& model, const std::vector
 /// eta, concept count).
 void check_batchable(const GenerateOptions& a, const GenerateOptions& b);
 
-/// Text embeddings for [negative, prompt] (guided) or [prompt]: [B, L, D].
-at::Tensor encode_prompts(const Model& model, const Encoding& prompt, const std::string& negative, bool guided);
+/// Whether a run with this guidance scale batches a negative-prompt row (classifier-free guidance): --guidance > 1 on
+/// a package whose "guidance" is "cfg"; never on a guidance-distilled or unguided one (Flux).
+bool uses_cfg(const ModelInfo& info, double guidance_scale);
+
+/// Text embeddings for [negative, prompt] (uses_cfg) or [prompt]: [B, L, D]. On a guidance-distilled package the
+/// scale is written into the pooled row's guidance entry, which the transformer embeds.
+at::Tensor encode_prompts(const Model& model, const Encoding& prompt, const std::string& negative,
+                          double guidance_scale);
+/// Not a guidance scale: a bool would convert to 0 or 1 and silently drop the negative-prompt row.
+at::Tensor encode_prompts(const Model&, const Encoding&, const std::string&, bool) = delete;
 
 /// One guided UNet evaluation on an already scale_model_input'ed latent [1,C,h,w]: noise = u + w (c - u).
 /// `context` is encode_prompts' output (batch 2 when guided); `raw` receives the batched UNet output.

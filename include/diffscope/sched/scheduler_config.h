@@ -50,6 +50,10 @@ struct SchedulerConfig {
   bool use_dynamic_shifting = false;           ///< Flux: exp(mu) / (exp(mu) + 1/sigma - 1), mu from image_seq_len
   double base_shift = 0.5, max_shift = 1.15;   ///< mu at base_image_seq_len and at max_image_seq_len tokens
   int base_image_seq_len = 256, max_image_seq_len = 4096;
+  /// Not a diffusers key: the pipeline passes set_timesteps sigmas = linspace(1, 1/N, N) itself (FluxPipeline, with
+  /// or without dynamic shifting) instead of spacing the training table (StableDiffusion3Pipeline). Set from the
+  /// package's model_index.json "pipeline".
+  bool pipeline_linspace_sigmas = false;
   std::string class_name;                      ///< "_class_name" of the file, if any
   /// Keys present in the file with a value (after _use_default_values), and every key of any diffusers
   /// scheduler that diffscope does not implement, with its value as JSON text, for the class check.

@@ -24,7 +24,13 @@ struct Encoding {
   std::vector<Word> words;                 ///< prompt words -> token positions
   int length = 0;                          ///< real positions including SOT and EOT
   std::vector<std::string> dropped_words;  ///< words lost to truncation
+  /// Ids the text encoder reads before `ids` that give it no text rows (Flux: CLIP's max_length ids, read only for
+  /// the pooled vector, while the rows and `ids`/`tokens`/`words` are T5's); empty otherwise.
+  std::vector<int64_t> leading_ids;
 };
+
+/// What the text encoder reads for `e`: leading_ids, then ids.
+std::vector<int64_t> encoder_ids(const Encoding& e);
 
 /// A second tokenizer's encoding of the same prompt appended to `into` (SD3: T5's after CLIP's): its ids and tokens
 /// follow, its positions shifted by into.ids.size(); each of its words joins the next word of `into` with the same

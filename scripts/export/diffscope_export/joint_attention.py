@@ -108,25 +108,31 @@ class JointCaptureProcessor:
         return joint_output(attn, out, n)
 
     def _concepts(self, attn, k, v, image_out):
-        """k, v: the image tokens' keys and values [B, heads, N, d] (the joint attention's own); image_out: their
-        attention outputs."""
-        block, store = self.block, self.store
-        c, temb = store.concept_state, store.temb
-        pre_only = bool(getattr(attn, "context_pre_only", False))
-        if pre_only:
-            norm_c = block.norm1_context(c, temb)
-        else:
-            norm_c, gate_msa, shift_mlp, scale_mlp, gate_mlp = block.norm1_context(c, emb=temb)
-        cq, ck, cv = text_qkv(attn, norm_c)
-        keys, values = torch.cat([k, ck], dim=2), torch.cat([v, cv], dim=2)
-        concept_out = torch.matmul((torch.matmul(cq, keys.transpose(-1, -2)) * attn.scale).softmax(dim=-1), values)
-        image_o, concept_o = _merge(image_out), _merge(concept_out)
-        store.concept_maps.append(torch.matmul(image_o, concept_o.transpose(-1, -2)).softmax(dim=-1).unsqueeze(1))
-        if not pre_only:  # the concept tokens move on through the block as the text stream does
-            c = c + gate_msa.unsqueeze(1) * attn.to_add_out(concept_o)
-            norm_c = block.norm2_context(c) * (1 + scale_mlp[:, None]) + shift_mlp[:, None]
-            c = c + gate_mlp.unsqueeze(1) * block.ff_context(norm_c)
-        store.concept_state = c
+        concepts_through_joint_block(attn, self.block, self.store, k, v, image_out)
+
+
+def concepts_through_joint_block(attn, block, store, k, v, image_out):
+    """ConceptAttention in one two-stream block (SD3's JointTransformerBlock, Flux's FluxTransformerBlock): k, v are
+    the image tokens' keys and values [B, heads, N, d] (the joint attention's own, after any rotary embedding);
+    image_out their attention outputs. Appends the layer's concept maps to store.concept_maps and moves
+    store.concept_state on through the block. The concept tokens take no rotary embedding: Flux gives text tokens
+    position 0, where the rotation is the identity."""
+    c, temb = store.concept_state, store.temb
+    pre_only = bool(getattr(attn, "context_pre_only", False))
+    if pre_only:
+        norm_c = block.norm1_context(c, temb)
+    else:
+        norm_c, gate_msa, shift_mlp, scale_mlp, gate_mlp = block.norm1_context(c, emb=temb)
+    cq, ck, cv = text_qkv(attn, norm_c)
+    keys, values = torch.cat([k, ck], dim=2), torch.cat([v, cv], dim=2)
+    concept_out = torch.matmul((torch.matmul(cq, keys.transpose(-1, -2)) * attn.scale).softmax(dim=-1), values)
+    image_o, concept_o = _merge(image_out), _merge(concept_out)
+    store.concept_maps.append(torch.matmul(image_o, concept_o.transpose(-1, -2)).softmax(dim=-1).unsqueeze(1))
+    if not pre_only:  # the concept tokens move on through the block as the text stream does
+        c = c + gate_msa.unsqueeze(1) * attn.to_add_out(concept_o)
+        norm_c = block.norm2_context(c) * (1 + scale_mlp[:, None]) + shift_mlp[:, None]
+        c = c + gate_mlp.unsqueeze(1) * block.ff_context(norm_c)
+    store.concept_state = c
 
 
 def install_joint_capture(transformer, store):

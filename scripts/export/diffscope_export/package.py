@@ -136,13 +136,14 @@ def write_hashes(package):
 def write_package(out, *, name, text_encoder, unet, vae_encoder, vae_decoder, vocab_json, merges_txt,
                   scheduler_config, sample_size, vae_scale_factor, latent_channels, prediction_type, scaling_factor,
                   layers, pad_token="<|endoftext|>", max_length=77, extra_files=None, family="unet", pooled_rows=0,
-                  t5=None):
+                  t5=None, index_extra=None):
     """Writes the package into `out` (a temporary folder first, renamed at the end). Modules are traced ones.
     family "unet" writes format_version 1 (the denoiser in unet/); "mmdit" writes format_version 2: the denoiser
     (an AnalyzableTransformer) in transformer/, "family", "denoiser" and "pooled_rows" in model_index.json.
     Re-exporting over an existing package keeps its model card: top-level .md and .png files the export does not
     write itself. `t5` ({"spiece": path, "max_length": T}, format_version 2 only): a T5 text input, whose
-    SentencePiece model goes to tokenizer_3/spiece.model and whose T ids follow the max_length CLIP ids."""
+    SentencePiece model goes to tokenizer_3/spiece.model and whose T ids follow the max_length CLIP ids.
+    `index_extra`: further model_index.json keys of format_version 2 (Flux: text_rows, guidance, guidance_index)."""
     tmp = out.rstrip("/") + ".tmp-export"
     shutil.rmtree(tmp, ignore_errors=True)
     denoiser = "unet" if family == "unet" else "transformer"
@@ -159,6 +160,10 @@ def write_package(out, *, name, text_encoder, unet, vae_encoder, vae_decoder, vo
         index["t5_max_length"] = int(t5["max_length"])
         os.makedirs(os.path.join(tmp, "tokenizer_3"))
         shutil.copyfile(t5["spiece"], os.path.join(tmp, "tokenizer_3", "spiece.model"))
+    if index_extra:
+        if family == "unet":
+            raise ExportError("model_index.json keys beyond format_version 1's need a format_version 2 package")
+        index.update(index_extra)
     _write_json(os.path.join(tmp, "model_index.json"), index)
     shutil.copyfile(vocab_json, os.path.join(tmp, "tokenizer", "vocab.json"))
     shutil.copyfile(merges_txt, os.path.join(tmp, "tokenizer", "merges.txt"))

@@ -1,11 +1,12 @@
 #!/usr/bin/python3
-"""diffscope on the committed tiny SD3 package against what diffusers' StableDiffusion3Pipeline computed with the same
-pipeline (tests/data/reference/sd3-tiny, or sd3-t5-tiny with a T5 encoder; written by
-scripts/fixtures/make_sd3_fixture.py).
+"""diffscope on a committed tiny transformer package against what diffusers computed with the same pipeline:
+StableDiffusion3Pipeline (tests/data/reference/sd3-tiny, or sd3-t5-tiny with a T5 encoder; written by
+scripts/fixtures/make_sd3_fixture.py) or FluxPipeline (flux-tiny with a guidance embedding, flux-schnell-tiny
+without; scripts/fixtures/make_flux_fixture.py).
 
-Usage: check_sd3_reference.py DIFFSCOPE FIXTURE_DIR WORKDIR
-Runs `diffscope generate` ("a red circle and a blue square", seed 3, 6 steps, guidance 4, the package's flow_euler
-with shift 3) and requires: the same token ids, the same timesteps (float32), every step's latent within 1e-4 of
+Usage: check_diffusers_reference.py DIFFSCOPE FIXTURE_DIR WORKDIR
+Runs `diffscope generate` ("a red circle and a blue square", seed and steps and guidance of the reference, the package's flow_euler)
+and requires: the same token ids, the same timesteps (float32), every step's latent within 1e-4 of
 the latents' scale, the decoded image within one 8-bit level. Exit 0 when all holds.
 """
 import json
@@ -31,9 +32,12 @@ def main():
                     str(len(ref["timesteps"])), "--guidance", str(float(ref["guidance"])), "--x0-every", "0",
                     "--threads", "1", "-q", "--overwrite", "-o", run], check=True)
     meta = json.load(open(os.path.join(run, "run.json")))
-    ids = ref["token_ids"].tolist() + (ref["token_ids_3"].tolist() if "token_ids_3" in ref else [])
-    if meta["ids"] != ids:  # with T5 (sd3-t5-tiny): CLIP's 77 ids, then T5Tokenizer's
-        fail(f"token ids {meta['ids']} differ from diffusers' {ids}")
+    if "clip_ids" in meta:  # Flux: the text rows are T5's (ids); CLIP's ids give the pooled vector
+        got, ids = meta["clip_ids"] + meta["ids"], ref["token_ids"].tolist() + ref["token_ids_3"].tolist()
+    else:  # SD3: CLIP's 77 ids, then T5Tokenizer's with T5 (sd3-t5-tiny)
+        got, ids = meta["ids"], ref["token_ids"].tolist() + (ref["token_ids_3"].tolist() if "token_ids_3" in ref else [])
+    if got != ids:
+        fail(f"token ids {got} differ from diffusers' {ids}")
     if np.array(meta["timesteps"], np.float32).tolist() != ref["timesteps"].tolist():
         fail(f"timesteps {meta['timesteps']} differ from diffusers' {ref['timesteps'].tolist()}")
     ours = np.load(os.path.join(run, "latents.npy"))
