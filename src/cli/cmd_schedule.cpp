@@ -19,8 +19,8 @@ struct Opts {
 };
 
 int run(const Opts& o) {
-  const std::string path = o.model.empty() ? o.config : o.model + "/scheduler/scheduler_config.json";
-  const ScheduleTable s = describe_schedule(path, o.scheduler, o.steps, o.image_seq_len);
+  const ScheduleTable s = o.model.empty() ? describe_schedule(o.config, o.scheduler, o.steps, o.image_seq_len)
+                                          : describe_package_schedule(o.model, o.scheduler, o.steps, o.image_seq_len);
   const auto& acp = s.alphas_cumprod;
   if (o.json) {
     nlohmann::json j{{"scheduler", s.scheduler},
@@ -53,7 +53,7 @@ Runner setup(CLI::App& app) {
                  "ddim, ddpm, pndm, euler, euler_a (ancestral), lms, dpm++2m, flow_euler (default: the config's class)");
   app.add_option("--image-seq-len", o->image_seq_len,
                  "the image's token count, for flow_euler with use_dynamic_shifting (Flux: (height/16) * (width/16), "
-                 "e.g. 4096 at 1024 px)")
+                 "e.g. 4096 at 1024 px; with -m, default: the package's own size)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
   app.add_option("--steps", o->steps, "inference steps")->default_val(25)->check(CLI::Range(1, 1000));
   app.add_flag("--json", o->json, "print one JSON object {timesteps, sigmas, alphas_cumprod, init_noise_sigma}");

@@ -2,7 +2,9 @@
 #include "diffscope/study/describe.h"
 
 #include "diffscope/engine/model.h"
+#include "diffscope/engine/model_info.h"
 #include "diffscope/sched/scheduler.h"
+#include "diffscope/sched/scheduler_config.h"
 #include "diffscope/util/json_util.h"
 
 namespace diffscope {
@@ -20,9 +22,9 @@ ModelDescription describe_model(const std::string& dir) {
   return d;
 }
 
-ScheduleTable describe_schedule(const std::string& path, const std::string& scheduler, int steps,
-                                int64_t image_seq_len) {
-  SchedulerConfig cfg = SchedulerConfig::from_file(path);
+namespace {
+ScheduleTable table(const std::string& path, SchedulerConfig cfg, const std::string& scheduler, int steps,
+                    int64_t image_seq_len) {
   std::string name = scheduler;
   if (name.empty()) name = scheduler_name_from_class(read_json_object(path).value("_class_name", std::string("PNDMScheduler")));
   auto s = make_scheduler(name, cfg);
@@ -35,6 +37,30 @@ ScheduleTable describe_schedule(const std::string& path, const std::string& sche
   for (double ts : t.timesteps) t.alphas_cumprod.push_back(s->alpha_bar_at(ts));
   t.init_noise_sigma = s->init_noise_sigma();
   return t;
+}
+}  // namespace
+
+ScheduleTable describe_schedule(const std::string& path, const std::string& scheduler, int steps,
+                                int64_t image_seq_len) {
+  return table(path, SchedulerConfig::from_file(path), scheduler, steps, image_seq_len);
+}
+
+ScheduleTable describe_package_schedule(const std::string& dir, const std::string& scheduler, int steps,
+                                        int64_t image_seq_len) {
+  ModelInfo info;
+  info.dir = dir;
+  read_model_index(info, dir + "/model_index.json");
+  read_layers(info, dir + "/" + info.denoiser_dir + "/layers.json");
+  const std::string path = dir + "/scheduler/scheduler_config.json";
+  SchedulerConfig cfg = SchedulerConfig::from_file(path);
+  cfg.pipeline_linspace_sigmas = info.pipeline == "FluxPipeline";  // as Model::scheduler_config
+  if (image_seq_len <= 0 && cfg.use_dynamic_shifting) {  // the default size's tokens: the first map's positions
+    const int latent = info.sample_size / info.vae_scale_factor;
+    image_seq_len = info.attention_layers.empty()
+                        ? int64_t(latent) * latent
+                        : int64_t(info.attention_layers[0].height) * info.attention_layers[0].width;
+  }
+  return table(path, cfg, scheduler, steps, image_seq_len);
 }
 
 }  // namespace diffscope

@@ -32,6 +32,10 @@ struct ScheduleTable {
 /// empty = the file's class.
 /// `image_seq_len` > 0: the image's token count, for schedules shifted by resolution (flow_euler with Flux's
 /// use_dynamic_shifting).
+/// The same for a model package's scheduler, as a run at the package's default size would use it: its pipeline's
+/// sigmas (Flux) and, for a resolution-shifted schedule, its image token count unless `image_seq_len` > 0 gives one.
+ScheduleTable describe_package_schedule(const std::string& model_dir, const std::string& scheduler, int steps,
+                                        int64_t image_seq_len = 0);
 ScheduleTable describe_schedule(const std::string& config_path, const std::string& scheduler, int steps,
                                 int64_t image_seq_len = 0);
 
