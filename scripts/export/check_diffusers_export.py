@@ -207,15 +207,19 @@ def check_sd3(a, work, t5=False):
         ref = tr(hidden_states=x, encoder_hidden_states=joint,
                  pooled_projections=pooled, timestep=t, return_dict=False)[0]
         row = torch.nn.functional.pad(pooled, (0, c.joint_attention_dim - pooled.shape[1]))[:, None]
-        v, maps, _ = torch.jit.load(os.path.join(pkg, "transformer", "model.pt")).eval()(x, t, torch.cat([tokens, row], 1))
+        module = torch.jit.load(os.path.join(pkg, "transformer", "model.pt")).eval()
+        v, maps, _ = module(x, t, torch.cat([tokens, row], 1))
+        _, _, _, text_queries = module.forward_text_queries(x, t, torch.cat([tokens, row], 1))
     n = maps[0].shape[2]
     d_v = float((v - ref).abs().max())
     d_maps = max(float((m - p[:, :, :n, n:n + rows]).abs().max()) for m, p in zip(maps, probs))
-    ok = d_v <= 1e-4 and d_maps <= 1e-5 and len(maps) == len(probs)
+    d_q = max(float((m - p[:, :, n:n + rows, :n].transpose(-1, -2)).abs().max()) for m, p in zip(text_queries, probs))
+    ok = d_v <= 1e-4 and d_maps <= 1e-5 and d_q <= 1e-5 and len(maps) == len(probs) == len(text_queries)
     failures += not ok
     name = "sd3+t5" if t5 else "sd3"
     print(f"{name} transformer vs diffusers' modules: velocity max diff {d_v:.2e}, joint-attention text block max diff "
-          f"{d_maps:.2e} over {len(maps)} layers  {'ok' if ok else 'FAIL'}")
+          f"{d_maps:.2e}, text x image block (forward_text_queries) {d_q:.2e} over {len(maps)} layers  "
+          f"{'ok' if ok else 'FAIL'}")
     steps, guidance, seed = 6, 4.0, a.seed
     ref = run_reference(src, PROMPT, seed, steps, guidance, os.path.join(work, tag + "-reference.npz"), t5=t5)
     run = os.path.join(work, "run-" + tag)
@@ -265,7 +269,7 @@ def check_flux(a, work, schnell=False):
                     "--t5-max-length", str(T5_MAX_LEN), "--height", str(SIZE), "--width", str(SIZE)], check=True)
     with lend_sdpa():
         tr = FluxTransformer2DModel.from_pretrained(src, subfolder="transformer").eval()
-    probs, texts = [], []
+    probs, texts, queries = [], [], []
 
     class Recording:  # the joint softmax written out, text first, as FluxAttnProcessor2_0 orders it
         def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None,
@@ -284,6 +288,7 @@ def check_flux(a, work, schnell=False):
             q, k = apply_rotary_emb(q, image_rotary_emb), apply_rotary_emb(k, image_rotary_emb)
             p = (q @ k.transpose(-1, -2) / float(hd) ** 0.5).softmax(-1)
             probs.append(p[:, :, text:, :text])
+            queries.append(p[:, :, :text, text:].transpose(-1, -2))
             out = (p @ v).transpose(1, 2).reshape(b, -1, attn.heads * hd)
             if encoder_hidden_states is None:
                 return out
@@ -311,14 +316,19 @@ def check_flux(a, work, schnell=False):
         row = torch.nn.functional.pad(pooled, (0, c.joint_attention_dim - pooled.shape[1]))
         if not schnell:
             row[:, c.pooled_projection_dim] = 3.5
-        v, maps, _ = torch.jit.load(os.path.join(pkg, "transformer", "model.pt")).eval()(
-            x, t, torch.cat([tokens, row[:, None]], 1))
+        module = torch.jit.load(os.path.join(pkg, "transformer", "model.pt")).eval()
+        v, maps, _ = module(x, t, torch.cat([tokens, row[:, None]], 1))
+        v2, maps2, _, text_queries = module.forward_text_queries(x, t, torch.cat([tokens, row[:, None]], 1))
     d_v = float((v - ref).abs().max())
     d_maps = max(float((m - p).abs().max()) for m, p in zip(maps, probs))
-    ok = d_v <= 1e-4 and d_maps <= 1e-5 and len(maps) == len(probs) == c.num_layers + c.num_single_layers
+    d_q = max(float((m - p).abs().max()) for m, p in zip(text_queries, queries))
+    same = torch.equal(v, v2) and all(torch.equal(a, b) for a, b in zip(maps, maps2))
+    ok = (d_v <= 1e-4 and d_maps <= 1e-5 and d_q <= 1e-5 and same
+          and len(maps) == len(probs) == len(text_queries) == c.num_layers + c.num_single_layers)
     failures += not ok
     print(f"{tag} transformer vs diffusers' modules: velocity max diff {d_v:.2e}, image x text block max diff "
-          f"{d_maps:.2e} over {len(maps)} layers  {'ok' if ok else 'FAIL'}")
+          f"{d_maps:.2e}, text x image block (forward_text_queries) {d_q:.2e} over {len(maps)} layers, forward's "
+          f"outputs unchanged by it: {same}  {'ok' if ok else 'FAIL'}")
     steps, guidance_scale = 6, 3.5
     ref = run_reference(src, PROMPT, a.seed, steps, guidance_scale, os.path.join(work, tag + "-reference.npz"))
     run = os.path.join(work, "run-" + tag)

@@ -43,6 +43,9 @@ void add_generate_options(CLI::App& app, GenerateCli& cli) {
                  "open-vocabulary concept maps: words (need not be in the prompt), comma-separated; the image is "
                  "unchanged (the concepts analysis writes concepts/)")
       ->delimiter(',');
+  app.add_flag("--text-queries", g.text_queries,
+               "transformer packages: also the reverse maps, where each text token's query looks among the image tokens "
+               "(attention/text_query_maps.npy; the joint softmax's text-query x image-key block)");
   app.add_option("--concept-context", g.concept_context,
                  "how a concept word is encoded: prompt (as the next word after the prompt, default) or alone")
       ->default_val("prompt")

@@ -50,6 +50,7 @@ void AttentionCapture::on_begin(const RunContext& ctx, const at::Tensor&) {
   concept_maps_ = ctx.concepts.empty() ? at::Tensor()
                                        : at::zeros({steps, static_cast<int64_t>(ctx.concepts.size()), ctx.latent_height,
                                                     ctx.latent_width}, at::kFloat);
+  text_query_maps_ = ctx.text_queries ? at::zeros_like(maps_) : at::Tensor();
   layer_maps_.clear();
   head_maps_.clear();
 }
@@ -65,7 +66,10 @@ void AttentionCapture::on_step(const RunContext& ctx, const StepState& step) {
   const bool concepts = concept_maps_.defined();
   if (concepts && (!step.concept_attention || step.concept_attention->size() != probs.size()))
     throw Error("attention capture: the denoiser returned no concept maps for --concepts", kExitFailure);
-  at::Tensor sum, concept_sum;
+  const bool queries = text_query_maps_.defined();
+  if (queries && (!step.text_queries || step.text_queries->size() != probs.size()))
+    throw Error("attention capture: the denoiser returned no text-query maps for --text-queries", kExitFailure);
+  at::Tensor sum, concept_sum, query_sum;
   std::vector<at::Tensor> per_layer, per_head;
   int64_t max_heads = 0;
   for (int l : layers_used_) {
@@ -76,6 +80,10 @@ void AttentionCapture::on_step(const RunContext& ctx, const StepState& step) {
       at::Tensor c = reduce_layer((*step.concept_attention)[static_cast<size_t>(l)], b, lh, lw, oh, ow);
       concept_sum = concept_sum.defined() ? concept_sum + c : c;
     }
+    if (queries) {
+      at::Tensor q = reduce_layer((*step.text_queries)[static_cast<size_t>(l)], b, lh, lw, oh, ow);
+      query_sum = query_sum.defined() ? query_sum + q : q;
+    }
     if (keep_layers) per_layer.push_back(m.cpu());
     if (keep_heads) {
       per_head.push_back(reduce_layer(probs[static_cast<size_t>(l)], b, lh, lw, oh, ow, true).cpu());
@@ -84,6 +92,7 @@ void AttentionCapture::on_step(const RunContext& ctx, const StepState& step) {
   }
   maps_[step.index].copy_(sum.div(static_cast<double>(layers_used_.size())).cpu());
   if (concepts) concept_maps_[step.index].copy_(concept_sum.div(static_cast<double>(layers_used_.size())).cpu());
+  if (queries) text_query_maps_[step.index].copy_(query_sum.div(static_cast<double>(layers_used_.size())).cpu());
   if (keep_layers) layer_maps_.emplace_back(step.index, at::stack(per_layer));
   if (keep_heads) {
     for (auto& h : per_head)

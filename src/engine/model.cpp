@@ -34,6 +34,7 @@ struct Model::Impl {
   at::ScalarType text_dtype = at::kFloat, unet_dtype = at::kFloat, vae_dtype = at::kFloat;
   bool plain_unet = false;
   bool concepts_method = false;  ///< unet/model.pt has forward_concepts
+  bool text_queries_method = false;  ///< transformer/model.pt has forward_text_queries
   bool prediction_method = false;  ///< unet/model.pt has forward_prediction
   std::string precision = "fp32";  ///< denoiser autocast: fp32 (none), bf16, fp16
   at::Tensor preview_w, preview_b;  ///< vae/latent_rgb.json: [3,C], [3] (undefined without the file)
@@ -166,6 +167,7 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
   auto schema_ret = impl->unet.get_method("forward").function().getSchema().returns();
   impl->plain_unet = schema_ret.size() == 1 && schema_ret[0].type()->kind() == c10::TypeKind::TensorType;
   impl->concepts_method = !impl->plain_unet && impl->unet.find_method("forward_concepts").has_value();
+  impl->text_queries_method = !impl->plain_unet && impl->unet.find_method("forward_text_queries").has_value();
   impl->prediction_method = !impl->plain_unet && impl->unet.find_method("forward_prediction").has_value();
   if (!impl->plain_unet && info.attention_layers.empty())
     throw Error(layers + ": missing or empty, but " + info.denoiser_dir + "/model.pt returns attention maps (expected one entry per map)");
@@ -180,6 +182,17 @@ const ClipTokenizer& Model::tokenizer() const { return impl_->tokenizer.clip(); 
 at::Device Model::device() const { return impl_->device; }
 bool Model::has_attention() const { return !impl_->plain_unet; }
 bool Model::has_concepts() const { return impl_->concepts_method; }
+
+bool Model::has_text_queries() const { return impl_->text_queries_method; }
+
+void Model::require_text_queries() const {
+  if (has_text_queries()) return;
+  const std::string shown = impl_->rel(impl_->info.denoiser_dir + "/model.pt");
+  throw Error("--text-queries: " + shown +
+              (impl_->info.family == "mmdit"
+                   ? " was exported without forward_text_queries (re-export it with scripts/export/export_diffusers.py)"
+                   : " is a UNet, whose text tokens ask no queries (only a joint-attention transformer's do)"));
+}
 
 void Model::require_concepts() const {
   if (!has_concepts())
@@ -322,8 +335,8 @@ void Model::set_precision(const std::string& precision) {
 const std::string& Model::precision() const { return impl_->precision; }
 
 DenoiserOutput Model::denoise(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context,
-                              const at::Tensor& concepts) const {
-  return run_denoiser(sample, timestep, context, concepts, false);
+                              const at::Tensor& concepts, bool text_queries) const {
+  return run_denoiser(sample, timestep, context, concepts, false, text_queries);
 }
 
 at::Tensor Model::predict(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context) const {
@@ -331,7 +344,7 @@ at::Tensor Model::predict(const at::Tensor& sample, const at::Tensor& timestep, 
 }
 
 DenoiserOutput Model::run_denoiser(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context,
-                                   const at::Tensor& concepts, bool prediction_only) const {
+                                   const at::Tensor& concepts, bool prediction_only, bool text_queries) const {
   const auto& info = impl_->info;
   const std::string shown = impl_->rel(impl_->info.denoiser_dir + "/model.pt");
   const auto dt = impl_->unet_dtype;
@@ -342,10 +355,15 @@ DenoiserOutput Model::run_denoiser(const at::Tensor& sample, const at::Tensor& t
     throw Error(shown + ": concept embeddings are " + shape_str(concepts) + ", expected [" + std::to_string(sample.size(0)) +
                 ",C," + std::to_string(context.size(2)) + "]");
   if (with_concepts) require_concepts();
+  if (text_queries && with_concepts)
+    throw Error("--text-queries and --concepts: one at a time (each is its own pass of the exported transformer)");
+  if (text_queries) require_text_queries();
   try {
     const AutocastGuard guard(impl_->device, impl_->precision);
     if (with_concepts)
       out = impl_->unet.get_method("forward_concepts")({sample.to(dt), timestep.to(at::kFloat), context.to(dt), concepts.to(dt)});
+    else if (text_queries)
+      out = impl_->unet.get_method("forward_text_queries")({sample.to(dt), timestep.to(at::kFloat), context.to(dt)});
     else if (prediction_only)
       out = impl_->unet.get_method("forward_prediction")({sample.to(dt), timestep.to(at::kFloat), context.to(dt)});
     else
@@ -359,14 +377,27 @@ DenoiserOutput Model::run_denoiser(const at::Tensor& sample, const at::Tensor& t
     r.prediction = out.toTensor();
   } else if (out.isTuple()) {
     auto elems = out.toTupleRef().elements();
-    const size_t n = with_concepts ? 4 : 3;
+    const bool fourth = with_concepts || text_queries;
+    const size_t n = fourth ? 4 : 3;
+    const std::string method = with_concepts ? "forward_concepts" : text_queries ? "forward_text_queries" : "forward";
     if (elems.size() != n || !elems[0].isTensor() || !elems[1].isTensorList() || !elems[2].isTensorList() ||
-        (with_concepts && !elems[3].isTensorList()))
-      throw Error(shown + ": expected " + (with_concepts ? "forward_concepts" : "forward") + " to return (noise_pred, "
-                  "List[Tensor] cross_attention, List[Tensor] features" + (with_concepts ? ", List[Tensor] concept maps)" : ")"));
+        (fourth && !elems[3].isTensorList()))
+      throw Error(shown + ": expected " + method + " to return (noise_pred, List[Tensor] cross_attention, "
+                  "List[Tensor] features" + (with_concepts ? ", List[Tensor] concept maps)"
+                                                           : text_queries ? ", List[Tensor] text-query maps)" : ")"));
     r.prediction = elems[0].toTensor();
     for (const auto& t : elems[1].toTensorVector()) r.text_attention.push_back(t);
     for (const auto& t : elems[2].toTensorVector()) r.features.push_back(t);
+    if (text_queries) {
+      for (const auto& t : elems[3].toTensorVector()) r.text_queries.push_back(t);
+      if (r.text_queries.size() != r.text_attention.size())
+        throw Error(shown + ": forward_text_queries returned " + std::to_string(r.text_queries.size()) +
+                    " text-query maps for " + std::to_string(r.text_attention.size()) + " attention layers");
+      for (size_t i = 0; i < r.text_queries.size(); ++i)
+        if (!r.text_queries[i].sizes().equals(r.text_attention[i].sizes()))
+          throw Error(shown + ": text-query map " + std::to_string(i) + " is " + shape_str(r.text_queries[i]) +
+                      ", expected the text-attention map's shape " + shape_str(r.text_attention[i]));
+    }
     if (with_concepts) {
       for (const auto& t : elems[3].toTensorVector()) r.concept_attention.push_back(t);
       if (r.concept_attention.size() != r.text_attention.size())
@@ -394,6 +425,7 @@ DenoiserOutput Model::run_denoiser(const at::Tensor& sample, const at::Tensor& t
     for (auto& t : r.text_attention) t = t.to(at::kFloat);
     for (auto& t : r.features) t = t.to(at::kFloat);
     for (auto& t : r.concept_attention) t = t.to(at::kFloat);
+    for (auto& t : r.text_queries) t = t.to(at::kFloat);
   }
   if (!impl_->unet_checked && !r.text_attention.empty()) {
     const auto& layers = info.attention_layers;

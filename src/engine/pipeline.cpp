@@ -78,6 +78,12 @@ void validate(const Model& model, const GenerateOptions& o) {
   if (!(std::isfinite(o.guidance_scale) && o.guidance_scale >= 0.0))
     throw Error("--guidance: expected a finite number >= 0, got " + std::to_string(o.guidance_scale));
   if (!(o.eta >= 0.0 && o.eta <= 1.0)) throw Error("--eta: expected 0..1, got " + std::to_string(o.eta));
+  if (o.text_queries) {
+    model.require_text_queries();
+    if (!o.concepts.empty())
+      throw Error("--text-queries and --concepts: one at a time (each is its own pass of the exported transformer)");
+    if (!o.capture_maps) throw Error("--text-queries: text-query maps are attention maps, but --no-attention captures none");
+  }
   if (info.guidance != "cfg" && !o.negative_prompt.empty())
     throw Error("--negative: " + info.name + " runs without classifier-free guidance (" +
                 (info.guidance == "distilled" ? std::string("its guidance is distilled into the model, as FLUX.1-dev's")
@@ -173,6 +179,7 @@ void check_batchable(const GenerateOptions& a, const GenerateOptions& b) {
   if (a.height != b.height || a.width != b.width) differ("--height and --width");
   if (a.eta != b.eta) differ("--eta");
   if (a.capture_maps != b.capture_maps) differ("--no-attention");
+  if (a.text_queries != b.text_queries) differ("--text-queries");
   if (a.concepts.size() != b.concepts.size() || a.concept_context != b.concept_context)
     differ("the number of --concepts and --concept-context");
 }
@@ -240,6 +247,7 @@ std::vector<GenerateResult> generate_batch(const Model& model, const std::vector
     ctx.guided = guided;
     ctx.guidance_scale = o.guidance_scale;
     ctx.concepts = o.concepts;
+    ctx.text_queries = o.text_queries;
     for (auto* ob : observers[k]) ob->on_begin(ctx, latents[k]);
   }
 
@@ -264,8 +272,8 @@ std::vector<GenerateResult> generate_batch(const Model& model, const std::vector
     const at::Tensor x = n == 1 && rows == 1 ? inputs.front() : at::cat(inputs).contiguous();
     const at::Tensor ts = at::full({x.size(0)}, t, at::TensorOptions().dtype(at::kFloat).device(x.device()));
     DenoiserOutput raw;
-    if (first.capture_maps || concepts.defined())
-      raw = model.denoise(x, ts, context, concepts);
+    if (first.capture_maps || concepts.defined() || first.text_queries)
+      raw = model.denoise(x, ts, context, concepts, first.text_queries);
     else
       raw.prediction = model.predict(x, ts, context);  // nobody reads maps: none are computed for output
     for (size_t k = 0; k < n; ++k) {
@@ -280,7 +288,8 @@ std::vector<GenerateResult> generate_batch(const Model& model, const std::vector
                     "); the run was stopped before run.json was written. Check the scheduler configuration (e.g. zero "
                     "terminal SNR with epsilon prediction) and --init-latents", kExitFailure);
       const std::vector<at::Tensor> attention = slice(raw.text_attention, k), features = slice(raw.features, k),
-                                    concept_attention = slice(raw.concept_attention, k);
+                                    concept_attention = slice(raw.concept_attention, k),
+                                    text_queries = slice(raw.text_queries, k);
       StepState st;
       st.index = static_cast<int>(i);
       st.timestep = t;
@@ -291,6 +300,7 @@ std::vector<GenerateResult> generate_batch(const Model& model, const std::vector
       st.text_attention = &attention;
       st.features = &features;
       st.concept_attention = &concept_attention;
+      st.text_queries = &text_queries;
       for (auto* ob : observers[k]) ob->on_step(ctxs[k], st);
       latents[k] = so.prev_sample;
     }

@@ -270,6 +270,15 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
                        {"reduction", "each concept's probability in its own softmax beside the prompt's keys, then as maps"},
                        {"sha256", sha256_file((dir / f).string())}};
     }
+    if (attention->text_query_maps().defined()) {  // generate --text-queries: the reverse direction, same reduction
+      const std::string f = "attention/text_query_maps.npy";
+      write_tensor_npy((dir / f).string(), attention->text_query_maps());
+      const auto& sz = attention->text_query_maps().sizes();
+      a["text_queries"] = {{"file", f}, {"shape", std::vector<int64_t>(sz.begin(), sz.end())},
+                           {"reduction", "per text token, its query's probabilities over the image tokens (the joint "
+                                         "softmax's text-query x image-key block), averaged as maps.npy"},
+                           {"sha256", sha256_file((dir / f).string())}};
+    }
     j["attention"] = a;
   }
   impl_->queue->close();

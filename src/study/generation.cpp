@@ -106,6 +106,7 @@ std::unique_ptr<Prepared> prepare(const Model& model, const GenerationSpec& g, c
   o.concepts = g.concepts;
   o.concept_context = g.concept_context;
   o.capture_maps = g.capture_attention;
+  o.text_queries = g.text_queries;
   o.show_progress = !session.quiet;
   if (!g.timestep_schedule.empty())
     o.custom_timesteps = timesteps_from_spec(g.timestep_schedule, g.steps, model.scheduler_config().num_train_timesteps);

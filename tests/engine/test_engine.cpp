@@ -590,3 +590,52 @@ TEST_CASE("a Flux package: T5's rows alone, CLIP's ids leading; distilled guidan
   j.erase("t5_max_length");
   CHECK(with("text_rows", "t5").find("there is no \"t5_max_length\"") != std::string::npos);
 }
+
+TEST_CASE("--text-queries: the text-query x image-key block, reduced as the maps; the image and maps unchanged",
+          "[engine][flux]") {
+  set_threads(1);
+  auto m = Model::load(std::string(DS_REFERENCE_DIR) + "/flux-tiny/package");
+  REQUIRE(m.has_text_queries());
+  const Encoding e = m.tokenize("a red circle and a blue square");
+  const at::Tensor context = encode_prompts(m, e, "", 3.5);
+  at::Generator gen = at::detail::createCPUGenerator(4);
+  const at::Tensor x = at::randn({1, 4, 16, 16}, gen, at::TensorOptions().dtype(at::kFloat));
+  const at::Tensor t = at::full({1}, 750.0f);
+  at::NoGradGuard ng;
+  const DenoiserOutput plain = m.denoise(x, t, context);
+  const DenoiserOutput q = m.denoise(x, t, context, at::Tensor(), true);
+  CHECK(at::equal(plain.prediction, q.prediction));
+  REQUIRE(q.text_queries.size() == 4);
+  for (size_t l = 0; l < 4; ++l) {
+    CHECK(at::equal(plain.text_attention[l], q.text_attention[l]));
+    const at::Tensor& a = q.text_queries[l];
+    REQUIRE(a.sizes() == at::IntArrayRef({1, 2, 64, 16}));
+    // each text token's query spreads at most all its probability over the 64 image tokens (the rest goes to text)
+    const at::Tensor share = a.sum(2);
+    CHECK(share.max().item<float>() <= 1.0f + 1e-5f);
+    CHECK(share.min().item<float>() > 0.0f);
+  }
+  CHECK_THROWS_WITH(m.denoise(x, t, context, m.encode_concepts({"sky"}).unsqueeze(0), true),
+                    Catch::Contains("--text-queries and --concepts: one at a time"));
+  // a generation with them: the latents are the plain run's, the maps [steps, tokens, h, w] beside maps.npy
+  GenerateOptions o;
+  o.prompt = "a red circle";
+  o.seed = 2;
+  o.steps = 3;
+  o.guidance_scale = 3.5;
+  o.show_progress = false;
+  AttentionCapture plain_capture, query_capture;
+  const GenerateResult r0 = generate(m, o, {&plain_capture});
+  o.text_queries = true;
+  const GenerateResult r1 = generate(m, o, {&query_capture});
+  CHECK(at::equal(r0.final_latent, r1.final_latent));
+  CHECK(at::equal(plain_capture.maps(), query_capture.maps()));
+  CHECK_FALSE(plain_capture.text_query_maps().defined());
+  REQUIRE(query_capture.text_query_maps().sizes() == at::IntArrayRef({3, 16, 16, 16}));
+  CHECK(at::isfinite(query_capture.text_query_maps()).all().item<bool>());
+  // a UNet's text tokens ask no queries
+  auto unet = Model::load(kPkg);
+  GenerateOptions u = small_options();
+  u.text_queries = true;
+  CHECK_THROWS_WITH(generate(unet, u, {}), Catch::Contains("is a UNet, whose text tokens ask no queries"));
+}

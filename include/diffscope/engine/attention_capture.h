@@ -29,6 +29,9 @@ class AttentionCapture : public Observer {
   const at::Tensor& maps() const { return maps_; }
   /// [steps, concepts, h, w] (generate --concepts; undefined without), reduced exactly as maps().
   const at::Tensor& concept_maps() const { return concept_maps_; }
+  /// [steps, tokens, h, w] (generate --text-queries; undefined without): per text token, where its query looks among
+  /// the image tokens, reduced exactly as maps().
+  const at::Tensor& text_query_maps() const { return text_query_maps_; }
   /// Per-layer maps of the chosen steps, keyed by step index: [layers, tokens, h, w].
   const std::vector<std::pair<int, at::Tensor>>& layer_maps() const { return layer_maps_; }
   /// Per-head maps of the chosen steps: [layers, heads, tokens, h, w] (heads padded to the widest layer with 0).
@@ -44,7 +47,7 @@ class AttentionCapture : public Observer {
  private:
   AttentionCaptureOptions options_;
   std::vector<int> layers_used_;
-  at::Tensor maps_, concept_maps_;
+  at::Tensor maps_, concept_maps_, text_query_maps_;
   std::vector<std::pair<int, at::Tensor>> layer_maps_, head_maps_;
 };
 

@@ -24,6 +24,10 @@ struct DenoiserOutput {
   std::vector<at::Tensor> text_attention;
   std::vector<at::Tensor> features;
   std::vector<at::Tensor> concept_attention;
+  /// With text queries requested (generate --text-queries, a transformer package): per layer the joint softmax's
+  /// text-query x image-key block, transposed to [B, heads, h_l*w_l, L] like text_attention (entry (n, l): how much
+  /// text token l's query gives image token n).
+  std::vector<at::Tensor> text_queries;
 };
 
 /// A loaded package. Loading validates every file; problems throw diffscope::Error naming the file.
@@ -51,14 +55,20 @@ class Model {
   /// Both families answer this same call (see docs/architecture.md).
   /// With `concepts` [B, C, D] defined (see encode_concepts), calls the export's forward_concepts and fills
   /// concept_attention; the prediction and text_attention are forward()'s, bit for bit.
+  /// With `text_queries`, calls the export's forward_text_queries and fills text_queries (not together with
+  /// concepts: Error naming both options).
   DenoiserOutput denoise(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context,
-                         const at::Tensor& concepts = at::Tensor()) const;
+                         const at::Tensor& concepts = at::Tensor(), bool text_queries = false) const;
   /// The prediction alone, for callers that read no maps (saliency's denoiser calls, runs without capture): the
   /// export's forward_prediction, which computes the same and returns nothing else (bit-identical to
   /// denoise().prediction), or forward() for exports without it.
   at::Tensor predict(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context) const;
   /// True when the UNet export has forward_concepts (open-vocabulary concept maps, generate --concepts).
   bool has_concepts() const;
+  /// True when the transformer export has forward_text_queries (generate --text-queries).
+  bool has_text_queries() const;
+  /// Throws the one-line "--text-queries: exported without forward_text_queries" error when !has_text_queries().
+  void require_text_queries() const;
   /// Throws the one-line "--concepts: exported without forward_concepts" error when !has_concepts().
   void require_concepts() const;
   /// Concept-word embeddings [C, D] for open-vocabulary maps: the mean of the word's (or phrase's) token embeddings
@@ -98,7 +108,7 @@ class Model {
 
  private:
   DenoiserOutput run_denoiser(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& context,
-                              const at::Tensor& concepts, bool prediction_only) const;
+                              const at::Tensor& concepts, bool prediction_only, bool text_queries = false) const;
   std::shared_ptr<Impl> impl_;
 };
 

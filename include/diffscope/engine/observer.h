@@ -20,6 +20,7 @@ struct RunContext {
   bool guided = false;                  ///< classifier-free guidance on (batch = [uncond, cond])
   double guidance_scale = 1.0;
   std::vector<std::string> concepts;    ///< generate --concepts (their maps come in StepState::concept_attention)
+  bool text_queries = false;            ///< generate --text-queries (StepState::text_queries)
 };
 
 /// One denoising step as the loop saw it. Tensors are on the model's device.
@@ -34,6 +35,8 @@ struct StepState {
   const std::vector<at::Tensor>* features = nullptr;         ///< per block output [B,C_l,h_l,w_l]
   const std::vector<at::Tensor>* concept_attention = nullptr;  ///< per layer [B,heads,HW_l,concepts]; empty without
                                                                ///< --concepts
+  const std::vector<at::Tensor>* text_queries = nullptr;  ///< per layer [B,heads,HW_l,L] (text-query x image-key,
+                                                          ///< transposed); empty without --text-queries
 };
 
 /// Implement to capture or reduce data while the loop runs. Called on the loop's thread, in order.

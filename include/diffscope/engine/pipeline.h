@@ -29,6 +29,7 @@ struct GenerateOptions {
   std::vector<std::string> concepts;    ///< open-vocabulary concept words (maps only; the image is unchanged)
   std::string concept_context = "prompt";  ///< concepts encoded after the prompt ("prompt") or on their own ("alone")
   bool capture_maps = true;             ///< false: the denoiser's prediction alone (Model::predict), no maps for observers
+  bool text_queries = false;            ///< also the text-query x image-key maps (transformer packages)
   bool show_progress = true;
 };
 

@@ -25,6 +25,7 @@ struct GenerationSpec {
   int filmstrip_columns = 0;      ///< steps/filmstrip.png wraps after N images (0 = one row)
   double guidance = 7.5, eta = 0.0;
   bool capture_attention = true;
+  bool text_queries = false;            ///< also attention/text_query_maps.npy (transformer packages)
   bool allow_empty_prompt = false;
   bool overwrite = false;         ///< replace an earlier diffscope output in `out` (else it is refused)
   std::string attention_half = "cond";  ///< cond or uncond

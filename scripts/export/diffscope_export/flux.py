@@ -65,6 +65,8 @@ class FluxCaptureProcessor:
             text_rows, image_rows = probs[:, :, :text], probs[:, :, text:]
             maps = image_rows[:, :, :, :text]
             store.maps.append((self.name, maps))
+            if store.text_queries:  # the text-query x image-key block, as [B, heads, N, T]
+                store.text_query_maps.append(text_rows[:, :, :, text:].transpose(-1, -2))
             probs = torch.cat([text_rows, torch.cat([maps, image_rows[:, :, :, text:]], dim=-1)], dim=2)
         out = torch.matmul(probs, v)
         if store.recording and store.concept_state is not None:
@@ -96,7 +98,8 @@ class FluxCaptureProcessor:
 
 class _Store:
     def __init__(self):
-        self.maps, self.concept_maps = [], []
+        self.maps, self.concept_maps, self.text_query_maps = [], [], []
+        self.text_queries = False
         self.recording = True
         self.concept_state = None
         self.temb = None
@@ -104,7 +107,7 @@ class _Store:
         self.text_tokens = None
 
     def clear(self):
-        self.maps, self.concept_maps = [], []
+        self.maps, self.concept_maps, self.text_query_maps = [], [], []
 
 
 class AnalyzableFlux(torch.nn.Module):
@@ -189,6 +192,17 @@ class AnalyzableFlux(torch.nn.Module):
         finally:
             self.store.concept_state = None
         return velocity, maps, feats, concept_maps
+
+    def forward_text_queries(self, sample, timestep, context):
+        """forward() plus, per attention layer, the text-query x image-key block [B, heads, N, T] (transposed: entry
+        (n, t) is how much text token t's query gives image token n)."""
+        self.store.text_queries = True
+        try:
+            velocity, maps, feats = self.forward(sample, timestep, context)
+            text_query_maps = list(self.store.text_query_maps)
+        finally:
+            self.store.text_queries = False
+        return velocity, maps, feats, text_query_maps
 
     def layer_names(self):
         return list(self.layer_names_)

@@ -100,6 +100,8 @@ class JointCaptureProcessor:
             image_rows, text_rows = probs[:, :, :n], probs[:, :, n:]
             maps = image_rows[:, :, :, n:n + keep]
             self.store.maps.append((self.name, maps))
+            if getattr(self.store, "text_queries", False):  # the text-query x image-key block, as [B, heads, N, L]
+                self.store.text_query_maps.append(text_rows[:, :, :keep, :n].transpose(-1, -2))
             probs = torch.cat([torch.cat([image_rows[:, :, :, :n], maps, image_rows[:, :, :, n + keep:]], dim=-1),
                                text_rows], dim=2)
         out = torch.matmul(probs, v)

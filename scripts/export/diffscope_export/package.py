@@ -60,7 +60,7 @@ def trace_checked(name, module, example, checks, tolerance=TOLERANCE):
     """torch.jit.trace `module` on `example` inputs, then compare traced and eager outputs on each input tuple in
     `checks` (other batch sizes and spatial sizes); raise ExportError naming the module and the difference.
     A module with a forward_prediction method (AnalyzableUNet, AnalyzableTransformer) has it traced and checked
-    too, and forward_concepts where it has one (with 1, 2 and 3 concepts)."""
+    too, forward_text_queries where it has one, and forward_concepts (with 1, 2 and 3 concepts)."""
     module.eval()
     with torch.no_grad():
         inputs_list = [example] + list(checks)
@@ -68,10 +68,15 @@ def trace_checked(name, module, example, checks, tolerance=TOLERANCE):
             methods = {"forward": example, "forward_prediction": example}
             if hasattr(module, "forward_concepts"):
                 methods["forward_concepts"] = _with_concepts(example, 2)
+            if hasattr(module, "forward_text_queries"):
+                methods["forward_text_queries"] = example
             traced = torch.jit.trace_module(module, methods, check_trace=False, strict=False)
             _check_traced(name, module, traced, inputs_list, tolerance)
             _check_traced(name + " (forward_prediction)", module.forward_prediction, traced.forward_prediction,
                           inputs_list, tolerance)
+            if hasattr(module, "forward_text_queries"):
+                _check_traced(name + " (forward_text_queries)", module.forward_text_queries,
+                              traced.forward_text_queries, inputs_list, tolerance)
             if hasattr(module, "forward_concepts"):
                 _check_traced(name + " (forward_concepts)", module.forward_concepts, traced.forward_concepts,
                               [_with_concepts(i, c) for i in inputs_list for c in (1, 2, 3)], tolerance)

@@ -21,12 +21,15 @@ class _Store:
         self.recording = True
         self.concept_state = None  # the concept tokens' stream (forward_concepts), block by block
         self.concept_maps = []
+        self.text_queries = False  # forward_text_queries: also the text-query x image-key blocks
+        self.text_query_maps = []
         self.temb = None
         self.text_tokens = None  # the package's own text rows (the maps' last axis)
 
     def clear(self):
         self.maps = []
         self.concept_maps = []
+        self.text_query_maps = []
 
 
 class AnalyzableTransformer(torch.nn.Module):
@@ -94,6 +97,18 @@ class AnalyzableTransformer(torch.nn.Module):
         finally:
             self.store.concept_state = None
         return velocity, maps, feats, concept_maps
+
+    def forward_text_queries(self, sample, timestep, context):
+        """forward() plus, per joint-attention layer, the text-query x image-key block of the joint softmax, transposed
+        to [B, heads, N, L] (entry (n, l): how much text token l's query gives image token n; each token's column
+        sums over N to the share of its attention that goes to the image). The velocity and maps are forward()'s."""
+        self.store.text_queries = True
+        try:
+            velocity, maps, feats = self.forward(sample, timestep, context)
+            text_query_maps = list(self.store.text_query_maps)
+        finally:
+            self.store.text_queries = False
+        return velocity, maps, feats, text_query_maps
 
     def layer_names(self):
         return list(self.layer_names_)
