@@ -160,6 +160,21 @@ def compare_attention(folder, pkg, seed):
     return float((noise - ref).abs().max()), d_maps, len(maps), len(rec)
 
 
+def run_against_reference(a, pkg, ref, prompt, steps, guidance, run):
+    """`diffscope generate` on `pkg` with the reference run's prompt, seed, steps and guidance; every step's latent
+    within 1e-4 of the latents' scale and the image within --pixel-tol. Returns (ok, latents, latent diff, image diff)."""
+    import cv2
+    subprocess.run([a.diffscope, "generate", "-m", pkg, "-p", prompt, "--steps", str(steps), "-g", str(guidance),
+                    "--seed", str(a.seed), "--threads", str(a.threads), "--x0-every", "0", "-q", "--overwrite", "-o",
+                    run], check=True)
+    ours = np.load(os.path.join(run, "latents.npy"))
+    d_lat = float(np.abs(ours - ref["latents"]).max()) if ours.shape == ref["latents"].shape else float("inf")
+    img = cv2.cvtColor(cv2.imread(os.path.join(run, "final.png")), cv2.COLOR_BGR2RGB).astype(int)
+    d_img = int(np.abs(img - np.round(ref["image"] * 255).astype(int)).max())
+    ok = d_lat <= 1e-4 * max(1.0, float(np.abs(ref["latents"]).max())) and d_img <= a.pixel_tol
+    return ok, ours, d_lat, d_img
+
+
 def check_sd3(a, work, t5=False):
     """The SD3 layout: a tiny StableDiffusion3Pipeline (sd3_reference.build_tiny_sd3: two CLIP encoders with
     projection, no T5, a 2-block SD3Transformer2DModel, a 16-channel VAE with a shift factor, FlowMatchEuler with
@@ -172,7 +187,6 @@ def check_sd3(a, work, t5=False):
     from check_mmdit_against_diffusers import explicit_joint_softmax
     from diffscope_export.sd3 import T5_ROWS
     from sd3_reference import PROMPT, T5_MAX_LEN, build_tiny_sd3, run_reference, sdpa_shim
-    import cv2
 
     failures = 0
     tag = "tiny-sd3-t5" if t5 else "tiny-sd3"
@@ -222,15 +236,7 @@ def check_sd3(a, work, t5=False):
           f"{'ok' if ok else 'FAIL'}")
     steps, guidance, seed = 6, 4.0, a.seed
     ref = run_reference(src, PROMPT, seed, steps, guidance, os.path.join(work, tag + "-reference.npz"), t5=t5)
-    run = os.path.join(work, "run-" + tag)
-    subprocess.run([a.diffscope, "generate", "-m", pkg, "-p", PROMPT, "--steps", str(steps), "-g", str(guidance),
-                    "--seed", str(seed), "--threads", str(a.threads), "--x0-every", "0", "-q", "--overwrite", "-o",
-                    run], check=True)
-    ours = np.load(os.path.join(run, "latents.npy"))
-    d_lat = float(np.abs(ours - ref["latents"]).max()) if ours.shape == ref["latents"].shape else float("inf")
-    img = cv2.cvtColor(cv2.imread(os.path.join(run, "final.png")), cv2.COLOR_BGR2RGB).astype(int)
-    d_img = int(np.abs(img - np.round(ref["image"] * 255).astype(int)).max())
-    ok = d_lat <= 1e-4 * max(1.0, float(np.abs(ref["latents"]).max())) and d_img <= a.pixel_tol
+    ok, ours, d_lat, d_img = run_against_reference(a, pkg, ref, PROMPT, steps, guidance, os.path.join(work, "run-" + tag))
     failures += not ok
     print(f"{name} flow_euler latents {ours.shape}: max |diffscope - StableDiffusion3Pipeline| {d_lat:.2e} (latent scale "
           f"{float(np.abs(ref['latents']).max()):.2f}); image max 8-bit difference {d_img}  {'ok' if ok else 'FAIL'}")
@@ -259,7 +265,6 @@ def check_flux(a, work, schnell=False):
     from diffusers.models.embeddings import apply_rotary_emb
     from flux_reference import PROMPT, SIZE, T5_MAX_LEN, build_tiny_flux, run_reference
     from diffscope_export.sd3 import lend_sdpa
-    import cv2
 
     failures = 0
     tag = "tiny-flux-schnell" if schnell else "tiny-flux"
@@ -331,15 +336,8 @@ def check_flux(a, work, schnell=False):
           f"outputs unchanged by it: {same}  {'ok' if ok else 'FAIL'}")
     steps, guidance_scale = 6, 3.5
     ref = run_reference(src, PROMPT, a.seed, steps, guidance_scale, os.path.join(work, tag + "-reference.npz"))
-    run = os.path.join(work, "run-" + tag)
-    subprocess.run([a.diffscope, "generate", "-m", pkg, "-p", PROMPT, "--steps", str(steps), "-g",
-                    str(guidance_scale), "--seed", str(a.seed), "--threads", str(a.threads), "--x0-every", "0", "-q",
-                    "--overwrite", "-o", run], check=True)
-    ours = np.load(os.path.join(run, "latents.npy"))
-    d_lat = float(np.abs(ours - ref["latents"]).max()) if ours.shape == ref["latents"].shape else float("inf")
-    img = cv2.cvtColor(cv2.imread(os.path.join(run, "final.png")), cv2.COLOR_BGR2RGB).astype(int)
-    d_img = int(np.abs(img - np.round(ref["image"] * 255).astype(int)).max())
-    ok = d_lat <= 1e-4 * max(1.0, float(np.abs(ref["latents"]).max())) and d_img <= a.pixel_tol
+    ok, ours, d_lat, d_img = run_against_reference(a, pkg, ref, PROMPT, steps, guidance_scale,
+                                                   os.path.join(work, "run-" + tag))
     failures += not ok
     print(f"{tag} flow_euler latents {ours.shape}: max |diffscope - FluxPipeline| {d_lat:.2e} (latent scale "
           f"{float(np.abs(ref['latents']).max()):.2f}); image max 8-bit difference {d_img}  {'ok' if ok else 'FAIL'}")

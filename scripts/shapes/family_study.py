@@ -13,6 +13,7 @@ thresholded map (DAAM's), of the prompt token's own map (auc analysis) and of th
 (n maps); mIoU is the mean IoU.
 
     /usr/bin/python3 scripts/shapes/family_study.py [--out runs/family] [--threads 2]   (about 20 minutes on 2 cores)
+    ... --families mmdit --layers 3 --out runs/family-l3   (one layer's maps: the per-layer numbers of the README)
 """
 import argparse
 import json
@@ -37,6 +38,10 @@ def main():
     ap.add_argument("--diffscope", default=os.path.join(ROOT, "build", "diffscope"))
     ap.add_argument("--json", help="also write the table's numbers here")
     ap.add_argument("--mmdit-model", help="another shapes-mmdit package in place of models/shapes-mmdit-v1")
+    ap.add_argument("--families", nargs="+", default=list(MODELS), choices=list(MODELS),
+                    help="which models to run (default both)")
+    ap.add_argument("--layers", help="generate --layers for every run (e.g. 3: one layer's maps, token and concept "
+                                     "alike); default all layers")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     scores = {}  # (column, class, metric) -> values
@@ -44,6 +49,8 @@ def main():
     if a.mmdit_model:
         models["mmdit"] = (os.path.abspath(a.mmdit_model), "flow_euler")
     for family, (model, scheduler) in models.items():
+        if family not in a.families:
+            continue
         for i, (seed, p) in enumerate(prompts()):
             words = set(p.split())
             for cls, ws in CLASSES.items():
@@ -52,7 +59,8 @@ def main():
                     subprocess.run([a.diffscope, "analyze", "-m", os.path.join(ROOT, "models", model), "-p", p,
                                     "--seed", str(seed), "--steps", "25", "--guidance", "5", "--scheduler", scheduler,
                                     "--x0-every", "0", "--concepts", ",".join(ws), "--analyses", "auc,concepts",
-                                    "--threads", str(a.threads), "-q", "--overwrite", "-o", run], check=True)
+                                    "--threads", str(a.threads), "-q", "--overwrite", "-o", run] +
+                                   (["--layers", a.layers] if a.layers else []), check=True)
                 s = json.load(open(os.path.join(run, "summary.json")))
                 for w in ws:
                     if w not in words:

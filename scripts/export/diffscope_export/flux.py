@@ -28,7 +28,8 @@ import torch.nn.functional as F
 
 from .joint_attention import _merge, concepts_through_joint_block, image_qkv, text_qkv
 from .package import ExportError, layer_table, trace_checked, write_package
-from .sd3 import _pad_token, _VaeDecoder, _VaeEncoder, lend_sdpa
+from .sd3 import _pad_token, _VaeDecoder, _VaeEncoder, example_ids, lend_sdpa
+from .transformer_wrapper import JointAttentionMethods, _Store
 
 
 def _rotate(x, rotary):
@@ -96,22 +97,9 @@ class FluxCaptureProcessor:
         store.concept_state = c + gate.unsqueeze(1) * block.proj_out(torch.cat([concept_o, mlp], dim=2))
 
 
-class _Store:
-    def __init__(self):
-        self.maps, self.concept_maps, self.text_query_maps = [], [], []
-        self.text_queries = False
-        self.recording = True
-        self.concept_state = None
-        self.temb = None
-        self.text_rows = 0  # the text tokens at the front of the single-stream blocks' joined sequence
-        self.text_tokens = None
-
-    def clear(self):
-        self.maps, self.concept_maps, self.text_query_maps = [], [], []
-
-
-class AnalyzableFlux(torch.nn.Module):
-    """FluxTransformer2DModel behind AnalyzableTransformer's calls (forward, forward_prediction, forward_concepts):
+class AnalyzableFlux(JointAttentionMethods):
+    """FluxTransformer2DModel behind AnalyzableTransformer's calls (forward, forward_prediction, forward_concepts,
+    forward_text_queries; JointAttentionMethods):
     `context` [B, T + 1, J] is the package text encoder's output, T5's rows then the pooled row, whose entry
     `guidance_index` holds the distilled guidance scale when the model has a guidance embedding."""
 
@@ -168,44 +156,6 @@ class AnalyzableFlux(torch.nn.Module):
                                pooled_projections=pooled, encoder_hidden_states=tokens, txt_ids=txt_ids,
                                img_ids=img_ids, return_dict=False)[0]
         return out.reshape(b, ih, iw, c, 2, 2).permute(0, 3, 1, 4, 2, 5).reshape(b, c, h, w)
-
-    def forward(self, sample, timestep, context):
-        self.store.clear()
-        self._features = []
-        velocity = self._call(sample, timestep, context)
-        return velocity, [m for _, m in self.store.maps], list(self._features)
-
-    def forward_prediction(self, sample, timestep, context):
-        self.store.recording = False
-        try:
-            return self.forward(sample, timestep, context)[0]
-        finally:
-            self.store.recording = True
-
-    def forward_concepts(self, sample, timestep, context, concepts):
-        """forward() plus, per attention layer, ConceptAttention's maps [B, 1, N, C] of `concepts` [B, C, J] (T5
-        embeddings of the concept words)."""
-        self.store.concept_state = self.transformer.context_embedder(concepts)
-        try:
-            velocity, maps, feats = self.forward(sample, timestep, context)
-            concept_maps = list(self.store.concept_maps)
-        finally:
-            self.store.concept_state = None
-        return velocity, maps, feats, concept_maps
-
-    def forward_text_queries(self, sample, timestep, context):
-        """forward() plus, per attention layer, the text-query x image-key block [B, heads, N, T] (transposed: entry
-        (n, t) is how much text token t's query gives image token n)."""
-        self.store.text_queries = True
-        try:
-            velocity, maps, feats = self.forward(sample, timestep, context)
-            text_query_maps = list(self.store.text_query_maps)
-        finally:
-            self.store.text_queries = False
-        return velocity, maps, feats, text_query_maps
-
-    def layer_names(self):
-        return list(self.layer_names_)
 
 
 class FluxTextEncoder(torch.nn.Module):
@@ -267,14 +217,8 @@ def export_flux(src, out, *, name, height=None, width=None, t5_max_length=None):
     g = torch.Generator().manual_seed(0)
     eos = vocab["<|endoftext|>"]
 
-    def ids(b):
-        x = torch.randint(0, len(vocab), (b, max_length), generator=g)
-        x[:, 6:] = vocab[pad]
-        x[:, 5] = eos
-        y = torch.randint(3, t5.config.vocab_size, (b, t5_max_length), generator=g)
-        y[:, 4] = 1
-        y[:, 5:] = 0
-        return torch.cat([x, y], dim=1)
+    ids = lambda b: example_ids(b, len(vocab), vocab[pad], eos, max_length, g, t5.config.vocab_size,  # noqa: E731
+                                t5_max_length)
 
     rnd = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
     t = lambda b: torch.rand(b, generator=g) * 1000  # noqa: E731

@@ -53,6 +53,20 @@ class lend_sdpa:
             del F.scaled_dot_product_attention
 
 
+def example_ids(b, vocab_size, pad_id, eos_id, clip_length, g, t5_vocab_size=0, t5_length=0):
+    """Tracing inputs for a text encoder: [b, clip_length] CLIP ids (random tokens, the end token at 5, padding after),
+    then with T5 [b, t5_length] T5 ids (random pieces, </s> (1) at 4, <pad> (0) after, as T5Tokenizer pads)."""
+    x = torch.randint(0, vocab_size, (b, clip_length), generator=g)
+    x[:, 6:] = pad_id
+    x[:, 5] = eos_id
+    if t5_length:
+        y = torch.randint(3, t5_vocab_size, (b, t5_length), generator=g)
+        y[:, 4] = 1
+        y[:, 5:] = 0
+        x = torch.cat([x, y], dim=1)
+    return x
+
+
 class SD3TextEncoder(torch.nn.Module):
     """ids [B, clip_length (+ T with T5)] -> [B, clip_length (+ T) + 1, J]; with `te3` (T5EncoderModel) the T ids
     after the CLIP ids are T5's, and its last hidden state follows the CLIP rows, as diffusers concatenates them."""
@@ -157,16 +171,8 @@ def export_sd3(src, out, *, name, height=None, width=None, without_t5=False, t5_
 
     t5_length = t5["max_length"] if t5 else 0
 
-    def ids(b):
-        x = torch.randint(0, len(vocab), (b, max_length), generator=g)
-        x[:, 6:] = vocab[pad]
-        x[:, 5] = eos
-        if t5:  # some pieces, </s> (1), then <pad> (0), as T5Tokenizer pads
-            y = torch.randint(3, te3.config.vocab_size, (b, t5_length), generator=g)
-            y[:, 4] = 1
-            y[:, 5:] = 0
-            x = torch.cat([x, y], dim=1)
-        return x
+    ids = lambda b: example_ids(b, len(vocab), vocab[pad], eos, max_length, g,  # noqa: E731
+                                te3.config.vocab_size if t5 else 0, t5_length)
 
     rnd = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
     t = lambda b: torch.rand(b, generator=g) * 1000  # noqa: E731

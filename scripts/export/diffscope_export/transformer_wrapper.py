@@ -25,6 +25,7 @@ class _Store:
         self.text_query_maps = []
         self.temb = None
         self.text_tokens = None  # the package's own text rows (the maps' last axis)
+        self.text_rows = 0  # Flux: the text tokens at the front of the single-stream blocks' joined sequence
 
     def clear(self):
         self.maps = []
@@ -32,7 +33,56 @@ class _Store:
         self.text_query_maps = []
 
 
-class AnalyzableTransformer(torch.nn.Module):
+class JointAttentionMethods(torch.nn.Module):
+    """The traced methods every joint-attention wrapper shares (AnalyzableTransformer, flux.AnalyzableFlux): a
+    subclass provides _call(sample, timestep, context) -> velocity, the store its processors record into, the
+    block-output list _features its hooks fill, the transformer's context_embedder and layer_names_."""
+
+    def forward(self, sample, timestep, context):
+        self.store.clear()
+        self._features = []
+        velocity = self._call(sample, timestep, context)
+        return velocity, [m for _, m in self.store.maps], list(self._features)
+
+    def forward_prediction(self, sample, timestep, context):
+        self.store.recording = False
+        try:
+            return self.forward(sample, timestep, context)[0]
+        finally:
+            self.store.recording = True
+
+    def forward_concepts(self, sample, timestep, context, concepts):
+        """forward() plus, per joint-attention layer, ConceptAttention's maps [B, 1, N, C] of `concepts` [B, C, D]
+        (text-encoder embeddings of the concept words, in the width the transformer's context_embedder takes:
+        joint_attention.JointCaptureProcessor, flux.FluxCaptureProcessor). The velocity and the prompt's maps are
+        forward()'s."""
+        self.store.concept_state = self.transformer.context_embedder(concepts)
+        try:
+            velocity, maps, feats = self.forward(sample, timestep, context)
+            concept_maps = list(self.store.concept_maps)
+        finally:
+            self.store.concept_state = None
+        return velocity, maps, feats, concept_maps
+
+    def forward_text_queries(self, sample, timestep, context):
+        """forward() plus, per joint-attention layer, the text-query x image-key block of the joint softmax, transposed
+        to [B, heads, N, L] (entry (n, l): how much text token l's query gives image token n; each token's column
+        sums over N to the share of its attention that goes to the image). The velocity and maps are forward()'s."""
+        self.store.text_queries = True
+        try:
+            velocity, maps, feats = self.forward(sample, timestep, context)
+            text_query_maps = list(self.store.text_query_maps)
+        finally:
+            self.store.text_queries = False
+        return velocity, maps, feats, text_query_maps
+
+    def layer_names(self):
+        return list(self.layer_names_)
+
+
+
+
+class AnalyzableTransformer(JointAttentionMethods):
     def __init__(self, transformer, pooled_dim, patch_size, zero_rows=0):
         """`zero_rows`: text rows of zeros appended after the tokens before the transformer sees them (SD3 run without
         its T5 encoder: diffusers feeds 77 rows of zeros in T5's place); they take part in the joint attention, and
@@ -72,47 +122,6 @@ class AnalyzableTransformer(torch.nn.Module):
         except TypeError:  # the shapes MMDiT: positional, returns the tensor
             out = self.transformer(sample, tokens, pooled, timestep)
         return out[0] if isinstance(out, (tuple, list)) else out
-
-    def forward(self, sample, timestep, context):
-        self.store.clear()
-        self._features = []
-        velocity = self._call(sample, timestep, context)
-        return velocity, [m for _, m in self.store.maps], list(self._features)
-
-    def forward_prediction(self, sample, timestep, context):
-        self.store.recording = False
-        try:
-            return self.forward(sample, timestep, context)[0]
-        finally:
-            self.store.recording = True
-
-    def forward_concepts(self, sample, timestep, context, concepts):
-        """forward() plus, per joint-attention layer, ConceptAttention's maps [B, 1, N, C] of `concepts` [B, C, D]
-        (text-encoder embeddings of the concept words; joint_attention.JointCaptureProcessor). The velocity and the
-        prompt's maps are forward()'s."""
-        self.store.concept_state = self.transformer.context_embedder(concepts)
-        try:
-            velocity, maps, feats = self.forward(sample, timestep, context)
-            concept_maps = list(self.store.concept_maps)
-        finally:
-            self.store.concept_state = None
-        return velocity, maps, feats, concept_maps
-
-    def forward_text_queries(self, sample, timestep, context):
-        """forward() plus, per joint-attention layer, the text-query x image-key block of the joint softmax, transposed
-        to [B, heads, N, L] (entry (n, l): how much text token l's query gives image token n; each token's column
-        sums over N to the share of its attention that goes to the image). The velocity and maps are forward()'s."""
-        self.store.text_queries = True
-        try:
-            velocity, maps, feats = self.forward(sample, timestep, context)
-            text_query_maps = list(self.store.text_query_maps)
-        finally:
-            self.store.text_queries = False
-        return velocity, maps, feats, text_query_maps
-
-    def layer_names(self):
-        return list(self.layer_names_)
-
 
 class PooledTextEncoder(torch.nn.Module):
     """A CLIP-style text encoder whose output gains the pooled row: [B, L, D] hidden states, then the hidden state
