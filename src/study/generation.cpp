@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -45,8 +46,12 @@ std::vector<int> select_layers(const Model& model, const std::vector<std::string
 }
 }  // namespace
 
-/// --x0-view auto: previews where decoding each step costs about as much as the denoiser (SD-size images, from
-/// 512 px), decoded images below that, where the VAE is cheap and exact images are worth it.
+std::string auto_x0_view(bool has_preview, int image_side, std::uintmax_t decoder_bytes) {
+  if (!has_preview) return "decode";
+  return image_side >= 512 || decoder_bytes >= kLargeVaeDecoderBytes ? "preview" : "decode";
+}
+
+/// --x0-view auto (auto_x0_view): previews where decoding each step costs about as much as the denoiser.
 static std::string resolve_x0_view(const Model& model, const GenerationSpec& g, const GenerateOptions& o) {
   if (g.x0_view != "auto" && g.x0_view != "decode" && g.x0_view != "preview")
     throw Error("--x0-view " + g.x0_view + ": expected auto, decode or preview");
@@ -55,7 +60,9 @@ static std::string resolve_x0_view(const Model& model, const GenerationSpec& g, 
                 "fit_latent_preview.py --package " + model.info().dir + " fits it)");
   if (g.x0_view != "auto") return g.x0_view;
   const int size = std::max(o.height ? o.height : model.info().sample_size, o.width ? o.width : model.info().sample_size);
-  return model.has_preview() && size >= 512 ? "preview" : "decode";
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(std::filesystem::path(model.info().dir) / "vae" / "decoder.pt", ec);
+  return auto_x0_view(model.has_preview(), size, ec ? 0 : bytes);
 }
 
 void check_generation(const GenerationSpec& g) {

@@ -258,6 +258,12 @@ TEST_CASE("--x0-view preview: run.json says so, emergence compares previews with
   const auto keys = run_analyses(g.out, a);
   CHECK_FALSE(keys.empty());
   CHECK(std::filesystem::exists(g.out + "/tables/emergence.csv"));
+  // auto: previews for SD-size images or an SD-class VAE, decodes otherwise (and always without a preview)
+  CHECK(auto_x0_view(true, 64, 2'000'000) == "decode");
+  CHECK(auto_x0_view(true, 512, 2'000'000) == "preview");
+  CHECK(auto_x0_view(true, 256, 198'000'000) == "preview");
+  CHECK(auto_x0_view(true, 256, kLargeVaeDecoderBytes - 1) == "decode");
+  CHECK(auto_x0_view(false, 1024, 198'000'000) == "decode");
   // auto at the tiny package's 64 px decodes (previews are for SD-size images)
   g.x0_view = "auto";
   g.out = dir.str() + "/a";

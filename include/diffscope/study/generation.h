@@ -44,4 +44,12 @@ std::string generate_run(const GenerationSpec& spec, const Session& session, con
 /// torch.Generator takes as diffusers does. Error naming the option.
 void check_generation(const GenerationSpec& spec);
 
+/// A VAE decoder this large is Stable Diffusion's class (SD 1.x/2.x: 198 MB in float32; the shipped shapes models'
+/// are 2 MB): one decode per step costs about one denoiser step at any size (measured at 256 px on SD 1.5's widths:
+/// 6.8 s per step with it, 3.1 s without; bench/bench_vs_diffusers.sh).
+constexpr std::uintmax_t kLargeVaeDecoderBytes = std::uintmax_t{64} << 20;
+/// --x0-view auto: "preview" (the package's latent-to-RGB map) when the image is 512 px or larger or the package's
+/// vae/decoder.pt has kLargeVaeDecoderBytes or more, "decode" otherwise or without a preview.
+std::string auto_x0_view(bool has_preview, int image_side, std::uintmax_t decoder_bytes);
+
 }  // namespace diffscope
