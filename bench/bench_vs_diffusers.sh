@@ -47,6 +47,8 @@ OUT=$(mktemp -d /tmp/diffscope-vs-diffusers.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
 PROMPT="a photo of a red circle and a blue square"
 CONFIGS=(diffusers diffusers+capture diffscope-plain diffscope-capture diffscope-defaults)
+# BENCH_CONFIGS="diffusers diffscope-capture diffscope-bf16" runs a subset (diffscope-bf16: capture on, --precision bf16)
+[ -n "${BENCH_CONFIGS:-}" ] && read -r -a CONFIGS <<<"$BENCH_CONFIGS"
 run_one() {  # config round -> one line "config round per_step load wall rss_gib faults" in $OUT/rows.txt
   local cfg=$1 r=$2
   case $cfg in
@@ -63,10 +65,14 @@ print('$cfg', $r, j['per_step_s'], j['load_s'], $end - $start, j['peak_rss_gib']
       local extra=()
       [ "$cfg" = diffscope-plain ] && extra=(--x0-every 0 --no-attention)
       [ "$cfg" = diffscope-capture ] && extra=(--x0-every 0)
+      [ "$cfg" = diffscope-bf16 ] && extra=(--x0-every 0 --precision bf16)
       /usr/bin/time -f "%M %R %e" -o "$OUT/$cfg-$r.time" "$BIN" generate -m "$PKG" -p "$PROMPT" --steps "$STEPS" \
         --guidance 7.5 --seed 3 --scheduler ddim --threads "$THREADS" -q --overwrite "${extra[@]}" -o "$OUT/$cfg-$r"
       $PY -c "import json; t=json.load(open('$OUT/$cfg-$r/run.json'))['timings']; m, f, e = open('$OUT/$cfg-$r.time').read().split()
 print('$cfg', $r, t['loop_s'] / $STEPS, float(e) - t['loop_s'] - t['text_encoder_s'] - t['decode_s'], float(e), int(m) / 2**20, int(f))" >>"$OUT/rows.txt"
+      if [ "$cfg" = diffscope-bf16 ] || [ "$cfg" = diffscope-capture ]; then  # kept for the bf16 accuracy line
+        mkdir -p "$OUT/keep"; cp "$OUT/$cfg-$r/latents.npy" "$OUT/keep/$cfg-$r.npy"
+      fi
       rm -rf "${OUT:?}/$cfg-$r"
       ;;
   esac
@@ -90,7 +96,8 @@ def ratio(cfg, key):  # same-round ratios, then their median
     return statistics.median(rows[cfg][r][key] / base[r][key] for r in rows[cfg] if r in base and base[r][key])
 print("| configuration | per step (s) | ratio | load (s) | whole run (s) | ratio | peak RSS (GiB) | ratio | minor page faults |")
 print("|---|---|---|---|---|---|---|---|---|")
-for cfg in ["diffusers", "diffusers+capture", "diffscope-plain", "diffscope-capture", "diffscope-defaults"]:
+for cfg in ["diffusers", "diffusers+capture", "diffscope-plain", "diffscope-capture", "diffscope-defaults",
+            "diffscope-bf16"]:
     if cfg not in rows:
         continue
     print(f"| {cfg} | {med(cfg, 'step'):.3f} | {ratio(cfg, 'step'):.2f}x | {med(cfg, 'load'):.1f} | {med(cfg, 'wall'):.1f} | "
@@ -99,3 +106,11 @@ if "diffscope-capture" in rows and "diffscope-plain" in rows:
     cap = statistics.median(rows["diffscope-capture"][r]["step"] / rows["diffscope-plain"][r]["step"] for r in rows["diffscope-plain"])
     print(f"\ndiffscope capture on vs off, per step: {cap:.3f}x")
 EOF
+if ls "$OUT/keep"/diffscope-bf16-*.npy >/dev/null 2>&1; then
+  $PY -c "
+import glob, numpy as np
+for f in sorted(glob.glob('$OUT/keep/diffscope-bf16-*.npy')):
+    b = np.load(f); c = np.load(f.replace('diffscope-bf16', 'diffscope-capture'))
+    d = np.abs(b[-1] - c[-1]).max() / np.abs(c[-1]).max()
+    print(f'bf16 vs fp32 final latent, {f[-5]}: max abs difference / latent scale {d:.4f}')"
+fi
