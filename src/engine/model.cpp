@@ -10,15 +10,14 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "diffscope/util/error.h"
 #include "diffscope/util/file_hashes.h"
 #include "diffscope/util/zip_check.h"
 #include "diffscope/util/json_util.h"
 #include "diffscope/sched/scheduler.h"
-#include "diffscope/text/sentencepiece.h"
 
 namespace fs = std::filesystem;
 
@@ -254,16 +253,7 @@ at::Tensor Model::encode_text(const at::Tensor& ids) const {
 }
 
 std::pair<int, int> Model::layer_size(size_t layer, int latent_h, int latent_w) const {
-  const auto& info = impl_->info;
-  const auto& l = info.attention_layers.at(layer);
-  const int base = info.sample_size / info.vae_scale_factor;
-  int h = latent_h, w = latent_w, s = base;
-  while (s > l.height && s > 1) {  // each downsampling halves, rounding up
-    s = (s + 1) / 2;
-    h = (h + 1) / 2;
-    w = (w + 1) / 2;
-  }
-  return {h, w};
+  return diffscope::layer_size(impl_->info, layer, latent_h, latent_w);
 }
 
 int Model::context_dim() const {
@@ -324,11 +314,24 @@ class AutocastGuard {
 };
 }  // namespace
 
+bool cpu_has_native_bf16() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16");
+#else
+  return true;  // not detectable this way (Arm's BF16 extension): no warning rather than a wrong one
+#endif
+}
+
 void Model::set_precision(const std::string& precision) {
   if (precision != "fp32" && precision != "bf16" && precision != "fp16")
     throw Error("--precision " + precision + ": expected fp32, bf16 or fp16");
   if (precision == "fp16" && !impl_->device.is_cuda())
     throw Error("--precision fp16: half precision runs on CUDA only; use bf16 on the CPU");
+  if (precision == "bf16" && !impl_->device.is_cuda() && !cpu_has_native_bf16())
+    spdlog::warn("--precision bf16: this CPU has no AVX-512 BF16 instructions, so bfloat16 arithmetic is emulated and "
+                 "the denoiser is likely much slower than in fp32 (measured more than 20x at SD size; README, "
+                 "\"Reduced precision, measured\")");
   impl_->precision = precision;
 }
 
@@ -481,9 +484,7 @@ at::Tensor Model::encode(const at::Tensor& image) const {
 }
 
 SchedulerConfig Model::scheduler_config() const {
-  SchedulerConfig c = SchedulerConfig::from_file(impl_->rel("scheduler/scheduler_config.json"));
-  c.pipeline_linspace_sigmas = impl_->info.pipeline == "FluxPipeline";
-  return c;
+  return package_scheduler_config(impl_->info);
 }
 
 std::string Model::default_scheduler() const {

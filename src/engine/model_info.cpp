@@ -181,4 +181,27 @@ std::vector<std::string> package_files(const std::string& dir) {
   return out;
 }
 
+std::pair<int, int> layer_size(const ModelInfo& info, size_t layer, int latent_h, int latent_w) {
+  const auto& l = info.attention_layers.at(layer);
+  int h = latent_h, w = latent_w, s = info.sample_size / info.vae_scale_factor;
+  while (s > l.height && s > 1) {  // each downsampling halves, rounding up
+    s = (s + 1) / 2;
+    h = (h + 1) / 2;
+    w = (w + 1) / 2;
+  }
+  return {h, w};
+}
+
+int64_t image_token_count(const ModelInfo& info, int latent_h, int latent_w) {
+  if (info.attention_layers.empty()) return int64_t(latent_h) * latent_w;
+  const auto [h, w] = layer_size(info, 0, latent_h, latent_w);
+  return int64_t(h) * w;
+}
+
+SchedulerConfig package_scheduler_config(const ModelInfo& info) {
+  SchedulerConfig c = SchedulerConfig::from_file((fs::path(info.dir) / "scheduler" / "scheduler_config.json").string());
+  c.pipeline_linspace_sigmas = info.pipeline == "FluxPipeline";
+  return c;
+}
+
 }  // namespace diffscope

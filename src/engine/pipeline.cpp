@@ -136,13 +136,8 @@ std::unique_ptr<Scheduler> run_scheduler(const Model& model, const GenerateOptio
                 "predicts a velocity); use --scheduler flow_euler");
   if (flow_model) {  // Flux's resolution-dependent shift: the image's token count (the first map's positions)
     const int f = info.vae_scale_factor;
-    const int lh = (o.height ? o.height : info.sample_size) / f, lw = (o.width ? o.width : info.sample_size) / f;
-    if (!info.attention_layers.empty()) {
-      const auto [h, w] = model.layer_size(0, lh, lw);
-      sched->set_image_seq_len(int64_t(h) * w);
-    } else {
-      sched->set_image_seq_len(int64_t(lh) * lw);
-    }
+    sched->set_image_seq_len(image_token_count(info, (o.height ? o.height : info.sample_size) / f,
+                                               (o.width ? o.width : info.sample_size) / f));
   }
   if (!o.custom_timesteps.empty()) {
     sched->set_custom_timesteps(o.custom_timesteps);

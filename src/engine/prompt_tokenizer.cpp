@@ -1,7 +1,6 @@
 // PromptTokenizer: see include/diffscope/engine/prompt_tokenizer.h.
 #include "diffscope/engine/prompt_tokenizer.h"
 
-#include <algorithm>
 #include <filesystem>
 
 #include "diffscope/text/sentencepiece.h"
@@ -41,9 +40,7 @@ Encoding PromptTokenizer::encode(const std::string& prompt) const {
   }
   // Flux: the rows are T5's; CLIP's ids go first to the text encoder for the pooled vector only
   t5.leading_ids = std::move(e.ids);
-  for (const auto& d : e.dropped_words)
-    if (std::find(t5.dropped_words.begin(), t5.dropped_words.end(), d) == t5.dropped_words.end())
-      t5.dropped_words.push_back(d);
+  merge_dropped_words(t5, e);
   return t5;
 }
 

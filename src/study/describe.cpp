@@ -52,13 +52,10 @@ ScheduleTable describe_package_schedule(const std::string& dir, const std::strin
   read_model_index(info, dir + "/model_index.json");
   read_layers(info, dir + "/" + info.denoiser_dir + "/layers.json");
   const std::string path = dir + "/scheduler/scheduler_config.json";
-  SchedulerConfig cfg = SchedulerConfig::from_file(path);
-  cfg.pipeline_linspace_sigmas = info.pipeline == "FluxPipeline";  // as Model::scheduler_config
-  if (image_seq_len <= 0 && cfg.use_dynamic_shifting) {  // the default size's tokens: the first map's positions
+  const SchedulerConfig cfg = package_scheduler_config(info);
+  if (image_seq_len <= 0 && cfg.use_dynamic_shifting) {  // the default size's tokens
     const int latent = info.sample_size / info.vae_scale_factor;
-    image_seq_len = info.attention_layers.empty()
-                        ? int64_t(latent) * latent
-                        : int64_t(info.attention_layers[0].height) * info.attention_layers[0].width;
+    image_seq_len = image_token_count(info, latent, latent);
   }
   return table(path, cfg, scheduler, steps, image_seq_len);
 }

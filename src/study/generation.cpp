@@ -182,6 +182,8 @@ std::vector<std::string> generate_batch_with(const Model& model, const std::vect
     extra["threads"] = threads;
     extra["device"] = device;
     extra["precision"] = model.precision();
+    if (model.precision() == "bf16" && device.rfind("cuda", 0) != 0)  // timings read differently when emulated
+      extra["precision_native"] = cpu_has_native_bf16();
     extra["x0_every"] = p.spec.x0_every;
     extra["timestep_schedule"] = p.spec.timestep_schedule;
     if (runs.size() > 1) extra["batch"] = {{"size", runs.size()}, {"index", k}};  // timings.loop_s is the batch's

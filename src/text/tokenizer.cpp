@@ -49,6 +49,10 @@ void append_encoding(Encoding& into, const Encoding& more) {
       into.words.push_back({w.text, shifted, w.punctuation});
     }
   }
+  merge_dropped_words(into, more);
+}
+
+void merge_dropped_words(Encoding& into, const Encoding& more) {
   for (const auto& d : more.dropped_words)
     if (std::find(into.dropped_words.begin(), into.dropped_words.end(), d) == into.dropped_words.end())
       into.dropped_words.push_back(d);

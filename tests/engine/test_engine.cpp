@@ -1,5 +1,6 @@
 // Engine tests on the tiny random-weight package: loading, contract errors, determinism, attention reduction.
 #include <ATen/ATen.h>
+#include <fstream>
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
@@ -329,6 +330,23 @@ TEST_CASE("--precision bf16: the denoiser under autocast, float32 outputs close 
   CHECK(at::equal(generate(m, o, {}).final_latent, r32.final_latent));
   CHECK_THROWS_WITH(m.set_precision("fp16"), Catch::Contains("CUDA only"));
   CHECK_THROWS_WITH(m.set_precision("int8"), Catch::Contains("expected fp32, bf16 or fp16"));
+}
+
+TEST_CASE("cpu_has_native_bf16 agrees with the kernel's CPU flags", "[engine]") {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  bool flags_seen = false, bf16 = false;
+  while (std::getline(cpuinfo, line))
+    if (line.rfind("flags", 0) == 0) {
+      flags_seen = true;
+      bf16 = line.find(" avx512_bf16") != std::string::npos;
+      break;
+    }
+#if defined(__x86_64__)
+  if (flags_seen) CHECK(cpu_has_native_bf16() == bf16);
+#endif
+  (void)flags_seen;
+  (void)bf16;
 }
 
 TEST_CASE("latent preview: W z + b from vae/latent_rgb.json, clamped, upsampled to the image size", "[engine]") {

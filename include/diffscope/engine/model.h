@@ -31,6 +31,10 @@ struct DenoiserOutput {
 };
 
 /// A loaded package. Loading validates every file; problems throw diffscope::Error naming the file.
+/// Whether the CPU has bfloat16 instructions (x86: AVX-512 BF16); without them LibTorch emulates bf16 and
+/// `--precision bf16` is much slower than fp32, so set_precision warns.
+bool cpu_has_native_bf16();
+
 class Model {
  public:
   /// Loads and checks the package in `dir` onto `device` ("cpu", "cuda", "cuda:1").

@@ -2,9 +2,11 @@
 // LibTorch, so the study layer and the CLI can describe a model without including the engine.
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "diffscope/sched/prediction.h"
+#include "diffscope/sched/scheduler_config.h"
 
 namespace diffscope {
 
@@ -76,5 +78,14 @@ std::vector<std::string> package_files(const std::string& dir);
 void read_layers(ModelInfo& info, const std::string& path);
 /// vae/config.json: the latent scaling factor.
 void read_vae_config(ModelInfo& info, const std::string& path);
+
+/// Text-attention layer `layer`'s map size for a latent of latent_h x latent_w (each downsampling halves, rounding up,
+/// from the package's default size to the layer's).
+std::pair<int, int> layer_size(const ModelInfo& info, size_t layer, int latent_h, int latent_w);
+/// The image's token count for a latent of latent_h x latent_w: the first map's positions (a transformer's patches),
+/// or the latent's pixels for a package without maps. Flux's resolution-dependent shift reads it.
+int64_t image_token_count(const ModelInfo& info, int latent_h, int latent_w);
+/// scheduler/scheduler_config.json, with what the package's pipeline adds (FluxPipeline: its own sigmas).
+SchedulerConfig package_scheduler_config(const ModelInfo& info);
 
 }  // namespace diffscope

@@ -38,6 +38,9 @@ std::vector<int64_t> encoder_ids(const Encoding& e);
 /// `length` stays the first encoding's; dropped words of either are kept once.
 void append_encoding(Encoding& into, const Encoding& more);
 
+/// `more`'s dropped words added to `into`'s, each kept once, in order.
+void merge_dropped_words(Encoding& into, const Encoding& more);
+
 /// Loads vocab.json + merges.txt once; encode() is then pure and fast (cached BPE).
 class ClipTokenizer {
  public:
