@@ -3,8 +3,9 @@
 # for all of them) against one at a time, on the shipped model, interleaved rounds (order rotated so drift favours
 # no size), and how far the batched run folders are from the one-at-a-time ones (max |difference| of latents.npy and
 # attention/maps.npy over every run). Generation with capture and the heatmaps analysis; no x0 images.
-# Usage: bench/bench_prompt_batching.sh [ROUNDS=3] [SIZES="1 4 8"] [THREADS=2] [MODEL] [STEPS=25]
-#        (about 10 minutes on 2 cores; needs build/diffscope and numpy)
+# Usage: bench/bench_prompt_batching.sh [ROUNDS=3] [SIZES="1 4 8"] [THREADS=2] [MODEL] [STEPS=25] [PROMPTS=all]
+#        (about 10 minutes on 2 cores on the shipped model; needs build/diffscope and numpy). PROMPTS takes the first
+#        N of tests/data/shapes_prompts.txt (an SD-size package: e.g. 4 prompts, SIZES="1 4", 10 steps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -12,10 +13,12 @@ read -r -a SIZES <<<"${2:-1 4 8}"
 THREADS=${3:-2}
 MODEL=${4:-models/shapes-v1}
 STEPS=${5:-25}
+NPROMPTS=${6:-0}
 BIN=build/diffscope
 OUT=$(mktemp -d /tmp/diffscope-bench-batching.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
-grep -v '^#' tests/data/shapes_prompts.txt | grep -v '^$' >"$OUT/prompts.txt"
+grep -v '^#' tests/data/shapes_prompts.txt | grep -v '^$' >"$OUT/all_prompts.txt"
+if [ "$NPROMPTS" -gt 0 ]; then head -n "$NPROMPTS" "$OUT/all_prompts.txt" >"$OUT/prompts.txt"; else cp "$OUT/all_prompts.txt" "$OUT/prompts.txt"; fi
 n=$(wc -l <"$OUT/prompts.txt")
 for r in $(seq 1 "$ROUNDS"); do
   k=${#SIZES[@]}

@@ -66,7 +66,7 @@ print('$cfg', $r, j['per_step_s'], j['load_s'], $end - $start, j['peak_rss_gib']
       [ "$cfg" = diffscope-plain ] && extra=(--x0-every 0 --no-attention)
       [ "$cfg" = diffscope-capture ] && extra=(--x0-every 0)
       [ "$cfg" = diffscope-bf16 ] && extra=(--x0-every 0 --precision bf16)
-      /usr/bin/time -f "%M %R %e" -o "$OUT/$cfg-$r.time" "$BIN" generate -m "$PKG" -p "$PROMPT" --steps "$STEPS" \
+      /usr/bin/time -f "%M %R %e" -o "$OUT/$cfg-$r.time" "$BIN" generate -m "$PKG" -p "$PROMPT" --steps "$STEPS" --height "$SIZE" --width "$SIZE" \
         --guidance 7.5 --seed 3 --scheduler ddim --threads "$THREADS" -q --overwrite "${extra[@]}" -o "$OUT/$cfg-$r"
       $PY -c "import json; t=json.load(open('$OUT/$cfg-$r/run.json'))['timings']; m, f, e = open('$OUT/$cfg-$r.time').read().split()
 print('$cfg', $r, t['loop_s'] / $STEPS, float(e) - t['loop_s'] - t['text_encoder_s'] - t['decode_s'], float(e), int(m) / 2**20, int(f))" >>"$OUT/rows.txt"
