@@ -10,8 +10,10 @@
 #   diffscope-capture     generate --x0-every 0
 #   diffscope-defaults    generate (all defaults)
 # and reports medians of: per denoising step (diffusers: between the first and last step's ends; diffscope: run.json
-# loop_s / steps, the first step included), model load (diffscope: wall time minus loop, text encoder and decode), whole process wall time, peak RSS and minor page faults
-# (diffscope: /usr/bin/time), with same-round ratios to diffusers without capture.
+# loop_s / steps, the first step included), the GFLOP/s that makes (one CFG step's matrix arithmetic, counted once by
+# scripts/export/unet_flops.py) against the FP32 peak of the threads used, model load (diffscope: wall time minus
+# loop, text encoder and decode), whole process wall time, peak RSS and minor page faults (diffscope:
+# /usr/bin/time), with same-round ratios to diffusers without capture.
 # Usage: bench/bench_vs_diffusers.sh [sd1|sd2] [rounds] [steps] [size] [threads] [--tiny]
 #   needs build/diffscope and diffusers 0.31 + transformers importable with DIFFUSERS_PYTHONPATH (default /work/pyenv;
 #   README, "Checked against diffusers"). --tiny uses the small test widths (a quick check of the script itself).
@@ -43,6 +45,15 @@ from check_diffusers_export import build_tiny
 build_tiny('$VARIANT', '$SRC', 'tests/data/reference/clip-tokenizer', seed=11, full=bool($FULL))"
   PYTHONPATH=$PP $PY scripts/export/export_diffusers.py --model "$SRC" --out "$PKG" --height "$SIZE" --width "$SIZE" >/dev/null
 fi
+FLOPS=$WORK/$TAG-$SIZE.gflop.json  # one CFG step's matrix arithmetic, counted once (scripts/export/unet_flops.py)
+if [ ! -s "$FLOPS" ]; then
+  PYTHONPATH=$PP $PY scripts/export/unet_flops.py --model "$SRC" --size "$SIZE" --threads "$THREADS" >"$FLOPS.tmp" 2>/dev/null
+  mv "$FLOPS.tmp" "$FLOPS"
+fi
+# FP32 peak = threads x clock x FLOP per cycle per core (32: two 256-bit FMA pipes, as Zen 4 and most AVX2 cores;
+# set PEAK_FLOP_PER_CYCLE=64 for a core with two 512-bit FMA units)
+MHZ=$(awk -F: '/^cpu MHz/ {print $2; exit}' /proc/cpuinfo | tr -d ' ')
+PEAK=$(awk "BEGIN{printf \"%.0f\", $THREADS * ${MHZ:-0} * ${PEAK_FLOP_PER_CYCLE:-32} / 1000}")
 OUT=$(mktemp -d /tmp/diffscope-vs-diffusers.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
 PROMPT="a photo of a red circle and a blue square"
@@ -83,8 +94,10 @@ for ((r = 0; r < ROUNDS; r++)); do
   for cfg in "${order[@]}"; do run_one "$cfg" "$r"; echo "round $r $cfg done" >&2; done
 done
 echo "diffscope vs diffusers: $TAG, ${SIZE} px, DDIM $STEPS steps, guidance 7.5, $THREADS threads, $ROUNDS interleaved rounds, $(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-$PY - "$OUT/rows.txt" <<'EOF'
-import collections, statistics, sys
+echo "one CFG step: $($PY -c "import json; print(round(json.load(open('$FLOPS'))['gflop_per_step'], 1))" ) GFLOP (matrix products and convolutions); FP32 peak $PEAK GFLOP/s ($THREADS cores x $MHZ MHz x ${PEAK_FLOP_PER_CYCLE:-32} FLOP/cycle)"
+$PY - "$OUT/rows.txt" "$FLOPS" "$PEAK" <<'EOF'
+import collections, json, statistics, sys
+gflop, peak = json.load(open(sys.argv[2]))["gflop_per_step"], float(sys.argv[3])
 rows = collections.defaultdict(dict)
 for line in open(sys.argv[1]):
     cfg, r, step, load, wall, rss, faults = line.split()
@@ -94,13 +107,15 @@ def med(cfg, key):
     return statistics.median(v[key] for v in rows[cfg].values())
 def ratio(cfg, key):  # same-round ratios, then their median
     return statistics.median(rows[cfg][r][key] / base[r][key] for r in rows[cfg] if r in base and base[r][key])
-print("| configuration | per step (s) | ratio | load (s) | whole run (s) | ratio | peak RSS (GiB) | ratio | minor page faults |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| configuration | per step (s) | ratio | GFLOP/s (of peak) | load (s) | whole run (s) | ratio | peak RSS (GiB) | ratio | minor page faults |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for cfg in ["diffusers", "diffusers+capture", "diffscope-plain", "diffscope-capture", "diffscope-defaults",
             "diffscope-bf16"]:
     if cfg not in rows:
         continue
-    print(f"| {cfg} | {med(cfg, 'step'):.3f} | {ratio(cfg, 'step'):.2f}x | {med(cfg, 'load'):.1f} | {med(cfg, 'wall'):.1f} | "
+    rate = gflop / med(cfg, "step")
+    share = f" ({rate / peak:.0%})" if peak > 0 else ""
+    print(f"| {cfg} | {med(cfg, 'step'):.3f} | {ratio(cfg, 'step'):.2f}x | {rate:.0f}{share} | {med(cfg, 'load'):.1f} | {med(cfg, 'wall'):.1f} | "
           f"{ratio(cfg, 'wall'):.2f}x | {med(cfg, 'rss'):.2f} | {ratio(cfg, 'rss'):.2f}x | {int(med(cfg, 'faults')):,} |")
 if "diffscope-capture" in rows and "diffscope-plain" in rows:
     cap = statistics.median(rows["diffscope-capture"][r]["step"] / rows["diffscope-plain"][r]["step"] for r in rows["diffscope-plain"])
