@@ -44,7 +44,8 @@ const CLI::Validator& seed_range() {
 }
 
 void add_common_options(CLI::App& app, CommonOptions& o) {
-  app.add_option("--threads", o.threads, "LibTorch threads (0 = all cores; default: $DIFFSCOPE_THREADS, else 0)")
+  app.add_option("--threads", o.threads, "LibTorch threads (0 = every core this process may use: its affinity mask and CPU quota; default: "
+                 "$DIFFSCOPE_THREADS, else 0)")
       ->default_val(0)
       ->envname("DIFFSCOPE_THREADS")
       ->check(CLI::NonNegativeNumber);

@@ -1,6 +1,9 @@
 // Engine tests on the tiny random-weight package: loading, contract errors, determinism, attention reduction.
 #include <ATen/ATen.h>
 #include <fstream>
+#ifdef __linux__
+#include <sched.h>
+#endif
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
@@ -331,6 +334,25 @@ TEST_CASE("--precision bf16: the denoiser under autocast, float32 outputs close 
   CHECK_THROWS_WITH(m.set_precision("fp16"), Catch::Contains("CUDA only"));
   CHECK_THROWS_WITH(m.set_precision("int8"), Catch::Contains("expected fp32, bf16 or fp16"));
 }
+
+#ifdef __linux__
+TEST_CASE("threads: the default is the cores of the process's affinity mask, not the machine's", "[engine]") {
+  cpu_set_t saved, one;
+  REQUIRE(sched_getaffinity(0, sizeof saved, &saved) == 0);
+  CHECK(available_cores() <= CPU_COUNT(&saved));
+  int first = 0;
+  while (!CPU_ISSET(first, &saved)) ++first;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);  // as `taskset -c N` or a one-CPU Slurm allocation would leave it
+  REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);
+  const int cores = available_cores(), threads = set_threads(0), clamped = set_threads(8);
+  REQUIRE(sched_setaffinity(0, sizeof saved, &saved) == 0);
+  set_threads(1);
+  CHECK(cores == 1);
+  CHECK(threads == 1);
+  CHECK(clamped == 1);  // more than the process may use is clamped to it
+}
+#endif
 
 TEST_CASE("cpu_has_native_bf16 agrees with the kernel's CPU flags", "[engine]") {
   std::ifstream cpuinfo("/proc/cpuinfo");

@@ -5,7 +5,12 @@
 
 namespace diffscope {
 
-/// Sets LibTorch's intra-op threads; 0 = number of cores; more than the cores is clamped to them with a warning.
+/// The cores this process may actually run on: the CPUs of its affinity mask (taskset, a Slurm or container cpuset),
+/// further limited by a cgroup v2 CPU quota (`cpu.max`, rounded up), never the machine's whole count when the
+/// process was given less; at least 1.
+int available_cores();
+
+/// Sets LibTorch's intra-op threads; 0 = available_cores(); more than those is clamped to them with a warning.
 /// Returns the count in effect (what run.json records).
 int set_threads(int threads);
 
