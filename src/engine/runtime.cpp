@@ -10,6 +10,7 @@
 #include <cmath>
 #include <algorithm>
 #include <cstdlib>
+#include <unistd.h>
 #include <thread>
 
 #ifdef __linux__
@@ -19,6 +20,7 @@
 #include <malloc.h>
 #endif
 
+#include "diffscope/engine/block_cache.h"
 #include "diffscope/util/error.h"
 
 #include <spdlog/spdlog.h>
@@ -106,6 +108,14 @@ void keep_freed_memory() {
   if (const char* e = std::getenv("DIFFSCOPE_DEFAULT_MALLOC"); e && std::string(e) == "1") return;  // for benchmarks
   if (mallopt(M_MMAP_THRESHOLD, 1 << 30) == 0) mallopt(M_MMAP_THRESHOLD, 32 << 20);  // 32 MiB: glibc's maximum
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  // Buffers of 1 GiB and more (SD's attention scores at 512 px) are still mapped afresh by glibc. Keeping the heap
+  // for them too (no trimming) fragments it, so LibTorch's CPU allocations of that size go through an exact-size
+  // cache holding at most 2 GiB free (1/16 of the memory on machines over 32 GiB). Measured at 512 px, SD 1.5 widths,
+  // 3 steps: loop 63.0 -> 40.1 s, 14.3 M -> 2.8 M page faults, peak RSS 8.6 -> 10.4 GiB; untrimmed heap: 43.3 s,
+  // 12.5 GiB; outputs bit-identical.
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  const size_t ram = pages > 0 && page > 0 ? size_t(pages) * size_t(page) : 0;
+  install_block_cache(size_t(1) << 30, std::max(size_t(2) << 30, ram / 16));
 #endif
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "diffscope/engine/attention_capture.h"
+#include "diffscope/engine/block_cache.h"
 #include "diffscope/util/error.h"
 #include "diffscope/util/json_util.h"
 #include "diffscope/engine/model.h"
@@ -353,6 +354,39 @@ TEST_CASE("threads: the default is the cores of the process's affinity mask, not
   CHECK(clamped == 1);  // more than the process may use is clamped to it
 }
 #endif
+
+TEST_CASE("block cache: large CPU buffers reused by exact size, capped, results unchanged", "[engine]") {
+  const auto before = block_cache_stats();
+  install_block_cache(size_t(1) << 20, size_t(8) << 20);  // cache buffers of 1 MiB and more, hold at most 8 MiB
+  const int64_t n = (int64_t(4) << 20) / 4;               // 4 MiB of floats
+  void* first = nullptr;
+  {
+    at::Tensor a = at::full({n}, 2.0f);
+    first = a.data_ptr();
+  }
+  at::Tensor b = at::empty({n});  // the same size again: the same buffer, no new mapping
+  CHECK(b.data_ptr() == first);
+  auto s = block_cache_stats();
+  CHECK(s.hits - before.hits == 1);
+  CHECK(s.misses - before.misses == 1);
+  b.fill_(3.0f);
+  CHECK(b.sum().item<double>() == 3.0 * double(n));
+  at::Tensor small = at::ones({1000});  // under min_bytes: the default allocator, not counted
+  CHECK(block_cache_stats().misses == s.misses);
+  {
+    std::vector<at::Tensor> three = {at::empty({n}), at::empty({n}), at::empty({n})};  // 12 MiB live
+  }  // freed: 8 MiB fit the cap, the rest is given back
+  s = block_cache_stats();
+  CHECK(s.cached_bytes == (uint64_t(8) << 20));
+  CHECK(s.evicted - before.evicted >= 1);
+  // oneDNN frees its buffers through raw_deleter(): a convolution big enough to use the cache, and one that is not
+  const at::Tensor x = at::randn({1, 64, 128, 128}), w = at::randn({64, 64, 3, 3});
+  const at::Tensor y1 = at::conv2d(x, w, {}, 1, 1), y2 = at::conv2d(x, w, {}, 1, 1);
+  CHECK(at::equal(y1, y2));
+  CHECK(at::conv2d(at::ones({1, 1, 4, 4}), at::ones({1, 1, 3, 3})).sum().item<double>() == 36.0);  // 2 x 2 outputs of 9
+  install_block_cache(SIZE_MAX, 0);  // off again for the other cases: everything cached is given back
+  CHECK(block_cache_stats().cached_bytes == 0);
+}
 
 TEST_CASE("cpu_has_native_bf16 agrees with the kernel's CPU flags", "[engine]") {
   std::ifstream cpuinfo("/proc/cpuinfo");

@@ -20,8 +20,9 @@ std::string check_device(const std::string& device);
 /// Keeps freed memory in the process heap instead of returning every large tensor buffer to the system (glibc's
 /// mmap and trim thresholds raised to 1 GiB): LibTorch frees and re-allocates the same big buffers every step, and
 /// with glibc's defaults each one is mmapped afresh and page-faulted in. Changes speed only (measured: the CI
-/// saliency set 114 s -> 33 s), not what is computed; resident memory stays at the run's peak. No-op off glibc, or with
-/// DIFFSCOPE_DEFAULT_MALLOC=1 (for same-run comparisons in bench/).
+/// saliency set 114 s -> 33 s), not what is computed; resident memory stays at the run's peak. Buffers of 1 GiB and
+/// more, which glibc maps afresh at any setting, go through an exact-size cache (engine/block_cache.h). No-op off
+/// glibc, or with DIFFSCOPE_DEFAULT_MALLOC=1 (for same-run comparisons in bench/).
 void keep_freed_memory();
 
 /// LibTorch version string, e.g. "1.13.1".
