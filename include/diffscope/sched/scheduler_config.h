@@ -1,6 +1,7 @@
 // diffusers' scheduler_config.json as diffscope reads it: plain data and its parser, without LibTorch (so the
 // sanitizer build fuzzes it).
 #pragma once
+#include <cmath>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
