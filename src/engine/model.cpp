@@ -2,6 +2,7 @@
 #include "diffscope/engine/model.h"
 #include "diffscope/engine/model_info.h"
 #include "diffscope/engine/prompt_tokenizer.h"
+#include "diffscope/engine/runtime.h"
 
 #include <torch/script.h>
 #include <ATen/autocast_mode.h>
@@ -28,7 +29,11 @@ struct Model::Impl {
   ModelInfo info;
   PromptTokenizer tokenizer;  ///< CLIP's, and T5's when info.t5_max_length > 0
   at::Device device{at::kCPU};
-  torch::jit::Module text_encoder, unet, decoder;
+  mutable torch::jit::Module text_encoder;  ///< freed by end_of_encoding() under encode_once, reloaded on use
+  mutable bool text_encoder_loaded = false;
+  mutable std::mutex text_encoder_mutex;
+  bool encode_once = false;
+  torch::jit::Module unet, decoder;
   mutable std::once_flag encoder_once;
   mutable torch::jit::Module encoder;
   at::ScalarType text_dtype = at::kFloat, unet_dtype = at::kFloat, vae_dtype = at::kFloat;
@@ -110,6 +115,7 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
   SchedulerConfig::from_file(sched);  // validates keys now rather than mid-run
 
   impl->text_encoder = load_module(impl->rel("text_encoder/model.pt"), impl->rel("text_encoder/model.pt"), impl->device, verify);
+  impl->text_encoder_loaded = true;
   impl->unet = load_module(impl->rel(info.denoiser_dir + "/model.pt"), impl->rel(info.denoiser_dir + "/model.pt"), impl->device, verify);
   impl->decoder = load_module(impl->rel("vae/decoder.pt"), impl->rel("vae/decoder.pt"), impl->device, verify);
   impl->text_dtype = module_dtype(impl->text_encoder);
@@ -238,6 +244,12 @@ Encoding Model::tokenize(const std::string& prompt) const {
 at::Tensor Model::encode_text(const at::Tensor& ids) const {
   const auto& info = impl_->info;
   at::Tensor out;
+  const std::string path = impl_->rel("text_encoder/model.pt");
+  std::lock_guard<std::mutex> lock(impl_->text_encoder_mutex);
+  if (!impl_->text_encoder_loaded) {  // freed by end_of_encoding(): load it again
+    impl_->text_encoder = load_module(path, path, impl_->device, impl_->verify);
+    impl_->text_encoder_loaded = true;
+  }
   try {
     out = impl_->text_encoder.forward({ids.to(impl_->device)}).toTensor();
   } catch (const c10::Error& e) {
@@ -251,6 +263,17 @@ at::Tensor Model::encode_text(const at::Tensor& ids) const {
                 std::to_string(rows) + ",D]" + (info.pooled_rows ? " (the tokens, then the pooled row)" : ""));
   impl_->info.context_dim = static_cast<int>(out.size(2));
   return out.to(at::kFloat);
+}
+
+void Model::set_encode_once(bool once) { impl_->encode_once = once; }
+
+void Model::end_of_encoding() const {
+  if (!impl_->encode_once) return;
+  std::lock_guard<std::mutex> lock(impl_->text_encoder_mutex);
+  if (!impl_->text_encoder_loaded) return;
+  impl_->text_encoder = torch::jit::Module();  // the weights' last owner: their buffers are freed here
+  impl_->text_encoder_loaded = false;
+  return_freed_memory();  // they sit below the UNet's in the heap: give their pages back rather than hold them
 }
 
 std::pair<int, int> Model::layer_size(size_t layer, int latent_h, int latent_w) const {

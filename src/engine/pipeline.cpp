@@ -215,6 +215,7 @@ std::vector<GenerateResult> generate_batch(const Model& model, const std::vector
   const at::Tensor context = n == 1 ? contexts.front() : at::cat(contexts);
   const at::Tensor concepts = concept_rows.empty() ? at::Tensor() : at::cat(concept_rows).contiguous();
   const double seconds_text = since(t0);
+  model.end_of_encoding();  // frees the text encoder for a one-shot caller (Model::set_encode_once)
 
   // one scheduler, generator and latent per prompt: each prompt steps exactly as it would alone
   std::vector<std::unique_ptr<Scheduler>> scheds;

@@ -226,7 +226,8 @@ void for_each_prompt(const Model& model, const GenerationSpec& base, const std::
 
 std::string generate_run(const GenerationSpec& spec, const Session& session, const std::string& command) {
   check_generation(spec);
-  const Model model = study::load_model(spec.model, session);
+  Model model = study::load_model(spec.model, session);
+  model.set_encode_once(true);  // one run: the loop runs without the text encoder's weights
   return study::generate_with(model, spec, session, command);
 }
 

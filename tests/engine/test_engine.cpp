@@ -211,6 +211,35 @@ TEST_CASE("generation is deterministic and observers see every step", "[engine]"
   CHECK_FALSE(at::equal(r1.final_latent, r3.final_latent));
 }
 
+TEST_CASE("encode once: the loop runs without the text encoder, which loads again when asked", "[engine]") {
+  set_threads(1);
+  TempDir tmp("encode-once");
+  ds_test::copy_package(kPkg, tmp.path / "p");
+  const std::string pkg = (tmp.path / "p").string();
+  Model kept = Model::load(pkg), once = Model::load(pkg);
+  once.set_encode_once(true);
+  const auto o = small_options();
+  const auto r_kept = generate(kept, o, {});
+  const auto r_once = generate(once, o, {});
+  CHECK(at::equal(r_kept.final_latent, r_once.final_latent));  // freeing it changes nothing computed
+  const at::Tensor ids = at::tensor(kept.tokenize("a red circle").ids, at::kLong).unsqueeze(0);
+  const at::Tensor before = kept.encode_text(ids);
+  // with the file gone, only a model that freed its text encoder has to read it again
+  fs::rename(tmp.path / "p" / "text_encoder" / "model.pt", tmp.path / "moved.pt");
+  CHECK(at::equal(kept.encode_text(ids), before));
+  try {
+    once.encode_text(ids);
+    FAIL("the freed text encoder was not loaded again");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("text_encoder/model.pt: missing") != std::string::npos);
+  }
+  fs::rename(tmp.path / "moved.pt", tmp.path / "p" / "text_encoder" / "model.pt");
+  CHECK(at::equal(once.encode_text(ids), before));  // loaded again, the same weights
+  kept.end_of_encoding();  // without set_encode_once: a no-op
+  fs::rename(tmp.path / "p" / "text_encoder" / "model.pt", tmp.path / "moved.pt");
+  CHECK(at::equal(kept.encode_text(ids), before));
+}
+
 TEST_CASE("initial noise equals torch.randn with torch.Generator().manual_seed(seed)", "[engine]") {
   // Checked against python: torch.randn((1,4,h,w), generator=torch.Generator("cpu").manual_seed(3)) * init_noise_sigma
   Model m = Model::load(kPkg);

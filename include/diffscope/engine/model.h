@@ -52,6 +52,12 @@ class Model {
   /// Text encoder on [B, max_length] int64 ids -> [B, max_length, D] (plus ModelInfo::pooled_rows rows after the
   /// tokens for a transformer package: its pooled text vector).
   at::Tensor encode_text(const at::Tensor& ids) const;
+  /// For a caller that encodes once and then runs a long loop (a single generation): end_of_encoding() then frees
+  /// the text encoder's weights, so the loop runs without them (1.4 GB for SD 2.x, 0.5 GB for SD 1.x). A later
+  /// encode_text loads them again. Off by default: prompt sets and batches encode before every run.
+  void set_encode_once(bool once);
+  /// Called by the pipeline when a run's prompts are encoded; frees the text encoder under set_encode_once(true).
+  void end_of_encoding() const;
   /// Text encoder width D; runs the text encoder once on the empty prompt if it has not run yet.
   int context_dim() const;
   /// The denoiser (unet/model.pt, or transformer/model.pt of a format_version 2 package): sample [B,C,h,w],

@@ -25,6 +25,10 @@ std::string check_device(const std::string& device);
 /// glibc, or with DIFFSCOPE_DEFAULT_MALLOC=1 (for same-run comparisons in bench/).
 void keep_freed_memory();
 
+/// Returns the heap's free pages to the system now (glibc's malloc_trim: whole free pages anywhere in the heap, not
+/// only at its top), after a large one-off release such as a module's weights. No-op off glibc.
+void return_freed_memory();
+
 /// LibTorch version string, e.g. "1.13.1".
 std::string torch_version();
 
