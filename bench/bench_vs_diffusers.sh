@@ -105,8 +105,12 @@ for line in open(sys.argv[1]):
 base = rows["diffusers"]
 def med(cfg, key):
     return statistics.median(v[key] for v in rows[cfg].values())
+def span(cfg, key, fmt):  # median, then min-max over the rounds
+    vals = [v[key] for v in rows[cfg].values()]
+    return f"{statistics.median(vals):{fmt}} ({min(vals):{fmt}}-{max(vals):{fmt}})" if len(vals) > 1 else f"{vals[0]:{fmt}}"
 def ratio(cfg, key):  # same-round ratios, then their median
     return statistics.median(rows[cfg][r][key] / base[r][key] for r in rows[cfg] if r in base and base[r][key])
+print("medians over the rounds, (min-max) beside them; ratios: same-round ratios to diffusers, then their median\n")
 print("| configuration | per step (s) | ratio | GFLOP/s (of peak) | load (s) | whole run (s) | ratio | peak RSS (GiB) | ratio | minor page faults |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 for cfg in ["diffusers", "diffusers+capture", "diffscope-plain", "diffscope-capture", "diffscope-defaults",
@@ -115,11 +119,16 @@ for cfg in ["diffusers", "diffusers+capture", "diffscope-plain", "diffscope-capt
         continue
     rate = gflop / med(cfg, "step")
     share = f" ({rate / peak:.0%})" if peak > 0 else ""
-    print(f"| {cfg} | {med(cfg, 'step'):.3f} | {ratio(cfg, 'step'):.2f}x | {rate:.0f}{share} | {med(cfg, 'load'):.1f} | {med(cfg, 'wall'):.1f} | "
-          f"{ratio(cfg, 'wall'):.2f}x | {med(cfg, 'rss'):.2f} | {ratio(cfg, 'rss'):.2f}x | {int(med(cfg, 'faults')):,} |")
+    print(f"| {cfg} | {span(cfg, 'step', '.3f')} | {ratio(cfg, 'step'):.2f}x | {rate:.0f}{share} | {span(cfg, 'load', '.1f')} | "
+          f"{span(cfg, 'wall', '.1f')} | {ratio(cfg, 'wall'):.2f}x | {span(cfg, 'rss', '.2f')} | {ratio(cfg, 'rss'):.2f}x | "
+          f"{int(med(cfg, 'faults')):,} |")
 if "diffscope-capture" in rows and "diffscope-plain" in rows:
     cap = statistics.median(rows["diffscope-capture"][r]["step"] / rows["diffscope-plain"][r]["step"] for r in rows["diffscope-plain"])
     print(f"\ndiffscope capture on vs off, per step: {cap:.3f}x")
+print("\nevery run, by round (per step s, load s, whole run s, peak RSS GiB, minor page faults):")
+for r in sorted({r for v in rows.values() for r in v}):
+    print(f"round {r}: " + "; ".join(f"{cfg} {v[r]['step']:.3f} {v[r]['load']:.1f} {v[r]['wall']:.1f} {v[r]['rss']:.2f} {v[r]['faults']:,}"
+                                      for cfg, v in rows.items() if r in v))
 EOF
 if ls "$OUT/keep"/diffscope-bf16-*.npy >/dev/null 2>&1; then
   $PY -c "

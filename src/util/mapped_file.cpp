@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "diffscope/util/error.h"
 #include "diffscope/util/file_checks.h"
 
@@ -26,6 +28,14 @@ MappedFile::MappedFile(const std::string& path, bool sequential) {
   if (m == MAP_FAILED) throw Error(path + ": cannot be read (empty or not mappable)");
   if (sequential) ::madvise(m, size_, MADV_SEQUENTIAL);
   data_ = static_cast<const unsigned char*>(m);
+}
+
+void MappedFile::release(size_t offset, size_t length) const {
+  if (!data_ || offset >= size_) return;
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t first = (offset + page - 1) / page * page;  // whole pages inside the range only
+  const size_t end = std::min(size_, offset + length) / page * page;
+  if (end > first) ::madvise(const_cast<unsigned char*>(data_) + first, end - first, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

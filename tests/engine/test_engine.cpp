@@ -148,6 +148,23 @@ TEST_CASE("contract errors name the file and what was expected", "[engine][error
     // the archive check comes first: not a zip at all
     CHECK(load_error(d.string()).find("unet/model.pt: damaged or not a TorchScript archive") != std::string::npos);
   }
+  {  // the archives are CRC-checked beside the load: a damaged one is still named first, in the order they load
+    const auto flip_middle = [](const fs::path& f) {
+      std::fstream io(f, std::ios::in | std::ios::out | std::ios::binary);
+      io.seekg(0, std::ios::end);
+      io.seekp(static_cast<std::streamoff>(io.tellg()) / 2);  // inside the weights: LibTorch loads it regardless
+      const char junk[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+      io.write(junk, 8);
+    };
+    auto d = fresh("damaged-text-encoder");
+    flip_middle(d / "text_encoder" / "model.pt");
+    ds_test::write_text(d / "unet" / "model.pt", "not a zip file");
+    CHECK(load_error(d.string()).find("text_encoder/model.pt: damaged: the CRC-32 of") != std::string::npos);
+    auto v = fresh("damaged-decoder");
+    flip_middle(v / "vae" / "decoder.pt");
+    CHECK(load_error(v.string()).find("vae/decoder.pt: damaged: the CRC-32 of") != std::string::npos);
+    CHECK_NOTHROW(Model::load(v.string(), "cpu", /*verify=*/false));  // --no-verify: not checked
+  }
   {
     auto d = fresh("no-vocab");
     fs::remove(d / "tokenizer" / "vocab.json");

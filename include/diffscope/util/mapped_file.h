@@ -14,6 +14,9 @@ class MappedFile {
   MappedFile& operator=(const MappedFile&) = delete;
   const unsigned char* data() const { return data_; }
   size_t size() const { return size_; }
+  /// Drops the pages of [offset, offset + length) from this process's memory (they stay in the page cache and are
+  /// read again if touched): a pass over a multi-GB file then adds nothing to the resident set.
+  void release(size_t offset, size_t length) const;
 
  private:
   const unsigned char* data_ = nullptr;
