@@ -14,6 +14,7 @@
 #include <atomic>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -32,8 +33,7 @@ struct Model::Impl {
   ModelInfo info;
   PromptTokenizer tokenizer;  ///< CLIP's, and T5's when info.t5_max_length > 0
   at::Device device{at::kCPU};
-  mutable torch::jit::Module text_encoder;  ///< freed by end_of_encoding() under encode_once, reloaded on use
-  mutable bool text_encoder_loaded = false;
+  mutable std::optional<torch::jit::Module> text_encoder;  ///< empty once end_of_encoding() freed it (encode_once)
   mutable std::mutex text_encoder_mutex;
   bool encode_once = false;
   torch::jit::Module unet, decoder;
@@ -112,9 +112,9 @@ class ArchiveChecks {
   }
   /// Loads archive i; when it cannot be loaded, a damaged archive among 0..i is reported instead (as when the
   /// checks ran first).
-  torch::jit::Module load(size_t i, const std::string& shown, const at::Device& device) {
+  torch::jit::Module load(size_t i, const std::string& path, const at::Device& device) {
     try {
-      return load_module(paths_.empty() ? shown : paths_[i], shown, device, /*verify=*/false);
+      return load_module(path, path, device, /*verify=*/false);
     } catch (...) {
       require(i);
       throw;
@@ -174,8 +174,7 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
     impl->decoder = checks.load(2, archives[2], impl->device);
     checks.require(archives.size() - 1);
   }
-  impl->text_encoder_loaded = true;
-  impl->text_dtype = module_dtype(impl->text_encoder);
+  impl->text_dtype = module_dtype(*impl->text_encoder);
   impl->unet_dtype = module_dtype(impl->unet);
   impl->vae_dtype = module_dtype(impl->decoder);
 
@@ -302,21 +301,22 @@ at::Tensor Model::encode_text(const at::Tensor& ids) const {
   const auto& info = impl_->info;
   at::Tensor out;
   const std::string path = impl_->rel("text_encoder/model.pt");
-  std::lock_guard<std::mutex> lock(impl_->text_encoder_mutex);
-  if (!impl_->text_encoder_loaded) {  // freed by end_of_encoding(): load it again
-    impl_->text_encoder = load_module(path, path, impl_->device, impl_->verify);
-    impl_->text_encoder_loaded = true;
+  torch::jit::Module encoder;  // a handle: the weights stay alive through this call even if end_of_encoding() runs
+  {
+    std::lock_guard<std::mutex> lock(impl_->text_encoder_mutex);
+    if (!impl_->text_encoder) impl_->text_encoder = load_module(path, path, impl_->device, impl_->verify);  // freed: again
+    encoder = *impl_->text_encoder;
   }
   try {
-    out = impl_->text_encoder.forward({ids.to(impl_->device)}).toTensor();
+    out = encoder.forward({ids.to(impl_->device)}).toTensor();
   } catch (const c10::Error& e) {
-    throw Error(impl_->rel("text_encoder/model.pt") + ": failed on input ids [" + std::to_string(ids.size(0)) + "," +
+    throw Error(path + ": failed on input ids [" + std::to_string(ids.size(0)) + "," +
                 std::to_string(ids.size(1)) + "] int64 (" + first_line(e.what_without_backtrace()) + ")");
   }
   // [B, max_length (+ T5's tokens) (+ the pooled row of a transformer package), D]
   const int64_t rows = int64_t(info.text_tokens()) + info.pooled_rows;
   if (out.dim() != 3 || out.size(0) != ids.size(0) || out.size(1) != rows || !out.is_floating_point())
-    throw Error(impl_->rel("text_encoder/model.pt") + ": returned " + shape_str(out) + ", expected float [B," +
+    throw Error(path + ": returned " + shape_str(out) + ", expected float [B," +
                 std::to_string(rows) + ",D]" + (info.pooled_rows ? " (the tokens, then the pooled row)" : ""));
   impl_->info.context_dim = static_cast<int>(out.size(2));
   return out.to(at::kFloat);
@@ -327,9 +327,8 @@ void Model::set_encode_once(bool once) { impl_->encode_once = once; }
 void Model::end_of_encoding() const {
   if (!impl_->encode_once) return;
   std::lock_guard<std::mutex> lock(impl_->text_encoder_mutex);
-  if (!impl_->text_encoder_loaded) return;
-  impl_->text_encoder = torch::jit::Module();  // the weights' last owner: their buffers are freed here
-  impl_->text_encoder_loaded = false;
+  if (!impl_->text_encoder) return;
+  impl_->text_encoder.reset();  // the weights' last owner: their buffers are freed here
   return_freed_memory();  // they sit below the UNet's in the heap: give their pages back rather than hold them
 }
 
