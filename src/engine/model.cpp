@@ -5,6 +5,7 @@
 #include "diffscope/engine/runtime.h"
 
 #include <torch/script.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
@@ -52,6 +53,23 @@ struct Model::Impl {
   mutable std::map<std::string, std::string> hashes;  ///< file -> SHA-256, computed once per loaded model
   std::string rel(const std::string& p) const { return (fs::path(info.dir) / p).string(); }
 };
+
+namespace {
+/// Runs a TorchScript module's graph as exported, on CPU. LibTorch's default (profiling) executor records every
+/// tensor's type in a module's first call and re-optimises the whole graph in its second; on CPU those passes fuse
+/// nothing in the LibTorch we build against, and at SD size they made the first two denoiser calls about 1.3 s
+/// slower each (SD 1.5 widths, 256 px: 6-step runs 40.7 -> 34.9 s; shapes-v1: 0.5 s of a 4 s run). Outputs are
+/// bit-identical both ways (latents and maps compared with cmp). The optimiser stays on where it does work: on GPUs
+/// (LibTorch's fusers) and under autocast (--precision: TorchScript inserts the casts in one of its passes; without
+/// it a bf16 run fails inside the graph). The setting is the calling thread's, held for the call only.
+class GraphAsExported {
+ public:
+  explicit GraphAsExported(const at::Device& device, bool autocast = false) : guard_(!device.is_cpu() || autocast) {}
+
+ private:
+  torch::jit::GraphOptimizerEnabledGuard guard_;
+};
+}  // namespace
 
 namespace {
 
@@ -308,6 +326,7 @@ at::Tensor Model::encode_text(const at::Tensor& ids) const {
     encoder = *impl_->text_encoder;
   }
   try {
+    const GraphAsExported as_exported(impl_->device);
     out = encoder.forward({ids.to(impl_->device)}).toTensor();
   } catch (const c10::Error& e) {
     throw Error(path + ": failed on input ids [" + std::to_string(ids.size(0)) + "," +
@@ -457,6 +476,7 @@ DenoiserOutput Model::run_denoiser(const at::Tensor& sample, const at::Tensor& t
   if (text_queries) require_text_queries();
   try {
     const AutocastGuard guard(impl_->device, impl_->precision);
+    const GraphAsExported as_exported(impl_->device, autocast);
     if (with_concepts)
       out = impl_->unet.get_method("forward_concepts")({sample.to(dt), timestep.to(at::kFloat), context.to(dt), concepts.to(dt)});
     else if (text_queries)
@@ -550,6 +570,7 @@ at::Tensor Model::decode(const at::Tensor& latents) const {
   const std::string shown = impl_->rel("vae/decoder.pt");
   at::Tensor img;
   try {
+    const GraphAsExported as_exported(impl_->device);
     img = impl_->decoder.forward({(latents / impl_->info.scaling_factor).to(impl_->vae_dtype)}).toTensor();
   } catch (const c10::Error& e) {
     throw Error(shown + ": failed on latents " + shape_str(latents) + " (" + first_line(e.what_without_backtrace()) + ")");
@@ -566,6 +587,7 @@ at::Tensor Model::encode(const at::Tensor& image) const {
   std::call_once(impl_->encoder_once, [&] { impl_->encoder = load_module(path, path, impl_->device, impl_->verify); });
   at::Tensor lat;
   try {
+    const GraphAsExported as_exported(impl_->device);
     lat = impl_->encoder.forward({image.to(impl_->device).to(module_dtype(impl_->encoder))}).toTensor();
   } catch (const c10::Error& e) {
     throw Error(path + ": failed on image " + shape_str(image) + " (" + first_line(e.what_without_backtrace()) + ")");

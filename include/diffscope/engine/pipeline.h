@@ -41,6 +41,7 @@ struct GenerateResult {
   at::Tensor initial_latent, final_latent;  ///< [1,C,h,w] on CPU
   at::Tensor image;                         ///< decoded final image [1,3,H,W] in [-1,1], CPU
   double seconds_text = 0, seconds_loop = 0, seconds_decode = 0;
+  std::vector<double> seconds_steps;  ///< each step's wall time (denoiser, scheduler, observers); a batch's are shared
 };
 
 /// Checks options against the model (size multiple of the VAE factor, steps > 0, ...); Error on the first problem.
