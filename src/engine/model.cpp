@@ -55,23 +55,17 @@ struct Model::Impl {
 };
 
 namespace {
-/// Runs a TorchScript module's graph as exported, on CPU. LibTorch's default (profiling) executor records every
-/// tensor's type in a module's first call and re-optimises the whole graph in its second; on CPU those passes fuse
-/// nothing in the LibTorch we build against, and at SD size they made the first two denoiser calls about 1.3 s
-/// slower each (SD 1.5 widths, 256 px: 6-step runs 40.7 -> 34.9 s; shapes-v1: 0.5 s of a 4 s run). Outputs are
-/// bit-identical both ways (latents and maps compared with cmp). The optimiser stays on where it does work: on GPUs
-/// (LibTorch's fusers) and under autocast (--precision: TorchScript inserts the casts in one of its passes; without
-/// it a bf16 run fails inside the graph). The setting is the calling thread's, held for the call only.
-class GraphAsExported {
- public:
-  explicit GraphAsExported(const at::Device& device, bool autocast = false) : guard_(!device.is_cpu() || autocast) {}
-
- private:
-  torch::jit::GraphOptimizerEnabledGuard guard_;
-};
-}  // namespace
-
-namespace {
+/// How LibTorch runs the package's TorchScript graphs. Its default (profiling) executor runs a graph's first call
+/// recording every tensor's type, and optimises the graph in its second call; on CPU those passes fuse nothing in
+/// the LibTorch we build against, but the graph they leave needs less memory, so it is kept and the profiling call
+/// skipped: the graph is optimised in its first call. Measured on SD 2.x widths at 256 px (4 steps, one process
+/// each): the first two denoiser calls 4.68 + 3.30 s by default, 4.17 + 2.77 s optimised at once, 3.78 + 2.88 s
+/// not optimised at all, which, however, raised peak RSS from 5.45 to 6.20 GB (optimised at once: 5.31 GB). Latents
+/// and maps are bit-identical in all three. On GPUs the profiling call is what LibTorch's fusers specialise on, so
+/// it is left there. The setting is process-wide (LibTorch's); the last model loaded decides it.
+void optimise_graphs_at_first_call(const at::Device& device) {
+  torch::jit::getNumProfiledRuns() = device.is_cpu() ? 0 : 1;
+}
 
 /// The reason in a LibTorch message in one line: for a TorchScript interpreter failure the final
 /// "RuntimeError: ..." line (the first line only says that an operation failed), else the first line.
@@ -169,6 +163,7 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
   info.dir = dir;
   impl->device = at::Device(device);
   impl->verify = verify;
+  optimise_graphs_at_first_call(impl->device);
 
   const std::string index_path = impl->rel("model_index.json");
   read_model_index(info, index_path);
@@ -326,7 +321,6 @@ at::Tensor Model::encode_text(const at::Tensor& ids) const {
     encoder = *impl_->text_encoder;
   }
   try {
-    const GraphAsExported as_exported(impl_->device);
     out = encoder.forward({ids.to(impl_->device)}).toTensor();
   } catch (const c10::Error& e) {
     throw Error(path + ": failed on input ids [" + std::to_string(ids.size(0)) + "," +
@@ -476,7 +470,6 @@ DenoiserOutput Model::run_denoiser(const at::Tensor& sample, const at::Tensor& t
   if (text_queries) require_text_queries();
   try {
     const AutocastGuard guard(impl_->device, impl_->precision);
-    const GraphAsExported as_exported(impl_->device, autocast);
     if (with_concepts)
       out = impl_->unet.get_method("forward_concepts")({sample.to(dt), timestep.to(at::kFloat), context.to(dt), concepts.to(dt)});
     else if (text_queries)
@@ -570,7 +563,6 @@ at::Tensor Model::decode(const at::Tensor& latents) const {
   const std::string shown = impl_->rel("vae/decoder.pt");
   at::Tensor img;
   try {
-    const GraphAsExported as_exported(impl_->device);
     img = impl_->decoder.forward({(latents / impl_->info.scaling_factor).to(impl_->vae_dtype)}).toTensor();
   } catch (const c10::Error& e) {
     throw Error(shown + ": failed on latents " + shape_str(latents) + " (" + first_line(e.what_without_backtrace()) + ")");
@@ -587,7 +579,6 @@ at::Tensor Model::encode(const at::Tensor& image) const {
   std::call_once(impl_->encoder_once, [&] { impl_->encoder = load_module(path, path, impl_->device, impl_->verify); });
   at::Tensor lat;
   try {
-    const GraphAsExported as_exported(impl_->device);
     lat = impl_->encoder.forward({image.to(impl_->device).to(module_dtype(impl_->encoder))}).toTensor();
   } catch (const c10::Error& e) {
     throw Error(path + ": failed on image " + shape_str(image) + " (" + first_line(e.what_without_backtrace()) + ")");

@@ -323,6 +323,16 @@ TEST_CASE("the run recorder writes a complete run folder", "[engine]") {
   CHECK(j["inputs"]["scheduler"] == "ddim");
   CHECK(j["model"]["files"]["unet/model.pt"].get<std::string>().size() == 64);
   CHECK(j["words"][1]["word"] == "red");
+  // one wall time per step, each positive, together within the loop's (which also holds the progress line)
+  const auto& steps_s = j["timings"]["steps_s"];
+  REQUIRE(steps_s.size() == 4);
+  double sum = 0;
+  for (const auto& s : steps_s) {
+    CHECK(s.get<double>() > 0);
+    sum += s.get<double>();
+  }
+  CHECK(sum <= j["timings"]["loop_s"].get<double>());
+  CHECK(sum >= 0.5 * j["timings"]["loop_s"].get<double>());
   // no temporary files left behind
   for (auto& e : fs::recursive_directory_iterator(dir)) CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
 }
