@@ -11,8 +11,8 @@
 #   diffscope-defaults    generate (all defaults)
 # and reports medians of: per denoising step, measured alike on both sides (the time from the first step's end to
 # the last's over steps - 1: the first call's one-off set-up is left to load and whole run; diffusers: its step-end
-# callback, diffscope: run.json timings.steps_s), the GFLOP/s that makes (one CFG step's matrix arithmetic, counted once by
-# scripts/export/unet_flops.py) against the FP32 peak of the threads used, model load (diffscope: wall time minus
+# callback, diffscope: run.json timings.steps_s), the GFLOP/s that makes (one CFG step's matrix arithmetic, counted
+# once by scripts/export/unet_flops.py) against the FP32 peak of the threads used, model load (diffscope: wall time minus
 # loop, text encoder and decode), whole process wall time, peak RSS and minor page faults (diffscope:
 # /usr/bin/time), with same-round ratios to diffusers without capture.
 # Usage: bench/bench_vs_diffusers.sh [sd1|sd2] [rounds] [steps] [size] [threads] [--tiny]

@@ -99,9 +99,11 @@ torch::jit::Module load_module(const std::string& path, const std::string& shown
 /// of a 10-step run's wall time before the load; beside it, none on 2 cores).
 class ArchiveChecks {
  public:
-  explicit ArchiveChecks(std::vector<std::string> paths) : paths_(std::move(paths)), results_(paths_.size()) {
+  /// check = false (--no-verify): loads only.
+  ArchiveChecks(std::vector<std::string> paths, bool check)
+      : paths_(std::move(paths)), results_(check ? paths_.size() : 0) {
     for (auto& r : results_) futures_.push_back(r.get_future());
-    if (!paths_.empty()) thread_ = std::thread([this] {
+    if (check && !paths_.empty()) thread_ = std::thread([this] {
         for (size_t i = 0; i < paths_.size(); ++i) {
           try {
             if (!stop_ && fs::exists(paths_[i])) verify_zip_crc(paths_[i]);  // a missing file is the loader's error
@@ -124,9 +126,9 @@ class ArchiveChecks {
   }
   /// Loads archive i; when it cannot be loaded, a damaged archive among 0..i is reported instead (as when the
   /// checks ran first).
-  torch::jit::Module load(size_t i, const std::string& path, const at::Device& device) {
+  torch::jit::Module load(size_t i, const at::Device& device) {
     try {
-      return load_module(path, path, device, /*verify=*/false);
+      return load_module(paths_[i], paths_[i], device, /*verify=*/false);
     } catch (...) {
       require(i);
       throw;
@@ -181,10 +183,10 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
   {
     const std::vector<std::string> archives{impl->rel("text_encoder/model.pt"), impl->rel(info.denoiser_dir + "/model.pt"),
                                             impl->rel("vae/decoder.pt")};
-    ArchiveChecks checks(verify ? archives : std::vector<std::string>());
-    impl->text_encoder = checks.load(0, archives[0], impl->device);
-    impl->unet = checks.load(1, archives[1], impl->device);
-    impl->decoder = checks.load(2, archives[2], impl->device);
+    ArchiveChecks checks(archives, verify);
+    impl->text_encoder = checks.load(0, impl->device);
+    impl->unet = checks.load(1, impl->device);
+    impl->decoder = checks.load(2, impl->device);
     checks.require(archives.size() - 1);
   }
   impl->text_dtype = module_dtype(*impl->text_encoder);

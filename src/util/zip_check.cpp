@@ -74,8 +74,9 @@ uint64_t verify_zip_crc(const std::string& path) {
     if (start > m.size() || csize > m.size() - start) throw bad(name + " runs past the end of the file");
     uLong c = crc32(0L, Z_NULL, 0);
     if (method == 0) {
-      for (uint64_t done = 0; done < csize;) {  // 64 MiB at a time, each dropped once read (the resident set
-        const uInt n = static_cast<uInt>(std::min<uint64_t>(csize - done, 1u << 26));  // stays small)
+      // 64 MiB at a time (zlib takes 32-bit lengths), each dropped once read: the resident set stays small
+      for (uint64_t done = 0; done < csize;) {
+        const uInt n = static_cast<uInt>(std::min<uint64_t>(csize - done, 1u << 26));
         c = crc32(c, m.data() + start + done, n);
         m.release(static_cast<size_t>(start + done), n);
         done += n;
