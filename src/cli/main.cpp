@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <alloca.h>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include "cli/command.h"
@@ -82,18 +84,31 @@ void add_examples(CLI::App& app, const std::vector<std::string>& lines) {
 namespace {
 /// OpenMP threads that wait passively: libgomp spin-waits between parallel regions by default, so several diffscope
 /// processes on one machine burn each other's cores (4 at once on 2 cores took 14x the CPU time of the same 4 in
-/// turn). libgomp reads OMP_WAIT_POLICY when it is loaded, before main, so the process sets it and starts itself
-/// again, once; a value the user set (e.g. OMP_WAIT_POLICY=ACTIVE for a dedicated machine) is kept.
-void passive_openmp_threads(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY")) return;
-  if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
-  execv("/proc/self/exe", argv);  // returns only on failure: go on with the default policy
+/// turn). libgomp reads OMP_WAIT_POLICY in its initialiser, and libc's own initialiser, which runs earlier, resets the
+/// environment to the one the process started with, so the process starts itself again, once, with the variable
+/// set. It does so from the executable's pre-initialisation array, which the dynamic loader runs before any shared
+/// library's initialiser: the second start costs the loader's mapping of the libraries (about 25 ms), not LibTorch's
+/// initialisers (0.5 s, when this ran in main). A value the user set (e.g. OMP_WAIT_POLICY=ACTIVE for a dedicated
+/// machine) is kept. libc is not initialised yet here: the environment is read from envp and only execve is called.
+void passive_openmp_threads(int, char** argv, char** envp) {
+  static const char kSet[] = "OMP_WAIT_POLICY=PASSIVE";
+  size_t n = 0;
+  for (; envp && envp[n]; ++n)
+    if (std::strncmp(envp[n], kSet, 16) == 0) return;  // "OMP_WAIT_POLICY=": set by the user, or by this, once
+  char** env = static_cast<char**>(alloca((n + 2) * sizeof(char*)));
+  for (size_t i = 0; i < n; ++i) env[i] = envp[i];
+  env[n] = const_cast<char*>(kSet);
+  env[n + 1] = nullptr;
+  execve("/proc/self/exe", argv, env);  // returns only on failure: go on with libgomp's default policy
 }
 }  // namespace
 
+// Only an executable's .preinit_array runs this early (ELF's own mechanism; the sanitizers' runtimes use it too).
+__attribute__((section(".preinit_array"), used)) static void (*const diffscope_preinit)(int, char**, char**) =
+    passive_openmp_threads;
+
 int main(int argc, char** argv) {
   using namespace diffscope;
-  passive_openmp_threads(argv);
   keep_freed_memory();
   auto logger = spdlog::stderr_color_mt("diffscope");
   spdlog::set_default_logger(logger);
