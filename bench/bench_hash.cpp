@@ -1,5 +1,6 @@
-// What recording a model's identity costs per run: the portable SHA-256 (what every run did before), OpenSSL's, and
-// the stored-hash check (hashes.json, size + modification time) on the same files, interleaved over rounds.
+// What recording and checking a model's identity costs per run: the portable SHA-256 (what every run did before),
+// OpenSSL's, the stored-hash check (hashes.json, size + modification time), and the CRC-32 pass the load's archive
+// check makes (zlib's against diffscope's folded one), on the same files, interleaved over rounds.
 // Usage: build/bench_hash [--rounds N] FILE...   (e.g. a package's *.pt files; prints min/median/max seconds)
 #include <algorithm>
 #include <chrono>
@@ -11,10 +12,35 @@
 #include <string>
 #include <vector>
 
+#include <zlib.h>
+
+#include "diffscope/util/crc32.h"
 #include "diffscope/util/file_hashes.h"
+#include "diffscope/util/mapped_file.h"
 #include "diffscope/util/sha256.h"
 
 using namespace diffscope;
+
+namespace {
+/// One CRC-32 over each whole file, 64 MiB at a time and dropped once read, as verify_zip_crc reads an archive.
+uint32_t crc_files(const std::vector<std::string>& files, uint32_t (*update)(uint32_t, const unsigned char*, size_t)) {
+  uint32_t all = 0;
+  for (const auto& f : files) {
+    const MappedFile m(f, /*sequential=*/true);
+    uint32_t c = 0;
+    for (size_t done = 0; done < m.size();) {
+      const size_t n = std::min<size_t>(m.size() - done, size_t{1} << 26);
+      c = update(c, m.data() + done, n);
+      m.release(done, n);
+      done += n;
+    }
+    all ^= c;
+  }
+  return all;
+}
+uint32_t zlib_update(uint32_t c, const unsigned char* p, size_t n) { return static_cast<uint32_t>(::crc32(c, p, static_cast<uInt>(n))); }
+uint32_t folded_update(uint32_t c, const unsigned char* p, size_t n) { return crc32_update(c, p, n); }
+}  // namespace
 
 int main(int argc, char** argv) {
   int rounds = 3;
@@ -41,6 +67,8 @@ int main(int argc, char** argv) {
       {"portable SHA-256", [&] { for (const auto& f : files) sha256_file_portable(f); }},
       {sha256_is_accelerated() ? "OpenSSL SHA-256" : "sha256_file (no OpenSSL)", [&] { for (const auto& f : files) sha256_file(f); }},
       {"stored hash, stamp check", [&] { for (const auto& f : files) package_file_sha256("/", f, stored); }},
+      {"CRC-32, zlib", [&] { crc_files(files, zlib_update); }},
+      {crc32_folds() ? "CRC-32, folded (PCLMULQDQ)" : "CRC-32, crc32_update (no PCLMULQDQ: zlib)", [&] { crc_files(files, folded_update); }},
   };
   std::map<std::string, std::vector<double>> t;
   for (int r = 0; r < rounds; ++r)
