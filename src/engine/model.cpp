@@ -11,8 +11,10 @@
 
 #include <filesystem>
 #include <algorithm>
+#include <array>
 #include <map>
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -47,6 +49,7 @@ struct Model::Impl {
   bool prediction_method = false;  ///< unet/model.pt has forward_prediction
   std::string precision = "fp32";  ///< denoiser autocast: fp32 (none), bf16, fp16
   at::Tensor preview_w, preview_b;  ///< vae/latent_rgb.json: [3,C], [3] (undefined without the file)
+  double load_seconds = 0;
   bool verify = true;  ///< CRC-check the TorchScript archives (the lazily loaded encoder too)
   mutable bool unet_checked = false, text_checked = false;
   mutable std::once_flag hash_once;
@@ -96,13 +99,13 @@ torch::jit::Module load_module(const std::string& path, const std::string& shown
 
 /// The CRC-32 checks of a package's archives on a thread of their own, one after another, while the caller loads
 /// them: LibTorch reads every byte too and does not check, and the check is zlib-bound (SD 2.x's 4.9 GB took 4.2 s
-/// of a 10-step run's wall time before the load; beside it, none on 2 cores).
+/// of a 10-step run's wall time before the load; beside it, none on 2 cores). load() may be called from several
+/// threads at once.
 class ArchiveChecks {
  public:
   /// check = false (--no-verify): loads only.
-  ArchiveChecks(std::vector<std::string> paths, bool check)
-      : paths_(std::move(paths)), results_(check ? paths_.size() : 0) {
-    for (auto& r : results_) futures_.push_back(r.get_future());
+  ArchiveChecks(std::vector<std::string> paths, bool check) : paths_(std::move(paths)), results_(check ? paths_.size() : 0) {
+    for (auto& r : results_) futures_.push_back(r.get_future().share());
     if (check && !paths_.empty()) thread_ = std::thread([this] {
         for (size_t i = 0; i < paths_.size(); ++i) {
           try {
@@ -121,12 +124,12 @@ class ArchiveChecks {
     if (thread_.joinable()) thread_.join();
   }
   /// Throws the first damaged archive's error among archives 0..last, waiting for their checks.
-  void require(size_t last) {
-    for (; checked_ <= last && checked_ < futures_.size(); ++checked_) futures_[checked_].get();
+  void require(size_t last) const {
+    for (size_t i = 0; i <= last && i < futures_.size(); ++i) std::shared_future<void>(futures_[i]).get();  // a copy each
   }
   /// Loads archive i; when it cannot be loaded, a damaged archive among 0..i is reported instead (as when the
   /// checks ran first).
-  torch::jit::Module load(size_t i, const at::Device& device) {
+  torch::jit::Module load(size_t i, const at::Device& device) const {
     try {
       return load_module(paths_[i], paths_[i], device, /*verify=*/false);
     } catch (...) {
@@ -138,11 +141,38 @@ class ArchiveChecks {
  private:
   std::vector<std::string> paths_;
   std::vector<std::promise<void>> results_;
-  std::vector<std::future<void>> futures_;
+  std::vector<std::shared_future<void>> futures_;
   std::atomic<bool> stop_{false};
-  size_t checked_ = 0;
   std::thread thread_;
 };
+
+/// The text encoder, the denoiser and the VAE decoder (archives 0, 1, 2), the denoiser on the calling thread and
+/// the other two beside it: LibTorch's load is one thread copying from the page cache into fresh pages, so on two
+/// or more cores the smaller archives cost no wall time (SD 2.x: 1.7 of 5.2 GB). The first failure in archive
+/// order is reported, as when they were loaded in turn.
+std::array<torch::jit::Module, 3> load_archives(const std::vector<std::string>& archives, const at::Device& device,
+                                                bool verify) {
+  ArchiveChecks checks(archives, verify);
+  std::array<torch::jit::Module, 3> modules;
+  std::array<std::exception_ptr, 3> errors;
+  const auto load = [&](size_t i) {
+    try {
+      modules[i] = checks.load(i, device);
+    } catch (...) {
+      errors[i] = std::current_exception();
+    }
+  };
+  std::thread side([&] {
+    load(0);
+    if (!errors[0]) load(2);
+  });
+  load(1);
+  side.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  checks.require(archives.size() - 1);
+  return modules;
+}
 
 at::ScalarType module_dtype(const torch::jit::Module& m) {
   for (const auto& p : m.parameters()) return p.scalar_type();
@@ -160,6 +190,7 @@ std::string shape_str(const at::Tensor& t) {
 Model Model::load(const std::string& dir, const std::string& device, bool verify) {
   if (!fs::is_directory(dir))
     throw Error("--model " + dir + ": not a folder (expected a diffscope model package folder)");
+  const auto start = std::chrono::steady_clock::now();
   auto impl = std::make_shared<Impl>();
   ModelInfo& info = impl->info;
   info.dir = dir;
@@ -183,11 +214,10 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
   {
     const std::vector<std::string> archives{impl->rel("text_encoder/model.pt"), impl->rel(info.denoiser_dir + "/model.pt"),
                                             impl->rel("vae/decoder.pt")};
-    ArchiveChecks checks(archives, verify);
-    impl->text_encoder = checks.load(0, impl->device);
-    impl->unet = checks.load(1, impl->device);
-    impl->decoder = checks.load(2, impl->device);
-    checks.require(archives.size() - 1);
+    auto modules = load_archives(archives, impl->device, verify);
+    impl->text_encoder = std::move(modules[0]);
+    impl->unet = std::move(modules[1]);
+    impl->decoder = std::move(modules[2]);
   }
   impl->text_dtype = module_dtype(*impl->text_encoder);
   impl->unet_dtype = module_dtype(impl->unet);
@@ -249,12 +279,14 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
   if (!impl->plain_unet && info.attention_layers.empty())
     throw Error(layers + ": missing or empty, but " + info.denoiser_dir + "/model.pt returns attention maps (expected one entry per map)");
 
+  impl->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   Model m;
   m.impl_ = impl;
   return m;
 }
 
 const ModelInfo& Model::info() const { return impl_->info; }
+double Model::load_seconds() const { return impl_->load_seconds; }
 const ClipTokenizer& Model::tokenizer() const { return impl_->tokenizer.clip(); }
 at::Device Model::device() const { return impl_->device; }
 bool Model::has_attention() const { return !impl_->plain_unet; }

@@ -237,6 +237,7 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
   j["x0_view"] = impl_->options.x0_view;
   j["timings"] = {{"text_encoder_s", r.seconds_text}, {"loop_s", r.seconds_loop}, {"decode_s", r.seconds_decode}};
   if (!r.seconds_steps.empty()) j["timings"]["steps_s"] = r.seconds_steps;
+  if (const Model* m = impl_->model) j["timings"]["load_s"] = m->load_seconds();  // shared by a process's runs
   if (attention) {
     ensure_dir((dir / "attention").string());
     write_tensor_npy((dir / "attention" / "maps.npy").string(), attention->maps());

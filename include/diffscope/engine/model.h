@@ -46,6 +46,8 @@ class Model {
   const std::string& precision() const;
 
   const ModelInfo& info() const;
+  /// Wall time load() took (reading, checking and deserialising the package), in seconds.
+  double load_seconds() const;
   const ClipTokenizer& tokenizer() const;
   /// Tokenizes to max_length with the package's pad token.
   Encoding tokenize(const std::string& prompt) const;
