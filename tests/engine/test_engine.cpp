@@ -1,4 +1,5 @@
 // Engine tests on the tiny random-weight package: loading, contract errors, determinism, attention reduction.
+#include <chrono>
 #include <ATen/ATen.h>
 #include <fstream>
 #ifdef __linux__
@@ -299,7 +300,9 @@ TEST_CASE("the attention reduction averages heads, picks the CFG half and upsamp
 
 TEST_CASE("the run recorder writes a complete run folder", "[engine]") {
   set_threads(1);
+  const auto load_start = std::chrono::steady_clock::now();
   Model m = Model::load(kPkg);
+  const double load_wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   TempDir tmp("run");
   const std::string dir = (tmp.path / "run").string();
   RunRecorderOptions ro;
@@ -333,6 +336,10 @@ TEST_CASE("the run recorder writes a complete run folder", "[engine]") {
   }
   CHECK(sum <= j["timings"]["loop_s"].get<double>());
   CHECK(sum >= 0.5 * j["timings"]["loop_s"].get<double>());
+  // the model's load, timed inside Model::load: positive and within the wall time around the call
+  CHECK(j["timings"]["load_s"].get<double>() == m.load_seconds());
+  CHECK(m.load_seconds() > 0);
+  CHECK(m.load_seconds() <= load_wall);
   // no temporary files left behind
   for (auto& e : fs::recursive_directory_iterator(dir)) CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
 }
