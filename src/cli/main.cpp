@@ -59,8 +59,8 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   app.add_flag("-q,--quiet", o.quiet, "only warnings and errors; no progress bar");
   app.add_flag("!--no-verify", o.verify,
-               "skip the CRC-32 check of the package's TorchScript files when loading it (it runs on a second thread beside "
-               "the load: about 1 s per GB of CPU time, little wall time on 2 or more cores)");
+               "skip the CRC-32 check of the package's TorchScript files when loading it (it runs on a thread beside "
+               "the load: about 0.3 s per GB of CPU time with PCLMULQDQ, 0.5 s without; little wall time on 2 or more cores)");
 }
 
 void apply_quiet(bool quiet) { spdlog::set_level(quiet ? spdlog::level::warn : spdlog::level::info); }

@@ -98,9 +98,9 @@ torch::jit::Module load_module(const std::string& path, const std::string& shown
 }
 
 /// The CRC-32 checks of a package's archives on a thread of their own, one after another, while the caller loads
-/// them: LibTorch reads every byte too and does not check, and the check is zlib-bound (SD 2.x's 4.9 GB took 4.2 s
-/// of a 10-step run's wall time before the load; beside it, none on 2 cores). load() may be called from several
-/// threads at once.
+/// them: LibTorch reads every byte too and does not check (SD 2.x's 5.2 GB took 4.2 s of a 10-step run's wall time
+/// when checked with zlib before the load; folded, util/crc32.h, it is 1.4 s of CPU beside the load). load() may be
+/// called from several threads at once.
 class ArchiveChecks {
  public:
   /// check = false (--no-verify): loads only.
@@ -147,9 +147,10 @@ class ArchiveChecks {
 };
 
 /// The text encoder, the denoiser and the VAE decoder (archives 0, 1, 2), the denoiser on the calling thread and
-/// the other two beside it: LibTorch's load is one thread copying from the page cache into fresh pages, so on two
-/// or more cores the smaller archives cost no wall time (SD 2.x: 1.7 of 5.2 GB). The first failure in archive
-/// order is reported, as when they were loaded in turn.
+/// the other two beside it: LibTorch's load is one thread copying from the page cache into fresh pages, so a second
+/// core takes the smaller archives (SD 2.x: 1.7 of 5.2 GB; its load 7.4 s in turn, 5.9 s so, medians of 4 runs on
+/// 2 cores with the CRC checks beside both). The first failure in archive order is reported, as when they were
+/// loaded in turn.
 std::array<torch::jit::Module, 3> load_archives(const std::vector<std::string>& archives, const at::Device& device,
                                                 bool verify) {
   ArchiveChecks checks(archives, verify);
