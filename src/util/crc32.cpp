@@ -61,19 +61,26 @@ __attribute__((target("pclmul,sse4.1"))) uint32_t fold(uint32_t reg, const unsig
   return static_cast<uint32_t>(_mm_extract_epi32(_mm_xor_si128(_mm_clmulepi64_si128(t, barrett, 0x00), a), 1));
 }
 
-const bool kFolds = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
-#else
-const bool kFolds = false;
 #endif
 
 }  // namespace
 
-bool crc32_folds() { return kFolds; }
+bool crc32_folds() {
+#ifdef DIFFSCOPE_CRC32_FOLD
+  static const bool folds = [] {
+    __builtin_cpu_init();  // the detection may not have run yet when this is first called from a static initialiser
+    return __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+  }();
+  return folds;
+#else
+  return false;
+#endif
+}
 
 uint32_t crc32_update(uint32_t crc, const void* data, size_t n) {
   const auto* p = static_cast<const unsigned char*>(data);
 #ifdef DIFFSCOPE_CRC32_FOLD
-  if (kFolds && n >= 64) {
+  if (n >= 64 && crc32_folds()) {
     const size_t body = n & ~size_t{15};
     crc = ~fold(~crc, p, body);  // zlib's value is the register inverted before and after
     p += body, n -= body;
