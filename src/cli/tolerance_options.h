@@ -3,6 +3,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,19 +31,28 @@ inline void add_tolerance_options(CLI::App& app, const std::shared_ptr<Tolerance
       ->each([t](const std::string&) { t->default_given = true; });
 }
 
-/// KEY=VALUE with VALUE a number >= 0.
-inline std::pair<std::string, double> tolerance_key_value(const std::string& option, const std::string& t) {
+/// KEY=VALUE with VALUE a finite number; `what` says what VALUE must be beyond that.
+inline std::pair<std::string, double> key_number(const std::string& option, const std::string& t, const std::string& what) {
   const auto eq = t.find('=');
+  double v = 0;
   try {
     if (eq == std::string::npos || eq == 0) throw std::invalid_argument(t);
     size_t used = 0;
     const std::string num = t.substr(eq + 1);
-    const double v = std::stod(num, &used);
-    if (used != num.size() || !(v >= 0)) throw std::invalid_argument(t);
-    return {t.substr(0, eq), v};
+    v = std::stod(num, &used);
+    if (used != num.size()) throw std::invalid_argument(t);
   } catch (const std::exception&) {
-    throw Error(option + " " + t + ": expected KEY=VALUE with VALUE >= 0 (KEY may end in * to match a prefix)");
+    throw Error(option + " " + t + ": expected KEY=VALUE with VALUE " + what + " (KEY may end in * to match a prefix)");
   }
+  if (!std::isfinite(v)) throw Error(option + " " + t + ": VALUE must be finite (" + what + ")");
+  return {t.substr(0, eq), v};
+}
+
+/// KEY=VALUE with VALUE a finite number >= 0.
+inline std::pair<std::string, double> tolerance_key_value(const std::string& option, const std::string& t) {
+  auto kv = key_number(option, t, "a finite number >= 0");
+  checked_tolerance(kv.second, option + " " + t);
+  return kv;
 }
 
 /// The tolerances in force: `base` (a baseline's own, when it has them), then the file, then -t/--rel, then
@@ -50,7 +60,8 @@ inline std::pair<std::string, double> tolerance_key_value(const std::string& opt
 inline Tolerances resolve_tolerances(const ToleranceOptions& o, const Tolerances* base) {
   Tolerances tol = base ? *base : Tolerances{};
   if (!o.file.empty()) tol.override_with(Tolerances::load(o.file), true);
-  if (o.default_given || (!base && o.file.empty())) tol.fallback = Tolerance{o.default_abs, 0.0};
+  if (o.default_given || (!base && o.file.empty()))
+    tol.fallback = Tolerance{checked_tolerance(o.default_abs, "--default-tolerance"), 0.0};
   for (const auto& t : o.abs) {
     const auto [k, v] = tolerance_key_value("--tolerance", t);
     tol.keys[k].abs = v;

@@ -182,17 +182,29 @@ TEST_CASE("binding pairs each attribute with its own noun", "[analysis]") {
   CHECK(binding_score(corr, pairs[0]) == Approx(0.5));
 }
 
-TEST_CASE("the regression comparison", "[analysis]") {
+namespace {
+/// The keys that fail the gate of `cur` against `base`.
+std::set<std::string> failing(const std::map<std::string, double>& cur, const std::map<std::string, double>& base,
+                              const Tolerances& tol, const GatePolicy& policy = {}) {
+  Baseline b;
+  b.metrics = base;
+  std::set<std::string> keys;
+  for (const auto& r : run_gate(cur, &b, tol, GateBars{}, policy))
+    if (r.fails) keys.insert(r.name);
+  return keys;
+}
+}  // namespace
+
+TEST_CASE("the regression comparison: the baseline defines what is gated", "[analysis]") {
   std::map<std::string, double> base{{"auc.mean_roc_auc", 0.9}, {"binding.mean", 0.3}, {"gone", 1.0}};
   std::map<std::string, double> cur{{"auc.mean_roc_auc", 0.89}, {"binding.mean", 0.2}, {"new", 2.0}};
   Tolerances tol;
   tol.fallback = {0.05, 0.0};
   tol.keys["auc.*"] = {0.02, 0.0};
-  auto moved = compare_summaries(cur, base, tol);
-  std::set<std::string> keys;
-  for (const auto& m : moved) keys.insert(m.key);
-  CHECK(keys == std::set<std::string>{"binding.mean", "gone", "new"});
-  CHECK(compare_summaries(cur, cur, Tolerances{{0.0, 0.0}, {}}).empty());
+  CHECK(failing(cur, base, tol) == std::set<std::string>{"binding.mean", "gone"});  // "new" is not gated
+  CHECK(failing(cur, base, tol, {true, false}) == std::set<std::string>{"binding.mean"});
+  CHECK(failing(cur, base, tol, {false, true}) == std::set<std::string>{"binding.mean", "gone", "new"});
+  CHECK(failing(cur, cur, Tolerances{{0.0, 0.0}, {}}).empty());
 }
 
 TEST_CASE("relative and absolute tolerances: the larger allowance holds, the longest prefix wins", "[analysis]") {
@@ -208,12 +220,10 @@ TEST_CASE("relative and absolute tolerances: the larger allowance holds, the lon
   const std::map<std::string, double> base{{"psnr.a", 35.5738}, {"psnr.b", -20.0}, {"psnr.exact", 1.0}};
   // 35.5738 -> 35.576 is 0.0022 (inside 0.00356); -20 -> -20.003 is 0.003 (outside 0.002)
   const std::map<std::string, double> cur{{"psnr.a", 35.576}, {"psnr.b", -20.003}, {"psnr.exact", 1.4}};
-  auto moved = compare_summaries(cur, base, tol);
-  REQUIRE(moved.size() == 1);
-  CHECK(moved[0].key == "psnr.b");
-  CHECK(moved[0].tolerance == Approx(0.002));
+  CHECK(failing(cur, base, tol) == std::set<std::string>{"psnr.b"});
+  CHECK(tol.for_key("psnr.b").allowed(-20.0) == Approx(0.002));
   tol.keys["psnr.b"] = {0.004, 1e-6};
-  CHECK(compare_summaries(cur, base, tol).empty());
+  CHECK(failing(cur, base, tol).empty());
 }
 
 TEST_CASE("tolerance files are read strictly", "[analysis]") {
@@ -228,7 +238,16 @@ TEST_CASE("tolerance files are read strictly", "[analysis]") {
   CHECK(t.for_key("b").allowed(10.0) == 5.0);
   CHECK(t.for_key("b").allowed(1.0) == 2.0);
   CHECK_THROWS_WITH(Tolerances::load(bad), Catch::Contains("unknown field \"absolute\""));
-  CHECK_THROWS_WITH(Tolerances::load(neg), Catch::Contains("expected a number >= 0"));
+  CHECK_THROWS_WITH(Tolerances::load(neg), Catch::Contains("keys.a.abs: expected a finite number >= 0, got -1"));
+  // JSON holds no NaN or infinity: null (how Python writes NaN into strict JSON) is refused by key, 1e999 as JSON
+  const std::string null_tol = dir.str() + "/null.json", huge = dir.str() + "/huge.json";
+  ds_test::write_text(null_tol, R"({"default": {"rel": null}})");
+  CHECK_THROWS_WITH(Tolerances::load(null_tol), Catch::EndsWith("null.json: default.rel: expected a finite number >= 0"));
+  ds_test::write_text(huge, R"({"default": {"rel": 1e999}})");
+  CHECK_THROWS_WITH(Tolerances::load(huge), Catch::Contains("huge.json: not valid JSON"));
+  CHECK(checked_tolerance(0.0, "x") == 0.0);
+  for (double v : {std::nan(""), double(INFINITY), -double(INFINITY), -1e-9})
+    CHECK_THROWS_WITH(checked_tolerance(v, "--where"), Catch::StartsWith("--where: expected a finite number >= 0, got "));
 }
 
 TEST_CASE("emergence of identical and blurred images", "[analysis]") {
