@@ -2,6 +2,7 @@
 #include "diffscope/util/json_util.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <iterator>
@@ -26,14 +27,16 @@ std::string parser_reason(const std::string& what) {
   return bracket == std::string::npos ? what : what.substr(bracket + 2);
 }
 
-}  // namespace
-
-nlohmann::json read_json_file(const std::string& path) {
+std::string read_text(const std::string& path) {
   require_file(path, "a JSON file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot be read");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) throw Error(path + ": cannot be read");
+  return text;
+}
+
+nlohmann::json parse_text(const std::string& path, const std::string& text) {
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
@@ -45,10 +48,61 @@ nlohmann::json read_json_file(const std::string& path) {
   }
 }
 
-nlohmann::json read_json_object(const std::string& path) {
-  nlohmann::json j = read_json_file(path);
+nlohmann::json require_object(const std::string& path, nlohmann::json j) {
   if (!j.is_object()) throw Error(path + ": expected a JSON object ({...}), found " + std::string(j.type_name()));
   return j;
+}
+
+bool word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+}  // namespace
+
+nlohmann::json read_json_file(const std::string& path) { return parse_text(path, read_text(path)); }
+
+nlohmann::json read_json_object(const std::string& path) { return require_object(path, read_json_file(path)); }
+
+std::string python_json_words_as_null(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) out += text[++i];  // an escaped character, '"' included
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      out += c;
+      continue;
+    }
+    size_t n = 0;
+    if (i == 0 || !word_char(text[i - 1]))
+      for (const char* w : {"-Infinity", "Infinity", "NaN"}) {
+        const size_t len = std::char_traits<char>::length(w);
+        if (text.compare(i, len, w) == 0 && (i + len == text.size() || !word_char(text[i + len]))) {
+          n = len;
+          break;
+        }
+      }
+    if (n == 0) {
+      out += c;
+      continue;
+    }
+    out += "null";
+    i += n - 1;
+  }
+  return out;
+}
+
+nlohmann::json read_python_json_file(const std::string& path) {
+  return parse_text(path, python_json_words_as_null(read_text(path)));
+}
+
+nlohmann::json read_python_json_object(const std::string& path) {
+  return require_object(path, read_python_json_file(path));
 }
 
 void write_json_atomic(const std::string& path, const nlohmann::json& j) {
