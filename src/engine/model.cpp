@@ -629,12 +629,7 @@ SchedulerConfig Model::scheduler_config() const {
   return package_scheduler_config(impl_->info);
 }
 
-std::string Model::default_scheduler() const {
-  const std::string path = impl_->rel("scheduler/scheduler_config.json");
-  auto j = read_json_object(path);
-  const std::string cls = j.value("_class_name", std::string("PNDMScheduler"));
-  return scheduler_name_from_class(cls);
-}
+std::string Model::default_scheduler() const { return default_scheduler_of(scheduler_config()); }
 
 std::vector<std::string> Model::files() const { return package_files(impl_->info.dir); }
 

@@ -1,11 +1,10 @@
 // SchedulerConfig: diffusers' scheduler_config.json keys.
 #include <algorithm>
 #include <cmath>
-#include <fstream>
+#include <filesystem>
 #include <map>
 #include <type_traits>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "diffscope/util/error.h"
 #include "diffscope/util/json_util.h"
@@ -251,45 +250,12 @@ SchedulerConfig SchedulerConfig::resolved_for(const std::string& s) const {
   return c;
 }
 
-namespace {
-/// Python's json writes float("inf") as the bare words Infinity / -Infinity / NaN, which JSON lacks; diffusers'
-/// saved configs can hold them (e.g. lambda_min_clipped: -Infinity, its default). They are read as null (the
-/// key's default); a finite default is never replaced so.
-std::string python_json_to_json(std::string text) {
-  std::string out;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '"' && (i == 0 || text[i - 1] != '\\')) in_string = !in_string;
-    if (!in_string) {
-      for (const char* w : {"-Infinity", "Infinity", "NaN"}) {
-        const size_t n = std::char_traits<char>::length(w);
-        if (text.compare(i, n, w) == 0) {
-          out += "null";
-          i += n - 1;
-          goto next;
-        }
-      }
-    }
-    out += c;
-  next:;
-  }
-  return out;
-}
-}  // namespace
-
 SchedulerConfig SchedulerConfig::from_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": missing or unreadable (expected diffusers' scheduler_config.json)");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(python_json_to_json(ss.str()));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path + ": not valid JSON (" + std::string(e.what()).substr(0, 120) + ")");
-  }
-  return from_json(j, path);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    throw Error(path + ": missing or unreadable (expected diffusers' scheduler_config.json)");
+  // as diffusers' save_pretrained writes it: Python's Infinity / -Infinity / NaN read as null, the key's default
+  return from_json(read_python_json_file(path), path);
 }
 
 }  // namespace diffscope

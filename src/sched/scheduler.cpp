@@ -178,6 +178,10 @@ std::string scheduler_name_from_class(const std::string& cls) {
               "euler_a, lms, dpm++2m, flow_euler with --scheduler)");
 }
 
+std::string default_scheduler_of(const SchedulerConfig& config) {
+  return scheduler_name_from_class(config.class_name.empty() ? "PNDMScheduler" : config.class_name);
+}
+
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerConfig& config) {
   std::string n = name;
   if (n.size() > 9 && n.compare(n.size() - 9, 9, "Scheduler") == 0) n = scheduler_name_from_class(n);

@@ -5,7 +5,6 @@
 #include "diffscope/engine/model_info.h"
 #include "diffscope/sched/scheduler.h"
 #include "diffscope/sched/scheduler_config.h"
-#include "diffscope/util/json_util.h"
 
 namespace diffscope {
 
@@ -23,11 +22,8 @@ ModelDescription describe_model(const std::string& dir) {
 }
 
 namespace {
-ScheduleTable table(const std::string& path, SchedulerConfig cfg, const std::string& scheduler, int steps,
-                    int64_t image_seq_len) {
-  std::string name = scheduler;
-  if (name.empty()) name = scheduler_name_from_class(read_json_object(path).value("_class_name", std::string("PNDMScheduler")));
-  auto s = make_scheduler(name, cfg);
+ScheduleTable table(const SchedulerConfig& cfg, const std::string& scheduler, int steps, int64_t image_seq_len) {
+  auto s = make_scheduler(scheduler.empty() ? default_scheduler_of(cfg) : scheduler, cfg);
   if (image_seq_len > 0) s->set_image_seq_len(image_seq_len);
   s->set_timesteps(steps);
   ScheduleTable t;
@@ -42,7 +38,7 @@ ScheduleTable table(const std::string& path, SchedulerConfig cfg, const std::str
 
 ScheduleTable describe_schedule(const std::string& path, const std::string& scheduler, int steps,
                                 int64_t image_seq_len) {
-  return table(path, SchedulerConfig::from_file(path), scheduler, steps, image_seq_len);
+  return table(SchedulerConfig::from_file(path), scheduler, steps, image_seq_len);
 }
 
 ScheduleTable describe_package_schedule(const std::string& dir, const std::string& scheduler, int steps,
@@ -51,13 +47,12 @@ ScheduleTable describe_package_schedule(const std::string& dir, const std::strin
   info.dir = dir;
   read_model_index(info, dir + "/model_index.json");
   read_layers(info, dir + "/" + info.denoiser_dir + "/layers.json");
-  const std::string path = dir + "/scheduler/scheduler_config.json";
   const SchedulerConfig cfg = package_scheduler_config(info);
   if (image_seq_len <= 0 && cfg.use_dynamic_shifting) {  // the default size's tokens
     const int latent = info.sample_size / info.vae_scale_factor;
     image_seq_len = image_token_count(info, latent, latent);
   }
-  return table(path, cfg, scheduler, steps, image_seq_len);
+  return table(cfg, scheduler, steps, image_seq_len);
 }
 
 }  // namespace diffscope

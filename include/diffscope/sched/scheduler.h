@@ -101,6 +101,9 @@ class Scheduler {
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerConfig& config);
 /// "PNDMScheduler" -> "pndm"; Error for classes diffscope does not implement.
 std::string scheduler_name_from_class(const std::string& diffusers_class_name);
+/// The scheduler a configuration names by its "_class_name" (diffusers' PNDMScheduler when it names none), as
+/// scheduler_name_from_class.
+std::string default_scheduler_of(const SchedulerConfig& config);
 /// Whether a scheduler's samples live in sigma space (x0 + sigma eps, scaled by 1/sqrt(1+sigma^2) before the UNet):
 /// euler, euler_a, lms. The others keep variance-preserving samples.
 bool is_sigma_space(const std::string& scheduler_name);

@@ -45,7 +45,7 @@ struct SchedulerConfig {
   std::string solver_type = "midpoint";        ///< midpoint or heun
   bool lower_order_final = true;
   bool euler_at_final = false;
-  double lambda_min_clipped = -INFINITY;       ///< Infinity/NaN words in the file read as the default
+  double lambda_min_clipped = -INFINITY;       ///< Infinity/-Infinity/NaN in the file read as this default
   // flow matching (FlowMatchEulerDiscreteScheduler: SD3 shifts statically, Flux by the image's token count)
   double shift = 1.0;                          ///< sigma -> shift sigma / (1 + (shift - 1) sigma)
   bool use_dynamic_shifting = false;           ///< Flux: exp(mu) / (exp(mu) + 1/sigma - 1), mu from image_seq_len
@@ -63,6 +63,9 @@ struct SchedulerConfig {
 
   /// Parses diffusers keys; a wrong type or unsupported value throws Error naming `source` and the key.
   static SchedulerConfig from_json(const nlohmann::json& j, const std::string& source);
+  /// from_json on the file, read by read_python_json_file (util/json_util.h) as every reader of a
+  /// scheduler_config.json: the words Infinity, -Infinity and NaN that Python's json writes read as null, that is
+  /// the key's default. Error naming the file when it is missing or not JSON.
   static SchedulerConfig from_file(const std::string& path);
   /// The configuration as diffusers' class `scheduler` ("ddim", "euler", ...) sees it: keys the class does not
   /// take are reset to neutral values, unset class defaults filled in. Refuses (Error naming the key and the
