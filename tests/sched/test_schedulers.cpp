@@ -4,12 +4,17 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
-#include <sstream>
+#include <stdexcept>
+#include <tuple>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "diffscope/util/error.h"
+#include "diffscope/util/json_util.h"
 #include "diffscope/sched/scheduler.h"
+#include "test_support.h"
 
 using namespace diffscope;
 
@@ -17,14 +22,9 @@ namespace {
 const std::string kDir = std::string(DS_REFERENCE_DIR) + "/schedulers/";
 
 nlohmann::json load(const std::string& name) {
-  std::ifstream in(kDir + name + ".json");
   INFO("reference data " << kDir << name << ".json (see tests/data/README.md)");
-  REQUIRE(in.good());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();  // Python's json writes -Infinity (lambda_min_clipped); JSON has no such number
-  for (size_t p; (p = text.find("-Infinity")) != std::string::npos;) text.replace(p, 9, "null");
-  return nlohmann::json::parse(text);
+  REQUIRE(std::ifstream(kDir + name + ".json").good());
+  return read_python_json_file(kDir + name + ".json");  // Python's json wrote -Infinity (lambda_min_clipped)
 }
 
 at::Tensor t4(const nlohmann::json& v) {
@@ -175,6 +175,52 @@ TEST_CASE("keys a class takes are implemented or refused; keys it does not take 
 }
 
 namespace {
+/// One case of variants.json with the scheduler configuration `cfg`: timesteps, sigmas and the whole loop.
+void check_case(const nlohmann::json& c, const SchedulerConfig& cfg) {
+  auto s = make_scheduler(c["class"].get<std::string>(), cfg);
+  if (c.contains("eta")) s->set_eta(c["eta"].get<double>());
+  const auto want_t = c["timesteps"].get<std::vector<double>>();
+  if (*std::max_element(want_t.begin(), want_t.end()) >= cfg.num_train_timesteps) {
+    // diffusers returns a timestep outside its alphas_cumprod table here (its step() then fails with an
+    // IndexError); diffscope refuses the schedule up front
+    CHECK_THROWS_WITH(s->set_timesteps(c["num_inference_steps"].get<int>()), Catch::Contains("reaches timestep"));
+    return;
+  }
+  s->set_timesteps(c["num_inference_steps"].get<int>());
+  REQUIRE(s->timesteps().size() == want_t.size());
+  for (size_t i = 0; i < want_t.size(); ++i) {
+    INFO("timestep " << i);
+    CHECK(s->timesteps()[i] == Approx(want_t[i]).epsilon(1e-6).margin(1e-5));
+  }
+  if (c.contains("sigmas")) {
+    const auto want = c["sigmas"].get<std::vector<double>>();
+    REQUIRE(s->sigmas().size() == want.size());
+    for (size_t i = 0; i < want.size(); ++i) CHECK(s->sigmas()[i] == Approx(want[i]).epsilon(1e-6).margin(1e-7));
+  }
+  CHECK(s->init_noise_sigma() == Approx(c["init_noise_sigma"].get<double>()).epsilon(1e-6));
+  if (c["loop"].empty()) return;
+  at::Tensor x = t4(c["loop_x_init"]);
+  bool finite = true;
+  for (const auto& st : c["loop"]) {
+    const double t = s->timesteps()[st["k"].get<size_t>()];
+    at::Tensor noise;
+    if (st.contains("variance_noise")) noise = t4(st["variance_noise"]);
+    at::Tensor scaled = s->scale_model_input(x, t);
+    if (st.contains("scale")) CHECK(at::allclose(scaled, x * st["scale"].get<double>(), 1e-5, 1e-6));
+    auto out = s->step(t4(st["model_output"]), t, x, c10::nullopt, noise.defined() ? &noise : nullptr);
+    if (st["prev_sample"].is_array() && !st["prev_sample"].empty() && st["prev_sample"][0].is_null()) {
+      finite = false;  // diffusers itself overflowed here (documented in the case's note)
+      CHECK(!at::isfinite(out.prev_sample).all().item<bool>());
+      break;
+    }
+    close(out.prev_sample, st["prev_sample"], "loop prev_sample k=" + std::to_string(st["k"].get<int>()));
+    if (st.contains("pred_original_sample"))
+      close(out.pred_original_sample, st["pred_original_sample"], "loop x0 k=" + std::to_string(st["k"].get<int>()));
+    x = out.prev_sample;
+  }
+  if (finite) close(x, c["loop_final"], "loop final");
+}
+
 /// Every case of variants.json: diffusers 0.31 with scheduler keys beyond SD 1.5's defaults, one sampling loop each
 /// (reference model outputs fed to our scheduler, our own samples fed forward).
 void check_variants(const std::string& prefix) {
@@ -186,51 +232,16 @@ void check_variants(const std::string& prefix) {
     INFO("variants.json case " << name);
     REQUIRE(!c.contains("error"));
     ++cases;
-    auto cfg = SchedulerConfig::from_json(c["config"], name);
-    auto s = make_scheduler(c["class"].get<std::string>(), cfg);
-    if (c.contains("eta")) s->set_eta(c["eta"].get<double>());
-    const auto want_t = c["timesteps"].get<std::vector<double>>();
-    if (*std::max_element(want_t.begin(), want_t.end()) >= cfg.num_train_timesteps) {
-      // diffusers returns a timestep outside its alphas_cumprod table here (its step() then fails with an
-      // IndexError); diffscope refuses the schedule up front
-      CHECK_THROWS_WITH(s->set_timesteps(c["num_inference_steps"].get<int>()), Catch::Contains("reaches timestep"));
-      continue;
-    }
-    s->set_timesteps(c["num_inference_steps"].get<int>());
-    REQUIRE(s->timesteps().size() == want_t.size());
-    for (size_t i = 0; i < want_t.size(); ++i) {
-      INFO("timestep " << i);
-      CHECK(s->timesteps()[i] == Approx(want_t[i]).epsilon(1e-6).margin(1e-5));
-    }
-    if (c.contains("sigmas")) {
-      const auto want = c["sigmas"].get<std::vector<double>>();
-      REQUIRE(s->sigmas().size() == want.size());
-      for (size_t i = 0; i < want.size(); ++i) CHECK(s->sigmas()[i] == Approx(want[i]).epsilon(1e-6).margin(1e-7));
-    }
-    CHECK(s->init_noise_sigma() == Approx(c["init_noise_sigma"].get<double>()).epsilon(1e-6));
-    if (c["loop"].empty()) continue;
-    at::Tensor x = t4(c["loop_x_init"]);
-    bool finite = true;
-    for (const auto& st : c["loop"]) {
-      const double t = s->timesteps()[st["k"].get<size_t>()];
-      at::Tensor noise;
-      if (st.contains("variance_noise")) noise = t4(st["variance_noise"]);
-      at::Tensor scaled = s->scale_model_input(x, t);
-      if (st.contains("scale")) CHECK(at::allclose(scaled, x * st["scale"].get<double>(), 1e-5, 1e-6));
-      auto out = s->step(t4(st["model_output"]), t, x, c10::nullopt, noise.defined() ? &noise : nullptr);
-      if (st["prev_sample"].is_array() && !st["prev_sample"].empty() && st["prev_sample"][0].is_null()) {
-        finite = false;  // diffusers itself overflowed here (documented in the case's note)
-        CHECK(!at::isfinite(out.prev_sample).all().item<bool>());
-        break;
-      }
-      close(out.prev_sample, st["prev_sample"], "loop prev_sample k=" + std::to_string(st["k"].get<int>()));
-      if (st.contains("pred_original_sample"))
-        close(out.pred_original_sample, st["pred_original_sample"], "loop x0 k=" + std::to_string(st["k"].get<int>()));
-      x = out.prev_sample;
-    }
-    if (finite) close(x, c["loop_final"], "loop final");
+    check_case(c, SchedulerConfig::from_json(c["config"], name));
   }
   CHECK(cases > 0);
+}
+
+const nlohmann::json& variant_case(const nlohmann::json& variants, const std::string& name) {
+  for (const auto& c : variants["cases"])
+    if (c["name"] == name) return c;
+  FAIL("variants.json has no case " << name);
+  throw std::logic_error("unreachable");
 }
 }  // namespace
 
@@ -240,6 +251,57 @@ TEST_CASE("Euler variants match diffusers (Karras, zero SNR, log-linear, continu
 TEST_CASE("DPM-Solver variants match diffusers (orders 1-3, SDE, Karras, Heun, thresholding, zero SNR)", "[sched]") {
   check_variants("dpm_");
 }
+TEST_CASE("scheduler_config.json as diffusers saves it (-Infinity included) reads through from_file and samples as diffusers does", "[sched]") {
+  // tests/data/scheduler_configs: DPM++ 2M, 2M Karras and 2M SDE as save_pretrained writes them; each must give
+  // what diffusers 0.31 computed with the same keys (variants.json: timesteps, sigmas, a whole sampling loop)
+  const std::string dir = std::string(DS_SOURCE_DIR) + "/tests/data/scheduler_configs/";
+  const auto variants = load("variants");
+  const std::vector<std::tuple<std::string, std::string, bool, std::string>> fixtures{
+      {"dpmpp_2m", "dpm_default_10", false, "dpmsolver++"},
+      {"dpmpp_2m_karras", "dpm_karras_10", true, "dpmsolver++"},
+      {"dpmpp_2m_sde", "dpm_sde_order2_10", false, "sde-dpmsolver++"}};
+  for (const auto& [fixture, case_name, karras, algorithm] : fixtures) {
+    const std::string path = dir + fixture + "/scheduler_config.json";
+    INFO(path << " against variants.json " << case_name);
+    REQUIRE(ds_test::read_text(path).find("\"lambda_min_clipped\": -Infinity,\n") != std::string::npos);
+    const SchedulerConfig cfg = SchedulerConfig::from_file(path);
+    CHECK(cfg.source == path);
+    CHECK(cfg.class_name == "DPMSolverMultistepScheduler");
+    CHECK(default_scheduler_of(cfg) == "dpm++2m");
+    CHECK(std::isinf(cfg.lambda_min_clipped));
+    CHECK(cfg.lambda_min_clipped < 0);
+    CHECK(cfg.use_karras_sigmas == karras);
+    CHECK(cfg.algorithm_type == algorithm);
+    check_case(variant_case(variants, case_name), cfg);
+  }
+  // the words mean the key's default whichever was written (lambda_min_clipped's default is -Infinity itself)
+  ds_test::TempDir tmp("sched-words");
+  const std::string base = ds_test::read_text(dir + "dpmpp_2m/scheduler_config.json");
+  for (const char* word : {"Infinity", "NaN"}) {
+    std::string text = base;
+    text.replace(text.find("-Infinity"), 9, word);
+    const std::string p = (tmp.path / (std::string(word) + ".json")).string();
+    ds_test::write_text(p, text);
+    CHECK(std::isinf(SchedulerConfig::from_file(p).lambda_min_clipped));
+    CHECK(SchedulerConfig::from_file(p).lambda_min_clipped < 0);
+  }
+  // a key value diffscope does not implement is still refused, naming the file and the key
+  std::string text = base;
+  text.replace(text.find("\"use_exponential_sigmas\": false"), 31, "\"use_exponential_sigmas\": true");
+  const std::string refused = (tmp.path / "exponential.json").string();
+  ds_test::write_text(refused, text);
+  CHECK_THROWS_WITH(make_scheduler("dpm++2m", SchedulerConfig::from_file(refused)),
+                    Catch::StartsWith(refused + ": \"use_exponential_sigmas\": true is not implemented for "
+                                      "DPMSolverMultistepScheduler"));
+  // not JSON even for Python: one line naming the file
+  text = base;
+  text.replace(text.find("-Infinity"), 9, "-Infinityy");
+  ds_test::write_text(refused, text);
+  CHECK_THROWS_WITH(SchedulerConfig::from_file(refused), Catch::StartsWith(refused + ": not valid JSON (line 12: "));
+  CHECK_THROWS_WITH(SchedulerConfig::from_file((tmp.path / "none.json").string()),
+                    Catch::EndsWith("none.json: missing or unreadable (expected diffusers' scheduler_config.json)"));
+}
+
 TEST_CASE("LMS (Diffusion Explainer's sampler) and Euler ancestral match diffusers", "[sched]") {
   check_variants("lms_");
   check_variants("eulera_");
