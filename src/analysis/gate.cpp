@@ -241,7 +241,7 @@ RunSet load_run_set(const std::string& path_in) {
   namespace fs = std::filesystem;
   fs::path path(path_in);
   std::error_code ec;
-  if (fs::is_regular_file(path, ec) && path.filename() != "runs.jsonl") path = path.parent_path();
+  if (fs::is_regular_file(path, ec) && path.extension() != ".jsonl") path = path.parent_path();  // a set's summary.json
   if (fs::is_directory(path, ec) && fs::is_regular_file(path / "runs.jsonl", ec)) path /= "runs.jsonl";
   RunSet set;
   auto add = [&](const std::string& id, const std::map<std::string, double>& values, const std::string& where) {

@@ -68,7 +68,7 @@ int run(const Opts& o) {
     if (!gated) throw Error("--keys: no metric of the baseline or the run matches");
   }
   for (const auto& r : results) {
-    if (!r.fails && r.status != GateStatus::Missing && !(r.status == GateStatus::New && !o.quiet)) continue;
+    if (!r.fails && r.status != GateStatus::Missing) continue;  // new keys are counted in the last line
     std::printf("%-9s %s\n", gate_status_name(r.status).c_str(), r.message.c_str());
   }
   if (!o.quiet) std::printf("%s\n", gate_summary_line(results).c_str());

@@ -215,10 +215,73 @@ TEST_CASE("check: tolerances, --min and --less bars, exit codes", "[cli]") {
   CHECK(ds(s + " --less 'del.m<del.random'").exit_code == 0);
   auto r = ds(s + " --less 'del.random<del.m'");
   CHECK(r.exit_code == 1);
-  CHECK(r.output.find("NOT LESS del.random") != std::string::npos);
+  CHECK(r.output.find("NOT LESS  del.random = 0.36, del.m = 0.31") != std::string::npos);
   CHECK(ds(s + " --less 'del.m<del.nothing'").exit_code == 1);  // a missing key never passes
   CHECK(ds(s + " --less del.m").exit_code == 2);                 // malformed: one line, exit 2
   CHECK(ds(s).exit_code == 2);                                   // nothing to check
+}
+
+TEST_CASE("check: the baseline defines what is gated; new keys pass, missing ones fail; bad tolerances exit 2",
+          "[cli][errors]") {
+  TempDir tmp("cli-gate");
+  const std::string run = tmp.str() + "/summary.json", base = tmp.str() + "/B.json";
+  ds_test::write_text(run, R"({"auc": {"a": 0.8, "b": 0.7}, "saliency": {"x": 0.3, "y": 0.4}, "binding": {"mean": 0.2}})");
+  // the issue's case: a baseline of auc.* only, checked against the unchanged run
+  REQUIRE(ds("baseline -s " + quote(run) + " --keys 'auc.*' -o " + quote(base) + " -q").exit_code == 0);
+  auto r = ds("check -s " + quote(run) + " -b " + quote(base));
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(r.output.find("0 of 2 gated metrics moved beyond tolerance; 3 new, not gated") != std::string::npos);
+  CHECK(ds("check -s " + quote(run) + " -b " + quote(base) + " --fail-on-new -q").exit_code == 1);
+  CHECK(ds("check -s " + quote(run) + " -b " + quote(base) + " --fail-on-new --keys 'auc.*' -q").exit_code == 0);
+  // the run folder itself may be given
+  CHECK(ds("check -s " + quote(tmp.str()) + " -b " + quote(base) + " -q").exit_code == 0);
+  // JUnit: one case per gated key, the new keys as skipped
+  REQUIRE(ds("check -s " + quote(run) + " -b " + quote(base) + " -q --junit " + quote(tmp.str() + "/g.xml")).exit_code == 0);
+  const std::string xml = ds_test::read_text(tmp.str() + "/g.xml");
+  CHECK(xml.find("tests=\"5\" failures=\"0\" errors=\"0\" skipped=\"3\"") != std::string::npos);
+  // a gated key missing from the run fails, named; --allow-missing passes it, still listed
+  const std::string less = tmp.str() + "/less.json";
+  ds_test::write_text(less, R"({"auc": {"a": 0.8}})");
+  r = ds("check -s " + quote(less) + " -b " + quote(base));
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("MISSING   auc.b is missing (baseline 0.7)") != std::string::npos);
+  CHECK(r.output.find("0 of 2 gated metrics moved beyond tolerance; 1 missing") != std::string::npos);
+  r = ds("check -s " + quote(less) + " -b " + quote(base) + " --allow-missing");
+  CHECK(r.exit_code == 0);
+  CHECK(r.output.find("auc.b is missing (baseline 0.7) (allowed by --allow-missing)") != std::string::npos);
+  // a real drop beyond tolerance exits 1 naming the key
+  const std::string drop = tmp.str() + "/drop.json";
+  ds_test::write_text(drop, R"({"auc": {"a": 0.75, "b": 0.7}})");
+  r = ds("check -s " + quote(drop) + " -b " + quote(base) + " -t 'auc.*=0.01'");
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("MOVED     auc.a: 0.8 -> 0.75 (change -0.05, tolerance 0.01)") != std::string::npos);
+  // bad tolerances, from every source: one line naming the option or file and key, exit 2
+  const std::string nan_tol = tmp.str() + "/nan-tol.json", bad_base = tmp.str() + "/bad-base.json";
+  ds_test::write_text(nan_tol, R"({"keys": {"auc.*": {"abs": null}}})");
+  ds_test::write_text(bad_base, R"({"diffscope_baseline": 1, "metrics": {"auc.a": 0.8}, "tolerances": {"default": {"abs": -1}}})");
+  const std::string g = "check -s " + quote(run) + " -b " + quote(base);
+  for (const auto& [args, expected] : std::vector<std::pair<std::string, std::string>>{
+           {g + " --default-tolerance nan", "--default-tolerance: expected a finite number >= 0, got nan"},
+           {g + " --default-tolerance -1", "--default-tolerance: expected a finite number >= 0, got -1"},
+           {g + " --default-tolerance inf", "--default-tolerance: expected a finite number >= 0, got inf"},
+           {g + " --rel 'auc.*=inf'", "--rel auc.*=inf: VALUE must be finite"},
+           {g + " -t 'auc.*=nan'", "--tolerance auc.*=nan: VALUE must be finite"},
+           {g + " -t 'auc.a=-0.5'", "--tolerance auc.a=-0.5: expected a finite number >= 0, got -0.5"},
+           {g + " --tolerances " + quote(nan_tol), "nan-tol.json: keys.auc.*.abs: expected a finite number >= 0"},
+           {"check -s " + quote(run) + " -b " + quote(bad_base), "bad-base.json: tolerances: default.abs: expected a finite number >= 0, got -1"},
+           {"check -s " + quote(run) + " --min auc.a=nan", "--min auc.a=nan: VALUE must be finite"},
+           {"check -s " + quote(run) + " --less 'auc.a<<auc.b'", "--less auc.a<<auc.b: expected KEY_A<KEY_B"},
+           {"baseline -s " + quote(run) + " -o " + quote(tmp.str() + "/x.json") + " --rel 'a=inf'", "--rel a=inf: VALUE must be finite"},
+           {"check --paired -s " + quote(run) + " --min auc.a=0", "check --paired: give --baseline"},
+       }) {
+    r = ds(args);
+    INFO(args << "\n" << r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find(expected) != std::string::npos);
+    CHECK(count_lines(r.output) == 1);
+  }
+  CHECK_FALSE(fs::exists(tmp.str() + "/x.json"));
 }
 
 TEST_CASE("baseline writes metrics with their tolerances; check reads them, reports JUnit and markdown", "[cli]") {
@@ -250,7 +313,7 @@ TEST_CASE("baseline writes metrics with their tolerances; check reads them, repo
   r = ds("check -s " + quote(cur) + " -b " + quote(base) + " --junit " + quote(tmp.str() + "/gate.xml") +
          " --markdown - --min auc.b=0.9");
   CHECK(r.exit_code == 1);
-  CHECK(r.output.find("**diffscope check: failed**: 2 of 3 metrics beyond tolerance, 1 of 1 bars failed") !=
+  CHECK(r.output.find("**diffscope check: failed**: 2 of 3 gated metrics moved beyond tolerance; 1 of 1 bars failed") !=
         std::string::npos);
   CHECK(r.output.find("| MOVED | `auc.a` | 0.5 | 0.8 |") != std::string::npos);
   const std::string xml = ds_test::read_text(tmp.str() + "/gate.xml");

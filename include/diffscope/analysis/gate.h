@@ -94,7 +94,8 @@ std::vector<GateResult> run_gate(const std::map<std::string, double>& current, c
 
 /// The runs of a prompt set, seed set or batch, each by the name that pairs it with the same run of another set:
 /// a merged batch (runs.jsonl: its ids), a batch folder (<id>/batch.json: its ids) or a prompt-set folder
-/// (NNN/run.json: "seed<TAB>prompt" of its inputs). `path` is the folder, its summary.json or runs.jsonl.
+/// (NNN/run.json: "seed<TAB>prompt" of its inputs). `path` is the folder, its summary.json, or a .jsonl file of
+/// merge's runs.jsonl form (e.g. a committed copy).
 using RunSet = std::map<std::string, std::map<std::string, double>>;
 RunSet load_run_set(const std::string& path);
 
