@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "diffscope/analysis/emergence.h"
+#include "diffscope/analysis/heatmaps.h"
 #include "diffscope/analysis/run_folder.h"
 #include "diffscope/analysis/settle.h"
 #include "diffscope/metrics/metrics.h"
@@ -76,12 +77,6 @@ std::string step_name(int st) {
   char name[32];
   std::snprintf(name, sizeof name, "steps/x0_%03d.png", st);
   return name;
-}
-
-std::string file_safe(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) out += std::isalnum(c) ? static_cast<char>(c) : '_';
-  return out;
 }
 
 /// Up to n indices spread evenly over 0..count-1, the last one included.
@@ -438,7 +433,7 @@ std::map<std::string, double> compare_runs(const std::vector<CompareInput>& inpu
           for (size_t k = 0; k < shares[i][w].size(); ++k) s.x.push_back(double(k)), s.y.push_back(shares[i][w][k]);
           ss.push_back(s);
         }
-        write_plot(out + "/plots/share_" + file_safe(w) + ".png", ss, "Attention share of \"" + w + "\" per step", "step", "share of the prompt's attention");
+        write_plot(out + "/plots/share_" + safe_name(w) + ".png", ss, "Attention share of \"" + w + "\" per step", "step", "share of the prompt's attention");
       }
     }
     csv.commit();

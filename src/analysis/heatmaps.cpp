@@ -58,10 +58,11 @@ std::vector<WordHeatmap> compute_heatmaps(const RunFolder& run, const std::vecto
 }
 
 namespace {
-std::string word_file(size_t i, const WordHeatmap& hm) {
+/// "04_a_2": the map's index and its word key (word_keys: "a#2" for a repeat), made safe for a file name.
+std::string word_file(size_t i, const std::string& key) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%02zu_", i);
-  return buf + safe_name(hm.word.text);
+  return buf + safe_name(key);
 }
 
 cv::Mat load_bgr(const std::string& path) {
@@ -85,7 +86,7 @@ std::vector<std::string> write_heatmaps(const RunFolder& run, const std::vector<
   std::vector<float> stack;
   for (size_t i = 0; i < maps.size(); ++i) {
     const auto& hm = maps[i];
-    const std::string base = word_file(i, hm);
+    const std::string base = word_file(i, wkeys[i]);
     cv::Mat heat = colorize(hm.image.data(), run.image_h, run.image_w, cm);
     write_png(dir + "/" + base + ".png", heat);
     const cv::Mat ov = overlay(final_img, heat, o.alpha);

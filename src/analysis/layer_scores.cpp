@@ -336,7 +336,7 @@ void do_layers(const AnalysisInput& in, AnalysisKeys& s) {
         maps.insert(maps.end(), img.begin(), img.end());
         char name[16];
         std::snprintf(name, sizeof name, "/%02zu_", k);
-        write_png(run.path(sub) + name + safe_name(all_words[k].text) + "_overlay.png",
+        write_png(run.path(sub) + name + safe_name(keys[k]) + "_overlay.png",
                   overlay(final_img, colorize(img.data(), run.image_h, run.image_w, cm), 0.55f));
       }
       write_npy(run.path(sub) + "/maps.npy", maps.data(),

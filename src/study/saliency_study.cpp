@@ -323,9 +323,10 @@ void explain_steps(const Model& model, const RunFolder& run, const SaliencyOptio
 /// Per step, each word's gradient x attention relevance share (see saliency_study.h, relevance_run).
 void relevance(const Model& model, const RunFolder& run, bool quiet, Summary& summary) {
   const auto words = run.content_words();
+  const auto keys = word_keys(words);  // a repeated word is "a#2" in the table, the legend and summary.json
   CsvWriter csv(run.path("tables/relevance.csv"), {"step", "timestep", "word", "relevance"});
   std::vector<Series> series(words.size());
-  for (size_t k = 0; k < words.size(); ++k) series[k].name = words[k].text;
+  for (size_t k = 0; k < words.size(); ++k) series[k].name = keys[k];
   std::vector<double> peak(words.size(), -1), peak_step(words.size(), 0);
   Progress progress("relevance", run.steps, quiet);
   for (int st = 0; st < run.steps; ++st) {
@@ -341,7 +342,7 @@ void relevance(const Model& model, const RunFolder& run, bool quiet, Summary& su
     }
     for (size_t k = 0; k < words.size(); ++k) {
       const double v = total > 0 ? per[k] / total : 0.0;
-      csv.cell(static_cast<int64_t>(st)).cell(run.timesteps[static_cast<size_t>(st)]).cell(words[k].text).cell(v);
+      csv.cell(static_cast<int64_t>(st)).cell(run.timesteps[static_cast<size_t>(st)]).cell(keys[k]).cell(v);
       csv.end_row();
       series[k].x.push_back(st);
       series[k].y.push_back(v);
@@ -353,7 +354,6 @@ void relevance(const Model& model, const RunFolder& run, bool quiet, Summary& su
   csv.commit();
   ensure_dir(run.path("plots"));
   write_plot(run.path("plots/relevance.png"), series, "Which words the step relies on (gradient x attention)", "step", "relevance share");
-  const auto keys = word_keys(words);
   for (size_t k = 0; k < words.size(); ++k) summary.set("relevance." + keys[k] + ".peak_step", peak_step[k]);
 }
 

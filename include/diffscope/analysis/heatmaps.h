@@ -43,7 +43,8 @@ struct AnalysisOptions;
 /// aggregate `steps`.
 HeatmapWriteOptions heatmap_write_options(const RunFolder& run, const AnalysisOptions& options, const std::vector<int>& steps);
 
-/// A file-name-safe version of a word ("naïve" -> "na_ve").
+/// A file-name-safe version of a word or word key ("naïve" -> "na_ve", "a#2" -> "a_2"): every file named after
+/// a word (heatmaps, layer selections, compare's share plots, masks) takes its name from here.
 std::string safe_name(const std::string& word);
 
 }  // namespace diffscope

@@ -66,7 +66,9 @@ struct RunFolder {
 /// from the end), "A:B:S" (every S-th), fractions "0.0:0.3" of the run, or a comma list of those ("0,6,12", "0:3,20") as their union. Error naming the option when empty or malformed.
 std::vector<int> parse_steps(const std::string& spec, int steps, const std::string& option = "--steps");
 
-/// Stable per-word summary keys: the word itself, then "word#2", "word#3" for its repeats.
+/// Stable per-word keys: the word itself, then "word#2", "word#3" for its repeats. Every output that names a
+/// word (summary.json keys, CSV tables, plot legends, figure titles, heatmap file names via safe_name, the report)
+/// names it by this key, so a repeated word is never written twice under one name.
 std::vector<std::string> word_keys(const std::vector<Word>& words);
 
 }  // namespace diffscope
