@@ -27,6 +27,7 @@ endforeach()
 # the scheduler_config.json parser lives in a LibTorch module (sched) but is itself LibTorch-free: built from its sources
 # (and so are the package's JSON readers of the engine, model_info.cpp, and the study layer's batch manifests)
 add_library(ds_sched_config STATIC ${PROJECT_SOURCE_DIR}/src/sched/config.cpp ${PROJECT_SOURCE_DIR}/src/sched/prediction.cpp
+                                   ${PROJECT_SOURCE_DIR}/src/sched/scheduler_names.cpp
                                    ${PROJECT_SOURCE_DIR}/src/engine/model_info.cpp ${PROJECT_SOURCE_DIR}/src/study/manifest.cpp)
 target_include_directories(ds_sched_config PUBLIC ${PROJECT_SOURCE_DIR}/include)
 target_link_libraries(ds_sched_config PUBLIC ds_util nlohmann_json::nlohmann_json)

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/scheduler_help.h"
 #include "diffscope/analysis/report.h"
 #include "diffscope/study/compare_study.h"
 
@@ -35,7 +36,7 @@ Runner setup(CLI::App& app) {
       ->delimiter(',');
   app.add_option("--height", g.height, "image height in pixels (default: the package's sample_size)");
   app.add_option("--width", g.width, "image width in pixels (default: the package's sample_size)");
-  app.add_option("--scheduler", g.scheduler, "ddim, ddpm, pndm, euler, euler_a (ancestral), lms, dpm++2m (default: the package's)");
+  app.add_option("--scheduler", g.scheduler, scheduler_help(" (default: the package's)"));
   app.add_flag("--no-attention", o->no_attention, "do not capture cross-attention (no word maps)");
   app.add_option("--layers", g.layers, "cross-attention layers to average (see diffscope info)")->delimiter(',');
   app.add_option("--fraction", o->spec.compare.fraction,

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/scheduler_help.h"
 #include "diffscope/util/csv.h"
 #include "diffscope/util/json_util.h"
 #include "diffscope/study/describe.h"
@@ -50,7 +51,7 @@ Runner setup(CLI::App& app) {
   src->add_option("--scheduler-config", o->config, "a diffusers scheduler_config.json");
   src->require_option(1);
   app.add_option("--scheduler", o->scheduler,
-                 "ddim, ddpm, pndm, euler, euler_a (ancestral), lms, dpm++2m, flow_euler (default: the config's class)");
+                 scheduler_help(" (default: the config's class)"));
   app.add_option("--image-seq-len", o->image_seq_len,
                  "the image's token count, for flow_euler with use_dynamic_shifting (Flux: (height/16) * (width/16), "
                  "e.g. 4096 at 1024 px; with -m, default: the package's own size)")

@@ -1,5 +1,6 @@
 // Shared by `generate` and `analyze`: the generation options.
 #include "cli/generate_options.h"
+#include "cli/scheduler_help.h"
 
 namespace diffscope::cli {
 
@@ -14,7 +15,7 @@ void add_generate_options(CLI::App& app, GenerateCli& cli) {
   app.add_option("-g,--guidance", g.guidance, "classifier-free guidance scale (<= 1 turns CFG off)")->default_val(7.5);
   app.add_option("--height", g.height, "image height in pixels (default: the package's sample_size)");
   app.add_option("--width", g.width, "image width in pixels (default: the package's sample_size)");
-  app.add_option("--scheduler", g.scheduler, "ddim, ddpm, pndm, euler, euler_a (ancestral), lms, dpm++2m (default: the package's)");
+  app.add_option("--scheduler", g.scheduler, scheduler_help(" (default: the package's)"));
   app.add_option("--eta", g.eta, "DDIM eta")->default_val(0.0);
   app.add_option("--timestep-schedule", g.timestep_schedule,
                  "exponential custom timesteps early:LAMBDA (packed at high noise) or late:LAMBDA (at low noise); "

@@ -1,6 +1,8 @@
 // The denoising loop: StableDiffusionPipeline's order of operations, with observer hooks at each step.
 #include "diffscope/engine/pipeline.h"
 
+#include "diffscope/sched/scheduler_names.h"
+
 #include "diffscope/engine/runtime.h"
 
 #include <cmath>
@@ -127,13 +129,22 @@ std::unique_ptr<Scheduler> run_scheduler(const Model& model, const GenerateOptio
   auto sched = make_scheduler(o.scheduler.empty() ? model.default_scheduler() : o.scheduler, model.scheduler_config());
   const auto& info = model.info();
   const bool flow_model = info.prediction_type == Prediction::Flow;
-  if (sched->name() == "flow_euler" && !flow_model)
-    throw Error("--scheduler flow_euler: samples models trained with flow matching (SD3, Flux), whose denoiser predicts "
-                "a velocity; " + info.name + "'s predicts " + prediction_name(info.prediction_type) +
-                " (choose ddim, ddpm, pndm, euler, euler_a, lms or dpm++2m)");
-  if (sched->name() != "flow_euler" && flow_model)
+  const bool flow_scheduler = scheduler_spec(sched->name()).flow;
+  if (flow_scheduler && !flow_model) {
+    std::string others;
+    for (const auto& spec : scheduler_specs())
+      if (!spec.flow) others += (others.empty() ? "" : ", ") + spec.name;
+    throw Error("--scheduler " + sched->name() + ": samples models trained with flow matching (SD3, Flux), whose "
+                "denoiser predicts a velocity; " + info.name + "'s predicts " + prediction_name(info.prediction_type) +
+                " (choose one of " + others + ")");
+  }
+  if (!flow_scheduler && flow_model) {
+    std::string flows;
+    for (const auto& spec : scheduler_specs())
+      if (spec.flow) flows += (flows.empty() ? "" : ", ") + spec.name;
     throw Error("--scheduler " + sched->name() + ": " + info.name + " was trained with flow matching (its denoiser "
-                "predicts a velocity); use --scheduler flow_euler");
+                "predicts a velocity); use --scheduler " + flows);
+  }
   if (flow_model) {  // Flux's resolution-dependent shift: the image's token count (the first map's positions)
     const int f = info.vae_scale_factor;
     sched->set_image_seq_len(image_token_count(info, (o.height ? o.height : info.sample_size) / f,

@@ -10,6 +10,8 @@
 #include "diffscope/util/json_util.h"
 #include "diffscope/sched/scheduler_config.h"
 
+#include "diffscope/sched/scheduler_names.h"
+
 namespace diffscope {
 
 namespace {
@@ -56,30 +58,6 @@ void one_of(const std::string& v, const std::vector<std::string>& allowed, const
   throw Error(source + ": \"" + key + "\" is \"" + v + "\"; " + what + " " + list);
 }
 
-/// The keys of each diffusers 0.31 scheduler class's __init__ beyond the ones every class takes
-/// (num_train_timesteps, beta_start, beta_end, beta_schedule, trained_betas, prediction_type, timestep_spacing,
-/// steps_offset).
-const std::vector<std::string>& class_keys(const std::string& s) {
-  static const std::map<std::string, std::vector<std::string>> keys = {
-      {"ddim", {"clip_sample", "set_alpha_to_one", "thresholding", "dynamic_thresholding_ratio", "clip_sample_range",
-                "sample_max_value", "rescale_betas_zero_snr"}},
-      {"ddpm", {"variance_type", "clip_sample", "thresholding", "dynamic_thresholding_ratio", "clip_sample_range",
-                "sample_max_value", "rescale_betas_zero_snr"}},
-      {"pndm", {"skip_prk_steps", "set_alpha_to_one"}},
-      {"euler", {"interpolation_type", "use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "sigma_min",
-                 "sigma_max", "timestep_type", "rescale_betas_zero_snr", "final_sigmas_type"}},
-      {"euler_a", {"rescale_betas_zero_snr"}},
-      {"lms", {"use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas"}},
-      {"flow_euler", {"shift", "use_dynamic_shifting", "base_shift", "max_shift", "base_image_seq_len",
-                      "max_image_seq_len", "invert_sigmas", "shift_terminal", "use_karras_sigmas",
-                      "use_exponential_sigmas", "use_beta_sigmas"}},
-      {"dpm++2m", {"solver_order", "thresholding", "dynamic_thresholding_ratio", "sample_max_value", "algorithm_type",
-                   "solver_type", "lower_order_final", "euler_at_final", "use_karras_sigmas", "use_exponential_sigmas",
-                   "use_beta_sigmas", "use_lu_lambdas", "final_sigmas_type", "lambda_min_clipped", "variance_type",
-                   "rescale_betas_zero_snr"}},
-  };
-  return keys.at(s);
-}
 }  // namespace
 
 SchedulerConfig SchedulerConfig::from_json(const nlohmann::json& j, const std::string& source) {
@@ -180,13 +158,11 @@ SchedulerConfig SchedulerConfig::from_json(const nlohmann::json& j, const std::s
 }
 
 SchedulerConfig SchedulerConfig::resolved_for(const std::string& s) const {
-  const auto& takes = class_keys(s);
+  const SchedulerSpec& spec = scheduler_spec(s);
+  const auto& takes = spec.keys;
   auto takes_key = [&](const char* k) { return std::find(takes.begin(), takes.end(), k) != takes.end(); };
   SchedulerConfig c = *this;
-  const std::string cls = s == "ddim" ? "DDIMScheduler" : s == "ddpm" ? "DDPMScheduler" : s == "pndm" ? "PNDMScheduler"
-                          : s == "euler" ? "EulerDiscreteScheduler" : s == "euler_a" ? "EulerAncestralDiscreteScheduler"
-                          : s == "lms" ? "LMSDiscreteScheduler" : s == "flow_euler" ? "FlowMatchEulerDiscreteScheduler"
-                          : "DPMSolverMultistepScheduler";
+  const std::string& cls = spec.class_name;
   auto refuse = [&](const std::string& key, const std::string& value, const std::string& why) {
     throw Error(source + ": \"" + key + "\": " + value + " is not implemented for " + cls + " in diffscope (" + why +
                 "); remove the key or choose another --scheduler");
@@ -216,8 +192,7 @@ SchedulerConfig SchedulerConfig::resolved_for(const std::string& s) const {
   if (!c.set_alpha_to_one) c.set_alpha_to_one = s == "ddim";  // DDIM true, PNDM false
   if (!c.skip_prk_steps) c.skip_prk_steps = false;          // PNDM
   if (s == "ddpm" && !c.variance_type) c.variance_type = "fixed_small";
-  if (!c.timestep_spacing)
-    c.timestep_spacing = (s == "euler" || s == "euler_a" || s == "lms" || s == "dpm++2m") ? "linspace" : "leading";
+  if (!c.timestep_spacing) c.timestep_spacing = spec.default_spacing;
   // values
   if (s == "ddpm")
     one_of(*c.variance_type, {"fixed_small", "fixed_small_log", "fixed_large", "fixed_large_log"}, source,

@@ -2,10 +2,12 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <map>
 #include <cctype>
 #include <cmath>
 
 #include "diffscope/util/error.h"
+#include "diffscope/sched/scheduler_names.h"
 #include "sched/impl.h"
 
 namespace diffscope {
@@ -160,22 +162,21 @@ at::Tensor step_noise(const at::Tensor& like, c10::optional<at::Generator> gen, 
 }  // namespace sched
 
 std::vector<std::string> scheduler_names() {
-  return {"ddim", "ddpm", "pndm", "euler", "euler_a", "lms", "dpm++2m", "flow_euler"};
+  std::vector<std::string> out;
+  for (const auto& spec : scheduler_specs()) out.push_back(spec.name);
+  return out;
 }
 
-bool is_sigma_space(const std::string& n) { return n == "euler" || n == "euler_a" || n == "lms"; }
+bool is_sigma_space(const std::string& n) {
+  const SchedulerSpec* spec = find_scheduler(n);
+  return spec && spec->sigma_space;
+}
 
 std::string scheduler_name_from_class(const std::string& cls) {
-  if (cls == "DDIMScheduler") return "ddim";
-  if (cls == "DDPMScheduler") return "ddpm";
-  if (cls == "PNDMScheduler") return "pndm";
-  if (cls == "EulerDiscreteScheduler") return "euler";
-  if (cls == "DPMSolverMultistepScheduler") return "dpm++2m";
-  if (cls == "EulerAncestralDiscreteScheduler") return "euler_a";
-  if (cls == "LMSDiscreteScheduler") return "lms";
-  if (cls == "FlowMatchEulerDiscreteScheduler") return "flow_euler";
-  throw Error("scheduler class \"" + cls + "\" is not implemented in diffscope (choose one of ddim, ddpm, pndm, euler, "
-              "euler_a, lms, dpm++2m, flow_euler with --scheduler)");
+  for (const auto& spec : scheduler_specs())
+    if (spec.class_name == cls) return spec.name;
+  throw Error("scheduler class \"" + cls + "\" is not implemented in diffscope (choose one of " +
+              scheduler_name_list(", ") + " with --scheduler)");
 }
 
 std::string default_scheduler_of(const SchedulerConfig& config) {
@@ -183,23 +184,15 @@ std::string default_scheduler_of(const SchedulerConfig& config) {
 }
 
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerConfig& config) {
-  std::string n = name;
-  if (n.size() > 9 && n.compare(n.size() - 9, 9, "Scheduler") == 0) n = scheduler_name_from_class(n);
-  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (n == "plms") n = "pndm";
-  if (n == "dpmsolver++" || n == "dpm") n = "dpm++2m";
-  if (n == "euler-ancestral" || n == "euler_ancestral" || n == "eulera") n = "euler_a";
-  if (n == "ddim") return sched::make_ddim(config.resolved_for(n));
-  if (n == "ddpm") return sched::make_ddpm(config.resolved_for(n));
-  if (n == "pndm") return sched::make_pndm(config.resolved_for(n));
-  if (n == "euler") return sched::make_euler(config.resolved_for(n));
-  if (n == "dpm++2m") return sched::make_dpm_solver(config.resolved_for(n));
-  if (n == "euler_a") return sched::make_euler_ancestral(config.resolved_for(n));
-  if (n == "lms") return sched::make_lms(config.resolved_for(n));
-  if (n == "flow" || n == "flow_match" || n == "flow_match_euler" || n == "flowmatch") n = "flow_euler";
-  if (n == "flow_euler") return sched::make_flow_match_euler(config.resolved_for(n));
-  throw Error("--scheduler " + name + ": unknown scheduler (expected ddim, ddpm, pndm, euler, euler_a, lms, dpm++2m or "
-              "flow_euler)");
+  // one factory per row of the name table (scheduler_names.cpp); the sched test checks that they match
+  using Factory = std::unique_ptr<Scheduler> (*)(const SchedulerConfig&);
+  static const std::map<std::string, Factory> factories = {
+      {"ddim", sched::make_ddim},   {"ddpm", sched::make_ddpm},       {"pndm", sched::make_pndm},
+      {"euler", sched::make_euler}, {"euler_a", sched::make_euler_ancestral}, {"lms", sched::make_lms},
+      {"dpm++2m", sched::make_dpm_solver}, {"flow_euler", sched::make_flow_match_euler}};
+  const SchedulerSpec* spec = find_scheduler(name);
+  if (!spec) throw Error("--scheduler " + name + ": unknown scheduler (expected " + scheduler_name_list() + ")");
+  return factories.at(spec->name)(config.resolved_for(spec->name));
 }
 
 }  // namespace diffscope

@@ -14,6 +14,7 @@
 #include "diffscope/util/error.h"
 #include "diffscope/util/json_util.h"
 #include "diffscope/sched/scheduler.h"
+#include "diffscope/sched/scheduler_names.h"
 #include "test_support.h"
 
 using namespace diffscope;
@@ -382,4 +383,36 @@ TEST_CASE("FlowMatchEuler (SD3 static shift, Flux resolution shift) matches diff
   CHECK_THROWS_WITH(SchedulerConfig::from_json({{"shift", 0}}, "cfg.json"), Catch::Contains("\"shift\" must be"));
   CHECK_THROWS_AS(make_scheduler("flow_euler", SchedulerConfig{})->set_custom_timesteps({900, 500}), Error);
   CHECK(scheduler_name_from_class("FlowMatchEulerDiscreteScheduler") == "flow_euler");
+}
+
+TEST_CASE("the scheduler name table: every row makes its scheduler; names, aliases and classes resolve; lists agree",
+          "[sched]") {
+  const auto& specs = scheduler_specs();
+  REQUIRE(specs.size() == 8);
+  std::vector<std::string> names;
+  for (const auto& spec : specs) {
+    INFO(spec.name);
+    names.push_back(spec.name);
+    SchedulerConfig cfg;
+    if (spec.flow) cfg.prediction_type = Prediction::Flow;
+    const auto s = make_scheduler(spec.name, cfg);
+    CHECK(s->name() == spec.name);
+    CHECK(make_scheduler(spec.class_name, cfg)->name() == spec.name);
+    for (const auto& a : spec.aliases) CHECK(find_scheduler(a) == &spec);
+    CHECK(find_scheduler(spec.class_name) == &spec);
+    CHECK(scheduler_name_from_class(spec.class_name) == spec.name);
+    CHECK(is_sigma_space(spec.name) == spec.sigma_space);
+    // the class default of timestep_spacing, as the config reader applies it
+    CHECK(cfg.resolved_for(spec.name).timestep_spacing.value() == spec.default_spacing);
+    s->set_timesteps(4);
+    CHECK(s->sigmas().empty() == !(spec.sigma_space || spec.name == "dpm++2m" || spec.flow));
+  }
+  CHECK(scheduler_names() == names);
+  CHECK(scheduler_name_list() == "ddim, ddpm, pndm, euler, euler_a, lms, dpm++2m or flow_euler");
+  CHECK(find_scheduler("PLMS")->name == "pndm");  // case-insensitive
+  CHECK(find_scheduler("nosuch") == nullptr);
+  CHECK_THROWS_WITH(make_scheduler("nosuch", SchedulerConfig{}),
+                    "--scheduler nosuch: unknown scheduler (expected ddim, ddpm, pndm, euler, euler_a, lms, dpm++2m or "
+                    "flow_euler)");
+  CHECK_THROWS_WITH(scheduler_name_from_class("UniPCMultistepScheduler"), Catch::Contains("flow_euler with --scheduler"));
 }
