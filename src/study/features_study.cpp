@@ -26,6 +26,7 @@
 #include "diffscope/util/json_util.h"
 #include "diffscope/util/npy.h"
 #include "diffscope/util/output_folder.h"
+#include "diffscope/util/path_confine.h"
 #include "diffscope/util/plot.h"
 #include "diffscope/util/progress.h"
 #include "study/feature_set.h"
@@ -58,14 +59,27 @@ Dataset read_dataset(const std::string& dir, int limit) {
       throw Error(index.string() + ": expected a diffscope-shapes dataset (scripts/shapes/shapes_dataset.py)");
     d.layout = "diffscope-shapes";
     d.columns = {"count", "shape", "colour", "size", "position"};
+    size_t i = 0;
     for (const auto& it : j["items"]) {
+      const std::string where = index.string() + ": items[" + std::to_string(i++) + "]";
+      const auto text = [&](const nlohmann::json& o, const char* key, const std::string& at) {
+        if (!o.contains(key)) return std::string();
+        if (!o[key].is_string()) throw Error(at + "." + key + ": expected a string");
+        return o[key].get<std::string>();
+      };
+      if (!it.is_object() || !it.contains("image") || !it["image"].is_string())
+        throw Error(where + ": expected an object with an \"image\" path (and \"objects\")");
+      if (!it.contains("objects") || !it["objects"].is_array())
+        throw Error(where + ".objects: " + (it.contains("objects") ? "is not a list" : "is missing") +
+                    " (expected the list of the image's objects)");
       Item item;
-      item.image = (fs::path(dir) / it.at("image").get<std::string>()).string();
-      item.caption = it.value("caption", "");
-      const auto& objects = it.at("objects");
+      item.image = confine_path(dir, it["image"].get<std::string>(), where + ".image");
+      item.caption = text(it, "caption", where);
+      const auto& objects = it["objects"];
       item.labels["count"] = std::to_string(objects.size());
+      if (objects.size() == 1 && !objects[0].is_object()) throw Error(where + ".objects[0]: expected an object");
       for (const char* k : {"shape", "colour", "size", "position"})
-        item.labels[k] = objects.size() == 1 ? objects[0].value(k, "") : "";
+        item.labels[k] = objects.size() == 1 ? text(objects[0], k, where + ".objects[0]") : "";
       d.items.push_back(std::move(item));
       if (limit > 0 && static_cast<int>(d.items.size()) >= limit) break;
     }
@@ -224,6 +238,7 @@ std::string stem(const FeatureInfo& f, int64_t t) { return f.name + "_t" + std::
 FeatureSetInfo extract_dataset_features(const FeatureSpec& spec, const Session& session) {
   if (spec.batch < 1 || spec.batch > 1024) throw Error("--batch: expected 1..1024");
   if (!(spec.test_fraction > 0 && spec.test_fraction < 1)) throw Error("--test-fraction: expected a fraction in (0, 1)");
+  if (spec.limit < 0) throw Error("--limit: expected 0 (all images) or more, got " + std::to_string(spec.limit));
   Dataset data = read_dataset(spec.dataset, spec.limit);
   std::vector<std::string> splits;
   if (spec.split_file.empty()) {

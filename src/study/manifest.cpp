@@ -11,6 +11,7 @@
 
 #include "diffscope/util/csv.h"
 #include "diffscope/util/error.h"
+#include "diffscope/util/path_confine.h"
 #include "diffscope/util/utf8.h"
 
 namespace diffscope {
@@ -41,13 +42,9 @@ int64_t integer(const nlohmann::json& v, const std::string& key, int64_t lo, int
   return x;
 }
 
-bool safe_id(const std::string& id) {
-  if (id.empty() || id.size() > 128 || id[0] == '.' || id[0] == '-') return false;
-  if (id.rfind("failures", 0) == 0) return false;  // the batch folder's own failures*.jsonl files
-  for (unsigned char c : id)
-    if (!std::isalnum(c) && c != '-' && c != '_' && c != '.') return false;
-  return true;
-}
+/// A run folder's name in the batch folder: util's one rule for names (path_confine.h), and not the batch folder's
+/// own failures*.jsonl files.
+bool safe_id(const std::string& id) { return is_safe_name(id) && id.rfind("failures", 0) != 0; }
 
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
