@@ -20,6 +20,7 @@
 #include "diffscope/util/image.h"
 #include "diffscope/util/json_util.h"
 #include "diffscope/util/npy.h"
+#include "diffscope/util/output_folder.h"
 #include "diffscope/version.h"
 
 namespace fs = std::filesystem;
@@ -189,6 +190,10 @@ bool is_compare_folder(const std::string& dir) {
 ReportInfo write_report(const std::vector<std::string>& dirs, const std::string& out_html, const ReportOptions& o) {
   if (dirs.empty()) throw Error("report: give at least one run or compare folder");
   if (out_html.empty()) throw Error("report: -o must name the HTML file to write");
+  {  // before any reading: never over an input or a file diffscope did not write (the page's head up to its CSP)
+    const std::string tpl = kPage;
+    claim_output_file(out_html, o.overwrite, tpl.substr(0, tpl.find("<meta name=\"viewport\"")));
+  }
   nlohmann::json data;
   data["runs"] = nlohmann::json::array();
   data["figures"] = nlohmann::json::array();

@@ -20,7 +20,9 @@ Runner setup(CLI::App& app) {
   app.add_option("dirs", o->dirs, "run folders (shown side by side on one slider) or a compare folder")->required();
   app.add_option("-o,--out", o->out, "the HTML file to write (opens from disk; no network)")->required();
   app.add_option("--title", o->report.title, "page title (default: the prompt, or the number of runs compared)");
-  app.add_option("--max-table-rows", o->report.max_table_rows, "rows shown per CSV table")->default_val(60);
+  app.add_option("--max-table-rows", o->report.max_table_rows, "rows shown per CSV table")->default_val(60)
+      ->check(CLI::Range(1, 1000000));
+  app.add_flag("--overwrite", o->report.overwrite, "replace an earlier report at -o (never another file)");
   app.add_flag("-q,--quiet", o->quiet, "print nothing");
   add_examples(app, {"diffscope report runs/demo -o runs/demo/report.html",
                      "diffscope report runs/cmp -o cmp.html", "diffscope report runs/a runs/b -o ab.html"});

@@ -18,6 +18,7 @@
 #include "diffscope/util/error.h"
 #include "diffscope/util/json_util.h"
 #include "diffscope/util/output_folder.h"
+#include "diffscope/util/path_confine.h"
 #include "diffscope/util/progress.h"
 #include "diffscope/util/sha256.h"
 #include "study/internal.h"
@@ -126,6 +127,9 @@ BatchResult run_batch(const BatchSpec& b, const Session& session) {
   if (b.shards < 1 || b.shard < 0 || b.shard >= b.shards) throw Error("--shard: expected I/N with 0 <= I < N");
   if (b.out.empty()) throw Error("--out: required");
   if (fs::exists(b.out) && !fs::is_directory(b.out)) throw Error("--out " + b.out + ": is a file, expected a folder");
+  if (fs::exists(fs::path(b.out) / "run.json"))  // as generate refuses a run folder: a batch never writes into one
+    throw Error("--out " + b.out + ": holds a run (run.json), not a batch; choose a new or empty folder (a batch writes "
+                "one run folder per line into it)");
   const Manifest manifest = read_manifest(b.manifest);
   const auto lines = manifest_shard(manifest.lines, b.shard, b.shards);
   BatchResult r;
@@ -235,8 +239,8 @@ BatchResult run_batch(const BatchSpec& b, const Session& session) {
   for (const auto& l : lines) {
     Job j;
     j.line = &l;
-    j.dir = b.out + "/" + l.id;
     try {
+      j.dir = confine_name(b.out, l.id, b.manifest + ":" + std::to_string(l.line) + ": \"id\"");
       j.g = resolve_generation(b, l, j.dir);
       j.a = b.analysis;
       if (!l.analyses.empty()) j.a.which = std::set<std::string>(l.analyses.begin(), l.analyses.end());
@@ -298,6 +302,7 @@ Summary merge_batches(const std::vector<std::string>& dirs, const std::string& o
     throw Error("--group-by " + group_by + ": expected meta.KEY (a key of the manifest lines' meta objects)");
   std::vector<MergedRun> runs;
   std::set<std::string> ids;
+  std::string first_model, first_described, first_run;
   size_t unfinished = 0;
   std::string failures;
   for (const auto& d : dirs) {
@@ -332,6 +337,17 @@ Summary merge_batches(const std::vector<std::string>& dirs, const std::string& o
       m.meta = b.contains("meta") ? b["meta"] : nlohmann::json();
       const auto run = read_json_object((p / "run.json").string());
       m.inputs = run.contains("inputs") ? run["inputs"] : nlohmann::json::object();
+      // one model per table: the package's files and their hashes, as run.json records them
+      const nlohmann::json model = run.contains("model") && run["model"].is_object() ? run["model"] : nlohmann::json::object();
+      const std::string identity = model.contains("files") ? model["files"].dump() : std::string();
+      const std::string described = model.value("name", std::string("?")) + " (" + model.value("dir", std::string("?")) + ")";
+      if (runs.empty()) {
+        first_model = identity, first_described = described, first_run = p.string();
+      } else if (identity != first_model) {
+        throw Error("merge: " + first_run + " was generated with the model " + first_described + " and " + p.string() +
+                    " with " + (described == first_described ? "other package files (run.json model.files differ)" : described) +
+                    "; merge one model's batches at a time");
+      }
       if (fs::exists(p / "summary.json")) m.summary = Summary::load_or_empty((p / "summary.json").string()).numbers();
       m.summary.erase("seed");
       runs.push_back(std::move(m));

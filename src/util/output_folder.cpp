@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <set>
 #include <vector>
@@ -106,6 +107,26 @@ OutputFolder claim_output_folder(const std::string& dir, Claim how, const std::s
     if (ec) throw Error(option + " " + dir + ": cannot remove the earlier output \"" + e + "\" (" + ec.message() + ")");
   }
   return f;
+}
+
+void claim_output_file(const std::string& path, bool overwrite, const std::string& own_prefix, const std::string& option) {
+  if (path.empty()) throw Error(option + ": expected a file name, got an empty string");
+  std::error_code ec;
+  const auto st = fs::status(path, ec);
+  if (fs::is_directory(st))
+    throw Error(option + " " + path + ": is a folder; expected the file to write (e.g. " +
+                (fs::path(path) / "report.html").string() + ")");
+  if (!fs::exists(st)) return;
+  if (!fs::is_regular_file(st)) throw Error(option + " " + path + ": exists and is not a regular file; choose another name");
+  if (!overwrite)
+    throw Error(option + " " + path + ": already exists; pass --overwrite to replace an earlier output, or choose "
+                "another name");
+  std::ifstream in(path, std::ios::binary);
+  std::string head(own_prefix.size(), '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  if (!in || head != own_prefix)
+    throw Error(option + " " + path + ": is not a file this command writes (an input or another file); refusing to "
+                "replace it even with --overwrite (choose another name)");
 }
 
 }  // namespace diffscope

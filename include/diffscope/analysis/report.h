@@ -12,6 +12,7 @@ namespace diffscope {
 struct ReportOptions {
   std::string title;           ///< default: the first run's prompt, or "comparison of N runs"
   size_t max_table_rows = 60;  ///< longer CSV tables are cut (the note says how many rows the file has)
+  bool overwrite = false;      ///< replace an earlier report at the output path (never another file: claim_output_file)
 };
 
 struct ReportInfo {

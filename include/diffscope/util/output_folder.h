@@ -36,4 +36,11 @@ OutputFolder claim_output_folder(const std::string& dir, Claim how, const std::s
 /// Errors are one line naming `option` (e.g. "--out") and the folder.
 OutputFolder claim_output_folder(const std::string& dir, bool overwrite, const std::string& option = "--out");
 
+/// The same rule for one output file (report -o FILE), checked before any work: `path` must not be a folder, and a
+/// file already there is replaced only with `overwrite`, and then only when it starts with `own_prefix` (a file this
+/// command wrote earlier): never an input (run.json, a table) or another file diffscope did not write. Errors are one
+/// line naming `option` and the path (exit 2).
+void claim_output_file(const std::string& path, bool overwrite, const std::string& own_prefix,
+                       const std::string& option = "--out");
+
 }  // namespace diffscope
