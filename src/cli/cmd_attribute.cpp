@@ -51,11 +51,14 @@ Runner setup(CLI::App& app) {
   app.add_option("-i,--image", s.image, "an image to explain (resized to the model's size)");
   app.add_option("-p,--prompt", s.prompt, "the text describing it");
   app.add_option("--dataset", s.dataset, "a shapes-format dataset folder: every item, mean AUC per word class");
-  app.add_option("--limit", s.limit, "with --dataset: only the first N items");
+  app.add_option("--limit", s.limit, "with --dataset: only the first N items (default all)")
+      ->check(CLI::Range(1, 100000000));
   app.add_option("-o,--out", s.out, "output folder")->required();
   app.add_flag("--overwrite", s.overwrite, "replace an earlier diffscope output in --out");
-  app.add_option("--t", s.timesteps, "timesteps to noise the image to, one UNet pass each")->delimiter(',');
-  app.add_option("-g,--guidance", s.guidance, "> 1 runs the guided UNet")->default_val(1.0);
+  app.add_option("--t", s.timesteps, "timesteps to noise the image to, one UNet pass each")->delimiter(',')
+      ->check(CLI::Range(0, 999));
+  app.add_option("-g,--guidance", s.guidance, "> 1 runs the guided UNet")->default_val(1.0)
+      ->check(finite_range(0, 1000));
   app.add_option("--seed", s.seed, "seed of the one noise draw shared by every t")->default_val(0)->check(seed_range());
   app.add_option("-n,--negative-prompt", s.negative_prompt, "negative prompt for the guided pass");
   add_analysis_options(app, o->a);

@@ -34,15 +34,18 @@ Runner setup(CLI::App& app) {
                  "timestep schedules to compare: default, early:LAMBDA, late:LAMBDA (X-Diffusion), e.g. "
                  "default,early:3,late:3")
       ->delimiter(',');
-  app.add_option("--height", g.height, "image height in pixels (default: the package's sample_size)");
-  app.add_option("--width", g.width, "image width in pixels (default: the package's sample_size)");
+  app.add_option("--height", g.height, "image height in pixels (default: the package's sample_size)")
+      ->check(CLI::Range(8, 4096));
+  app.add_option("--width", g.width, "image width in pixels (default: the package's sample_size)")
+      ->check(CLI::Range(8, 4096));
   app.add_option("--scheduler", g.scheduler, scheduler_help(" (default: the package's)"));
   app.add_flag("--no-attention", o->no_attention, "do not capture cross-attention (no word maps)");
   app.add_option("--layers", g.layers, "cross-attention layers to average (see diffscope info)")->delimiter(',');
   app.add_option("--fraction", o->spec.compare.fraction,
                  "runs stay apart from the step after which their distance stays above this fraction of the final "
                  "one (and together below this fraction of the largest)")
-      ->default_val(0.5);
+      ->default_val(0.5)
+      ->check(finite_range(0, 1));
   app.add_option("--filmstrip-steps", o->spec.compare.filmstrip_columns, "steps shown in the filmstrip grids")
       ->default_val(8)
       ->check(CLI::Range(1, 64));

@@ -20,7 +20,8 @@ Runner setup_features(CLI::App& app) {
   app.add_option("--dataset", s.dataset, "a diffscope-shapes folder (index.json) or an ImageFolder DIR/<class>/*.png|jpg")
       ->required();
   app.add_option("-o,--out", s.out, "folder to write features/, labels.csv and index.json into")->required();
-  app.add_option("--t", s.timesteps, "timesteps to noise the images to (Revelio: 25)")->delimiter(',')->default_str("25");
+  app.add_option("--t", s.timesteps, "timesteps to noise the images to (Revelio: 25)")->delimiter(',')->default_str("25")
+      ->check(CLI::Range(0, 999));
   app.add_option("--layers", s.layers, "block outputs: indices, names (mid_block) or down/mid/up (default all; see "
                                        "diffscope info)")
       ->delimiter(',');
@@ -28,9 +29,11 @@ Runner setup_features(CLI::App& app) {
                                        "class, {caption} by a shapes caption");
   app.add_option("--spatial", s.spatial, "also SxS adaptive-average features")->default_val(0)->check(CLI::Range(0, 64));
   app.add_option("--batch", s.batch, "images per denoiser call")->default_val(16)->check(CLI::Range(1, 1024));
-  app.add_option("--limit", s.limit, "first N images only (0 = all)")->default_val(0);
+  app.add_option("--limit", s.limit, "first N images only (0 = all)")->default_val(0)
+      ->check(CLI::Range(0, 100000000));
   app.add_option("--seed", s.seed, "seed of the per-image noise and of the train/test split")->default_val(0)->check(seed_range());
-  app.add_option("--test-fraction", s.test_fraction, "images held out for the probes")->default_val(0.25);
+  app.add_option("--test-fraction", s.test_fraction, "images held out for the probes")->default_val(0.25)
+      ->check(finite_range(0.001, 0.999));
   app.add_option("--split", s.split_file, "a split file: lines \"<image relative to the dataset> <train|test>\" (images "
                                           "it does not list are left out); default a seeded split (--test-fraction)");
   app.add_flag("--overwrite", s.overwrite, "replace an earlier output in --out (else an unfinished one is resumed)");
@@ -59,13 +62,15 @@ Runner setup_probe(CLI::App& app) {
   app.add_option("--features", s.features, "a folder written by diffscope features")->required();
   app.add_option("-o,--out", s.out, "output folder (default: FEATURES/probe)");
   app.add_option("--labels", s.labels, "label columns to probe (default all)")->delimiter(',');
-  app.add_option("--c", s.c, "inverse L2 strength, as scikit-learn's LogisticRegression(C)")->default_val(1.0);
+  app.add_option("--c", s.c, "inverse L2 strength, as scikit-learn's LogisticRegression(C)")->default_val(1.0)
+      ->check(positive_finite(1e12));
   app.add_option("--heads", s.heads, "linear (pooled files), conv (spatial files, when extracted with --spatial)")
       ->delimiter(',')->default_str("linear,conv");
   app.add_option("--conv-hidden", s.conv_hidden, "convolutional head: channels of its 3x3 conv")->default_val(16)
       ->check(CLI::Range(1, 4096));
   app.add_option("--conv-epochs", s.conv_epochs, "convolutional head: training epochs")->default_val(15)->check(CLI::Range(1, 10000));
-  app.add_option("--conv-lr", s.conv_lr, "convolutional head: Adam learning rate")->default_val(1e-2);
+  app.add_option("--conv-lr", s.conv_lr, "convolutional head: Adam learning rate")->default_val(1e-2)
+      ->check(positive_finite(10));
   app.add_option("--seed", s.seed, "convolutional head: initial weights and data order")->default_val(0)->check(seed_range());
   app.add_flag("--overwrite", s.overwrite, "replace an earlier probe output");
   add_common_options(app, o->common);

@@ -28,15 +28,15 @@ Runner setup_sae(CLI::App& app) {
   SaeTrainSpec& t = o->train;
   tr->add_option("--features", t.features, "a folder written by diffscope features")->required();
   tr->add_option("--layer", t.layer, "block output, as diffscope info names it (default: the folder's only layer)");
-  tr->add_option("--t", t.t, "timestep (default: the folder's only timestep)");
+  tr->add_option("--t", t.t, "timestep (default: the folder's only timestep)")->check(CLI::Range(0, 999));
   tr->add_flag("--spatial", t.spatial, "train on the SxS token vectors (features --spatial S) instead of pooled ones");
   tr->add_option("-o,--out", t.out, "output folder (default: FEATURES/sae/<layer>_t<T>[_s<S>])");
   tr->add_option("--expansion", t.expansion, "latents per input channel")->default_val(8)->check(CLI::Range(1, 1024));
-  tr->add_option("--k", t.k, "latents kept per vector (TopK)")->default_val(32)->check(CLI::PositiveNumber);
-  tr->add_option("--batch", t.batch, "vectors per step")->default_val(1024);
-  tr->add_option("--epochs", t.epochs, "passes over the train split")->default_val(10);
-  tr->add_option("--lr", t.lr, "Adam learning rate after warm-up")->default_val(4e-4);
-  tr->add_option("--warmup", t.warmup, "linear learning-rate warm-up steps")->default_val(100)->check(CLI::NonNegativeNumber);
+  tr->add_option("--k", t.k, "latents kept per vector (TopK)")->default_val(32)->check(CLI::Range(1, 1 << 20));
+  tr->add_option("--batch", t.batch, "vectors per step")->default_val(1024)->check(CLI::Range(1, 1 << 20));
+  tr->add_option("--epochs", t.epochs, "passes over the train split")->default_val(10)->check(CLI::Range(1, 100000));
+  tr->add_option("--lr", t.lr, "Adam learning rate after warm-up")->default_val(4e-4)->check(positive_finite(10));
+  tr->add_option("--warmup", t.warmup, "linear learning-rate warm-up steps")->default_val(100)->check(CLI::Range(0, 10000000));
   tr->add_option("--seed", t.seed, "initial weights and data order")->default_val(0)->check(seed_range());
   tr->add_flag("--overwrite", t.overwrite, "replace an earlier SAE in --out");
   add_common_options(*tr, o->common);
@@ -49,9 +49,9 @@ Runner setup_sae(CLI::App& app) {
   in->add_option("-o,--out", i.out, "output folder (default: SAE/inspect)");
   in->add_option("--top", i.top, "top-activating images per latent")->default_val(10)->check(CLI::Range(2, 100));
   in->add_option("--sheets", i.sheets, "contact sheets for this many of the most monosemantic latents")
-      ->default_val(16)->check(CLI::NonNegativeNumber);
+      ->default_val(16)->check(CLI::Range(0, 100000));
   in->add_option("--min-images", i.min_images, "latents active on fewer images are not scored")
-      ->default_val(10)->check(CLI::PositiveNumber);
+      ->default_val(10)->check(CLI::Range(1, 100000000));
   in->add_option("--seed", i.seed, "seed of the random-direction control")->default_val(0)->check(seed_range());
   in->add_flag("--overwrite", i.overwrite, "replace an earlier inspection in --out");
   add_common_options(*in, o->common);

@@ -43,7 +43,7 @@ Runner setup_saliency(CLI::App& app) {
   app.add_option("-o,--out", o->out, "prompt-set output folder");
   app.add_flag("--overwrite", o->g.overwrite, "prompt-set mode: replace an earlier diffscope output in --out");
   app.add_option("--gen-model", o->g.model, "prompt-set mode: model package")->default_val("models/shapes-v1");
-  app.add_option("--gen-steps", o->g.steps, "prompt-set mode: inference steps")->default_val(25);
+  app.add_option("--gen-steps", o->g.steps, "prompt-set mode: inference steps")->default_val(25)->check(CLI::Range(1, 1000));
   app.add_option("--gen-guidance", o->g.guidance, "prompt-set mode: guidance scale")->default_val(5.0);
   app.add_option("--gen-scheduler", o->g.scheduler, "prompt-set mode: scheduler")->default_val("ddim");
   add_common_options(app, o->common);

@@ -79,7 +79,8 @@ Runner setup(CLI::App& app) {
   src->require_option(1);
   app.add_option("-p,--prompt", o->prompt, "text to tokenize")->required();
   app.add_flag("--json", o->json, "print one JSON object {ids, tokens, words}");
-  app.add_option("--max-length", o->max_length, "context length (with --tokenizer)")->default_val(77);
+  app.add_option("--max-length", o->max_length, "context length (with --tokenizer)")->default_val(77)
+      ->check(CLI::Range(2, 4096));
   app.add_option("--pad-token", o->pad_token, "padding token (with --tokenizer)")->default_val("<|endoftext|>");
   add_examples(app, {"diffscope tokenize -m models/shapes-v1 -p \"a red circle\"",
                      "diffscope tokenize --tokenizer tests/data/reference/clip-tokenizer -p \"a photo of a cat\" --json"});

@@ -37,6 +37,18 @@ void apply_quiet(bool quiet);
 /// --seed values: decimal integers 0..2^63-1 (torch's generators take seeds as int64 here; larger values are refused,
 /// never clamped or wrapped).
 const CLI::Validator& seed_range();
+/// Numbers that are finite and in [lo, hi] ("nan", "inf" refused: CLI11's Range lets NaN through). The error names
+/// the option (CLI11 prefixes it) and the range.
+CLI::Validator finite_range(double lo, double hi);
+/// Finite numbers > 0 and at most `hi` (a learning rate, an L2 strength).
+CLI::Validator positive_finite(double hi);
+/// A non-empty value (a list option given "" selects nothing: refused rather than read as "all").
+const CLI::Validator& non_empty();
+/// A colour map diffscope draws with (turbo, jet, viridis, inferno, gray), refused at parse time.
+const CLI::Validator& colormap_name();
+/// Every FLOAT option of `app` and its subcommands, at any depth, refuses NaN and infinities (a finite_range(-inf,
+/// inf) check added to each): run once on the whole CLI after every command is declared, so a new option cannot forget.
+void require_finite_floats(CLI::App& app);
 /// Adds a "Examples:" footer.
 void add_examples(CLI::App& app, const std::vector<std::string>& lines);
 

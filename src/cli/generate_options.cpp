@@ -13,15 +13,18 @@ void add_generate_options(CLI::App& app, GenerateCli& cli) {
   app.add_option("--seed", g.seed, "seed of torch.Generator(\"cpu\") for the initial noise")->default_val(0)->check(seed_range());
   app.add_option("--steps", g.steps, "inference steps")->default_val(25)->check(CLI::Range(1, 1000));
   app.add_option("-g,--guidance", g.guidance, "classifier-free guidance scale (<= 1 turns CFG off)")->default_val(7.5);
-  app.add_option("--height", g.height, "image height in pixels (default: the package's sample_size)");
-  app.add_option("--width", g.width, "image width in pixels (default: the package's sample_size)");
+  app.add_option("--height", g.height, "image height in pixels (default: the package's sample_size)")
+      ->check(CLI::Range(8, 4096));
+  app.add_option("--width", g.width, "image width in pixels (default: the package's sample_size)")
+      ->check(CLI::Range(8, 4096));
   app.add_option("--scheduler", g.scheduler, scheduler_help(" (default: the package's)"));
-  app.add_option("--eta", g.eta, "DDIM eta")->default_val(0.0);
+  app.add_option("--eta", g.eta, "DDIM eta")->default_val(0.0)->check(finite_range(0, 1));
   app.add_option("--timestep-schedule", g.timestep_schedule,
                  "exponential custom timesteps early:LAMBDA (packed at high noise) or late:LAMBDA (at low noise); "
                  "use with ddim, ddpm or euler");
   app.add_option("--init-latents", g.init_latents, ".npy [1,C,h,w] to start from instead of seeded noise");
-  app.add_option("--x0-every", g.x0_every, "write steps/x0_NNN.png every N steps (0 = none)")->default_val(1);
+  app.add_option("--x0-every", g.x0_every, "write steps/x0_NNN.png every N steps (0 = none)")->default_val(1)
+      ->check(CLI::Range(0, 1000));
   app.add_option("--x0-view", g.x0_view,
                  "how x0 images are made: decode (one VAE decode each), preview (the package's fitted latent-to-RGB "
                  "map: nearly free, colours and layout) or auto (preview from 512 px when the package has one)")

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <alloca.h>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +14,7 @@
 
 #include "cli/command.h"
 #include "diffscope/util/error.h"
+#include "diffscope/util/image.h"
 #include "diffscope/engine/runtime.h"
 #include "diffscope/version.h"
 
@@ -43,6 +46,80 @@ const CLI::Validator& seed_range() {
       },
       "0..2^63-1");
   return v;
+}
+
+namespace {
+/// A number as the shortest text that reads back (1e-06, 4096, 0.5): ranges in messages stay short.
+std::string short_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+/// Reads `s` as one number (false when it is not: the option's own conversion then refuses it, naming the option).
+bool read_double(const std::string& s, double& v) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  v = std::strtod(s.c_str(), &end);
+  return end && *end == '\0';
+}
+}  // namespace
+
+CLI::Validator finite_range(double lo, double hi) {
+  const bool bounded = std::isfinite(lo) || std::isfinite(hi);
+  const std::string range = !bounded ? "a finite number"
+                            : !std::isfinite(hi) ? "a finite number >= " + short_number(lo)
+                            : !std::isfinite(lo) ? "a finite number <= " + short_number(hi)
+                                                 : "a finite number in " + short_number(lo) + ".." + short_number(hi);
+  return CLI::Validator(
+      [lo, hi, range](std::string& s) -> std::string {
+        double v = 0;
+        if (!read_double(s, v)) return "";  // not a number: the type's conversion refuses it, naming the option
+        if (!std::isfinite(v) || v < lo || v > hi) return "expected " + range + ", got " + s;
+        return "";
+      },
+      !bounded ? "" : !std::isfinite(hi) ? ">= " + short_number(lo) : !std::isfinite(lo) ? "<= " + short_number(hi)
+                                                     : "in " + short_number(lo) + ".." + short_number(hi));
+}
+
+CLI::Validator positive_finite(double hi) {
+  const std::string range = "a finite number > 0 and <= " + short_number(hi);
+  return CLI::Validator(
+      [hi, range](std::string& s) -> std::string {
+        double v = 0;
+        if (!read_double(s, v)) return "";
+        if (!std::isfinite(v) || !(v > 0) || v > hi) return "expected " + range + ", got " + s;
+        return "";
+      },
+      "in (0, " + short_number(hi) + "]");
+}
+
+const CLI::Validator& non_empty() {
+  static const CLI::Validator v([](std::string& s) -> std::string { return s.empty() ? "expected a value, got \"\"" : ""; },
+                                "");
+  return v;
+}
+
+const CLI::Validator& colormap_name() {
+  static const CLI::Validator v(
+      [](std::string& s) -> std::string {
+        try {
+          parse_colormap(s);
+        } catch (const Error& e) {
+          return e.what();
+        }
+        return "";
+      },
+      "");
+  return v;
+}
+
+void require_finite_floats(CLI::App& app) {
+  static const CLI::Validator finite = finite_range(-HUGE_VAL, HUGE_VAL);
+  for (CLI::Option* opt : app.get_options())
+    if (opt->get_type_name().rfind("FLOAT", 0) == 0) opt->check(finite);
+  // subcommands, and option groups (unnamed subcommands holding their own options)
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) require_finite_floats(*sub);
 }
 
 void add_common_options(CLI::App& app, CommonOptions& o) {
@@ -131,6 +208,8 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(c.name, c.summary);
     runners.emplace_back(sub, c.setup(*sub));
   }
+
+  cli::require_finite_floats(app);
 
   try {
     app.parse(argc, argv);
