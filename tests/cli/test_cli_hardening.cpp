@@ -1,0 +1,153 @@
+// CLI cases of issue 41: nothing written outside an output folder or over a file without --overwrite, no mixed
+// merge, and bad option values refused where they are declared (one line, exit 2, naming the thing).
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+
+using ds_test::quote;
+using ds_test::run_command;
+using ds_test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+const std::string kBin = DS_BINARY;
+const std::string kPkg = DS_TEST_PACKAGE_DIR;
+const std::string kMmdit = DS_TEST_MMDIT_DIR;
+
+ds_test::CommandResult ds(const std::string& args) { return run_command(kBin + " " + args); }
+
+size_t lines(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+/// Refused: exit 2, one line holding `expected`.
+void refused(const std::string& args, const std::string& expected) {
+  INFO(args);
+  const auto r = ds(args);
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(lines(r.output) == 1);
+  CHECK(r.output.find(expected) != std::string::npos);
+}
+
+std::string slurp(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p) << text;
+}
+}  // namespace
+
+TEST_CASE("attribute --dataset: ids, images and masks stay inside their folders", "[cli][hardening]") {
+  TempDir tmp("harden-attr");
+  const fs::path ds_dir = tmp.path / "data" / "set";
+  const std::string base = "attribute -m " + quote(kPkg) + " --dataset " + quote(ds_dir.string()) + " -o " +
+                           quote(tmp.str() + "/out");
+  auto index = [&](const nlohmann::json& item) {
+    write(ds_dir / "index.json", nlohmann::json{{"format", "diffscope-shapes"}, {"items", {item}}}.dump());
+  };
+  const nlohmann::json good{{"id", "i1"}, {"caption", "a red circle"}, {"image", "i1.png"}, {"masks", "masks/i1"}};
+  auto with = [&](const std::string& k, const nlohmann::json& v) {
+    auto j = good;
+    j[k] = v;
+    return j;
+  };
+  index(with("id", "../../x_att"));
+  refused(base, "items[0].id \"../../x_att\"");
+  CHECK_FALSE(fs::exists(tmp.path / "data" / "x_att"));
+  CHECK_FALSE(fs::exists(tmp.path / "out"));
+  index(with("id", "/abs/x"));
+  refused(base, "items[0].id \"/abs/x\"");
+  index(with("image", "/etc/passwd"));
+  refused(base, "items[0].image \"/etc/passwd\": is an absolute path");
+  index(with("masks", "../../masks"));
+  refused(base, "items[0].masks \"../../masks\": leaves the folder");
+  auto no_caption = good;
+  no_caption.erase("caption");
+  index(no_caption);
+  refused(base, "items[0]: \"caption\" is missing");
+  refused(base + " --limit 0", "--limit");
+  refused(base + " --limit -1", "--limit");
+}
+
+TEST_CASE("features: a dataset image given as an absolute path is refused", "[cli][hardening]") {
+  TempDir tmp("harden-feat");
+  write(tmp.path / "set" / "index.json",
+        nlohmann::json{{"format", "diffscope-shapes"},
+                       {"items", {{{"image", "/etc/passwd"}, {"objects", nlohmann::json::array()}},
+                                  {{"image", "b.png"}, {"objects", nlohmann::json::array()}}}}}
+            .dump());
+  refused("features -m " + quote(kPkg) + " --dataset " + quote(tmp.str() + "/set") + " -o " + quote(tmp.str() + "/f"),
+          "items[0].image \"/etc/passwd\": is an absolute path");
+  refused("features -m " + quote(kPkg) + " --dataset " + quote(tmp.str() + "/set") + " -o " + quote(tmp.str() + "/f") +
+              " --limit -1",
+          "--limit");
+}
+
+TEST_CASE("report -o never replaces an input or a file it did not write", "[cli][hardening]") {
+  TempDir tmp("harden-report");
+  const std::string run = tmp.str() + "/run";
+  REQUIRE(ds("generate -q -m " + quote(kPkg) + " -p \"a red circle\" --steps 3 -o " + quote(run)).exit_code == 0);
+  const std::string before = slurp(run + "/run.json");
+  refused("report " + quote(run) + " -o " + quote(run + "/run.json"), "already exists; pass --overwrite");
+  refused("report " + quote(run) + " -o " + quote(run + "/run.json") + " --overwrite", "is not a file this command writes");
+  CHECK(slurp(run + "/run.json") == before);
+  refused("report " + quote(run) + " -o " + quote(run), "is a folder");
+  const std::string page = tmp.str() + "/r.html";
+  CHECK(ds("report -q " + quote(run) + " -o " + quote(page)).exit_code == 0);
+  refused("report " + quote(run) + " -o " + quote(page), "already exists");
+  CHECK(ds("report -q " + quote(run) + " -o " + quote(page) + " --overwrite").exit_code == 0);
+
+  // batch into a run folder: refused as generate refuses
+  write(tmp.path / "m.jsonl", "{\"id\": \"a\", \"prompt\": \"a red circle\", \"steps\": 2}\n");
+  refused("batch " + quote(tmp.str() + "/m.jsonl") + " -m " + quote(kPkg) + " -o " + quote(run), "holds a run (run.json)");
+  CHECK_FALSE(fs::exists(run + "/a"));
+}
+
+TEST_CASE("merge refuses batches of different models, naming both", "[cli][hardening]") {
+  TempDir tmp("harden-merge");
+  write(tmp.path / "m1.jsonl", "{\"id\": \"a\", \"prompt\": \"a red circle\", \"steps\": 2, \"analyses\": [\"none\"]}\n");
+  write(tmp.path / "m2.jsonl", "{\"id\": \"b\", \"prompt\": \"a red circle\", \"steps\": 2, \"analyses\": [\"none\"]}\n");
+  REQUIRE(ds("batch -q " + quote(tmp.str() + "/m1.jsonl") + " -m " + quote(kPkg) + " -o " + quote(tmp.str() + "/b1")).exit_code == 0);
+  REQUIRE(ds("batch -q " + quote(tmp.str() + "/m2.jsonl") + " -m " + quote(kMmdit) + " -o " + quote(tmp.str() + "/b2")).exit_code == 0);
+  refused("merge " + quote(tmp.str() + "/b1") + " " + quote(tmp.str() + "/b2") + " -o " + quote(tmp.str() + "/mg"),
+          "merge one model's batches at a time");
+  CHECK_FALSE(fs::exists(tmp.path / "mg" / "runs.csv"));
+  CHECK(ds("merge -q " + quote(tmp.str() + "/b1") + " -o " + quote(tmp.str() + "/mg1")).exit_code == 0);
+}
+
+TEST_CASE("numeric and named options refused where they are declared", "[cli][hardening]") {
+  const std::string nope = "/nonexistent/diffscope-test";
+  for (const auto& [args, option] : std::vector<std::pair<std::string, std::string>>{
+           {"probe --features " + nope + " --c nan", "--c"},
+           {"probe --features " + nope + " --c -1", "--c"},
+           {"probe --features " + nope + " --conv-lr nan", "--conv-lr"},
+           {"probe --features " + nope + " --conv-lr -0.1", "--conv-lr"},
+           {"attribute --dataset " + nope + " -o " + nope + " -g nan", "--guidance"},
+           {"attribute --dataset " + nope + " -o " + nope + " --threshold nan", "--threshold"},
+           {"features --dataset " + nope + " -o " + nope + " --limit -1", "--limit"},
+           {"report " + nope + " -o " + nope + ".html --max-table-rows -5", "--max-table-rows"},
+           {"sae train --features " + nope + " --warmup 99999999999", "--warmup"},
+           {"sae train --features " + nope + " --k 0", "--k"},
+           {"sae train --features " + nope + " --lr inf", "--lr"},
+           {"compare -m " + nope + " -p a -o " + nope + " --height 0", "--height"},
+           {"compare -m " + nope + " -p a -o " + nope + " -g 1,nan", "--guidance"},
+           {"layers -r " + nope + " --colormap nosuch", "--colormap"},
+           {"layers -r " + nope + " --select-layers \"\"", "--select-layers"},
+           {"tokenize --tokenizer " + nope + " -p a --max-length 1000000000", "--max-length"},
+           {"generate -m " + nope + " -p a -o " + nope + " --eta nan", "--eta"}}) {
+    refused(args, option);
+  }
+  // the range in the message is short (CLI::PositiveNumber printed a 300-digit one)
+  const auto r = ds("sae train --features " + nope + " --k 0");
+  CHECK(r.output.size() < 120);
+}
