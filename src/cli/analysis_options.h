@@ -42,6 +42,7 @@ inline void add_analysis_options(CLI::App& app, AnalysisOptions& a, const std::v
                   add("attributes", a.attributes, "binding: attribute words (default: concepts.json colours, sizes)"),
                   add("x0-overlays", a.x0_overlay_steps, "also overlay heatmaps on these steps' x0 images")})
     if (o) o->delimiter(',');
+  if (auto* o = app.get_option_no_throw("--x0-overlays")) o->check(CLI::Range(0, 999));  // step indices
 }
 
 /// Adds the saliency analysis's options, each named PREFIX + name (`diffscope saliency`: no prefix; `analyze` and

@@ -41,8 +41,9 @@ void add_generate_options(CLI::App& app, GenerateCli& cli) {
                  "(default all; see diffscope info)")
       ->delimiter(',');
   app.add_option("--keep-layers", g.keep_layer_steps, "steps whose per-layer maps are kept (e.g. 0,12,24)")
-      ->delimiter(',');
-  app.add_option("--keep-heads", g.keep_head_steps, "steps whose per-head maps are kept")->delimiter(',');
+      ->delimiter(',')->check(CLI::Range(0, 999));
+  app.add_option("--keep-heads", g.keep_head_steps, "steps whose per-head maps are kept")->delimiter(',')
+      ->check(CLI::Range(0, 999));
   app.add_option("--concepts", g.concepts,
                  "open-vocabulary concept maps: words (need not be in the prompt), comma-separated; the image is "
                  "unchanged (the concepts analysis writes concepts/)")
