@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential cmake ninja-build libtorch-dev python3-torch python3-numpy python3-pil python3-opencv
       python3-sklearn python3-matplotlib libopencv-dev libcli11-dev nlohmann-json3-dev libspdlog-dev
       catch2 libopenblas0-openmp zlib1g-dev libssl-dev
+      libcairo2-dev fonts-dejavu-core  # figures: cairo draws PNG + PDF + SVG, text in DejaVu Sans
       chromium)  # headless browser for tests/report/browser_test.js (~123 MB download, ~410 MB installed)
 missing=()
 for p in "${PKGS[@]}"; do

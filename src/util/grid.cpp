@@ -1,16 +1,19 @@
-// Labelled image grids (word x timestep figures) and filmstrips.
+// Labelled image grids returned as images (filmstrips), labels drawn with cairo; the grid figures written as PNG + PDF
+// + SVG are in figure.cpp.
 #include <algorithm>
+#include <cmath>
 #include <opencv2/imgproc.hpp>
 
 #include "diffscope/util/error.h"
 #include "diffscope/util/image.h"
+#include "util/canvas.h"
 #include "util/draw.h"
 
 namespace diffscope {
 
 namespace {
 
-const cv::Scalar kWhite(255, 255, 255), kBlack(0, 0, 0), kEmptyCell(225, 225, 225);
+const cv::Scalar kWhite(255, 255, 255), kEmptyCell(225, 225, 225);
 
 // Fits `img` into a cell_px square (aspect kept, centred) drawn at `cell`.
 void draw_cell(cv::Mat& canvas, const cv::Mat& img, cv::Rect cell) {
@@ -51,17 +54,17 @@ cv::Mat grid(const std::vector<std::vector<cv::Mat>>& cells, const std::vector<s
     }
   }
 
-  const double scale = std::clamp(cell_px / 256.0 * 0.6, 0.35, 0.9);
-  const int thick = scale > 0.7 ? 2 : 1;
+  // label font in pixels (DejaVu Sans via cairo)
+  const fig::Font font{std::clamp(cell_px / 256.0 * 18.0, 10.5, 27.0), cell_px >= 300};
   const int pad = std::max(4, cell_px / 32);
   const int gap = std::max(2, cell_px / 64);
-  const int line_h = draw::text_size("Ag", scale, thick).height;
+  const int line_h = static_cast<int>(std::ceil(font.size * 1.2));
 
   int label_w = 0;
   std::vector<std::string> rlabels;
   for (const auto& l : row_labels) {
-    rlabels.push_back(draw::fit_text(l, scale, thick, 2 * cell_px));
-    label_w = std::max(label_w, draw::text_size(rlabels.back(), scale, thick).width + 2 * pad);
+    rlabels.push_back(fig::fit(l, font, 2 * cell_px));
+    label_w = std::max(label_w, static_cast<int>(std::ceil(fig::text_width(rlabels.back(), font))) + 2 * pad);
   }
   const int header_h = col_labels.empty() ? 0 : line_h + 2 * pad;
 
@@ -69,20 +72,24 @@ cv::Mat grid(const std::vector<std::vector<cv::Mat>>& cells, const std::vector<s
   const int height = header_h + rows * cell_px + (rows + 1) * gap;
   cv::Mat canvas(height, width, CV_8UC3, kWhite);
 
-  for (int c = 0; c < static_cast<int>(col_labels.size()); ++c) {
-    int x0 = label_w + gap + c * (cell_px + gap);
-    std::string t = draw::fit_text(col_labels[c], scale, thick, cell_px - 2);
-    draw::text_centred(canvas, t, {x0 + cell_px / 2, header_h / 2}, scale, thick, kBlack);
-  }
   for (int r = 0; r < rows; ++r) {
     int y0 = header_h + gap + r * (cell_px + gap);
-    if (!rlabels.empty()) draw::text_left(canvas, rlabels[r], {pad, y0 + cell_px / 2}, scale, thick, kBlack);
     for (int c = 0; c < cols; ++c) {
       int x0 = label_w + gap + c * (cell_px + gap);
       cv::Mat empty;
       const cv::Mat& img = c < static_cast<int>(cells[r].size()) ? cells[r][c] : empty;
       draw_cell(canvas, img, cv::Rect(x0, y0, cell_px, cell_px));
     }
+  }
+  {
+    fig::MatPainter painter(canvas);
+    fig::Canvas& c = painter.canvas();
+    for (int k = 0; k < static_cast<int>(col_labels.size()); ++k) {
+      const int x0 = label_w + gap + k * (cell_px + gap);
+      c.text(fig::fit(col_labels[k], font, cell_px - 2), x0 + cell_px / 2.0, header_h / 2.0, font, fig::Anchor::Centre);
+    }
+    for (int r = 0; r < static_cast<int>(rlabels.size()); ++r)
+      c.text(rlabels[r], pad, header_h + gap + r * (cell_px + gap) + cell_px / 2.0, font);
   }
   return canvas;
 }

@@ -1,29 +1,23 @@
-// Labelled matrix figures with OpenCV (PNG) and as SVG text (see matrix_plot.h).
+// Labelled matrix figures: one drawing routine (cairo, see canvas.h) rendered as PNG, PDF and SVG (see matrix_plot.h).
 #include "diffscope/util/matrix_plot.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <opencv2/imgproc.hpp>
 
-#include "diffscope/util/atomic_file.h"
 #include "diffscope/util/error.h"
-#include "diffscope/util/xml.h"
-#include "util/draw.h"
+#include "util/canvas.h"
 
 namespace diffscope {
 
 namespace {
 
-constexpr double kFontScale = 0.45;
-constexpr int kBarWidth = 16;
+using fig::Anchor;
+using fig::Canvas;
+using fig::Font;
 
-/// Geometry shared by the PNG and the SVG so that both show the same figure.
-struct Layout {
-  int rows = 0, cols = 0, cell_w = 0, cell_h = 0;
-  int left = 0, top = 0, bottom = 0, right = 0, width = 0, height = 0;
-  int bar_x = 0, bar_h = 0;
-};
+constexpr Font kTitleFont{8.0, true}, kLabelFont{6.5, false};
+constexpr double kMinCellW = 24, kCellH = 13, kBarW = 6;
 
 void check(const MatrixFigure& f) {
   if (f.values.size() != f.row_labels.size())
@@ -36,41 +30,55 @@ void check(const MatrixFigure& f) {
   if (!(f.lo < f.hi)) throw Error("matrix figure \"" + f.title + "\": colour scale needs lo < hi", kExitFailure);
 }
 
+/// Geometry in points: the page is one column wide when the cells fit at kMinCellW, else two columns.
+struct Layout {
+  double width = 0, height = 0, left = 0, top = 0, cell_w = 0, cell_h = kCellH, bar_x = 0, bar_h = 0;
+  double col_label_h = 0;
+  bool rotate_cols = false;
+  Font cell_font{6.0, false};
+  bool annotate = true;
+};
+
+ColourScale scale_of(const MatrixFigure& f) { return {f.colormap, f.lo, f.hi, f.scale_label}; }
+
 Layout layout(const MatrixFigure& f) {
   Layout l;
-  l.rows = static_cast<int>(f.values.size());
-  l.cols = static_cast<int>(f.col_labels.size());
-  int label_w = 0, col_label_w = 0;
-  for (const auto& s : f.row_labels) label_w = std::max(label_w, draw::text_size(s, kFontScale, 1).width);
-  for (const auto& s : f.col_labels) col_label_w = std::max(col_label_w, draw::text_size(s, kFontScale, 1).width);
-  l.cell_h = 26;
-  l.cell_w = std::max({44, col_label_w + 8, draw::text_size("0.00", kFontScale, 1).width + 10});
-  l.left = label_w + 16 + (f.ylabel.empty() ? 0 : 22);
-  l.top = 40;
-  l.bottom = 26 + (f.xlabel.empty() ? 0 : 24);
-  l.bar_x = l.left + l.cols * l.cell_w + 18;
-  l.right = 18 + kBarWidth + 8 + draw::text_size("0.000", kFontScale, 1).width + 10;
-  l.width = std::max(l.left + l.cols * l.cell_w + l.right, draw::text_size(f.title, 0.55, 1).width + 20);
-  l.bar_h = std::max(l.rows * l.cell_h, 60);
-  l.height = std::max(l.top + l.rows * l.cell_h + l.bottom, l.top + l.bar_h + 10);
+  const double rows = static_cast<double>(f.values.size()), cols = static_cast<double>(f.col_labels.size());
+  double label_w = 0, col_label_w = 0;
+  for (const auto& s : f.row_labels) label_w = std::max(label_w, fig::text_width(s, kLabelFont));
+  for (const auto& s : f.col_labels) col_label_w = std::max(col_label_w, fig::text_width(s, kLabelFont));
+  label_w = std::min(label_w, 90.0);
+  l.left = 4 + (f.ylabel.empty() ? 0 : kLabelFont.size * 1.4) + label_w + 3;
+  l.bar_h = std::max(rows * kCellH, 60.0);
+  const double bar_total = 8 + Canvas::colour_bar_width(kBarW, l.bar_h, scale_of(f)) + 4;
+  const double natural = l.left + std::max(1.0, cols) * kMinCellW + bar_total;
+  l.width = (natural <= kOneColumnIn * fig::kPtPerIn ? kOneColumnIn : kTwoColumnsIn) * fig::kPtPerIn;
+  l.cell_w = (l.width - l.left - bar_total) / std::max(1.0, cols);
+  l.cell_w = std::max(l.cell_w, 4.0);
+  // column labels wider than their cells stand upright
+  l.rotate_cols = col_label_w > l.cell_w - 2;
+  l.col_label_h = l.rotate_cols ? std::min(col_label_w, 60.0) + 3 : kLabelFont.size * 1.4;
+  const double title_h = f.title.empty() ? 0 : static_cast<double>(fig::wrap(f.title, kTitleFont, l.width - 8).size()) *
+                                                   kTitleFont.size * 1.25;
+  l.top = 4 + title_h + 4;
+  l.bar_x = l.left + cols * l.cell_w + 8;
+  const double bottom = l.col_label_h + (f.xlabel.empty() ? 0 : kLabelFont.size * 1.5) + 4;
+  l.height = std::max(l.top + rows * kCellH + bottom, l.top + l.bar_h + 6);
+  // the values in the cells, smaller where the cells are narrow, left out where they would not read
+  l.cell_font.size = std::min(6.0, 6.0 * (l.cell_w - 2) / std::max(1.0, fig::text_width("0.00", {6.0, false})));
+  l.annotate = f.annotate && l.cell_font.size >= 4.0;
   return l;
 }
 
-double unit(const MatrixFigure& f, double v) { return std::clamp((v - f.lo) / (f.hi - f.lo), 0.0, 1.0); }
-
-cv::Scalar colour_of(const MatrixFigure& f, double v) {
+Rgb colour_of(const MatrixFigure& f, double v) {
   if (!std::isfinite(v)) return {200, 200, 200};
-  const float u = static_cast<float>(unit(f, v));
-  const cv::Mat c = colorize(&u, 1, 1, f.colormap);
-  const cv::Vec3b b = c.at<cv::Vec3b>(0, 0);
-  return {double(b[0]), double(b[1]), double(b[2])};
+  const float u = static_cast<float>(std::clamp((v - f.lo) / (f.hi - f.lo), 0.0, 1.0));
+  const cv::Vec3b b = colorize(&u, 1, 1, f.colormap).at<cv::Vec3b>(0, 0);
+  return {b[2], b[1], b[0]};
 }
 
 /// Black or white text, whichever reads on the cell's colour.
-cv::Scalar ink_on(const cv::Scalar& bg) {
-  const double luma = 0.114 * bg[0] + 0.587 * bg[1] + 0.299 * bg[2];
-  return luma > 140 ? cv::Scalar(0, 0, 0) : cv::Scalar(255, 255, 255);
-}
+Rgb ink_on(Rgb bg) { return 0.299 * bg.r + 0.587 * bg.g + 0.114 * bg.b > 140 ? fig::kInk : fig::kWhite; }
 
 std::string cell_text(double v) {
   if (!std::isfinite(v)) return "-";
@@ -79,10 +87,38 @@ std::string cell_text(double v) {
   return buf;
 }
 
-std::string scale_text(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3g", v);
-  return buf;
+void draw_matrix(Canvas& c, const MatrixFigure& f, const Layout& l) {
+  if (!f.title.empty()) c.title(f.title, 4, kTitleFont);
+  const size_t rows = f.values.size(), cols = f.col_labels.size();
+  const double label_w = l.left - 3 - 4 - (f.ylabel.empty() ? 0 : kLabelFont.size * 1.4);
+  for (size_t r = 0; r < rows; ++r) {
+    const double y = l.top + static_cast<double>(r) * l.cell_h;
+    c.text(fig::fit(f.row_labels[r], kLabelFont, label_w), l.left - 3, y + l.cell_h / 2, kLabelFont, Anchor::Right);
+    for (size_t col = 0; col < cols; ++col) {
+      const double v = f.values[r][col];
+      const Rgb bg = colour_of(f, v);
+      const double x = l.left + static_cast<double>(col) * l.cell_w;
+      c.fill_rect(x, y, l.cell_w, l.cell_h, bg);
+      if ((l.annotate || !std::isfinite(v)) && l.cell_font.size >= 3)
+        c.text(cell_text(v), x + l.cell_w / 2, y + l.cell_h / 2, l.cell_font, Anchor::Centre, ink_on(bg));
+    }
+  }
+  const double grid_bottom = l.top + static_cast<double>(rows) * l.cell_h;
+  for (size_t col = 0; col < cols; ++col) {
+    const double x = l.left + (static_cast<double>(col) + 0.5) * l.cell_w;
+    if (l.rotate_cols)
+      c.text(fig::fit(f.col_labels[col], kLabelFont, 60), x, grid_bottom + 3, kLabelFont, Anchor::Right, fig::kInk, 90);
+    else
+      c.text(f.col_labels[col], x, grid_bottom + kLabelFont.size * 0.75, kLabelFont, Anchor::Centre);
+  }
+  if (!f.xlabel.empty())
+    c.text(fig::fit(f.xlabel, kLabelFont, l.width - l.left), l.left + static_cast<double>(cols) * l.cell_w / 2,
+           grid_bottom + l.col_label_h + kLabelFont.size * 0.8, kLabelFont, Anchor::Centre);
+  if (!f.ylabel.empty())
+    c.text(fig::fit(f.ylabel, kLabelFont, std::max(l.bar_h, static_cast<double>(rows) * l.cell_h)),
+           4 + kLabelFont.size * 0.5, l.top + static_cast<double>(rows) * l.cell_h / 2, kLabelFont, Anchor::Centre,
+           fig::kInk, 90);
+  c.colour_bar(l.bar_x, l.top, kBarW, l.bar_h, scale_of(f));
 }
 
 }  // namespace
@@ -90,113 +126,19 @@ std::string scale_text(double v) {
 cv::Mat matrix_plot(const MatrixFigure& f) {
   check(f);
   const Layout l = layout(f);
-  cv::Mat img(l.height, l.width, CV_8UC3, cv::Scalar(255, 255, 255));
-  const cv::Scalar black(0, 0, 0);
-  draw::text_centred(img, f.title, {l.width / 2, 18}, 0.55, 1, black);
-  for (int r = 0; r < l.rows; ++r) {
-    const int y = l.top + r * l.cell_h;
-    draw::text_left(img, f.row_labels[static_cast<size_t>(r)],
-                    {l.left - 8 - draw::text_size(f.row_labels[static_cast<size_t>(r)], kFontScale, 1).width,
-                     y + l.cell_h / 2},
-                    kFontScale, 1, black);
-    for (int c = 0; c < l.cols; ++c) {
-      const double v = f.values[static_cast<size_t>(r)][static_cast<size_t>(c)];
-      const cv::Scalar bg = colour_of(f, v);
-      const cv::Rect cell(l.left + c * l.cell_w, y, l.cell_w, l.cell_h);
-      cv::rectangle(img, cell, bg, cv::FILLED);
-      if (f.annotate || !std::isfinite(v))
-        draw::text_centred(img, cell_text(v), {cell.x + cell.width / 2, cell.y + cell.height / 2}, kFontScale, 1,
-                           ink_on(bg));
-    }
-  }
-  const int grid_bottom = l.top + l.rows * l.cell_h;
-  for (int c = 0; c < l.cols; ++c)
-    draw::text_centred(img, f.col_labels[static_cast<size_t>(c)], {l.left + c * l.cell_w + l.cell_w / 2, grid_bottom + 13},
-                       kFontScale, 1, black);
-  if (!f.xlabel.empty())
-    draw::text_centred(img, f.xlabel, {l.left + l.cols * l.cell_w / 2, grid_bottom + 38}, kFontScale, 1, black);
-  if (!f.ylabel.empty()) {  // rotated label: drawn on a transposed strip
-    const cv::Size ts = draw::text_size(f.ylabel, kFontScale, 1);
-    cv::Mat strip(20, ts.width + 8, CV_8UC3, cv::Scalar(255, 255, 255));
-    draw::text_centred(strip, f.ylabel, {strip.cols / 2, 10}, kFontScale, 1, black);
-    cv::Mat rot;
-    cv::rotate(strip, rot, cv::ROTATE_90_COUNTERCLOCKWISE);
-    const int y0 = std::max(0, l.top + l.rows * l.cell_h / 2 - rot.rows / 2);
-    const int h = std::min(rot.rows, l.height - y0);
-    rot(cv::Rect(0, 0, rot.cols, h)).copyTo(img(cv::Rect(2, y0, rot.cols, h)));
-  }
-  // colour bar
-  const int bar_h = l.bar_h;
-  for (int y = 0; y < bar_h; ++y) {
-    const double v = f.hi - (f.hi - f.lo) * y / std::max(1, bar_h - 1);
-    cv::line(img, {l.bar_x, l.top + y}, {l.bar_x + kBarWidth - 1, l.top + y}, colour_of(f, v));
-  }
-  cv::rectangle(img, cv::Rect(l.bar_x, l.top, kBarWidth, bar_h), cv::Scalar(90, 90, 90));
-  draw::text_left(img, scale_text(f.hi), {l.bar_x + kBarWidth + 4, l.top + 6}, kFontScale, 1, black);
-  draw::text_left(img, scale_text(f.lo), {l.bar_x + kBarWidth + 4, l.top + bar_h - 6}, kFontScale, 1, black);
-  return img;
+  return fig::render_bgr(l.width, l.height, kFigureDpi / fig::kPtPerIn, [&](Canvas& c) { draw_matrix(c, f, l); });
 }
 
 std::string matrix_plot_svg(const MatrixFigure& f) {
   check(f);
   const Layout l = layout(f);
-  const int bar_h = l.bar_h, height = l.height;
-  std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(l.width) + "\" height=\"" +
-                  std::to_string(height) + "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n";
-  s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  s += "<text x=\"" + std::to_string(l.width / 2) + "\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">" +
-       xml_escape(f.title) + "</text>\n";
-  for (int r = 0; r < l.rows; ++r) {
-    const int y = l.top + r * l.cell_h;
-    s += "<text x=\"" + std::to_string(l.left - 8) + "\" y=\"" + std::to_string(y + l.cell_h / 2 + 4) +
-         "\" text-anchor=\"end\">" + xml_escape(f.row_labels[static_cast<size_t>(r)]) + "</text>\n";
-    for (int c = 0; c < l.cols; ++c) {
-      const double v = f.values[static_cast<size_t>(r)][static_cast<size_t>(c)];
-      const cv::Scalar bg = colour_of(f, v);
-      const int x = l.left + c * l.cell_w;
-      s += "<rect x=\"" + std::to_string(x) + "\" y=\"" + std::to_string(y) + "\" width=\"" + std::to_string(l.cell_w) +
-           "\" height=\"" + std::to_string(l.cell_h) + "\" fill=\"" + draw::svg_colour(bg) + "\"/>\n";
-      if (f.annotate || !std::isfinite(v))
-        s += "<text x=\"" + std::to_string(x + l.cell_w / 2) + "\" y=\"" + std::to_string(y + l.cell_h / 2 + 4) +
-             "\" text-anchor=\"middle\" fill=\"" + draw::svg_colour(ink_on(bg)) + "\">" + cell_text(v) + "</text>\n";
-    }
-  }
-  const int grid_bottom = l.top + l.rows * l.cell_h;
-  for (int c = 0; c < l.cols; ++c)
-    s += "<text x=\"" + std::to_string(l.left + c * l.cell_w + l.cell_w / 2) + "\" y=\"" +
-         std::to_string(grid_bottom + 17) + "\" text-anchor=\"middle\">" +
-         xml_escape(f.col_labels[static_cast<size_t>(c)]) + "</text>\n";
-  if (!f.xlabel.empty())
-    s += "<text x=\"" + std::to_string(l.left + l.cols * l.cell_w / 2) + "\" y=\"" + std::to_string(grid_bottom + 42) +
-         "\" text-anchor=\"middle\">" + xml_escape(f.xlabel) + "</text>\n";
-  if (!f.ylabel.empty()) {
-    const int cy = l.top + l.rows * l.cell_h / 2;
-    s += "<text x=\"14\" y=\"" + std::to_string(cy) + "\" text-anchor=\"middle\" transform=\"rotate(-90 14 " +
-         std::to_string(cy) + ")\">" + xml_escape(f.ylabel) + "</text>\n";
-  }
-  // colour bar as a vertical gradient of 16 stops
-  s += "<defs><linearGradient id=\"bar\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">";
-  for (int i = 0; i <= 16; ++i) {
-    const double u = i / 16.0;
-    s += "<stop offset=\"" + std::to_string(u) + "\" stop-color=\"" +
-         draw::svg_colour(colour_of(f, f.lo + u * (f.hi - f.lo))) + "\"/>";
-  }
-  s += "</linearGradient></defs>\n";
-  s += "<rect x=\"" + std::to_string(l.bar_x) + "\" y=\"" + std::to_string(l.top) + "\" width=\"" +
-       std::to_string(kBarWidth) + "\" height=\"" + std::to_string(bar_h) + "\" fill=\"url(#bar)\" stroke=\"#5a5a5a\"/>\n";
-  s += "<text x=\"" + std::to_string(l.bar_x + kBarWidth + 4) + "\" y=\"" + std::to_string(l.top + 10) + "\">" +
-       scale_text(f.hi) + "</text>\n";
-  s += "<text x=\"" + std::to_string(l.bar_x + kBarWidth + 4) + "\" y=\"" + std::to_string(l.top + bar_h) + "\">" +
-       scale_text(f.lo) + "</text>\n";
-  s += "</svg>\n";
-  return s;
+  return fig::render_svg(l.width, l.height, [&](Canvas& c) { draw_matrix(c, f, l); });
 }
 
 void write_matrix_plot(const std::string& png_path, const MatrixFigure& f) {
-  write_png(png_path, matrix_plot(f));
-  std::string svg = png_path;
-  if (svg.size() > 4 && svg.compare(svg.size() - 4, 4, ".png") == 0) svg.resize(svg.size() - 4);
-  write_file_atomic(svg + ".svg", matrix_plot_svg(f));
+  check(f);
+  const Layout l = layout(f);
+  fig::write_figure(png_path, l.width, l.height, [&](Canvas& c) { draw_matrix(c, f, l); }, f.title);
 }
 
 }  // namespace diffscope

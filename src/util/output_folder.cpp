@@ -28,11 +28,11 @@ bool written_by_diffscope(const std::string& name) {
       "run.json",     "summary.json",    "latents.npy", "final.png",   "attention",       "steps",
       "heatmaps",     "tables",          "plots",       "masks",       "saliency",        "items",
       "prompts.csv",  "attribution.csv", "saliency_prompts.csv",       "deletion_mean.png", "insertion_mean.png",
-      "deletion_mean.svg", "insertion_mean.svg",
+      "deletion_mean.svg", "insertion_mean.svg",     "deletion_mean.pdf", "insertion_mean.pdf",
       "runs",         "report.html",     "groups.csv",  "features",    "labels.csv",      "index.json",
       "progress.json", "probe",          "sae",         "weights",     "config.json",     "inspect",
       "batch.json",   "over_steps.csv",  "deletion_over_steps.png", "insertion_over_steps.png",
-      "deletion_over_steps.svg", "insertion_over_steps.svg",
+      "deletion_over_steps.svg", "insertion_over_steps.svg", "deletion_over_steps.pdf", "insertion_over_steps.pdf",
       "runs.csv",     "runs.jsonl",      "aggregate.csv", "failures.jsonl"};
   static const std::regex run_folder("[0-9]{3,}"), temp_file("\\..+\\.tmp-[0-9]+-[0-9]+"),
       merged("aggregate_by_[A-Za-z0-9_-]+\\.csv");

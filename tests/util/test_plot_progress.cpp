@@ -47,8 +47,8 @@ TEST_CASE("line_plot draws axes, series colours and labels at the requested size
   cv::Mat gray;
   cv::cvtColor(img, gray, cv::COLOR_BGR2GRAY);
   CHECK(cv::countNonZero(gray < 200) > 2000);      // lines, text, axes
-  CHECK(count_colour(img, {180, 119, 31}, 10) > 300);  // tab:blue (first series)
-  CHECK(count_colour(img, {14, 127, 255}, 10) > 300);  // tab:orange (second)
+  CHECK(count_colour(img, {0xB2, 0x72, 0x00}, 10) > 300);  // Okabe-Ito blue (first series), BGR
+  CHECK(count_colour(img, {0x00, 0x5E, 0xD5}, 10) > 300);  // Okabe-Ito vermillion (second)
   // title area (top strip) and y-label area (left strip) hold text
   CHECK(cv::countNonZero(gray(cv::Rect(300, 0, 300, 30)) < 128) > 50);
   CHECK(cv::countNonZero(gray(cv::Rect(0, 150, 30, 200)) < 128) > 30);

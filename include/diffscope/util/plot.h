@@ -1,11 +1,15 @@
-// Line plots drawn with OpenCV (axes, ticks, gridlines, legend, title, axis labels).
+// Line plots (axes, ticks, gridlines, legend, title, axis labels), drawn once with cairo and written as PNG, PDF and
+// SVG (see figure.h): one paper column, 3.5 x 2.625 in, the PNG at 300 dpi (1050 x 788 px).
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <opencv2/core.hpp>
 
+#include "diffscope/util/figure.h"
 #include "diffscope/util/image.h"
+#include "diffscope/util/palette.h"
 
 namespace diffscope {
 
@@ -14,25 +18,22 @@ struct Series {
   std::string name;
   std::vector<double> x, y;
   std::vector<std::string> point_labels;  ///< drawn beside the points when non-empty (empty strings skipped)
+  std::optional<Rgb> colour;              ///< empty: series_colour(its index in the plot); a method's or word's
+                                          ///< colour (palette.h) where the same thing is drawn in several figures
 };
 
-/// Draws `series` as coloured lines (markers too when a series has at most 40 points) on white, with
-/// "nice" ticks and gridlines, a legend (when any series has a name), title and axis labels.
-/// Returns an 8-bit BGR image of width x height. Throws Error when a series' x and y differ in length
-/// or the size is below 200 x 150.
+/// Draws `series` as coloured lines (markers too when a series has at most 40 points) on white, with "nice" ticks
+/// and gridlines, a legend (when any series has a name), title and axis labels: the one-column figure at
+/// width / 252 pixels a point, its height in proportion. Returns an 8-bit BGR image of width x height. Throws Error
+/// when a series' x and y differ in length or the size is below 200 x 150.
 cv::Mat line_plot(const std::vector<Series>& series, const std::string& title, const std::string& xlabel,
                   const std::string& ylabel, int width = 900, int height = 500);
 
-/// A figure for a paper: `img` (BGR) upscaled bicubically so that its longer side is at least `min_px`, a title
-/// above, and on the right a colour bar of `cm` labelled `lo_label` at the bottom and `hi_label` at the top.
-cv::Mat figure_with_colorbar(const cv::Mat& img, const std::string& title, Colormap cm, int min_px = 256,
-                             const std::string& lo_label = "0", const std::string& hi_label = "1");
-
-/// The same plot as SVG text (vector, for papers): axes, ticks, gridlines, lines, markers, legend, title, labels.
+/// The plot's SVG document (cairo's SVG surface; 3.5 x 2.625 in, as write_plot writes it).
 std::string line_plot_svg(const std::vector<Series>& series, const std::string& title, const std::string& xlabel,
-                          const std::string& ylabel, int width = 900, int height = 500);
+                          const std::string& ylabel);
 
-/// Writes `png_path` (line_plot) and, beside it, the same plot as SVG (`.png` replaced by `.svg`).
+/// Writes `png_path` (300 dpi, 3.5 x 2.625 in) and, beside it, the same plot as `.pdf` and `.svg`.
 void write_plot(const std::string& png_path, const std::vector<Series>& series, const std::string& title,
                 const std::string& xlabel, const std::string& ylabel);
 
