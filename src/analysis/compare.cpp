@@ -321,7 +321,14 @@ std::map<std::string, double> compare_runs(const std::vector<CompareInput>& inpu
       dcells.push_back(row);
       drows.push_back("|" + inputs[i + 1].label + " - " + inputs[0].label + "|");
     }
-    write_png(out + "/plots/difference.png", grid(dcells, drows, col_labels, o.cell_px));
+    {
+      GridFigure g;
+      g.cells = std::move(dcells), g.row_labels = drows, g.col_labels = col_labels;
+      g.title = "Where the runs' x0 estimates differ from " + inputs[0].label + "'s";
+      g.scale = ColourScale{Colormap::Inferno, 0.0, scale > 0 ? scale : 1.0,
+                            "|x0 difference|, mean of channels (0-1 intensity), one scale"};
+      write_grid_figure(out + "/plots/difference.png", g);
+    }
 
     // the same in latent space: |z_i - z_0| after each shown step, averaged over channels, one scale for the figure
     const int C = static_cast<int>(ref.latents.shape[1]), lh = static_cast<int>(ref.latents.shape[2]),
@@ -359,7 +366,14 @@ std::map<std::string, double> compare_runs(const std::vector<CompareInput>& inpu
       }
       lcells.push_back(cells_row);
     }
-    write_png(out + "/plots/latent_difference.png", grid(lcells, drows, col_labels, o.cell_px));
+    {
+      GridFigure g;
+      g.cells = std::move(lcells), g.row_labels = drows, g.col_labels = col_labels;
+      g.title = "Where the runs' latents differ from " + inputs[0].label + "'s";
+      g.scale = ColourScale{Colormap::Inferno, 0.0, lscale > 0 ? lscale : 1.0, "|latent difference|, mean of channels, one scale"};
+      g.nearest = true;
+      write_grid_figure(out + "/plots/latent_difference.png", g);
+    }
   }
 
   // words: those in every run (their maps correlated with run 0's) and those in some runs only

@@ -91,10 +91,10 @@ std::vector<std::string> write_heatmaps(const RunFolder& run, const std::vector<
     write_png(dir + "/" + base + ".png", heat);
     const cv::Mat ov = overlay(final_img, heat, o.alpha);
     write_png(dir + "/" + base + "_overlay.png", ov);
-    // the same overlay as a figure: upscaled, titled, with its colour scale
-    write_png(dir + "/" + base + "_figure.png",
-              figure_with_colorbar(ov, "\"" + wkeys[i] + "\" " + o.what + (o.steps_label.empty() ? "" : ", " + o.steps_label),
-                                   cm, o.figure_size, "low", "high"));
+    // the same overlay as a figure (PNG + PDF + SVG): titled, with its numeric colour scale and normalisation
+    write_colorbar_figure(dir + "/" + base + "_figure.png", ov,
+                          "\"" + wkeys[i] + "\" " + o.what + (o.steps_label.empty() ? "" : ", " + o.steps_label),
+                          ColourScale{cm, 0.0, 1.0, o.scale_label}, o.figure_size);
     written.push_back(o.folder + "/" + base + ".png");
     written.push_back(o.folder + "/" + base + "_overlay.png");
     written.push_back(o.folder + "/" + base + "_figure.png");
@@ -139,7 +139,11 @@ std::vector<std::string> write_heatmaps(const RunFolder& run, const std::vector<
     rows.push_back(wkeys[mi]);
   }
   if (!cells.empty()) {
-    write_png(dir + "/grid.png", grid(cells, rows, col_labels, 96));
+    GridFigure g;
+    g.cells = std::move(cells), g.row_labels = rows, g.col_labels = col_labels;
+    g.title = "Where each word attends, step by step (" + o.what + " over final.png)";
+    g.scale = ColourScale{cm, 0.0, 1.0, "per cell: min-max to 0-1"};
+    write_grid_figure(dir + "/grid.png", g);
     written.push_back(o.folder + "/grid.png");
   }
   return written;
@@ -151,6 +155,7 @@ HeatmapWriteOptions heatmap_write_options(const RunFolder& run, const AnalysisOp
   w.x0_steps = o.x0_overlay_steps;
   w.figure_size = o.figure_size;
   w.grid_steps = o.grid_steps;
+  w.scale_label = o.normalize == "global" ? "all words: 0-1 of the largest value" : "per word: min-max to 0-1";
   w.steps_label = steps.size() == static_cast<size_t>(run.steps) ? "all steps"
                   : steps.size() == 1 ? "step " + std::to_string(steps.front())
                                       : "steps " + std::to_string(steps.front()) + ".." + std::to_string(steps.back());

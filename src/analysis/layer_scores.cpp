@@ -248,8 +248,10 @@ void do_layers(const AnalysisInput& in, AnalysisKeys& s) {
         f.title = "Word specificity per layer (own minus other-object ROC-AUC, mean over words)";
         f.lo = -1, f.hi = 1;
         f.colormap = Colormap::Turbo;
+        f.scale_label = "ROC-AUC difference, fixed -1 to 1";
       } else {
         f.title = "ROC-AUC per layer and step (mean over masked words)";
+        f.scale_label = "ROC-AUC, fixed 0-1";
       }
       write_matrix_plot(run.path(spec ? "plots/specificity_layers.png" : "plots/auc_layers.png"), f);
     }
@@ -296,6 +298,7 @@ void do_layers(const AnalysisInput& in, AnalysisKeys& s) {
     f.title = "ROC-AUC per head (mean over masked words, step" + std::string(head_steps.size() > 1 ? "s " : " ") + steps_text + ")";
     f.xlabel = "head";
     f.ylabel = "cross-attention layer";
+    f.scale_label = "ROC-AUC, fixed 0-1";
     write_matrix_plot(run.path("plots/auc_heads.png"), f);
   }
 

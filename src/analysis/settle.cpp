@@ -85,7 +85,7 @@ void do_settle(const RunFolder& run, const std::vector<int>& steps, AnalysisKeys
   csv.commit();
   std::vector<Series> share, corr;
   for (size_t k = 0; k < words.size(); ++k) {
-    Series a{keys[k], {}, {}, {}}, b{keys[k], {}, {}, {}};
+    Series a{keys[k], {}, {}, {}, word_colour(k)}, b = a;  // a word's colour in every figure (palette.h)
     for (const auto& r : rows) {
       a.x.push_back(r.step), a.y.push_back(r.share[k]);
       b.x.push_back(r.step), b.y.push_back(r.corr_final[k]);

@@ -252,10 +252,12 @@ std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& mo
     char auc_d[48], auc_i[48];
     std::snprintf(auc_d, sizeof auc_d, " (AUC %.3f, normalised %.3f)", r.deletion.auc_raw, r.deletion.auc);
     std::snprintf(auc_i, sizeof auc_i, " (AUC %.3f, normalised %.3f)", r.insertion.auc_raw, r.insertion.auc);
-    del.push_back({r.name + auc_d, r.deletion.fraction, r.deletion.score, {}});
-    ins.push_back({r.name + auc_i, r.insertion.fraction, r.insertion.score, {}});
-    del_n.push_back({r.name, r.deletion.fraction, r.deletion.normalised, {}});
-    ins_n.push_back({r.name, r.insertion.fraction, r.insertion.normalised, {}});
+    // one colour per method in every figure (palette.h)
+    const Rgb colour = method_colour(r.name);
+    del.push_back({r.name + auc_d, r.deletion.fraction, r.deletion.score, {}, colour});
+    ins.push_back({r.name + auc_i, r.insertion.fraction, r.insertion.score, {}, colour});
+    del_n.push_back({r.name, r.deletion.fraction, r.deletion.normalised, {}, colour});
+    ins_n.push_back({r.name, r.insertion.fraction, r.insertion.normalised, {}, colour});
     const std::string key = "saliency." + step_name(step) + "." + r.name;
     for (const auto& [suffix, field] : kAucFields) {
       summary.set(key + "." + suffix, r.mean(field));
@@ -301,6 +303,7 @@ void explain_steps(const Model& model, const RunFolder& run, const SaliencyOptio
             {&ins, r.mean(&SeedAucs::insertion)}}) {
         Series& sr = (*series)[r.name];
         sr.name = r.name;
+        sr.colour = method_colour(r.name);
         sr.x.push_back(step);
         sr.y.push_back(value);
       }
@@ -326,7 +329,7 @@ void relevance(const Model& model, const RunFolder& run, bool quiet, Summary& su
   const auto keys = word_keys(words);  // a repeated word is "a#2" in the table, the legend and summary.json
   CsvWriter csv(run.path("tables/relevance.csv"), {"step", "timestep", "word", "relevance"});
   std::vector<Series> series(words.size());
-  for (size_t k = 0; k < words.size(); ++k) series[k].name = keys[k];
+  for (size_t k = 0; k < words.size(); ++k) series[k].name = keys[k], series[k].colour = word_colour(k);
   std::vector<double> peak(words.size(), -1), peak_step(words.size(), 0);
   Progress progress("relevance", run.steps, quiet);
   for (int st = 0; st < run.steps; ++st) {
@@ -456,7 +459,7 @@ Summary saliency_prompt_set(const GenerationSpec& base, const std::string& promp
                                                "insertion_auc_ci95_hi"});
     std::vector<Series> del, ins;
     for (const auto& m : methods_seen) {
-      Series d{m, {}, {}, {}}, i{m, {}, {}, {}};
+      Series d{m, {}, {}, {}, method_colour(m)}, i{m, {}, {}, {}, method_colour(m)};
       for (int step : steps_seen) {
         const std::string k = "saliency." + step_name(step) + "." + m;
         table.cell(static_cast<int64_t>(step)).cell(m).cell(get(k + ".deletion_auc.n"));
@@ -483,7 +486,7 @@ Summary saliency_prompt_set(const GenerationSpec& base, const std::string& promp
     summary.set(key + ".mean_curve", make_curve(x, y).auc);
     const bool is_del = key.size() > 13 && key.compare(key.size() - 13, 13, ".deletion_auc") == 0;
     const std::string method = key.substr(9, key.rfind('.') - 9);  // saliency.<method>.<curve>_auc
-    (is_del ? dplot : iplot).push_back({method, x, y});
+    (is_del ? dplot : iplot).push_back({method, x, y, {}, method_colour(method)});
   }
   summary.write(out + "/summary.json");
   write_plot(out + "/deletion_mean.png", dplot, "Mean deletion curves", "fraction deleted", "similarity");

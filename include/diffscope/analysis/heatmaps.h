@@ -31,6 +31,7 @@ struct HeatmapWriteOptions {
   std::string steps_label;    ///< which steps the maps aggregate, for the figure titles
   std::string folder = "heatmaps";        ///< inside the run folder (the concepts analysis writes concepts/)
   std::string what = "cross-attention";   ///< the maps' kind, in the figure titles
+  std::string scale_label = "per word: min-max to 0-1";  ///< the maps' normalisation, beside the figures' colour bars
 };
 
 /// Writes options.folder (heatmaps/): NN_word.png, NN_word_overlay.png (on final.png), maps.npy [words,H,W], words.json,
