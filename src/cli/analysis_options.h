@@ -51,13 +51,12 @@ inline void add_analysis_options(CLI::App& app, AnalysisOptions& a, const std::v
 inline void add_saliency_options(CLI::App& app, SaliencyOptions& s, const std::string& prefix = "") {
   const std::string p = "--" + prefix;
   app.add_option_function<int>(p + "step", [&s](const int& v) { s.step = v; },
-                               "the denoising step to explain (default: --" + prefix + "step-frac of the run)")
-      ->check(CLI::Range(0, 1000));
+                               "the denoising step to explain (default: --" + prefix + "step-frac of the run)");
   app.add_option(p + "steps", s.steps,
                  "several steps in one call: 0,6,12, all, A:B or fractions 0.0:0.5 (a step x method AUC table and "
                  "AUC-over-steps figures; with --prompts, means and 95% intervals over the set)");
   app.add_option(p + "step-frac", s.step_frac, "which step, as a fraction of the run")->default_val(0.5)
-      ->check(finite_range(0, 1));
+      ->check(finite_range(0, 1, "a fraction"));
   app.add_option(p + "methods", s.methods, "attention, df-rise, df-cam (a random baseline is always added)")
       ->delimiter(',');
   app.add_option(p + "word", s.word, "also a single word's attention map as a saliency");

@@ -35,9 +35,9 @@ Runner setup(CLI::App& app) {
                  "default,early:3,late:3")
       ->delimiter(',');
   app.add_option("--height", g.height, "image height in pixels (default: the package's sample_size)")
-      ->check(CLI::Range(8, 4096));
+      ->check(CLI::Range(8, 1 << 30));  // the largest side is checked with the model (4096)
   app.add_option("--width", g.width, "image width in pixels (default: the package's sample_size)")
-      ->check(CLI::Range(8, 4096));
+      ->check(CLI::Range(8, 1 << 30));  // the largest side is checked with the model (4096)
   app.add_option("--scheduler", g.scheduler, scheduler_help(" (default: the package's)"));
   app.add_flag("--no-attention", o->no_attention, "do not capture cross-attention (no word maps)");
   app.add_option("--layers", g.layers, "cross-attention layers to average (see diffscope info)")->delimiter(',');

@@ -38,8 +38,9 @@ void apply_quiet(bool quiet);
 /// never clamped or wrapped).
 const CLI::Validator& seed_range();
 /// Numbers that are finite and in [lo, hi] ("nan", "inf" refused: CLI11's Range lets NaN through). The error names
-/// the option (CLI11 prefixes it) and the range.
-CLI::Validator finite_range(double lo, double hi);
+/// the option (CLI11 prefixes it) and the range: "--eta: expected 0..1, got nan"; `what` goes before the range
+/// ("a fraction": "--step-frac: expected a fraction 0..1, got 2").
+CLI::Validator finite_range(double lo, double hi, const std::string& what = "");
 /// Finite numbers > 0 and at most `hi` (a learning rate, an L2 strength).
 CLI::Validator positive_finite(double hi);
 /// A non-empty value (a list option given "" selects nothing: refused rather than read as "all").

@@ -14,9 +14,9 @@ void add_generate_options(CLI::App& app, GenerateCli& cli) {
   app.add_option("--steps", g.steps, "inference steps")->default_val(25)->check(CLI::Range(1, 1000));
   app.add_option("-g,--guidance", g.guidance, "classifier-free guidance scale (<= 1 turns CFG off)")->default_val(7.5);
   app.add_option("--height", g.height, "image height in pixels (default: the package's sample_size)")
-      ->check(CLI::Range(8, 4096));
+      ->check(CLI::Range(8, 1 << 30));  // the largest side is checked with the model (4096)
   app.add_option("--width", g.width, "image width in pixels (default: the package's sample_size)")
-      ->check(CLI::Range(8, 4096));
+      ->check(CLI::Range(8, 1 << 30));  // the largest side is checked with the model (4096)
   app.add_option("--scheduler", g.scheduler, scheduler_help(" (default: the package's)"));
   app.add_option("--eta", g.eta, "DDIM eta")->default_val(0.0)->check(finite_range(0, 1));
   app.add_option("--timestep-schedule", g.timestep_schedule,
@@ -41,9 +41,8 @@ void add_generate_options(CLI::App& app, GenerateCli& cli) {
                  "(default all; see diffscope info)")
       ->delimiter(',');
   app.add_option("--keep-layers", g.keep_layer_steps, "steps whose per-layer maps are kept (e.g. 0,12,24)")
-      ->delimiter(',')->check(CLI::Range(0, 999));
-  app.add_option("--keep-heads", g.keep_head_steps, "steps whose per-head maps are kept")->delimiter(',')
-      ->check(CLI::Range(0, 999));
+      ->delimiter(',');
+  app.add_option("--keep-heads", g.keep_head_steps, "steps whose per-head maps are kept")->delimiter(',');
   app.add_option("--concepts", g.concepts,
                  "open-vocabulary concept maps: words (need not be in the prompt), comma-separated; the image is "
                  "unchanged (the concepts analysis writes concepts/)")

@@ -65,12 +65,13 @@ bool read_double(const std::string& s, double& v) {
 }
 }  // namespace
 
-CLI::Validator finite_range(double lo, double hi) {
+CLI::Validator finite_range(double lo, double hi, const std::string& what) {
   const bool bounded = std::isfinite(lo) || std::isfinite(hi);
-  const std::string range = !bounded ? "a finite number"
-                            : !std::isfinite(hi) ? "a finite number >= " + short_number(lo)
-                            : !std::isfinite(lo) ? "a finite number <= " + short_number(hi)
-                                                 : "a finite number in " + short_number(lo) + ".." + short_number(hi);
+  const std::string range = (what.empty() ? "" : what + " ") +
+                            (!bounded ? "a finite number"
+                             : !std::isfinite(hi) ? "a finite number >= " + short_number(lo)
+                             : !std::isfinite(lo) ? "a finite number <= " + short_number(hi)
+                                                  : short_number(lo) + ".." + short_number(hi));
   return CLI::Validator(
       [lo, hi, range](std::string& s) -> std::string {
         double v = 0;

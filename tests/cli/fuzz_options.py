@@ -43,6 +43,11 @@ ALLOWED = {
     ("*", "--t", "0"): "timestep 0 (the clean image)",
     ("*", "--keep-layers", "0"): "step 0",
     ("*", "--keep-heads", "0"): "step 0",
+    # step indices checked against the run's steps, once they are known ("--step -1: the run has steps 0..2")
+    ("*", "--keep-layers", "-1"): "checked against the run's steps",
+    ("*", "--keep-heads", "-1"): "checked against the run's steps",
+    ("*", "--step", "-1"): "checked against the run's steps",
+    ("*", "--saliency-step", "-1"): "checked against the run's steps",
     ("*", "--x0-overlays", "0"): "step 0",
     ("*", "--gen-guidance", "0"): "guidance <= 1 turns CFG off",
     ("*", "--gen-guidance", "-1"): "guidance <= 1 turns CFG off",
