@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_support.h"
 #include "test_support.h"
 #include "util/python_run.h"
 
@@ -20,18 +21,7 @@ using ds_test::run_command;
 using ds_test::TempDir;
 namespace fs = std::filesystem;
 
-namespace {
-const std::string kBin = DS_BINARY;
-const std::string kPkg = DS_TEST_PACKAGE_DIR;
-
-ds_test::CommandResult ds(const std::string& args) { return run_command(kBin + " " + args); }
-
-size_t count_lines(const std::string& s) {
-  size_t n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
-}  // namespace
+using namespace ds_cli_test;
 
 TEST_CASE("help and version", "[cli]") {
   auto r = ds("--help");

@@ -6,25 +6,16 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_support.h"
 #include "test_support.h"
 
 using ds_test::quote;
-using ds_test::run_command;
 using ds_test::TempDir;
 namespace fs = std::filesystem;
 
+using namespace ds_cli_test;
+
 namespace {
-const std::string kBin = DS_BINARY;
-const std::string kPkg = DS_TEST_PACKAGE_DIR;
-const std::string kMmdit = DS_TEST_MMDIT_DIR;
-
-ds_test::CommandResult ds(const std::string& args) { return run_command(kBin + " " + args); }
-
-size_t lines(const std::string& s) {
-  size_t n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
 
 /// Refused: exit 2, one line holding `expected`.
 void refused(const std::string& args, const std::string& expected) {
@@ -32,7 +23,7 @@ void refused(const std::string& args, const std::string& expected) {
   const auto r = ds(args);
   INFO(r.output);
   CHECK(r.exit_code == 2);
-  CHECK(lines(r.output) == 1);
+  CHECK(count_lines(r.output) == 1);
   CHECK(r.output.find(expected) != std::string::npos);
 }
 

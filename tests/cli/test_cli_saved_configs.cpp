@@ -9,25 +9,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_support.h"
 #include "test_support.h"
 
 using ds_test::quote;
-using ds_test::run_command;
 using ds_test::TempDir;
 namespace fs = std::filesystem;
 
+using namespace ds_cli_test;
+
 namespace {
-const std::string kBin = DS_BINARY;
-const std::string kPkg = DS_TEST_PACKAGE_DIR;
 const std::string kConfigs = std::string(DS_SOURCE_DIR) + "/tests/data/scheduler_configs/";
-
-ds_test::CommandResult ds(const std::string& args) { return run_command(kBin + " " + args); }
-
-size_t count_lines(const std::string& s) {
-  size_t n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
 
 std::string saved(const std::string& fixture) { return kConfigs + fixture + "/scheduler_config.json"; }
 
