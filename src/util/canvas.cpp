@@ -336,6 +336,29 @@ cv::Mat render_bgr(double width_pt, double height_pt, double px_per_pt, const Dr
   return out;
 }
 
+namespace {
+/// Draws one figure onto a stream surface (PDF or SVG; white ground first when `paint_white`), finishes and frees
+/// the surface, and checks both statuses: Error naming `what`.
+void draw_on_stream(cairo_surface_t* s, double width_pt, double height_pt, const DrawFn& draw,
+                    std::vector<TextItem>* texts, bool paint_white, const char* what) {
+  cairo_t* cr = cairo_create(s);
+  set_font_options(cr);
+  if (paint_white) {
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+  }
+  Canvas c(cr, width_pt, height_pt, texts);
+  draw(c);
+  const cairo_status_t st = cairo_status(cr);
+  cairo_destroy(cr);
+  cairo_surface_finish(s);
+  const cairo_status_t sst = cairo_surface_status(s);
+  cairo_surface_destroy(s);
+  check(st, what);
+  check(sst, what);
+}
+}  // namespace
+
 std::string render_pdf(double width_pt, double height_pt, const DrawFn& draw, const std::string& title) {
   std::string bytes;
   cairo_surface_t* s = cairo_pdf_surface_create_for_stream(append, &bytes, width_pt, height_pt);
@@ -343,17 +366,7 @@ std::string render_pdf(double width_pt, double height_pt, const DrawFn& draw, co
   cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_MOD_DATE, kPdfDate);
   cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_CREATOR, "diffscope");
   if (!title.empty()) cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_TITLE, title.c_str());
-  cairo_t* cr = cairo_create(s);
-  set_font_options(cr);
-  Canvas c(cr, width_pt, height_pt, nullptr);
-  draw(c);
-  const cairo_status_t st = cairo_status(cr);
-  cairo_destroy(cr);
-  cairo_surface_finish(s);
-  const cairo_status_t sst = cairo_surface_status(s);
-  cairo_surface_destroy(s);
-  check(st, "figure (PDF)");
-  check(sst, "figure (PDF)");
+  draw_on_stream(s, width_pt, height_pt, draw, nullptr, false, "figure (PDF)");
   return bytes;
 }
 
@@ -361,19 +374,7 @@ std::string render_svg(double width_pt, double height_pt, const DrawFn& draw) {
   std::string bytes;
   std::vector<TextItem> texts;
   cairo_surface_t* s = cairo_svg_surface_create_for_stream(append, &bytes, width_pt, height_pt);
-  cairo_t* cr = cairo_create(s);
-  set_font_options(cr);
-  cairo_set_source_rgb(cr, 1, 1, 1);
-  cairo_paint(cr);
-  Canvas c(cr, width_pt, height_pt, &texts);
-  draw(c);
-  const cairo_status_t st = cairo_status(cr);
-  cairo_destroy(cr);
-  cairo_surface_finish(s);
-  const cairo_status_t sst = cairo_surface_status(s);
-  cairo_surface_destroy(s);
-  check(st, "figure (SVG)");
-  check(sst, "figure (SVG)");
+  draw_on_stream(s, width_pt, height_pt, draw, &texts, true, "figure (SVG)");
   const size_t end = bytes.rfind("</svg>");
   if (end == std::string::npos) throw Error("figure (SVG): cairo wrote no </svg>", kExitFailure);
   bytes.insert(end, text_layer(texts));
