@@ -26,6 +26,9 @@ struct Font {
   bool bold = false;
 };
 
+/// The title and label fonts of the map figures (image grids and matrices), so that they set alike on a page.
+constexpr Font kMapTitleFont{8.0, true}, kMapLabelFont{6.5, false};
+
 /// One text drawn, as the SVG's text layer repeats it.
 struct TextItem {
   double x, y, size;  ///< anchor point on the baseline, points

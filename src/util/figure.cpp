@@ -15,7 +15,7 @@ using fig::Anchor;
 using fig::Canvas;
 using fig::Font;
 
-constexpr Font kTitleFont{8.0, true}, kLabelFont{6.5, false};
+constexpr Font kTitleFont = fig::kMapTitleFont, kLabelFont = fig::kMapLabelFont;
 constexpr double kBarW = 6, kMaxCell = 100, kMinOneColumnCell = 56, kGap = 1.5;
 
 void check(const GridFigure& f) {

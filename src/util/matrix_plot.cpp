@@ -16,7 +16,7 @@ using fig::Anchor;
 using fig::Canvas;
 using fig::Font;
 
-constexpr Font kTitleFont{8.0, true}, kLabelFont{6.5, false};
+constexpr Font kTitleFont = fig::kMapTitleFont, kLabelFont = fig::kMapLabelFont;
 constexpr double kMinCellW = 24, kCellH = 13, kBarW = 6;
 
 void check(const MatrixFigure& f) {
