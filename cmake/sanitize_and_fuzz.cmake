@@ -8,7 +8,9 @@ add_library(ds_catch_main STATIC tests/catch_main.cpp)
 target_link_libraries(ds_catch_main PUBLIC Catch2::Catch2)
 set(DS_PYTHON "/usr/bin/python3" CACHE FILEPATH "python3 with numpy")
 set(DIFFSCOPE_FUZZ_SECONDS 20 CACHE STRING "seconds each fuzz harness runs under ctest")
-set(DS_UNIT_ENV "DIFFSCOPE_THREADS=1;OMP_NUM_THREADS=1;OPENBLAS_NUM_THREADS=1;UBSAN_OPTIONS=print_stacktrace=1")
+# fontconfig's process-lifetime caches (reached through cairo's text) are suppressed by library name; see the file
+set(DS_UNIT_ENV "DIFFSCOPE_THREADS=1;OMP_NUM_THREADS=1;OPENBLAS_NUM_THREADS=1;UBSAN_OPTIONS=print_stacktrace=1"
+                "LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/sanitize/lsan.supp:print_suppressions=0")
 set(defs DS_REFERENCE_DIR="${PROJECT_SOURCE_DIR}/tests/data/reference" DS_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
          DS_TEST_PACKAGE_DIR="" DS_BINARY="" DS_PYTHON="${DS_PYTHON}")
 foreach(m util text metrics analysis)
