@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Export a Stable Diffusion checkpoint in diffusers' folder layout into a diffscope model package (SD 1.x/2.x UNets;
 SD3's joint-attention transformer when the folder has transformer/, see diffscope_export/sd3.py; Flux's
-FluxTransformer2DModel when model_index.json names FluxPipeline, see diffscope_export/flux.py).
+FluxTransformer2DModel when model_index.json names FluxPipeline, see diffscope_export/flux.py; SDXL's two text
+encoders and text_time UNet when it names StableDiffusionXLPipeline, see diffscope_export/sdxl.py: a format_version 3
+package that diffscope does not load yet).
 
     /usr/bin/python3 scripts/export/export_diffusers.py --model ./stable-diffusion-v1-5 --out models/sd15 \\
         [--height 512 --width 512] [--dtype float32|float16] [--name sd15]
@@ -74,6 +76,20 @@ def main():
         except ExportError as e:
             die(str(e), 1)
         print(f"wrote {a.out}: {len(layers['joint_attention'])} attention layers, {h}x{w} px, torch {torch.__version__}")
+        return
+    if pipeline_class == "StableDiffusionXLPipeline":  # two CLIP encoders, a text_time UNet (format_version 3)
+        from diffscope_export.sdxl import export_sdxl
+        if a.dtype != "float32":
+            die("--dtype float16: SDXL packages are exported in float32 for now")
+        if a.without_t5 or a.t5_max_length:
+            die("--without-t5/--t5-max-length: SDXL has no T5 encoder")
+        try:
+            layers, h, w = export_sdxl(src, a.out, name=a.name or os.path.basename(os.path.normpath(src)),
+                                       height=a.height, width=a.width)
+        except ExportError as e:
+            die(str(e), 1)
+        print(f"wrote {a.out}: {len(layers['cross_attention'])} cross-attention layers, {h}x{w} px, SDXL "
+              f"(format_version 3, not read by diffscope yet), torch {torch.__version__}")
         return
     if os.path.isdir(os.path.join(src, "transformer")):  # StableDiffusion3Pipeline: the transformer family
         from diffscope_export.sd3 import export_sd3
