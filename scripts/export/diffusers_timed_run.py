@@ -28,6 +28,9 @@ def main():
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--capture", action="store_true")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (scripts/gpu/check.py)")
+    ap.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32",
+                    help="the pipeline's weights and arithmetic (float16 on CUDA)")
     a = ap.parse_args()
 
     import torch
@@ -39,7 +42,8 @@ def main():
     avoid_baddbmm_nan()
 
     t_load = time.perf_counter()
-    pipe = StableDiffusionPipeline.from_pretrained(a.model, safety_checker=None, requires_safety_checker=False)
+    pipe = StableDiffusionPipeline.from_pretrained(a.model, safety_checker=None, requires_safety_checker=False,
+                                                   torch_dtype=getattr(torch, a.dtype)).to(a.device)
     pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)
     load_s = time.perf_counter() - t_load
@@ -59,8 +63,10 @@ def main():
                                       for name in pipe.unet.attn_processors})
 
     ends = []
+    sync = torch.cuda.synchronize if a.device.startswith("cuda") else (lambda: None)
 
     def on_step(p, i, t, kw):
+        sync()  # a GPU step has ended when its kernels have, not when Python queued them
         ends.append(time.perf_counter())
         kept.clear()
         return kw
