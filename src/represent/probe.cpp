@@ -5,6 +5,7 @@
 #include <torch/optim/adam.h>
 #include <torch/optim/lbfgs.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "diffscope/represent/epoch_order.h"
@@ -24,7 +25,11 @@ ProbeResult score_predictions(const at::Tensor& pred_train, const at::Tensor& y_
   r.confusion.assign(static_cast<size_t>(classes), std::vector<int64_t>(static_cast<size_t>(classes), 0));
   auto ya = ys.accessor<int64_t, 1>();
   auto pa = pred_test.accessor<int64_t, 1>();
-  for (int64_t i = 0; i < ys.size(0); ++i) ++r.confusion[static_cast<size_t>(ya[i])][static_cast<size_t>(pa[i])];
+  r.test_correct.resize(static_cast<size_t>(ys.size(0)));
+  for (int64_t i = 0; i < ys.size(0); ++i) {
+    ++r.confusion[static_cast<size_t>(ya[i])][static_cast<size_t>(pa[i])];
+    r.test_correct[static_cast<size_t>(i)] = ya[i] == pa[i] ? 1 : 0;
+  }
   int64_t best = 0;
   for (const auto& row : r.confusion) {
     int64_t n = 0;
@@ -35,7 +40,46 @@ ProbeResult score_predictions(const at::Tensor& pred_train, const at::Tensor& y_
   return r;
 }
 
+/// numpy.percentile's default ("linear"): between the order statistics at (n - 1) q.
+double percentile_linear(const std::vector<double>& sorted, double q) {
+  const double h = (static_cast<double>(sorted.size()) - 1) * q;
+  const size_t i = static_cast<size_t>(std::floor(h));
+  if (i + 1 >= sorted.size()) return sorted.back();
+  return sorted[i] + (h - static_cast<double>(i)) * (sorted[i + 1] - sorted[i]);
+}
+
 }  // namespace
+
+AccuracyInterval bootstrap_accuracy(const std::vector<uint8_t>& correct, int resamples, uint64_t seed, double level) {
+  AccuracyInterval r;
+  if (resamples <= 0 || correct.empty()) return r;
+  if (!(level > 0 && level < 1)) throw Error("bootstrap: the interval's level must be in (0, 1)");
+  const uint64_t n = correct.size();
+  uint64_t s = seed;
+  auto next = [&]() {  // splitmix64
+    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  };
+  std::vector<double> acc(static_cast<size_t>(resamples));
+  double mean = 0;
+  for (auto& a : acc) {
+    uint64_t hits = 0;
+    for (uint64_t i = 0; i < n; ++i) hits += correct[static_cast<size_t>(next() % n)];
+    a = static_cast<double>(hits) / static_cast<double>(n);
+    mean += a;
+  }
+  mean /= resamples;
+  double ss = 0;
+  for (double a : acc) ss += (a - mean) * (a - mean);
+  std::sort(acc.begin(), acc.end());
+  r.lo = percentile_linear(acc, (1 - level) / 2);
+  r.hi = percentile_linear(acc, (1 + level) / 2);
+  r.se = resamples > 1 ? std::sqrt(ss / (resamples - 1)) : 0.0;
+  r.resamples = resamples;
+  return r;
+}
 
 ProbeResult linear_probe(const at::Tensor& x_train, const at::Tensor& y_train, const at::Tensor& x_test,
                          const at::Tensor& y_test, int64_t classes, const ProbeOptions& o) {

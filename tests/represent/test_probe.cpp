@@ -2,6 +2,7 @@
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -99,4 +100,50 @@ TEST_CASE("convolutional probe follows a PyTorch reference trained side by side"
 TEST_CASE("convolutional probe refuses pooled features in one line", "[represent]") {
   const at::Tensor x = at::zeros({4, 3}), y = at::tensor(std::vector<int64_t>{0, 1, 0, 1}, at::kLong);
   CHECK_THROWS_WITH(conv_probe(x, y, x, y, 2), Catch::Contains("spatial features [N, C, S, S]"));
+}
+
+TEST_CASE("bootstrap interval of a test accuracy matches numpy's percentile and std on the same draws", "[represent]") {
+  std::ifstream in(std::string(DS_SOURCE_DIR) + "/tests/data/probe/bootstrap_fixture.json");
+  INFO("tests/data/probe/bootstrap_fixture.json (scripts/fixtures/make_bootstrap_fixture.py)");
+  REQUIRE(in.good());
+  const auto j = nlohmann::json::parse(in);
+  REQUIRE(j["cases"].size() == 4);
+  for (const auto& c : j["cases"]) {
+    const std::vector<uint8_t> correct = c["correct"].get<std::vector<uint8_t>>();
+    INFO("n = " << correct.size() << ", seed " << c["seed"]);
+    const AccuracyInterval r = bootstrap_accuracy(correct, c["resamples"].get<int>(), c["seed"].get<uint64_t>());
+    CHECK(r.resamples == c["resamples"].get<int>());
+    CHECK(r.lo == Approx(c["lo"].get<double>()).margin(1e-12));
+    CHECK(r.hi == Approx(c["hi"].get<double>()).margin(1e-12));
+    CHECK(r.se == Approx(c["se"].get<double>()).margin(1e-12));
+    // the interval holds the accuracy
+    CHECK(r.lo <= c["accuracy"].get<double>());
+    CHECK(r.hi >= c["accuracy"].get<double>());
+  }
+  // by hand: 54 test images, 37 right (the first case): the bootstrap SE is near the binomial sqrt(p (1 - p) / n)
+  const auto& c0 = j["cases"][0];
+  const double p = c0["accuracy"].get<double>();
+  CHECK(p == Approx(37.0 / 54.0));
+  CHECK(c0["se"].get<double>() == Approx(std::sqrt(p * (1 - p) / 54)).epsilon(0.1));
+  // every image right: no spread; no resamples or no images: no interval
+  const AccuracyInterval all = bootstrap_accuracy(std::vector<uint8_t>(9, 1), 50, 1);
+  CHECK(all.lo == 1.0);
+  CHECK(all.hi == 1.0);
+  CHECK(all.se == 0.0);
+  CHECK(std::isnan(bootstrap_accuracy(std::vector<uint8_t>(9, 1), 0, 1).lo));
+  CHECK(std::isnan(bootstrap_accuracy({}, 100, 1).hi));
+  // two images, one right, two resamples: draws are splitmix64(seed) mod 2; the accuracies are a 2-point sample
+  const AccuracyInterval two = bootstrap_accuracy({1, 0}, 2, 7);
+  CHECK(two.lo >= 0.0);
+  CHECK(two.hi <= 1.0);
+  CHECK(bootstrap_accuracy({1, 0, 1}, 300, 5).lo == bootstrap_accuracy({1, 0, 1}, 300, 5).lo);  // deterministic
+}
+
+TEST_CASE("linear probe reports which test images it read right", "[represent]") {
+  at::Tensor x = at::tensor({-2.f, -1.f, 1.f, 2.f}).reshape({4, 1});
+  at::Tensor y = at::tensor(std::vector<int64_t>{0, 0, 1, 1}, at::kLong);
+  at::Tensor yt = at::tensor(std::vector<int64_t>{0, 1, 1, 0}, at::kLong);  // images 1 and 3 labelled against the sign
+  const ProbeResult r = linear_probe(x, y, x, yt, 2);
+  CHECK(r.test_correct == std::vector<uint8_t>{1, 0, 1, 0});
+  CHECK(r.test_accuracy == 0.5);
 }

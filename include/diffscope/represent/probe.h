@@ -3,6 +3,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace diffscope {
@@ -16,7 +17,24 @@ struct ProbeResult {
   double train_accuracy = 0, test_accuracy = 0;
   double chance = 0;                            ///< the majority class's share of the test set
   std::vector<std::vector<int64_t>> confusion;  ///< [true][predicted] on the test set
+  std::vector<uint8_t> test_correct;            ///< per test image (in the given order): 1 when predicted right
 };
+
+/// A test accuracy's uncertainty: the percentile bootstrap over the test images.
+struct AccuracyInterval {
+  double lo = std::numeric_limits<double>::quiet_NaN();  ///< the (1 - level) / 2 percentile of the resampled accuracies
+  double hi = std::numeric_limits<double>::quiet_NaN();  ///< the (1 + level) / 2 percentile
+  double se = std::numeric_limits<double>::quiet_NaN();  ///< their standard deviation (ddof 1): the bootstrap SE
+  int resamples = 0;
+};
+
+/// Percentile bootstrap of the accuracy sum(correct) / n: `resamples` draws of n test images with replacement, image
+/// index = splitmix64(seed)'s next output mod n, n per draw, draws one after another from one stream; percentiles
+/// interpolated linearly between order statistics as numpy.percentile's default. The same (n, seed) gives the same
+/// draws whatever `correct` holds, so every cell of one label is resampled on the same test images (paired).
+/// resamples == 0 or an empty `correct`: the NaN interval. Deterministic.
+AccuracyInterval bootstrap_accuracy(const std::vector<uint8_t>& correct, int resamples, uint64_t seed,
+                                    double level = 0.95);
 
 /// Multinomial logistic regression on standardised features (train mean and std, as StandardScaler), minimising
 /// C * sum of the log losses + 0.5 ||W||^2 (scikit-learn's objective; bias unpenalised) with full-batch L-BFGS:
