@@ -7,6 +7,7 @@
 #include "cli/command.h"
 #include "diffscope/util/error.h"
 #include "diffscope/util/json_util.h"
+#include "diffscope/util/utf8.h"
 #include "diffscope/engine/model_info.h"
 #include "diffscope/engine/prompt_tokenizer.h"
 #include "diffscope/text/tokenizer.h"
@@ -25,6 +26,7 @@ int run(const Opts& o) {
   Encoding e;
   int clip_length = o.max_length;  // the CLIP positions at the front of e.ids (0 when the rows are T5's alone)
   std::string pad = o.pad_token;
+  if (!is_valid_utf8(o.prompt)) throw Error("--prompt: not valid UTF-8 text");
   if (!o.model.empty()) {  // the package's own tokenization: CLIP's, and T5's where it has one (SD3, Flux)
     ModelInfo info;
     info.dir = o.model;

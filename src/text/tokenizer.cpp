@@ -524,27 +524,31 @@ Encoding ClipTokenizer::encode(const std::string& text, int max_length, const st
     word_of_piece[p] = static_cast<int>(e.words.size()) - 1;
   }
   std::vector<bool> dropped(e.words.size(), true);
+  std::vector<bool> cut(e.words.size(), false);  // a token of the word lay past max_length (else it had none)
   for (size_t i = 0; i < toks.size(); ++i) {
     const int w = word_of_piece[toks[i].piece];
     if (i < keep) {
       e.words[static_cast<size_t>(w)].positions.push_back(static_cast<int>(i) + 1);
       dropped[static_cast<size_t>(w)] = false;
+    } else {
+      cut[static_cast<size_t>(w)] = true;
     }
   }
   std::vector<Word> kept;
+  std::string cut_list, untokenized_list;
   for (size_t w = 0; w < e.words.size(); ++w) {
     if (dropped[w]) {
+      auto& list = cut[w] ? cut_list : untokenized_list;
+      list += (list.empty() ? "" : " ") + e.words[w].text;
       e.dropped_words.push_back(e.words[w].text);
     } else {
       kept.push_back(std::move(e.words[w]));
     }
   }
   e.words.swap(kept);
-  if (!e.dropped_words.empty()) {
-    std::string list;
-    for (const auto& w : e.dropped_words) list += (list.empty() ? "" : " ") + w;
-    spdlog::warn("prompt is longer than {} tokens; dropped: {}", max_length, list);
-  }
+  if (!cut_list.empty()) spdlog::warn("prompt is longer than {} tokens; dropped: {}", max_length, cut_list);
+  if (!untokenized_list.empty())
+    spdlog::warn("the vocabulary has no token for these words (dropped): {}", untokenized_list);
   return e;
 }
 
