@@ -130,8 +130,23 @@ BatchResult run_batch(const BatchSpec& b, const Session& session) {
   if (fs::exists(fs::path(b.out) / "run.json"))  // as generate refuses a run folder: a batch never writes into one
     throw Error("--out " + b.out + ": holds a run (run.json), not a batch; choose a new or empty folder (a batch writes "
                 "one run folder per line into it)");
-  const Manifest manifest = read_manifest(b.manifest);
-  const auto lines = manifest_shard(manifest.lines, b.shard, b.shards);
+  Manifest manifest = read_manifest(b.manifest);
+  // a line naming an analysis that does not exist is a bad line like any other: skipped with FILE:LINE
+  std::vector<ManifestLine> lines;
+  for (auto& l : manifest_shard(manifest.lines, b.shard, b.shards)) {
+    std::string bad;
+    for (const auto& a : l.analyses) {
+      if (a == "none") continue;
+      try {
+        find_analysis(a);
+      } catch (const Error& e) {
+        bad = e.what();
+        break;
+      }
+    }
+    if (bad.empty()) lines.push_back(std::move(l));
+    else manifest.problems.push_back({l.line, l.index, b.manifest + ":" + std::to_string(l.line) + ": \"analyses\": " + bad});
+  }
   BatchResult r;
   r.entries = manifest.entries;
   r.selected = lines.size();
@@ -144,9 +159,6 @@ BatchResult run_batch(const BatchSpec& b, const Session& session) {
         throw Error("--out " + b.out + ": " + l.id + "/ already exists (give --resume to continue this batch, "
                     "--overwrite to redo it)");
   ensure_dir(b.out);
-  for (const auto& l : lines)  // refuse analysis names up front, before any work
-    for (const auto& a : l.analyses)
-      if (a != "none") find_analysis(a);
   const std::string failures_file =
       b.out + (b.shards == 1 ? std::string("/failures.jsonl")
                              : "/failures.shard-" + std::to_string(b.shard) + "-of-" + std::to_string(b.shards) + ".jsonl");
@@ -336,7 +348,14 @@ Summary merge_batches(const std::vector<std::string>& dirs, const std::string& o
       if (!ids.insert(m.id).second) throw Error("merge: run \"" + m.id + "\" appears in two batch folders (" + p.string() + ")");
       m.meta = b.contains("meta") ? b["meta"] : nlohmann::json();
       const auto run = read_json_object((p / "run.json").string());
-      m.inputs = run.contains("inputs") ? run["inputs"] : nlohmann::json::object();
+      m.inputs = run.contains("inputs") && run["inputs"].is_object() ? run["inputs"] : nlohmann::json::object();
+      // the run.json that goes into the table says what its batch line asked (an edited one is not carried over)
+      const nlohmann::json entry = b.contains("entry") && b["entry"].is_object() ? b["entry"] : nlohmann::json::object();
+      for (const char* key : {"prompt", "negative_prompt", "seed"})
+        if (entry.contains(key) && m.inputs.value(key, nlohmann::json()) != entry[key])
+          throw Error("merge: " + (p / "run.json").string() + ": inputs." + key + " " +
+                      m.inputs.value(key, nlohmann::json()).dump() + " differs from its batch line's " +
+                      entry[key].dump() + " (batch.json); the run folder was edited: rerun that line");
       // one model per table: the package's files and their hashes, as run.json records them
       const nlohmann::json model = run.contains("model") && run["model"].is_object() ? run["model"] : nlohmann::json::object();
       const std::string identity = model.contains("files") ? model["files"].dump() : std::string();
@@ -356,7 +375,6 @@ Summary merge_batches(const std::vector<std::string>& dirs, const std::string& o
   if (runs.empty()) throw Error("merge: no finished runs in " + dirs.front() + (dirs.size() > 1 ? " ..." : "") +
                                 " (each run folder needs its batch.json)");
   std::sort(runs.begin(), runs.end(), [](const MergedRun& a, const MergedRun& b) { return a.id < b.id; });
-  const OutputFolder claimed = claim_output_folder(out, overwrite);
   // columns: the inputs, every meta key, every summary key (sorted unions)
   const std::vector<std::string> input_cols{"prompt", "negative_prompt", "seed", "steps", "guidance_scale", "scheduler",
                                             "height", "width"};
@@ -366,6 +384,13 @@ Summary merge_batches(const std::vector<std::string>& dirs, const std::string& o
       for (const auto& [k, v] : r.meta.items()) meta_keys.insert(k);
     for (const auto& [k, v] : r.summary) keys.insert(k);
   }
+  if (!group_by.empty() && !meta_keys.count(group_by.substr(5))) {
+    std::string known;
+    for (const auto& k : meta_keys) known += (known.empty() ? "meta." : ", meta.") + k;
+    throw Error("--group-by " + group_by + ": no run's meta has \"" + group_by.substr(5) + "\" (" +
+                (known.empty() ? std::string("the runs have no meta keys") : "known: " + known) + ")");
+  }
+  const OutputFolder claimed = claim_output_folder(out, overwrite);
   std::vector<std::string> header{"id"};
   for (const auto& c : input_cols) header.push_back(c);
   for (const auto& k : meta_keys) header.push_back("meta." + k);
