@@ -9,6 +9,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "diffscope/util/error.h"
+#include "diffscope/util/image.h"
 #include "diffscope/util/json_util.h"
 
 namespace fs = std::filesystem;
@@ -129,8 +130,12 @@ std::map<std::string, cv::Mat> masks_from_dir(const std::string& dir, const std:
   for (const auto& w : words) {
     const fs::path p = fs::path(dir) / (w + ".png");
     if (!fs::exists(p)) continue;
-    cv::Mat m = cv::imread(p.string(), cv::IMREAD_GRAYSCALE);
-    if (m.empty()) throw Error(p.string() + ": not a readable image (expected a grey-scale mask)");
+    cv::Mat m;
+    try {  // read_image keeps libpng's own complaints off stderr and says in one line why it failed
+      m = read_image(p.string(), cv::IMREAD_GRAYSCALE);
+    } catch (const Error& e) {
+      throw Error(std::string(e.what()) + " (expected a grey-scale mask)");
+    }
     if (m.size() != size) cv::resize(m, m, size, 0, 0, cv::INTER_NEAREST);
     out[w] = m > 127;
   }

@@ -68,8 +68,11 @@ cv::Mat read_image(const std::string& path, int flags) {
     // error below says it, so theirs is silenced while decoding
     const SilencedStderr quiet;
     img = cv::imread(path, flags);
-  } catch (const cv::Exception& e) {
-    throw Error(path + ": cannot be read as an image (" + e.msg + ")");
+  } catch (const cv::Exception& e) {  // OpenCV's own text (file, line, assertion) is not for the user
+    const bool too_large = e.msg.find("CV_IO_MAX_IMAGE_PIXELS") != std::string::npos ||
+                           e.msg.find("validateInputImageSize") != std::string::npos;
+    throw Error(path + (too_large ? ": cannot be read as an image (its header declares a size beyond 2^30 pixels)"
+                                  : ": cannot be read as an image (damaged, or not PNG/JPEG/...)"));
   }
   if (img.empty()) throw Error(path + ": cannot be read as an image (damaged, or not PNG/JPEG/...)");
   return img;
