@@ -139,6 +139,11 @@ RunFolder RunFolder::load(const std::string& dir, bool require_attention) {
   if (!r.has_attention && require_attention)
     throw Error(rj + ": this run has no attention maps (it was generated with --no-attention or a plain export)");
   r.steps = static_cast<int>(r.timesteps.size());
+  // run.json against itself: generate writes inputs.steps as the number of timesteps it ran
+  if (r.meta.contains("inputs") && r.meta["inputs"].is_object() && r.meta["inputs"].contains("steps") &&
+      r.meta["inputs"]["steps"] != nlohmann::json(r.steps))
+    throw Error(rj + ": inputs.steps says " + r.meta["inputs"]["steps"].dump() + " but timesteps lists " +
+                std::to_string(r.steps) + " (an edited or damaged run.json; rerun diffscope generate)");
   if (r.has_attention) load_maps(r, rj);
   if (r.has_attention && r.meta["attention"].contains("concepts")) {
     try {
