@@ -142,3 +142,82 @@ TEST_CASE("numeric and named options refused where they are declared", "[cli][ha
   const auto r = ds("sae train --features " + nope + " --k 0");
   CHECK(r.output.size() < 120);
 }
+
+// A PNG whose IHDR says w x h over one grey pixel's data (a 0x0 or 100000x100000 header).
+static void write_png_header(const fs::path& p, uint32_t w, uint32_t h) {
+  auto crc = [](const std::string& s) {
+    uint32_t c = 0xffffffffu;
+    for (unsigned char b : s) {
+      c ^= b;
+      for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xffffffffu;
+  };
+  auto be = [](uint32_t v) { return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)}; };
+  auto chunk = [&](const std::string& type, const std::string& data) {
+    return be(static_cast<uint32_t>(data.size())) + type + data + be(crc(type + data));
+  };
+  const std::string ihdr = be(w) + be(h) + std::string{8, 0, 0, 0, 0};
+  const std::string idat{'\x78', '\x9c', '\x63', '\x68', '\x00', '\x00', '\x00', '\x82', '\x00', '\x81'};  // zlib of 00 80
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) + chunk("IDAT", idat) +
+                                            chunk("IEND", "");
+}
+
+TEST_CASE("issue 41 re-run: batch skips an unknown analysis line, merge checks run.json and --group-by", "[cli][hardening]") {
+  TempDir tmp("harden-rerun-batch");
+  write(tmp.path / "m.jsonl",
+        "{\"id\": \"good\", \"prompt\": \"a red circle\", \"steps\": 2, \"analyses\": [\"none\"], \"meta\": {\"cat\": \"x\"}}\n"
+        "{\"id\": \"bad\", \"prompt\": \"a red circle\", \"steps\": 2, \"analyses\": [\"nosuch\"]}\n");
+  const std::string out = tmp.str() + "/b";
+  const auto r = ds("batch -q " + quote(tmp.str() + "/m.jsonl") + " -m " + quote(kPkg) + " -o " + quote(out));
+  INFO(r.output);
+  CHECK(r.exit_code == 1);  // a skipped bad line: the documented result
+  CHECK(r.output.find("m.jsonl:2: \"analyses\": analysis \"nosuch\" does not exist") != std::string::npos);
+  CHECK(fs::exists(out + "/good/batch.json"));
+  CHECK_FALSE(fs::exists(out + "/bad"));
+
+  refused("merge " + quote(out) + " -o " + quote(tmp.str() + "/mg") + " --group-by meta.nosuch",
+          "--group-by meta.nosuch: no run's meta has \"nosuch\" (known: meta.cat)");
+  auto run = nlohmann::json::parse(slurp(out + "/good/run.json"));
+  run["inputs"]["prompt"] = "a green dragon";
+  write(out + "/good/run.json", run.dump());
+  refused("merge " + quote(out) + " -o " + quote(tmp.str() + "/mg"), "inputs.prompt \"a green dragon\" differs from its batch line's");
+  CHECK_FALSE(fs::exists(tmp.path / "mg" / "runs.csv"));
+}
+
+TEST_CASE("issue 41 re-run: image headers, edited run.json steps, tokenize text", "[cli][hardening]") {
+  TempDir tmp("harden-rerun-files");
+  // features on a PNG whose header says 100000x100000: one line without OpenCV's assertion text
+  write(tmp.path / "set" / "index.json",
+        nlohmann::json{{"format", "diffscope-shapes"},
+                       {"items", {{{"image", "a.png"}, {"objects", nlohmann::json::array()}},
+                                  {{"image", "b.png"}, {"objects", nlohmann::json::array()}}}}}
+            .dump());
+  write_png_header(tmp.path / "set" / "a.png", 100000, 100000);
+  write_png_header(tmp.path / "set" / "b.png", 1, 1);
+  refused("features -m " + quote(kPkg) + " --dataset " + quote(tmp.str() + "/set") + " -o " + quote(tmp.str() + "/f"),
+          "a.png: cannot be read as an image (its header declares a size beyond 2^30 pixels)");
+  CHECK(ds("features -m " + quote(kPkg) + " --dataset " + quote(tmp.str() + "/set") + " -o " + quote(tmp.str() + "/f"))
+            .output.find("OpenCV") == std::string::npos);
+
+  const std::string run = tmp.str() + "/run";
+  REQUIRE(ds("generate -q -m " + quote(kPkg) + " -p \"a red circle\" --steps 3 --scheduler ddim --concepts circle -o " +
+             quote(run)).exit_code == 0);
+  // --masks with a 0x0 PNG: one line, no libpng warnings
+  write_png_header(tmp.path / "masks" / "circle.png", 0, 0);
+  refused("concepts -q -r " + quote(run) + " --masks " + quote(tmp.str() + "/masks"), "circle.png: cannot be read as an image");
+  // run.json saying 40 steps over 3 timesteps
+  auto j = nlohmann::json::parse(slurp(run + "/run.json"));
+  j["inputs"]["steps"] = 40;
+  write(run + "/run.json", j.dump());
+  refused("report " + quote(run) + " -o " + quote(tmp.str() + "/r.html"), "inputs.steps says 40 but timesteps lists 3");
+  CHECK_FALSE(fs::exists(tmp.path / "r.html"));
+
+  // tokenize: non-UTF-8 refused; a word with no token is not called "longer than 77 tokens"
+  refused("tokenize -m " + quote(kPkg) + " -p \"$(printf 'a red \\377 circle')\"", "--prompt: not valid UTF-8 text");
+  const auto t = ds("tokenize -m " + quote(kPkg) + " -p '\xe8\xb5\xa4 circle'");
+  INFO(t.output);
+  CHECK(t.exit_code == 0);
+  CHECK(t.output.find("longer than") == std::string::npos);
+}
