@@ -4,7 +4,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <opencv2/imgcodecs.hpp>
 
@@ -206,4 +208,119 @@ TEST_CASE("grid and single-map figures carry a numeric colour bar; PNG + PDF + S
   CHECK(msvg.find(">&quot;red&quot; cross-attention</text>") != std::string::npos);
   CHECK(figure_with_colorbar(map, "x", s, 256).cols == 1050);
   CHECK(figure_with_colorbar(map, "x", s, 4000).cols > 1050);  // a larger image side raises the resolution
+}
+
+namespace {
+/// The y of each text in the SVG's text layer whose content is exactly `text`.
+std::vector<double> text_ys(const std::string& svg, const std::string& text) {
+  std::vector<double> ys;
+  const std::string end = ">" + text + "</text>";
+  for (size_t p = svg.find(end); p != std::string::npos; p = svg.find(end, p + 1)) {
+    const size_t t = svg.rfind("translate(", p);
+    double x = 0, y = 0;
+    if (t != std::string::npos && std::sscanf(svg.c_str() + t, "translate(%lf %lf)", &x, &y) == 2) ys.push_back(y);
+  }
+  return ys;
+}
+
+const Rgb fig_empty{225, 225, 225};  // an empty cell's grey
+
+int pixels_near(const cv::Mat& img, Rgb c, int tol = 6) {
+  int n = 0;
+  for (int y = 0; y < img.rows; ++y)
+    for (int x = 0; x < img.cols; ++x) {
+      const cv::Vec3b v = img.at<cv::Vec3b>(y, x);
+      n += std::abs(v[2] - c.r) <= tol && std::abs(v[1] - c.g) <= tol && std::abs(v[0] - c.b) <= tol;
+    }
+  return n;
+}
+}  // namespace
+
+TEST_CASE("wrap_rows: at most 8 a row and even rows by default, else the given count", "[util][figure]") {
+  CHECK(wrap_rows(26, 0) == std::vector<size_t>{7, 7, 7, 5});
+  CHECK(wrap_rows(8, 0) == std::vector<size_t>{8});
+  CHECK(wrap_rows(9, 0) == std::vector<size_t>{5, 4});
+  CHECK(wrap_rows(26, 10) == std::vector<size_t>{10, 10, 6});
+  CHECK(wrap_rows(3, 1000) == std::vector<size_t>{3});
+  CHECK(wrap_rows(0, 0).empty());
+}
+
+TEST_CASE("grid figures: captions over each cell (a wrapped filmstrip), two-line labels, method swatches",
+          "[util][figure]") {
+  ds_test::TempDir tmp("grid-captions");
+  cv::Mat cell(24, 24, CV_8UC3, cv::Scalar(200, 200, 200));
+  // 11 images wrapped as a filmstrip is: rows of 6 and 5, each captioned "step N\nt=T"
+  GridFigure f;
+  f.title = "Each step's x0 estimate";
+  size_t at = 0;
+  for (size_t n : wrap_rows(11, 0)) {
+    f.cells.emplace_back(n, cell);
+    f.cell_labels.emplace_back();
+    for (size_t k = 0; k < n; ++k, ++at) f.cell_labels.back().push_back("step " + std::to_string(at) + "\nt=" + std::to_string(1000 - 100 * at));
+  }
+  REQUIRE(f.cells.size() == 2);
+  const std::string a = (tmp.path / "strip.png").string(), b = (tmp.path / "strip2.png").string();
+  write_grid_figure(a, f);
+  write_grid_figure(b, f);
+  const cv::Mat img = cv::imread(a);
+  CHECK(img.cols == 2148);  // six 24 px cells would be under 0.78 in in one column: two columns, 7.16 in
+  const std::string svg = check_figure(a, 2148, img.rows);
+  check_identical(a, b);
+  CHECK(grid_figure(f).size() == img.size());
+  // every caption's two lines are text; the rows' captions sit at two heights, the second line below the first
+  std::set<double> caption_rows;
+  for (int s = 0; s < 11; ++s) {
+    INFO(s);
+    const auto y1 = text_ys(svg, "step " + std::to_string(s)), y2 = text_ys(svg, "t=" + std::to_string(1000 - 100 * s));
+    REQUIRE(y1.size() == 1);
+    REQUIRE(y2.size() == 1);
+    CHECK(y2[0] > y1[0]);
+    caption_rows.insert(y1[0]);
+  }
+  CHECK(caption_rows.size() == 2);
+  CHECK(text_ys(svg, "step 5") == text_ys(svg, "step 0"));
+  CHECK(text_ys(svg, "step 6")[0] > text_ys(svg, "step 5")[0]);
+  // the shorter last row leaves its end white: padded with an empty cell instead, that cell is drawn grey
+  GridFigure padded = f;
+  padded.cells.back().emplace_back();
+  padded.cell_labels.back().emplace_back();
+  const int cell_px = 83 * 83 * 300 * 300 / (72 * 72);  // about one 83.5 pt cell at 300 dpi
+  CHECK(pixels_near(img, fig_empty, 0) < cell_px / 20);
+  CHECK(pixels_near(grid_figure(padded), fig_empty, 0) > cell_px * 9 / 10);
+  // one row more adds one row's height
+  GridFigure taller = f;
+  taller.cells.push_back(taller.cells.front());
+  taller.cell_labels.push_back(taller.cell_labels.front());
+  // six cells in 7.16 in: (515.52 - 4 - 7 x 1.5) / 6 = 83.50 pt each, a two-line caption band of 2 x 1.25 x 6.5
+  // + 0.35 x 6.5 = 18.53 pt and a 1.5 pt gap: 103.53 pt = 431.4 px at 300 dpi
+  CHECK(grid_figure(taller).rows - img.rows == Approx(431.4).margin(1.0));
+  // refusals: captions that do not fit the cells
+  GridFigure bad = f;
+  bad.cell_labels.back().pop_back();
+  CHECK_THROWS_WITH(grid_figure(bad), Catch::Contains("row 1 has 5 cells but 4 cell labels"));
+  bad = f;
+  bad.cell_labels.pop_back();
+  CHECK_THROWS_WITH(grid_figure(bad), Catch::Contains("1 rows of cell labels for 2 rows"));
+
+  // method columns: each label with its palette colour beneath it
+  GridFigure m;
+  m.cells = {{cell, cell, cell}, {cell, cell, cell}};
+  m.row_labels = {"step 0, t=961", "step 12, t=481"};
+  m.col_labels = {"df-rise", "df-cam", "attention"};
+  for (const auto& c : m.col_labels) m.col_colours.push_back(method_colour(c));
+  m.scale = ColourScale{Colormap::Turbo, 0, 1, "per map: min-max to 0-1"};
+  const cv::Mat plain = [&] {
+    GridFigure p = m;
+    p.col_colours.clear();
+    return grid_figure(p);
+  }();
+  const cv::Mat swatched = grid_figure(m);
+  CHECK(swatched.rows > plain.rows);  // the swatch band
+  for (const auto& c : m.col_labels) {
+    INFO(c);
+    CHECK(pixels_near(plain, method_colour(c)) == 0);
+    CHECK(pixels_near(swatched, method_colour(c)) > 1000);  // a cell wide, 2.5 pt high at 300 dpi
+  }
+  m.col_colours.pop_back();
+  CHECK_THROWS_WITH(grid_figure(m), Catch::Contains("2 column colours for 3 columns"));
 }

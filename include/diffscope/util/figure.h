@@ -14,6 +14,7 @@
 #include <opencv2/core.hpp>
 
 #include "diffscope/util/image.h"
+#include "diffscope/util/palette.h"
 
 namespace diffscope {
 
@@ -34,7 +35,12 @@ std::string figure_stem(const std::string& png_path);
 /// A labelled grid of images (rows x columns) with an optional colour bar on the right.
 struct GridFigure {
   std::vector<std::vector<cv::Mat>> cells;  ///< empty cells are drawn light grey; images letterboxed, aspect kept
-  std::vector<std::string> row_labels, col_labels;  ///< either may be empty; else one per row / column
+  std::vector<std::string> row_labels, col_labels;  ///< either may be empty; else one per row / column ("\n" breaks
+                                                    ///< a column label into lines)
+  /// A caption above each cell (a filmstrip wrapped into rows: each row's own step labels); empty, or one row of
+  /// captions per row of cells, each the length of its row; "\n" breaks a caption into lines.
+  std::vector<std::vector<std::string>> cell_labels;
+  std::vector<Rgb> col_colours;  ///< empty, or one per column: a swatch under its label (a method's palette colour)
   std::string title;
   std::optional<ColourScale> scale;  ///< the cells' colour scale, when they show a map
   bool nearest = false;              ///< upscale cells by pixel replication (latent-resolution maps)
@@ -42,6 +48,11 @@ struct GridFigure {
 
 /// Writes `png_path`, and beside it `.pdf` and `.svg`, of the grid. Error when the labels disagree with the cells.
 void write_grid_figure(const std::string& png_path, const GridFigure& figure);
+/// The grid's PNG rendering (300 dpi) as an 8-bit BGR image, as write_grid_figure writes it.
+cv::Mat grid_figure(const GridFigure& figure);
+
+/// `n` cells wrapped into rows of at most `per_row` (`per_row` <= 0: of at most 8); the rows' lengths.
+std::vector<size_t> wrap_rows(size_t n, int per_row);
 
 /// One map image (`img`, BGR, already coloured with scale.colormap, perhaps blended over an image) titled, with its
 /// colour bar: one column wide. The PNG's resolution is raised above 300 dpi where the image would be drawn with
