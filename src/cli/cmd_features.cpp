@@ -71,7 +71,11 @@ Runner setup_probe(CLI::App& app) {
   app.add_option("--conv-epochs", s.conv_epochs, "convolutional head: training epochs")->default_val(15)->check(CLI::Range(1, 10000));
   app.add_option("--conv-lr", s.conv_lr, "convolutional head: Adam learning rate")->default_val(1e-2)
       ->check(positive_finite(10));
-  app.add_option("--seed", s.seed, "convolutional head: initial weights and data order")->default_val(0)->check(seed_range());
+  app.add_option("--seed", s.seed, "convolutional head: initial weights and data order; the bootstrap's draws")
+      ->default_val(0)->check(seed_range());
+  app.add_option("--bootstrap", s.bootstrap,
+                 "resamples of the test images for each accuracy's 95% percentile-bootstrap interval (0: none)")
+      ->default_val(1000)->check(CLI::Range(0, 100000));
   app.add_flag("--overwrite", s.overwrite, "replace an earlier probe output");
   add_common_options(app, o->common);
   add_examples(app, {"diffscope probe --features runs/feat", "diffscope probe --features runs/feat --labels colour,shape",
@@ -85,7 +89,12 @@ Runner setup_probe(CLI::App& app) {
         const std::string& k = it.key();
         const bool head = k.size() > 5 && (k.compare(k.size() - 5, 5, ".best") == 0 || k.compare(k.size() - 7, 7, ".pixels") == 0 ||
                                            k.compare(k.size() - 7, 7, ".latent") == 0 || k.compare(k.size() - 7, 7, ".chance") == 0);
-        if (head && it.value().is_number()) std::printf("%-36s %.4f\n", k.c_str(), it.value().get<double>());
+        if (head && it.value().is_number()) {
+          std::printf("%-36s %.4f", k.c_str(), it.value().get<double>());
+          if (j.contains(k + ".ci_lo") && j[k + ".ci_lo"].is_number() && j[k + ".ci_hi"].is_number())
+            std::printf("  [%.4f, %.4f]", j[k + ".ci_lo"].get<double>(), j[k + ".ci_hi"].get<double>());
+          std::printf("\n");
+        }
         if (k.size() > 11 && k.compare(k.size() - 11, 11, ".best_layer") == 0)
           std::printf("%-36s %s\n", k.c_str(), it.value().get<std::string>().c_str());
       }

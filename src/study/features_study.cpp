@@ -22,8 +22,10 @@
 #include "diffscope/util/atomic_file.h"
 #include "diffscope/util/csv.h"
 #include "diffscope/util/error.h"
+#include "diffscope/util/figure_revelio.h"
 #include "diffscope/util/image.h"
 #include "diffscope/util/json_util.h"
+#include "diffscope/util/matrix_plot.h"
 #include "diffscope/util/npy.h"
 #include "diffscope/util/output_folder.h"
 #include "diffscope/util/path_confine.h"
@@ -386,59 +388,6 @@ FeatureSetInfo extract_dataset_features(const FeatureSpec& spec, const Session& 
 
 namespace {
 
-/// A table of values drawn as coloured cells with their numbers, row and column labels, title and colour scale.
-cv::Mat annotated_heatmap(const std::vector<std::vector<double>>& v, const std::vector<std::string>& rows,
-                          const std::vector<std::string>& cols, const std::string& title, double lo, double hi,
-                          bool integers = false) {
-  const int cell_w = 96, cell_h = 40, left = 170, top = 70, bar_w = 22;
-  const int w = left + cell_w * static_cast<int>(cols.size()) + 110, h = top + cell_h * static_cast<int>(rows.size()) + 50;
-  cv::Mat img(h, w, CV_8UC3, cv::Scalar(255, 255, 255));
-  const double fs = 0.5;
-  auto colour_of = [&](double x) {
-    float u = static_cast<float>(hi > lo ? (x - lo) / (hi - lo) : 0.5);
-    u = std::min(1.0f, std::max(0.0f, u));
-    const cv::Mat c = colorize(&u, 1, 1, Colormap::Viridis);
-    return cv::Scalar(c.at<cv::Vec3b>(0, 0)[0], c.at<cv::Vec3b>(0, 0)[1], c.at<cv::Vec3b>(0, 0)[2]);
-  };
-  int base = 0;
-  const cv::Size ts = cv::getTextSize(title, cv::FONT_HERSHEY_SIMPLEX, 0.65, 2, &base);
-  cv::putText(img, title, {std::max(4, (w - ts.width) / 2), 28}, cv::FONT_HERSHEY_SIMPLEX, 0.65, {0, 0, 0}, 2, cv::LINE_AA);
-  for (size_t c = 0; c < cols.size(); ++c) {
-    const cv::Size s = cv::getTextSize(cols[c], cv::FONT_HERSHEY_SIMPLEX, fs, 1, &base);
-    cv::putText(img, cols[c], {left + int(c) * cell_w + (cell_w - s.width) / 2, top - 10}, cv::FONT_HERSHEY_SIMPLEX, fs,
-                {0, 0, 0}, 1, cv::LINE_AA);
-  }
-  for (size_t r = 0; r < rows.size(); ++r) {
-    cv::putText(img, rows[r], {8, top + int(r) * cell_h + cell_h / 2 + 5}, cv::FONT_HERSHEY_SIMPLEX, fs, {0, 0, 0}, 1,
-                cv::LINE_AA);
-    for (size_t c = 0; c < cols.size(); ++c) {
-      const double x = v[r][c];
-      const cv::Rect cell(left + int(c) * cell_w, top + int(r) * cell_h, cell_w - 2, cell_h - 2);
-      if (!std::isfinite(x)) {
-        cv::rectangle(img, cell, {235, 235, 235}, cv::FILLED);
-        continue;
-      }
-      const cv::Scalar col = colour_of(x);
-      cv::rectangle(img, cell, col, cv::FILLED);
-      char buf[32];
-      std::snprintf(buf, sizeof buf, integers ? "%.0f" : "%.3f", x);
-      const double lum = 0.114 * col[0] + 0.587 * col[1] + 0.299 * col[2];
-      const cv::Size s = cv::getTextSize(buf, cv::FONT_HERSHEY_SIMPLEX, fs, 1, &base);
-      cv::putText(img, buf, {cell.x + (cell.width - s.width) / 2, cell.y + cell.height / 2 + 5}, cv::FONT_HERSHEY_SIMPLEX,
-                  fs, lum > 140 ? cv::Scalar(0, 0, 0) : cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
-    }
-  }
-  // colour scale
-  const int bx = left + cell_w * static_cast<int>(cols.size()) + 20, by = top, bh = cell_h * static_cast<int>(rows.size()) - 2;
-  for (int y = 0; y < bh; ++y) cv::line(img, {bx, by + y}, {bx + bar_w, by + y}, colour_of(hi - (hi - lo) * y / std::max(1, bh - 1)));
-  char buf[32];
-  std::snprintf(buf, sizeof buf, integers ? "%.0f" : "%.2f", hi);
-  cv::putText(img, buf, {bx + bar_w + 4, by + 10}, cv::FONT_HERSHEY_SIMPLEX, 0.45, {0, 0, 0}, 1, cv::LINE_AA);
-  std::snprintf(buf, sizeof buf, integers ? "%.0f" : "%.2f", lo);
-  cv::putText(img, buf, {bx + bar_w + 4, by + bh}, cv::FONT_HERSHEY_SIMPLEX, 0.45, {0, 0, 0}, 1, cv::LINE_AA);
-  return img;
-}
-
 /// A feature file as [N, D] (flattened), or with `keep_shape` as stored ([N, C, S, S] for spatial files).
 at::Tensor load_array(const std::string& path, bool keep_shape) {
   NpyArray a = read_npy(path);
@@ -452,6 +401,8 @@ at::Tensor load_array(const std::string& path, bool keep_shape) {
 }  // namespace
 
 Summary probe_features(const ProbeSpec& spec, const Session& session) {
+  if (spec.bootstrap < 0 || spec.bootstrap > 100000)
+    throw Error("--bootstrap: expected 0 (no intervals) to 100000, got " + std::to_string(spec.bootstrap));
   const std::string dir = spec.features;
   const study::FeatureSet set = study::open_feature_set(dir);
   const auto& index = set.index;
@@ -496,7 +447,8 @@ Summary probe_features(const ProbeSpec& spec, const Session& session) {
   ensure_dir(out + "/tables");
   ensure_dir(out + "/plots");
   CsvWriter csv(out + "/tables/probe.csv", {"features", "layer", "t", "label", "head", "classes", "n_train", "n_test",
-                                            "train_accuracy", "test_accuracy", "chance"});
+                                            "train_accuracy", "test_accuracy", "chance", "test_accuracy_ci_lo",
+                                            "test_accuracy_ci_hi", "test_accuracy_se", "bootstrap_resamples"});
   Summary s;
   ProbeOptions po;
   po.c = spec.c;
@@ -535,10 +487,17 @@ Summary probe_features(const ProbeSpec& spec, const Session& session) {
     // per head: the layer x timestep grid and the best cell
     struct HeadBest {
       std::vector<std::vector<double>> grid;
+      std::vector<std::vector<AccuracyInterval>> intervals;
       double best = -1;
       std::string name;
       ProbeResult result;
+      AccuracyInterval interval;
     };
+    // the baselines beside the grid (pixels, latent), with their intervals; chance as the test set gives it
+    std::map<std::string, std::pair<double, AccuracyInterval>> baselines;
+    double chance = std::nan("");
+    // one bootstrap stream per label: every cell of it is resampled on the same test images (paired)
+    const uint64_t boot_seed = spec.seed ^ 0xb0075742a9d1e3c5ULL;
     std::map<std::string, HeadBest> heads;
     spdlog::info("probe: {} ({} classes, {} train / {} test images)", label, classes.size(), train_rows.size(), test_rows.size());
     for (const auto& ff : ffiles) {
@@ -553,19 +512,31 @@ Summary probe_features(const ProbeSpec& spec, const Session& session) {
       if (ff.t >= 0) csv.cell(ff.t);
       else csv.cell("");
       csv.cell(label).cell(ff.head).cell(n_classes).cell(static_cast<int64_t>(train_rows.size()));
+      const AccuracyInterval ci = bootstrap_accuracy(r.test_correct, spec.bootstrap, boot_seed);
       csv.cell(static_cast<int64_t>(test_rows.size())).cell(r.train_accuracy).cell(r.test_accuracy).cell(r.chance);
+      if (ci.resamples > 0) csv.cell(ci.lo).cell(ci.hi).cell(ci.se);
+      else csv.cell("").cell("").cell("");
+      csv.cell(static_cast<int64_t>(ci.resamples));
       csv.end_row();
+      chance = r.chance;
       const std::string key = "probe." + label + (ff.head == "conv" ? ".conv." : ".");
       if (ff.t >= 0) {
         HeadBest& h = heads[ff.head];
-        if (h.grid.empty()) h.grid.assign(layer_order.size(), std::vector<double>(t_order.size(), std::nan("")));
+        if (h.grid.empty()) {
+          h.grid.assign(layer_order.size(), std::vector<double>(t_order.size(), std::nan("")));
+          h.intervals.assign(layer_order.size(), std::vector<AccuracyInterval>(t_order.size()));
+        }
         const size_t li = std::find(layer_order.begin(), layer_order.end(), ff.layer) - layer_order.begin();
         const size_t ti = std::find(t_order.begin(), t_order.end(), ff.t) - t_order.begin();
         h.grid[li][ti] = r.test_accuracy;
+        h.intervals[li][ti] = ci;
         s.set(key + ff.layer + ".t" + std::to_string(ff.t), r.test_accuracy);
-        if (r.test_accuracy > h.best) h.best = r.test_accuracy, h.name = ff.layer + ".t" + std::to_string(ff.t), h.result = r;
+        if (r.test_accuracy > h.best)
+          h.best = r.test_accuracy, h.name = ff.layer + ".t" + std::to_string(ff.t), h.result = r, h.interval = ci;
       } else {
         s.set(key + ff.layer, r.test_accuracy);  // pixels, latent
+        if (ci.resamples > 0) s.set(key + ff.layer + ".ci_lo", ci.lo), s.set(key + ff.layer + ".ci_hi", ci.hi);
+        if (ff.head == "linear") baselines[ff.layer] = {r.test_accuracy, ci};
       }
       s.set("probe." + label + ".chance", r.chance);
     }
@@ -576,19 +547,47 @@ Summary probe_features(const ProbeSpec& spec, const Session& session) {
       const std::string key = "probe." + label + (conv ? ".conv" : ""), suffix = conv ? "_conv" : "";
       s.set(key + ".best", h.best);
       s.set_text(key + ".best_layer", h.name);
-      write_png(out + "/plots/probe_" + label + suffix + ".png",
-                annotated_heatmap(h.grid, layer_order, cols,
-                                  std::string(conv ? "Convolutional" : "Linear") + " probe test accuracy: " + label, 0.0, 1.0));
-      std::vector<std::vector<double>> conf;
-      for (const auto& row : h.result.confusion) conf.emplace_back(row.begin(), row.end());
-      double mx = 0;
-      for (const auto& row : conf)
-        for (double v : row) mx = std::max(mx, v);
-      write_png(out + "/plots/confusion_" + label + suffix + ".png",
-                annotated_heatmap(conf, classes, classes,
-                                  label + " at " + h.name + (conv ? " (conv head" : " (linear") +
-                                      "; rows: true, columns: predicted)",
-                                  0.0, mx, true));
+      if (h.interval.resamples > 0) s.set(key + ".best.ci_lo", h.interval.lo), s.set(key + ".best.ci_hi", h.interval.hi);
+      const std::string head_name = conv ? "Convolutional" : "Linear";
+      // the grid as a matrix (fixed 0-1 scale: every probe figure compares on one scale)
+      MatrixFigure grid;
+      grid.values = h.grid;
+      grid.row_labels = layer_order;
+      grid.col_labels = cols;
+      grid.title = head_name + " probe test accuracy: " + label;
+      grid.xlabel = "timestep";
+      grid.ylabel = "layer";
+      grid.scale_label = "test accuracy, fixed 0-1";
+      write_matrix_plot(out + "/plots/probe_" + label + suffix + ".png", grid);
+      // accuracy per layer for each timestep, with intervals, the baselines beside
+      AccuracyFigure af;
+      af.title = head_name + " probe test accuracy per layer: " + label;
+      af.note = spec.bootstrap > 0
+                    ? "bars and bands: 95% percentile bootstrap over the " + std::to_string(test_rows.size()) +
+                          " test images (" + std::to_string(spec.bootstrap) + " resamples)"
+                    : "no intervals (--bootstrap 0); " + std::to_string(test_rows.size()) + " test images";
+      af.layers = layer_order;
+      for (size_t ti = 0; ti < t_order.size(); ++ti) {
+        AccuracyFigure::Series ser;
+        ser.name = cols[ti];
+        ser.colour = series_colour(ti < 4 ? ti : ti + 3);  // 4-6 (purple, sky blue, black) are the baselines'
+        for (size_t li = 0; li < layer_order.size(); ++li)
+          ser.values.push_back({h.grid[li][ti], h.intervals[li][ti].lo, h.intervals[li][ti].hi});
+        af.series.push_back(ser);
+      }
+      const std::string lin = conv ? " (linear)" : "";
+      for (const auto& [name, colour] : {std::pair<const char*, Rgb>{"pixels", series_colour(4)}, {"latent", series_colour(5)}})
+        if (baselines.count(name)) {
+          const auto& [acc, ci] = baselines.at(name);
+          af.baselines.push_back({std::string(name) + lin, {acc, ci.lo, ci.hi}, colour, false});
+        }
+      af.baselines.push_back({"chance", {chance, std::nan(""), std::nan("")}, series_colour(6), true});
+      write_accuracy_figure(out + "/plots/accuracy_" + label + suffix + ".png", af);
+      ConfusionFigure cf;
+      cf.counts = h.result.confusion;
+      cf.labels = classes;
+      cf.title = label + " at " + h.name + (conv ? " (conv head" : " (linear") + "; rows: true, columns: predicted)";
+      write_confusion_figure(out + "/plots/confusion_" + label + suffix + ".png", cf);
     }
   }
   csv.commit();

@@ -48,17 +48,21 @@ struct ProbeSpec {
   int conv_hidden = 16;   ///< the convolutional head (represent/probe.h ConvProbeOptions): channels,
   int conv_epochs = 15;   ///< epochs,
   double conv_lr = 1e-2;  ///< Adam learning rate,
-  uint64_t seed = 0;      ///< initial weights and data order
+  uint64_t seed = 0;      ///< initial weights and data order; the bootstrap's draws
+  int bootstrap = 1000;   ///< resamples of the test images for each accuracy's 95% interval (0: none)
   bool overwrite = false;
 };
 
 /// A linear probe per pooled feature file (layer x timestep, plus the pixel and latent baselines) and, for spatial
 /// files, the convolutional head (Diff-C style), per label; trained on the train split and scored on the test split:
-/// OUT/tables/probe.csv (features, layer, t, label, head, classes, train/test accuracy, chance),
-/// OUT/plots/probe_<label>[_conv].png (layer x timestep accuracy, annotated, colour scale), the best cell's confusion
-/// matrix OUT/plots/confusion_<label>[_conv].png, and OUT/summary.json: probe.<label>.best(_layer),
+/// OUT/tables/probe.csv (features, layer, t, label, head, classes, train/test accuracy, chance, and the test accuracy's
+/// 95% percentile-bootstrap interval over the test images: test_accuracy_ci_lo/_hi/_se, bootstrap_resamples),
+/// OUT/plots/probe_<label>[_conv].png (layer x timestep accuracy, annotated, colour bar fixed 0-1),
+/// OUT/plots/accuracy_<label>[_conv].png (accuracy per layer for each timestep with its interval, the pixel and latent
+/// baselines as bands and chance as a line), the best cell's confusion matrix OUT/plots/confusion_<label>[_conv].png
+/// (each figure also .pdf and .svg), and OUT/summary.json: probe.<label>.best(_layer), probe.<label>.best.ci_lo/_hi,
 /// probe.<label>.<layer>.t<T>, probe.<label>.conv.best(_layer), probe.<label>.conv.<layer>.t<T>,
-/// probe.<label>.pixels, probe.<label>.latent, probe.<label>.chance.
+/// probe.<label>.pixels(.ci_lo/_hi), probe.<label>.latent(.ci_lo/_hi), probe.<label>.chance.
 Summary probe_features(const ProbeSpec& spec, const Session& session);
 
 }  // namespace diffscope
