@@ -197,17 +197,18 @@ def equality(binary, packages, device, work, threads):
     return out
 
 
-def timing(binary, device, work, size, steps, rounds, threads):
+def timing(binary, device, work, size, steps, rounds, threads, full=True):
     pp = os.environ.get("DIFFUSERS_PYTHONPATH", "")
     env = {"PYTHONPATH": pp + os.pathsep + os.path.join(ROOT, "scripts", "export")}
     rc, text = run([PY, "-c", "import diffusers, transformers"], env=env)
     if rc:
         return {"skipped": "diffusers/transformers not importable (set DIFFUSERS_PYTHONPATH to carried copies): " +
                 text.strip().splitlines()[-1] if text.strip() else "import failed"}
-    src, pkg = os.path.join(work, "sd15-random"), os.path.join(work, f"sd15-random-{size}")
+    tag = "sd15-random" if full else "sd1-tiny-widths"
+    src, pkg = os.path.join(work, tag), os.path.join(work, f"{tag}-{size}")
     if not os.path.exists(os.path.join(src, "model_index.json")):
         code = ("from check_diffusers_export import build_tiny; "
-                f"build_tiny('sd1', {src!r}, 'tests/data/reference/clip-tokenizer', seed=11, full=True)")
+                f"build_tiny('sd1', {src!r}, 'tests/data/reference/clip-tokenizer', seed=11, full={full})")
         rc, text = run([PY, "-c", code], env=env)
         if rc:
             raise RuntimeError("building the random SD 1.5 folder failed: " + text[-1500:])
@@ -266,7 +267,7 @@ def timing(binary, device, work, size, steps, rounds, threads):
         for cap in ("plain", "capture"):
             ratios[f"{prec}.{cap}.diffscope_over_diffusers"] = med[f"diffscope.{prec}.{cap}"] / med[f"diffusers.{prec}.plain"]
         ratios[f"{prec}.capture_over_plain"] = med[f"diffscope.{prec}.capture"] / med[f"diffscope.{prec}.plain"]
-    return {"size": size, "steps": steps, "rounds": rounds, "threads": threads, "median_per_step_s": med,
+    return {"widths": "sd1.5" if full else "test (tiny)", "size": size, "steps": steps, "rounds": rounds, "threads": threads, "median_per_step_s": med,
             "ratios": ratios, "rows": rows}
 
 
@@ -309,6 +310,8 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tiny-widths", action="store_true",
+                    help="time the test widths instead of SD 1.5's (a rehearsal of the timing stage)")
     ap.add_argument("--skip", default="", help="comma-separated stages to skip (tests, timing, ...)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -334,7 +337,7 @@ def main():
         s.stage("equality", equality, binary, pk, a.device, work, a.threads)
         s.save()
     if "timing" not in skip:
-        s.stage("timing", timing, binary, a.device, work, a.size, a.steps, a.rounds, a.threads)
+        s.stage("timing", timing, binary, a.device, work, a.size, a.steps, a.rounds, a.threads, not a.tiny_widths)
         s.save()
     open(os.path.join(a.out, "gpu-check.md"), "w").write(markdown(s.result))
     print(markdown(s.result))
