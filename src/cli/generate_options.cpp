@@ -63,7 +63,7 @@ void add_generate_options(CLI::App& app, GenerateCli& cli) {
 void add_batch_size_option(CLI::App& app, CommonOptions& common) {
   app.add_option("--batch-size", common.batch_size,
                  "prompts denoised together: one denoiser call per step for all of them, each with its own seed "
-                 "(run folders equal one-at-a-time runs up to float rounding; see the README for the speed-up)")
+                 "(run folders equal one-at-a-time runs up to float rounding; docs/performance.md#batching-prompts measures the speed-up)")
       ->default_val(1)
       ->check(CLI::Range(1, 256));
 }

@@ -132,7 +132,7 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
   app.add_option("--device", o.device, "cpu, cuda or cuda:N")->default_val("cpu");
   app.add_option("--precision", o.precision,
                  "the denoiser's arithmetic: fp32, bf16 (autocast; about 1.7x faster on CPUs with AVX-512 BF16, "
-                 "outputs move, see the README) or fp16 (CUDA)")
+                 "outputs move: docs/performance.md#reduced-precision) or fp16 (CUDA)")
       ->default_val("fp32")
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   app.add_flag("-q,--quiet", o.quiet, "only warnings and errors; no progress bar");
