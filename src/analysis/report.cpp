@@ -169,7 +169,22 @@ void Sections::figures_under(const std::string& dir, const std::string& sub, con
   for (const auto& e : fs::recursive_directory_iterator(root))
     if (e.is_regular_file() && e.path().extension() == ".png") found.push_back(fs::relative(e.path(), dir).string());
   std::sort(found.begin(), found.end());
+  // the summary figures of a study first: probe accuracy with its intervals, the layer x timestep grid, then the
+  // confusion matrices; an SAE's overviews before its contact sheets
+  auto rank = [](const std::string& rel) {
+    const std::string f = fs::path(rel).filename().string();
+    for (const auto& [pre, r] : std::vector<std::pair<std::string, int>>{
+             {"accuracy_", 0}, {"probe_", 1}, {"confusion_", 2}, {"overview_", 3}, {"latent_0", 5}})
+      if (f.rfind(pre, 0) == 0) return r;
+    return 4;
+  };
+  std::stable_sort(found.begin(), found.end(), [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
   for (const auto& rel : found) {
+    // a saliency map drawn with its colour bar (METHOD_figure.png) stands for its bare overlay
+    const std::string suffix = "_overlay.png";
+    if (rel.size() > suffix.size() && rel.compare(rel.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+        std::find(found.begin(), found.end(), rel.substr(0, rel.size() - suffix.size()) + "_figure.png") != found.end())
+      continue;
     const FigurePlace p = classify_figure(rel);
     if (p.section.empty()) continue;
     figure(p.section, prefix + rel, p.caption, (fs::path(dir) / rel).string(), p.facet);
@@ -198,6 +213,9 @@ FigurePlace classify_figure(const std::string& rel) {
   // run figures
   if (rel == "heatmaps/grid.png")
     return {"attends", "Each word's attention map at each step (word x timestep grid, DAAM), over the final image", ""};
+  if (rel == "heatmaps/grid_x0.png")
+    return {"appears", "Each word's attention map at each step over that step's own x0 estimate (X-Diffusion's view: "
+                       "what the model attends to while the image is still noise)", ""};
   if (stem == "emergence")
     return {"appears", "How much of the final image each step's x0 estimate already holds (colour, layout, structure, "
                        "detail, SSIM)", ""};
@@ -229,12 +247,21 @@ FigurePlace classify_figure(const std::string& rel) {
   if (stem == "insertion") return {"steps", step + "insertion curves (salient pixels restored into a blurred latent), raw similarity", ""};
   if (stem == "deletion_normalised") return {"steps", step + "deletion curves min-max normalised (their areas are the AUCs)", ""};
   if (stem == "insertion_normalised") return {"steps", step + "insertion curves min-max normalised (their areas are the AUCs)", ""};
+  if (stem == "grid" && step.empty())
+    return {"steps", "Saliency maps of every explained step (rows) and method (columns), with their colour scale", ""};
+  if (!step.empty() && stem.size() > 7 && stem.compare(stem.size() - 7, 7, "_figure") == 0)
+    return {"steps", step + stem.substr(0, stem.size() - 7) + " saliency map over the x0 estimate, with its colour bar", ""};
   if (!step.empty() && stem.size() > 8 && stem.compare(stem.size() - 8, 8, "_overlay") == 0)
     return {"steps", step + stem.substr(0, stem.size() - 8) + " saliency over the x0 estimate", ""};
   if (!step.empty() && (stem == "attention" || stem == "df-rise" || stem == "df-cam" || stem == "random"))
     return {"", "", ""};  // the raw map; its overlay is shown
   // probe figures
-  static const std::regex probe_re(R"(^probe_(.+?)(_conv)?$)"), conf_re(R"(^confusion_(.+?)(_conv)?$)");
+  static const std::regex probe_re(R"(^probe_(.+?)(_conv)?$)"), conf_re(R"(^confusion_(.+?)(_conv)?$)"),
+      acc_re(R"(^accuracy_(.+?)(_conv)?$)");
+  if (std::regex_match(stem, m, acc_re))
+    return {"layers", std::string(m[2].matched ? "Convolutional-head" : "Linear") + " probe accuracy for " + q(m[1].str()) +
+                          " per layer and timestep with 95% intervals, beside the pixel and latent baselines and chance",
+            m[1].str()};
   if (std::regex_match(stem, m, probe_re))
     return {"layers", std::string(m[2].matched ? "Convolutional-head" : "Linear") + " probe test accuracy for " +
                           q(m[1].str()) + " per layer x timestep", m[1].str()};
@@ -468,9 +495,11 @@ nlohmann::json sweep_json(const nlohmann::json& runs, const Summary& s) {
 
 void run_sections(const std::string& dir, const std::string& prefix, Sections& sec, size_t max_rows) {
   using report_detail::csv_table;
-  if (fs::is_regular_file(fs::path(dir) / "heatmaps/grid.png"))
-    sec.figure("attends", prefix + "heatmaps/grid.png", report_detail::classify_figure("heatmaps/grid.png").caption,
-               dir + "/heatmaps/grid.png");
+  for (const char* g : {"heatmaps/grid.png", "heatmaps/grid_x0.png"})
+    if (fs::is_regular_file(fs::path(dir) / g)) {
+      const auto p = report_detail::classify_figure(g);
+      sec.figure(p.section, prefix + g, p.caption, dir + "/" + g);
+    }
   sec.figures_under(dir, "plots", prefix);
   sec.figures_under(dir, "saliency", prefix);
   struct T {

@@ -303,8 +303,8 @@ std::string accuracy_cell(const std::map<std::string, std::string>& r) {
   if (it == r.end() || !parse_number(it->second, v)) return "";
   std::string s = shorten(v);
   double lo = 0, hi = 0;
-  for (const char* l : {"test_accuracy_ci95_lo", "ci95_lo", "test_accuracy_lo"})
-    for (const char* h : {"test_accuracy_ci95_hi", "ci95_hi", "test_accuracy_hi"}) {
+  for (const char* l : {"test_accuracy_ci_lo", "test_accuracy_ci95_lo"})
+    for (const char* h : {"test_accuracy_ci_hi", "test_accuracy_ci95_hi"}) {
       auto a = r.find(l), b = r.find(h);
       if (s.find('[') == std::string::npos && a != r.end() && b != r.end() && parse_number(a->second, lo) &&
           parse_number(b->second, hi))

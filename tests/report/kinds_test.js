@@ -98,6 +98,7 @@ async function commonChecks(kind, page, expectSections) {
       figures: [...document.querySelectorAll("figure")].map((f) => ({
         caption: f.querySelector("figcaption").firstChild ? f.querySelector("figcaption").firstChild.textContent : "",
         file: (f.querySelector(".file") || {}).textContent || "", src: f.querySelector("img").getAttribute("src") || "",
+        section: f.closest("section") ? f.closest("section").getAttribute("data-section") : "",
       })),
       markup: document.querySelectorAll("main b, header b").length,
     };
@@ -113,8 +114,13 @@ async function commonChecks(kind, page, expectSections) {
   if (info.toc !== info.visibleSections) fail(kind + ": " + info.toc + " table-of-contents links for " + info.visibleSections + " visible sections");
   for (const f of info.figures) {
     if (!f.src.startsWith("data:image/")) fail(kind + ": figure " + f.file + " is not a data: image");
-    if (!f.caption || f.caption === f.file) fail(kind + ": figure " + f.file + " is captioned by its file name only");
+    if (!f.caption) fail(kind + ": figure " + f.file + " has no caption");
   }
+  // a figure the report does not know yet lands under "Other figures", captioned by its file: said, not failed
+  const other = info.sections.find((s) => s.id === "other");
+  if (other) console.log("note: " + kind + ": " + other.figures + " figure(s) under 'Other figures' (add their captions to classify_figure in src/analysis/report.cpp)");
+  for (const f of info.figures)
+    if (f.caption === f.file && f.section !== "other") fail(kind + ": figure " + f.file + " is captioned by its file name only");
   // every image decoded
   await page.waitForFunction(() => [...document.images].filter((i) => i.getAttribute("src")).every((i) => i.complete && i.naturalWidth > 0),
     { timeout: 15000 }).catch(() => fail(kind + ": some images did not decode"));
@@ -184,7 +190,7 @@ async function checkRun(page, r) {
   for (const s of fs.readdirSync(path.join(r.folder, "saliency")).filter((d) => d.startsWith("step_"))) {
     const n = "step " + Number(s.slice(5)) + ": ";
     if (!stepCaps.some((c) => c.startsWith(n + "deletion curves"))) fail("run: no deletion figure captioned " + JSON.stringify(n));
-    if (!stepCaps.some((c) => c.startsWith(n + "df-rise saliency"))) fail("run: no DF-RISE overlay captioned " + JSON.stringify(n));
+    if (!stepCaps.some((c) => c.startsWith(n + "df-rise saliency"))) fail("run: no DF-RISE map captioned " + JSON.stringify(n));
   }
   ok("run: " + stepCaps.length + " figures under 'Which steps matter', each saliency step's curves and overlays captioned by step");
 }
