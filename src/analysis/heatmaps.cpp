@@ -65,6 +65,20 @@ std::string word_file(size_t i, const std::string& key) {
   return buf + safe_name(key);
 }
 
+/// Per wanted step, the recorded x0 step nearest it (ties: the earlier), each once, in order.
+std::vector<int> nearest_steps(const std::vector<int>& wanted, const std::vector<int>& recorded) {
+  std::vector<int> out;
+  if (recorded.empty()) return out;
+  for (int w : wanted) {
+    int best = recorded.front();
+    for (int r : recorded)
+      if (std::abs(r - w) < std::abs(best - w)) best = r;  // ties keep the earlier step
+    if (std::find(out.begin(), out.end(), best) == out.end()) out.push_back(best);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 cv::Mat load_bgr(const std::string& path) {
   cv::Mat m = cv::imread(path, cv::IMREAD_COLOR);
   if (m.empty()) throw Error(path + ": missing or unreadable");
@@ -145,6 +159,41 @@ std::vector<std::string> write_heatmaps(const RunFolder& run, const std::vector<
     g.scale = ColourScale{cm, 0.0, 1.0, "per cell: min-max to 0-1"};
     write_grid_figure(dir + "/grid.png", g);
     written.push_back(o.folder + "/grid.png");
+  }
+
+  // X-Diffusion's view: the same per-step maps over that step's own x0 estimate (steps/x0_NNN.png), at the recorded
+  // x0 steps nearest the grid's columns
+  std::vector<int> x0_recorded;
+  if (run.meta.contains("x0_steps")) x0_recorded = run.meta["x0_steps"].get<std::vector<int>>();
+  const std::vector<int> x0_cols = nearest_steps(cols, x0_recorded);
+  if (!maps.empty() && !x0_cols.empty()) {
+    const bool preview = run.meta.value("x0_view", std::string("decode")) == "preview";
+    std::vector<cv::Mat> backgrounds;
+    GridFigure g;
+    for (int c : x0_cols) {
+      char name[32];
+      std::snprintf(name, sizeof name, "steps/x0_%03d.png", c);
+      cv::Mat x0 = load_bgr(run.path(name));
+      if (x0.rows != run.image_h || x0.cols != run.image_w)
+        cv::resize(x0, x0, cv::Size(run.image_w, run.image_h), 0, 0, cv::INTER_LINEAR);
+      backgrounds.push_back(x0);
+      g.col_labels.push_back("step " + std::to_string(c) + "\nt=" + format_number(run.timesteps[static_cast<size_t>(c)]));
+    }
+    for (size_t mi = 0; mi < maps.size(); ++mi) {
+      std::vector<cv::Mat> row;
+      for (size_t k = 0; k < x0_cols.size(); ++k) {
+        auto m = upsample_map(run.word_map(x0_cols[k], maps[mi].word), run.h, run.w, run.image_h, run.image_w);
+        normalize_minmax(m);
+        row.push_back(overlay(backgrounds[k], colorize(m.data(), run.image_h, run.image_w, cm), o.alpha));
+      }
+      g.cells.push_back(std::move(row));
+      g.row_labels.push_back(wkeys[mi]);
+    }
+    g.title = "Where each word attends while the image forms (" + o.what + " over each step's " +
+              (preview ? "previewed" : "decoded") + " x0 estimate)";
+    g.scale = ColourScale{cm, 0.0, 1.0, "per cell: min-max to 0-1"};
+    write_grid_figure(dir + "/grid_x0.png", g);
+    written.push_back(o.folder + "/grid_x0.png");
   }
   return written;
 }

@@ -17,6 +17,7 @@
 #include "diffscope/util/csv.h"
 #include "diffscope/engine/attention_capture.h"
 #include "diffscope/util/error.h"
+#include "diffscope/util/figure.h"
 #include "diffscope/util/image.h"
 #include "diffscope/util/json_util.h"
 #include "diffscope/engine/model.h"
@@ -155,30 +156,22 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
   impl_->queue->push((dir / "final.png").string(), final_img);
   if (impl_->options.x0_view == "preview" && !impl_->x0_steps.empty())  // what emergence compares previews with
     impl_->queue->push((dir / "steps" / "final_preview.png").string(), to_bgr(impl_->model->preview(r.final_latent)));
-  if (!impl_->thumbs.empty()) {
-    std::vector<std::string> labels;
-    for (size_t i = 0; i < impl_->x0_steps.size(); ++i)
-      labels.push_back("step " + std::to_string(impl_->x0_steps[i]) + " t=" + format_number(r.timesteps[impl_->x0_steps[i]]));
+  if (!impl_->thumbs.empty()) {  // wrapped into rows, each image captioned with its step and timestep
     std::vector<cv::Mat> cells = impl_->thumbs;
+    std::vector<std::string> labels;
+    for (int st : impl_->x0_steps) labels.push_back("step " + std::to_string(st) + "\nt=" + format_number(r.timesteps[st]));
     cells.push_back(final_img);
-    labels.push_back("final");
-    const size_t per_row = impl_->options.filmstrip_columns > 0 ? static_cast<size_t>(impl_->options.filmstrip_columns)
-                                                                 : cells.size();
-    if (per_row >= cells.size()) {
-      impl_->queue->push((dir / "steps" / "filmstrip.png").string(), hconcat_labelled(cells, labels, 128));
-    } else {  // wrapped: rows of per_row images, each labelled above its image
-      std::vector<cv::Mat> rows;
-      for (size_t i = 0; i < cells.size(); i += per_row) {
-        const size_t end = std::min(cells.size(), i + per_row);
-        std::vector<cv::Mat> c(cells.begin() + static_cast<long>(i), cells.begin() + static_cast<long>(end));
-        std::vector<std::string> l(labels.begin() + static_cast<long>(i), labels.begin() + static_cast<long>(end));
-        while (c.size() < per_row) c.emplace_back(), l.emplace_back();
-        rows.push_back(hconcat_labelled(c, l, 128));
-      }
-      cv::Mat strip;
-      cv::vconcat(rows, strip);
-      impl_->queue->push((dir / "steps" / "filmstrip.png").string(), strip);
+    labels.push_back("final\n ");
+    GridFigure strip;
+    strip.title = std::string("Each step's x0 estimate (") + (impl_->options.x0_view == "preview" ? "previewed" : "decoded") +
+                  "), then the final image";
+    size_t at = 0;
+    for (size_t n : wrap_rows(cells.size(), impl_->options.filmstrip_columns)) {
+      strip.cells.emplace_back(cells.begin() + static_cast<long>(at), cells.begin() + static_cast<long>(at + n));
+      strip.cell_labels.emplace_back(labels.begin() + static_cast<long>(at), labels.begin() + static_cast<long>(at + n));
+      at += n;
     }
+    write_grid_figure((dir / "steps" / "filmstrip.png").string(), strip);
   }
   write_tensor_npy((dir / "latents.npy").string(), latents());
 

@@ -17,7 +17,9 @@
 #include "diffscope/util/atomic_file.h"
 #include "diffscope/util/csv.h"
 #include "diffscope/util/error.h"
+#include "diffscope/util/figure.h"
 #include "diffscope/util/image.h"
+#include "diffscope/util/palette.h"
 #include "diffscope/util/npy.h"
 #include "diffscope/util/output_folder.h"
 #include "diffscope/util/plot.h"
@@ -38,6 +40,7 @@ struct MethodResult {
   std::vector<at::Tensor> maps;  ///< one per mask seed for df-rise and random, else one
   Curve deletion, insertion;     ///< the first mask seed's curves
   std::vector<SeedAucs> seeds;   ///< one per map
+  cv::Mat overlay;               ///< the first map, min-max to 0-1 in turbo over final.png (the figures' cells)
   at::Tensor map() const { return maps.front(); }
   double mean(double SeedAucs::*f) const {
     double v = 0;
@@ -75,6 +78,14 @@ at::Tensor attention_saliency(const RunFolder& run, int step, const std::string&
   const at::Tensor m = at::from_blob(sum.data(), {run.h, run.w}, at::kFloat).clone();
   const float lo = m.min().item<float>(), hi = m.max().item<float>();
   return hi > lo ? (m - lo) / (hi - lo) : at::zeros_like(m);
+}
+
+/// How every saliency figure scales its maps (each map's own min and max), as its colour bar states.
+const char* const kSaliencyScale = "per map: min-max to 0-1";
+
+/// "step 12, t=501".
+std::string step_label(const RunFolder& run, int step) {
+  return "step " + std::to_string(step) + ", t=" + format_number(run.timesteps[static_cast<size_t>(step)]);
 }
 
 /// Saliency maps and curves for one run at one step; writes DIR/saliency/step_NNN/ and merges summary keys.
@@ -228,7 +239,7 @@ std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& mo
   CsvWriter curves(out + "/curves.csv", {"method", "curve", "fraction", "score", "normalised"});
   CsvWriter auc(out + "/auc.csv", {"method", "deletion_auc", "insertion_auc", "deletion_auc_raw", "insertion_auc_raw"});
   std::vector<Series> del, ins, del_n, ins_n;
-  for (const auto& r : res) {
+  for (auto& r : res) {
     at::Tensor m = r.map().to(at::kCPU).to(at::kFloat).contiguous();
     const std::string name = safe_name(r.name);
     write_npy(out + "/" + name + ".npy", m.data_ptr<float>(), {m.size(0), m.size(1)});
@@ -238,7 +249,12 @@ std::vector<MethodResult> explain_step(const SaliencyOptions& o, const Model& mo
     normalize_minmax(img);
     cv::Mat heat = colorize(img.data(), run.image_h, run.image_w, Colormap::Turbo);
     write_png(out + "/" + name + ".png", heat);
-    write_png(out + "/" + name + "_overlay.png", overlay(final_img, heat, 0.55f));
+    r.overlay = overlay(final_img, heat, 0.55f);
+    write_png(out + "/" + name + "_overlay.png", r.overlay);
+    // the same overlay titled, with its numeric colour bar (PNG 300 dpi + PDF + SVG)
+    write_colorbar_figure(out + "/" + name + "_figure.png", r.overlay,
+                          r.name + " saliency, " + step_label(run, step) + " (over final.png)",
+                          ColourScale{Colormap::Turbo, 0.0, 1.0, kSaliencyScale});
     for (const auto& [curve, c] :
          {std::pair<std::string, const Curve*>{"deletion", &r.deletion}, {"insertion", &r.insertion}}) {
       for (size_t i = 0; i < c->fraction.size(); ++i) {
@@ -291,9 +307,17 @@ void explain_steps(const Model& model, const RunFolder& run, const SaliencyOptio
   CsvWriter table(run.path("saliency/over_steps.csv"), {"step", "timestep", "method", "deletion_auc", "insertion_auc",
                                                          "deletion_auc_raw", "insertion_auc_raw"});
   std::map<std::string, Series> del, ins;
+  GridFigure grid;  // the step x method figure: a row per step, a column per method
   Progress progress("explaining steps", static_cast<int>(steps.size()), quiet);
   for (int step : steps) {
-    for (const auto& r : explain_step(o, model, run, step, true, summary)) {
+    const auto res = explain_step(o, model, run, step, true, summary);
+    grid.row_labels.push_back(step_label(run, step));
+    grid.cells.emplace_back();
+    for (const auto& r : res) {
+      grid.cells.back().push_back(r.overlay);
+      if (grid.cells.size() == 1) grid.col_labels.push_back(r.name), grid.col_colours.push_back(method_colour(r.name));
+    }
+    for (const auto& r : res) {
       table.cell(static_cast<int64_t>(step)).cell(run.timesteps[static_cast<size_t>(step)]).cell(r.name);
       table.cell(r.mean(&SeedAucs::deletion)).cell(r.mean(&SeedAucs::insertion));
       table.cell(r.mean(&SeedAucs::deletion_raw)).cell(r.mean(&SeedAucs::insertion_raw));
@@ -312,6 +336,9 @@ void explain_steps(const Model& model, const RunFolder& run, const SaliencyOptio
   }
   progress.finish();
   table.commit();
+  grid.title = "Saliency by step and method (over final.png)";
+  grid.scale = ColourScale{Colormap::Turbo, 0.0, 1.0, kSaliencyScale};
+  write_grid_figure(run.path("saliency/grid.png"), grid);
   auto values = [](const std::map<std::string, Series>& m) {
     std::vector<Series> v;
     for (const auto& [name, sr] : m) v.push_back(sr);
