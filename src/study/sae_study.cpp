@@ -16,6 +16,8 @@
 #include "diffscope/util/atomic_file.h"
 #include "diffscope/util/csv.h"
 #include "diffscope/util/error.h"
+#include "diffscope/util/figure.h"
+#include "diffscope/util/figure_revelio.h"
 #include "diffscope/util/image.h"
 #include "diffscope/util/json_util.h"
 #include "diffscope/util/npy.h"
@@ -362,42 +364,6 @@ TopImages top_images(const FeatureRows& fr, int64_t top, const std::function<at:
   return r;
 }
 
-/// A contact sheet: `title` above a row of images (each fitted into cell x cell), each with its caption words
-/// wrapped onto lines below it.
-cv::Mat contact_sheet(const std::vector<cv::Mat>& imgs, const std::vector<std::vector<std::string>>& captions,
-                      const std::string& title, int cell) {
-  const double fs = 0.42;
-  const int line_h = 16, lines = 3, pad = 6, top = 40;
-  const int w = static_cast<int>(imgs.size()) * (cell + pad) + pad, h = top + cell + lines * line_h + 2 * pad;
-  cv::Mat sheet(h, std::max(w, 400), CV_8UC3, cv::Scalar(255, 255, 255));
-  cv::putText(sheet, title, {pad + 2, 26}, cv::FONT_HERSHEY_SIMPLEX, 0.6, {0, 0, 0}, 1, cv::LINE_AA);
-  for (size_t i = 0; i < imgs.size(); ++i) {
-    const int x0 = pad + static_cast<int>(i) * (cell + pad);
-    cv::Mat fitted;
-    const double sc = static_cast<double>(cell) / std::max(imgs[i].cols, imgs[i].rows);
-    cv::resize(imgs[i], fitted, {std::max(1, static_cast<int>(imgs[i].cols * sc)), std::max(1, static_cast<int>(imgs[i].rows * sc))},
-               0, 0, cv::INTER_AREA);
-    fitted.copyTo(sheet(cv::Rect(x0, top, fitted.cols, fitted.rows)));
-    std::vector<std::string> out(1);
-    int base = 0;
-    for (const auto& word : captions[i]) {
-      const std::string cand = out.back().empty() ? word : out.back() + " " + word;
-      if (cv::getTextSize(cand, cv::FONT_HERSHEY_SIMPLEX, fs, 1, &base).width <= cell || out.back().empty()) {
-        out.back() = cand;
-      } else if (static_cast<int>(out.size()) < lines) {
-        out.push_back(word);
-      } else {
-        out.back() += "..";
-        break;
-      }
-    }
-    for (size_t l = 0; l < out.size(); ++l)
-      cv::putText(sheet, out[l], {x0, top + cell + pad + 10 + static_cast<int>(l) * line_h}, cv::FONT_HERSHEY_SIMPLEX, fs,
-                  {40, 40, 40}, 1, cv::LINE_AA);
-  }
-  return sheet;
-}
-
 }  // namespace
 
 Summary sae_inspect(const SaeInspectSpec& spec, const Session& session) {
@@ -516,10 +482,12 @@ Summary sae_inspect(const SaeInspectSpec& spec, const Session& session) {
   }
   pt.commit();
 
-  // contact sheets: the image, and for a spatial SAE the latent's activation over it
+  // contact sheets: the image, and for a spatial SAE the latent's activation over it, divided by `scale_max` (the
+  // latent's largest activation over all images: one scale for the sheet's images, the colour bar's top)
   const int cell = 112;
+  const bool spatial_map = fr.positions() > 1;
   bool warned_missing = false;
-  auto cell_image = [&](int64_t image, int64_t latent) {
+  auto cell_image = [&](int64_t image, int64_t latent, double scale_max) {
     const std::string path = set.image_path(image);
     cv::Mat img;
     if (fs::is_regular_file(path)) {
@@ -534,8 +502,8 @@ Summary sae_inspect(const SaeInspectSpec& spec, const Session& session) {
       for (int64_t p = 0; p < fr.positions(); ++p) ids[static_cast<size_t>(p)] = image * fr.positions() + p;
       const at::Tensor z = sae_encode(w, fr.gather(ids.data(), fr.positions()), k).select(1, latent).contiguous();
       std::vector<float> m(z.data_ptr<float>(), z.data_ptr<float>() + z.numel());
-      const float mx = *std::max_element(m.begin(), m.end());
-      for (float& v : m) v = mx > 0 ? v / mx : 0.f;
+      const float mx = static_cast<float>(scale_max);
+      for (float& v : m) v = mx > 0 ? std::min(1.f, v / mx) : 0.f;
       const int side = static_cast<int>(fr.side());
       img = overlay(img, colorize(m.data(), side, side, Colormap::Inferno), 0.45f);
     }
@@ -547,30 +515,37 @@ Summary sae_inspect(const SaeInspectSpec& spec, const Session& session) {
   Progress progress("sae sheets", std::min<int>(spec.sheets, static_cast<int>(scored.size())), session.quiet);
   for (int i = 0; i < spec.sheets && i < static_cast<int>(scored.size()); ++i) {
     const Scored& sc = scored[static_cast<size_t>(i)];
-    std::vector<cv::Mat> imgs;
-    std::vector<std::vector<std::string>> caps;
+    ContactSheet sheet;
+    const double max_act = sae_values_a[0][sc.latent];  // the top image's: the largest over every image
     const auto ims = images_of(sae_top, sc.latent);
     for (int64_t r = 0; r < top; ++r) {
       const int64_t image = ims[static_cast<size_t>(r)];
-      imgs.push_back(cell_image(image, sc.latent));
+      sheet.images.push_back(cell_image(image, sc.latent, max_act));
+      sheet.activations.push_back(sae_values_a[r][sc.latent]);
       char a[48];
       std::snprintf(a, sizeof a, "%.2f", sae_values_a[r][sc.latent]);
-      std::vector<std::string> cap{a};
+      std::string cap;
       for (size_t li = 0; li < labels.size(); ++li)
-        if (!set.value(image, cols[li]).empty()) cap.push_back(set.value(image, cols[li]));
-      caps.push_back(cap);
+        if (!set.value(image, cols[li]).empty()) cap += (cap.empty() ? "" : " ") + set.value(image, cols[li]);
+      sheet.captions.push_back({a, cap});
     }
-    char title[160];
+    char title[160], note[240];
     std::snprintf(title, sizeof title, "latent %lld: %s (purity %.2f), active on %lld images",
                   static_cast<long long>(sc.latent), sc.text.c_str(), sc.best, static_cast<long long>(active[sc.latent]));
-    const cv::Mat sheet = contact_sheet(imgs, caps, title, cell);
+    std::snprintf(note, sizeof note, "%s; one scale for the sheet: 0 to the latent's largest activation (%.2f, image 1)",
+                  spatial_map ? "activation over each image (per token), its largest as the strip"
+                              : "each image's activation as the strip",
+                  max_act);
+    sheet.title = title;
+    sheet.note = note;
+    sheet.scale = {Colormap::Inferno, 0.0, max_act > 0 ? max_act : 1.0, "SAE activation"};
     char name[64];
     std::snprintf(name, sizeof name, "/plots/latents/latent_%05lld.png", static_cast<long long>(sc.latent));
-    write_png(out + name, sheet);
+    write_contact_sheet(out + name, sheet);
     progress.tick();
   }
   progress.finish();
-  // per label: the purest latents for it, a row each
+  // per label: the purest latents for it, a row each (each row on its latent's own scale)
   for (size_t li = 0; li < labels.size(); ++li) {
     std::vector<const Scored*> best;
     for (const auto& sc : scored)
@@ -580,19 +555,21 @@ Summary sae_inspect(const SaeInspectSpec& spec, const Session& session) {
     });
     if (best.size() > 8) best.resize(8);
     if (best.empty()) continue;
-    std::vector<std::vector<cv::Mat>> rows;
-    std::vector<std::string> row_labels, col_labels;
-    for (int64_t r = 0; r < top; ++r) col_labels.push_back(std::to_string(r + 1));
+    GridFigure g;
+    for (int64_t r = 0; r < top; ++r) g.col_labels.push_back(std::to_string(r + 1));
     for (const Scored* sc : best) {
       std::vector<cv::Mat> row;
-      for (int64_t im : images_of(sae_top, sc->latent)) row.push_back(cell_image(im, sc->latent));
-      rows.push_back(row);
+      for (int64_t im : images_of(sae_top, sc->latent)) row.push_back(cell_image(im, sc->latent, sc->max_act));
+      g.cells.push_back(row);
       char lab[96];
       std::snprintf(lab, sizeof lab, "#%lld %s %.0f%%", static_cast<long long>(sc->latent),
                     sc->per_label[li].dominant.c_str(), 100 * sc->per_label[li].purity);
-      row_labels.push_back(lab);
+      g.row_labels.push_back(lab);
     }
-    write_png(out + "/plots/overview_" + labels[li] + ".png", grid(rows, row_labels, col_labels, 96));
+    g.title = "The purest SAE latents for " + labels[li] + " (a row each: latent, dominant value, purity; its top " +
+              std::to_string(top) + " images)";
+    if (spatial_map) g.scale = ColourScale{Colormap::Inferno, 0.0, 1.0, "activation / its latent's largest (per row)"};
+    write_grid_figure(out + "/plots/overview_" + labels[li] + ".png", g);
   }
   s.write(out + "/summary.json");
   return s;

@@ -22,6 +22,7 @@ import csv
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -78,6 +79,10 @@ def check_probe(ds, feat, labels):
         y = {i: classes.index(labels[i][lab]) for i in keep}
         counts = Counter(y[i] for i in te)
         close(float(r["chance"]), max(counts.values()) / len(te), f"{r['features']} {lab} chance")
+        # the 95% bootstrap interval: 1000 resamples (the default), holding the accuracy, within 0..1
+        lo, hi, acc_r = float(r["test_accuracy_ci_lo"]), float(r["test_accuracy_ci_hi"]), float(r["test_accuracy"])
+        if r["bootstrap_resamples"] != "1000" or not (0 <= lo <= acc_r <= hi <= 1) or float(r["test_accuracy_se"]) < 0:
+            fail(f"probe {r['features']} {lab}: interval [{lo}, {hi}] for {acc_r} ({r['bootstrap_resamples']} resamples)")
         if r["head"] == "conv":
             n_conv += 1
             continue
@@ -228,9 +233,28 @@ def main():
                 rp.append(p)
         if rp:
             close(isum[f"sae.inspect.{lab}.random_mean_purity"], float(np.mean(rp)), f"{lab} random mean purity")
-    sheets = os.listdir(os.path.join(ins, "plots", "latents"))
+    latents_dir = os.path.join(ins, "plots", "latents")
+    sheets = sorted(f for f in os.listdir(latents_dir) if f.endswith(".png"))
     if not 1 <= len(sheets) <= 3:
         fail(f"expected 1-3 contact sheets, found {sheets}")
+    # each sheet and overview also as PDF and SVG; a sheet's SVG carries its activation scale (numeric ticks, the
+    # normalisation stated) and each image's activation
+    for png in sheets + [os.path.join("..", f) for f in os.listdir(os.path.join(ins, "plots")) if f.endswith(".png")]:
+        stem = os.path.join(latents_dir, png[:-4])
+        for ext in (".pdf", ".svg"):
+            if not os.path.isfile(stem + ext):
+                fail(f"{stem}.png has no {ext}")
+    for png in sheets:
+        svg = open(os.path.join(latents_dir, png[:-4] + ".svg")).read()
+        texts = re.findall(r">([^<]*)</text>", svg)
+        latent = int(png[len("latent_"):-4])
+        if "SAE activation" not in texts or not any("the latent&apos;s largest activation" in t for t in texts):
+            fail(f"{png}: no activation scale or normalisation in its SVG text")
+        top_act = float(rows[latent]["max_activation"])
+        if f"{top_act:.2f}" not in texts:
+            fail(f"{png}: the top activation {top_act:.2f} (latents.csv) is not under its first image")
+        if not any(re.fullmatch(r"[0-9.]+", t) and float(t) > 0 and float(t) <= top_act + 1e-6 for t in texts):
+            fail(f"{png}: no numeric colour-bar tick")
 
     # refusals: one line, exit 2
     for cmd, want in ((train_cmd, "--out"), (train_cmd[:5] + ["--t", "999", "-o", sae + "2"], "--t 999")):
