@@ -270,7 +270,9 @@ FigurePlace classify_figure(const std::string& rel) {
                           "probe for " + q(m[1].str()) + " (rows: true, columns: predicted)", m[1].str()};
   // SAE figures
   if (stem == "loss") return {"layers", "SAE training: normalised MSE per step", ""};
-  if (stem == "latent_frequency") return {"layers", "How often the SAE's latents fire (log10 firing frequency; dead latents left)", ""};
+  if (stem == "latent_frequency")
+    return {"layers", "How often the SAE's latents fire: a histogram of log10 of the share of vectors where each latent is active",
+            ""};
   if (stem.rfind("overview_", 0) == 0)
     return {"layers", "The 8 purest SAE latents for " + q(stem.substr(9)) + ", a row each, with their top images",
             stem.substr(9)};

@@ -131,9 +131,14 @@ async function commonChecks(kind, page, expectSections) {
   return info;
 }
 
-async function shot(browser, page, dir, kind) {
+async function shot(browser, page, dir, kind, target) {
   if (!dir) return;
-  const b64 = await page.screenshot({ encoding: "base64", type: "png", clip: { x: 0, y: 0, width: 1200, height: 860 } });
+  await page.evaluate((sel) => {
+    const e = sel && document.querySelector(sel);
+    if (e) e.scrollIntoView({ block: "start" }); else window.scrollTo(0, 0);
+  }, target || null);
+  await sleep(100);
+  const b64 = await page.screenshot({ encoding: "base64", type: "png" });
   // at half size through a canvas in a blank page (small PNGs for the docs)
   const scratch = await browser.newPage();
   const out = await scratch.evaluate(async (src) => {
@@ -394,12 +399,14 @@ async function checkSae(page, r) {
 
 const KINDS = {
   run: { sections: ["appears", "attends", "steps", "numbers"], check: checkRun },
-  compare: { sections: ["differ", "appears", "attends", "numbers"], check: checkCompare },
+  compare: { sections: ["differ", "appears", "attends", "numbers"], check: checkCompare, shot: "#sweep",
+    beforeShot: async (page) => { await page.select("#prompt-select", "1"); await setRange(page, "#guidance-slider", 2); } },
   batch: { sections: [], check: checkBatch },
   merge: { sections: ["numbers"], check: checkMerge },
   saliency: { sections: ["steps", "numbers"], check: checkSaliency },
-  probe: { sections: ["layers", "numbers"], check: checkProbe },
-  sae: { sections: ["layers", "numbers"], check: checkSae },
+  probe: { sections: ["layers", "numbers"], check: checkProbe, shot: "#facet-bar",
+    beforeShot: (page) => page.select("#facet-select", "colour") },
+  sae: { sections: ["layers", "numbers"], check: checkSae, shot: "#facet-bar" },
 };
 
 async function main() {
@@ -429,8 +436,8 @@ async function main() {
         await sleep(50);
         if (problems.length) fail(kind + ": " + problems.length + " problem(s):\n  " + problems.join("\n  "));
         ok(kind + ": no console error or warning, no request other than data:");
-        await page.evaluate(() => window.scrollTo(0, 0));
-        await shot(browser, page, shots, kind);
+        if (spec.beforeShot) await spec.beforeShot(page);
+        await shot(browser, page, shots, kind, spec.shot);
       } catch (e) {
         if (e instanceof CheckFailed && problems.length) e.message += "\n  page problems:\n  " + problems.join("\n  ");
         throw e;
