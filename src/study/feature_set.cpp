@@ -49,6 +49,19 @@ FeatureSet open_feature_set(const std::string& dir, const std::string& option) {
     if (s.table[r].size() != s.table[0].size())
       throw Error(dir + "/labels.csv: row " + std::to_string(r) + " has " + std::to_string(s.table[r].size()) +
                   " fields, the header " + std::to_string(s.table[0].size()));
+  // labels.csv against index.json: one row per extracted image, as many as every feature file's rows
+  const int64_t rows = s.images();
+  const auto mismatch = [&](const std::string& what, int64_t n) {
+    throw Error(dir + "/labels.csv: " + std::to_string(rows) + " rows, but " + what + " " + std::to_string(n) +
+                " (files from different extractions, or edited; rerun diffscope features)");
+  };
+  if (s.index.contains("images") && s.index["images"].is_array() &&
+      static_cast<int64_t>(s.index["images"].size()) != rows)
+    mismatch("index.json lists", static_cast<int64_t>(s.index["images"].size()));
+  for (const auto& f : s.index["files"])
+    if (f.is_object() && f.contains("shape") && f["shape"].is_array() && !f["shape"].empty() &&
+        f["shape"][0].is_number_integer() && f["shape"][0].get<int64_t>() != rows)
+      mismatch(f.value("file", std::string("a feature file")) + " holds", f["shape"][0].get<int64_t>());
   if (s.index.contains("labels") && s.index["labels"].is_array())
     for (const auto& l : s.index["labels"]) s.labels.push_back(l.get<std::string>());
   return s;

@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_support.h"
@@ -220,4 +221,20 @@ TEST_CASE("issue 41 re-run: image headers, edited run.json steps, tokenize text"
   INFO(t.output);
   CHECK(t.exit_code == 0);
   CHECK(t.output.find("longer than") == std::string::npos);
+}
+
+TEST_CASE("issue 41 re-run: probe refuses a labels.csv whose rows do not match the features", "[cli][hardening]") {
+  TempDir tmp("harden-rerun-probe");
+  const std::string data = tmp.str() + "/data", feat = tmp.str() + "/feat";
+  REQUIRE(ds_test::run_command(std::string(DS_PYTHON) + " " + quote(std::string(DS_SOURCE_DIR) + "/scripts/shapes/shapes_dataset.py") +
+                               " --out " + quote(data) + " --count 12 --split all --seed 4")
+              .exit_code == 0);
+  REQUIRE(ds("features -q -m " + quote(kPkg) + " --dataset " + quote(data) + " --t 25 --layers mid_block -o " + quote(feat))
+              .exit_code == 0);
+  std::istringstream in(slurp(feat + "/labels.csv"));
+  std::string line, kept;
+  for (int i = 0; i < 6 && std::getline(in, line); ++i) kept += line + "\n";  // the header and 5 of 12 rows
+  write(feat + "/labels.csv", kept);
+  refused("probe --features " + quote(feat), "labels.csv: 5 rows, but index.json lists 12");
+  CHECK_FALSE(fs::exists(feat + "/probe/summary.json"));
 }
