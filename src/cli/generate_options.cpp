@@ -30,7 +30,7 @@ void add_generate_options(CLI::App& app, GenerateCli& cli) {
                  "map: nearly free, colours and layout) or auto (preview from 512 px when the package has one)")
       ->default_val("auto")
       ->check(CLI::IsMember({"auto", "decode", "preview"}));
-  app.add_option("--filmstrip-cols", g.filmstrip_columns, "wrap steps/filmstrip.png after N images (0 = one row)")
+  app.add_option("--filmstrip-cols", g.filmstrip_columns, "wrap steps/filmstrip.png after N images (0 = at most 8 a row)")
       ->default_val(0)
       ->check(CLI::Range(0, 1000));
   app.add_flag("--no-attention", cli.no_attention, "do not capture cross-attention");

@@ -22,7 +22,7 @@ struct RunRecorderOptions {
   std::string dir;        ///< the run folder (created)
   int x0_every = 1;
   std::string x0_view = "decode";  ///< how x0 images are made: decode (the VAE) or preview (the package's W z + b)
-  int filmstrip_columns = 0;  ///< steps/filmstrip.png wraps after this many images (0 = one row)
+  int filmstrip_columns = 0;  ///< steps/filmstrip.png wraps after this many images (0 = at most 8 a row, rows as even as they can be)
 };
 
 /// Records latents [steps+1,C,h,w] and writes x0 PNGs on a background thread while the loop runs.

@@ -22,7 +22,7 @@ struct GenerationSpec {
   /// How those images are made: decode (a VAE decode each), preview (the package's latent-to-RGB map: nearly free,
   /// colours and layout only) or auto (preview from 512 px up when the package has one, else decode).
   std::string x0_view = "auto";
-  int filmstrip_columns = 0;      ///< steps/filmstrip.png wraps after N images (0 = one row)
+  int filmstrip_columns = 0;      ///< steps/filmstrip.png wraps after N images (0 = at most 8 a row)
   double guidance = 7.5, eta = 0.0;
   bool capture_attention = true;
   bool text_queries = false;            ///< also attention/text_query_maps.npy (transformer packages)
