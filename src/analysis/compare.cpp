@@ -288,7 +288,12 @@ std::map<std::string, double> compare_runs(const std::vector<CompareInput>& inpu
       cells.push_back(row);
       row_labels.push_back(inputs[i].label);
     }
-    write_png(out + "/plots/filmstrips.png", grid(cells, row_labels, col_labels, o.cell_px));
+    {
+      GridFigure g;
+      g.cells = cells, g.row_labels = row_labels, g.col_labels = col_labels;
+      g.title = "Each run's x0 estimates at the chosen steps and its final image";
+      write_grid_figure(out + "/plots/filmstrips.png", g);
+    }
     // |x0_i - x0_0| averaged over channels, on one scale for the whole figure
     std::vector<std::vector<cv::Mat>> diffs;
     float scale = 0;
@@ -455,7 +460,13 @@ std::map<std::string, double> compare_runs(const std::vector<CompareInput>& inpu
     keys["compare.words.differing"] = differing;
     std::vector<std::string> col_labels;
     for (const auto& in : inputs) col_labels.push_back(in.label);
-    if (!cells.empty()) write_png(out + "/plots/words.png", grid(cells, order, col_labels, o.cell_px));
+    if (!cells.empty()) {
+      GridFigure g;
+      g.cells = std::move(cells), g.row_labels = order, g.col_labels = col_labels;
+      g.title = "Each word's step-averaged attention over each run's final image (grey: the run lacks the word)";
+      g.scale = ColourScale{Colormap::Inferno, 0.0, 1.0, "attention, per map: min-max to 0-1"};
+      write_grid_figure(out + "/plots/words.png", g);
+    }
   }
   return keys;
 }

@@ -11,6 +11,7 @@ Exit 0 when everything agrees, 1 with the first disagreement printed.
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -146,6 +147,19 @@ def check(out):
             a = word_map(dirs[0], metas[0], find(metas[0]), all_steps)
             b = word_map(dirs[j], metas[j], find(metas[j]), all_steps)
             close(v, np.corrcoef(a, b)[0, 1], key, 1e-4)
+    # the word and filmstrip figures: PNG + PDF + SVG; words.svg names every word of words.csv and carries its colour
+    # bar's numeric ticks and normalisation
+    for name in ("words", "filmstrips", "difference"):
+        for ext in (".png", ".pdf", ".svg"):
+            if not os.path.isfile(os.path.join(out, "plots", name + ext)):
+                fail(f"plots/{name}{ext} missing")
+    texts = re.findall(r">([^<]*)</text>", open(os.path.join(out, "plots", "words.svg")).read())
+    for r in read_csv(os.path.join(out, "tables", "words.csv")):
+        if r["word"] not in texts:
+            fail(f"words.svg does not name {r['word']}")
+    ticks = {float(t) for t in texts if re.fullmatch(r"[0-9]+(\.[0-9]+)?", t)}
+    if not {0.0, 0.5, 1.0} <= ticks or "attention, per map: min-max to 0-1" not in texts:
+        fail(f"words.svg: no colour bar 0-1 with its normalisation (has {texts})")
     print(f"ok: {out}: {len(dirs)} runs, {len(rows)} pair rows, PCA variance {ratio[0]:.4f}/{ratio[1]:.4f}")
 
 
