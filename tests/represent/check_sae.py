@@ -94,6 +94,22 @@ def check_probe(ds, feat, labels):
         if abs(float(r["test_accuracy"]) - acc) > 1.0 / len(te) + 1e-9:
             fail(f"probe {r['features']} {lab}: diffscope {r['test_accuracy']}, scikit-learn {acc} ({len(te)} test images)")
     probed = {r["label"] for r in rows}
+    # each label's accuracy figure (PNG + PDF + SVG) names the baselines with probe.csv's values and intervals
+    for lab in probed:
+        stem = os.path.join(feat, "probe", "plots", f"accuracy_{lab}")
+        for ext in (".png", ".pdf", ".svg"):
+            if not os.path.isfile(stem + ext):
+                fail(f"probe: {stem}{ext} missing")
+        texts = re.findall(r">([^<]*)</text>", open(stem + ".svg").read())
+        for r in rows:
+            if r["label"] == lab and r["head"] == "linear" and r["layer"] in ("pixels", "latent"):
+                want = (f"{r['layer']} {float(r['test_accuracy']):.2f} [{float(r['test_accuracy_ci_lo']):.2f}, "
+                        f"{float(r['test_accuracy_ci_hi']):.2f}]")
+                if want not in texts:
+                    fail(f"probe: accuracy_{lab}.svg lacks {want!r} (has {texts})")
+        chance = next(float(r["chance"]) for r in rows if r["label"] == lab)
+        if f"chance {chance:.2f}" not in texts:
+            fail(f"probe: accuracy_{lab}.svg lacks the chance line's label")
     if n_conv != len(spatial) * len(probed):
         fail(f"{n_conv} conv rows, expected {len(spatial)} spatial files x {len(probed)} labels")
     for lab in probed:
