@@ -1,4 +1,4 @@
-// Labelled image grids returned as images (filmstrips), labels drawn with cairo; the grid figures written as PNG + PDF
+// Labelled image grids returned as images (compare's filmstrips), labels drawn with cairo; the grid figures written as PNG + PDF
 // + SVG are in figure.cpp.
 #include <algorithm>
 #include <cmath>
@@ -92,15 +92,6 @@ cv::Mat grid(const std::vector<std::vector<cv::Mat>>& cells, const std::vector<s
       c.text(rlabels[r], pad, header_h + gap + r * (cell_px + gap) + cell_px / 2.0, font);
   }
   return canvas;
-}
-
-cv::Mat hconcat_labelled(const std::vector<cv::Mat>& imgs, const std::vector<std::string>& labels, int cell_px) {
-  if (!labels.empty() && labels.size() != imgs.size()) {
-    throw Error("filmstrip: " + std::to_string(labels.size()) + " labels for " + std::to_string(imgs.size()) +
-                    " images",
-                kExitFailure);
-  }
-  return grid({imgs}, {}, labels, cell_px);
 }
 
 }  // namespace diffscope

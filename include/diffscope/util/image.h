@@ -54,7 +54,4 @@ cv::Mat overlay(const cv::Mat& base_bgr, const cv::Mat& heat_bgr, float alpha = 
 cv::Mat grid(const std::vector<std::vector<cv::Mat>>& cells, const std::vector<std::string>& row_labels,
              const std::vector<std::string>& col_labels, int cell_px);
 
-/// A one-row filmstrip of `imgs` with `labels` above each (labels may be empty). Returns 8-bit BGR.
-cv::Mat hconcat_labelled(const std::vector<cv::Mat>& imgs, const std::vector<std::string>& labels, int cell_px);
-
 }  // namespace diffscope
