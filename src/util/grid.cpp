@@ -1,5 +1,5 @@
-// Labelled image grids returned as images (compare's filmstrips), labels drawn with cairo; the grid figures written as PNG + PDF
-// + SVG are in figure.cpp.
+// Labelled image grids returned as images (cv::Mat), labels drawn with cairo; no figure calls it any more (every
+// grid is a GridFigure, written as PNG + PDF + SVG by figure.cpp), so it can go with its test.
 #include <algorithm>
 #include <cmath>
 #include <opencv2/imgproc.hpp>
