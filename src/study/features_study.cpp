@@ -252,6 +252,13 @@ FeatureSetInfo extract_dataset_features(const FeatureSpec& spec, const Session& 
   const Model model = study::load_model(spec.model, session);
   const auto& info = model.info();
   const std::vector<int> layers = resolve_layers(info, spec.layers);
+  for (int l : layers) {  // pooling a map to a larger grid would only repeat its values
+    const auto& fi = info.features[static_cast<size_t>(l)];
+    if (spec.spatial > 0 && fi.height > 0 && spec.spatial > std::min(fi.height, fi.width))
+      throw Error("--spatial " + std::to_string(spec.spatial) + ": layer " + fi.name + " is " + std::to_string(fi.height) +
+                  "x" + std::to_string(fi.width) + " at " + info.name + "'s size; expected 0.." +
+                  std::to_string(std::min(fi.height, fi.width)) + " for it (a larger grid would repeat its values)");
+  }
   const int size = info.sample_size;
   const int64_t lc = info.latent_channels, lh = size / info.vae_scale_factor, lw = lh;
 
@@ -398,6 +405,23 @@ at::Tensor load_array(const std::string& path, bool keep_shape) {
   return keep_shape ? t.reshape(a.shape) : t.reshape({rows, -1});
 }
 
+/// Why `label` cannot be probed on this feature set ("" when it can): fewer than two classes, or no train or no test
+/// image. probe skips such a label with a warning, and refuses the call when every label it was asked for is one.
+std::string probe_label_problem(const study::FeatureSet& set, const std::string& label) {
+  const int col = set.column(label), split_col = set.column("split");
+  std::set<std::string> classes;
+  size_t train = 0, test = 0;
+  for (size_t r = 1; r < set.table.size(); ++r) {
+    const std::string& v = set.table[r][static_cast<size_t>(col)];
+    if (v.empty()) continue;
+    classes.insert(v);
+    (set.table[r][static_cast<size_t>(split_col)] == "test" ? test : train)++;
+  }
+  if (classes.size() < 2) return "label " + label + " has " + std::to_string(classes.size()) + " class(es) in this dataset";
+  if (train == 0 || test == 0) return "label " + label + " has no " + std::string(train == 0 ? "train" : "test") + " images";
+  return "";
+}
+
 }  // namespace
 
 Summary probe_features(const ProbeSpec& spec, const Session& session) {
@@ -407,14 +431,26 @@ Summary probe_features(const ProbeSpec& spec, const Session& session) {
   const study::FeatureSet set = study::open_feature_set(dir);
   const auto& index = set.index;
   const std::string out = spec.out.empty() ? dir + "/probe" : spec.out;
-  const OutputFolder folder = claim_output_folder(out, spec.overwrite);
-  set_threads(session.threads);
   const auto& table = set.table;
   auto column = [&](const std::string& name) { return set.column(name); };
   const int split_col = column("split");
   std::vector<std::string> labels = spec.labels.empty() ? set.labels : spec.labels;
   for (const auto& l : labels)
     if (column(l) < 0) throw Error("--labels " + l + ": not a column of " + dir + "/labels.csv");
+  {  // nothing to train is an error, not an empty table (checked before the output folder is claimed)
+    std::string problems;
+    size_t usable = 0;
+    for (const auto& l : labels) {
+      const std::string p = probe_label_problem(set, l);
+      if (p.empty()) ++usable;
+      else problems += (problems.empty() ? "" : "; ") + p;
+    }
+    if (usable == 0)
+      throw Error("probe: nothing to train on " + dir + ": " + (labels.empty() ? std::string("no labels") : problems) +
+                  " (a probe needs two classes with train and test images)");
+  }
+  const OutputFolder folder = claim_output_folder(out, spec.overwrite);
+  set_threads(session.threads);
 
   // the feature files: UNet layers x timesteps (pooled: linear head; spatial: convolutional head), then the baselines
   const bool want_linear = std::count(spec.heads.begin(), spec.heads.end(), "linear") > 0;
@@ -465,8 +501,8 @@ Summary probe_features(const ProbeSpec& spec, const Session& session) {
       if (!table[r][static_cast<size_t>(col)].empty()) classes.push_back(table[r][static_cast<size_t>(col)]);
     std::sort(classes.begin(), classes.end());
     classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
-    if (classes.size() < 2) {
-      spdlog::warn("probe: label {} has {} class(es) in this dataset; skipped", label, classes.size());
+    if (const std::string p = probe_label_problem(set, label); !p.empty()) {
+      spdlog::warn("probe: {}; skipped", p);
       continue;
     }
     std::vector<int64_t> train_rows, test_rows, train_y, test_y;
@@ -477,10 +513,6 @@ Summary probe_features(const ProbeSpec& spec, const Session& session) {
       const bool test = table[r][static_cast<size_t>(split_col)] == "test";
       (test ? test_rows : train_rows).push_back(static_cast<int64_t>(r - 1));
       (test ? test_y : train_y).push_back(y);
-    }
-    if (train_rows.empty() || test_rows.empty()) {
-      spdlog::warn("probe: label {} has no {} images; skipped", label, train_rows.empty() ? "train" : "test");
-      continue;
     }
     const at::Tensor tr = at::tensor(train_rows, at::kLong), te = at::tensor(test_rows, at::kLong);
     const at::Tensor ytr = at::tensor(train_y, at::kLong), yte = at::tensor(test_y, at::kLong);

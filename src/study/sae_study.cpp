@@ -380,9 +380,18 @@ Summary sae_inspect(const SaeInspectSpec& spec, const Session& session) {
   w.b_enc = read_tensor(spec.sae + "/weights/b_enc.npy");
   w.w_dec = read_tensor(spec.sae + "/weights/W_dec.npy");
   w.b_dec = read_tensor(spec.sae + "/weights/b_dec.npy");
-  const int64_t k = config.at("k").get<int64_t>(), d_sae = w.w_enc.size(1);
   if (w.w_enc.dim() != 2 || w.w_enc.size(0) != fr.dim() || w.b_dec.numel() != fr.dim())
     throw Error(spec.sae + "/weights: shapes do not match the features' " + std::to_string(fr.dim()) + " channels");
+  const int64_t d_sae = w.w_enc.size(1);
+  if (!config.contains("k") || !config["k"].is_number_integer())
+    throw Error(config_path + ": \"k\" missing or not an integer (the active latents per input)");
+  const int64_t k = config["k"].get<int64_t>();
+  if (k < 1 || k > d_sae)
+    throw Error(config_path + ": \"k\" is " + std::to_string(k) + ", expected 1.." + std::to_string(d_sae) +
+                " (the SAE's latents, from weights/W_enc.npy)");
+  if (spec.min_images > fr.images())
+    throw Error("--min-images " + std::to_string(spec.min_images) + ": the features hold only " +
+                std::to_string(fr.images()) + " images, so no latent could be scored");
   const std::string out = spec.out.empty() ? spec.sae + "/inspect" : spec.out;
   set_threads(session.threads);
   const OutputFolder folder = claim_output_folder(out, spec.overwrite);

@@ -4,7 +4,9 @@
 
 #include <fstream>
 #include <iterator>
+#include <algorithm>
 #include <sstream>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_support.h"
@@ -237,4 +239,53 @@ TEST_CASE("issue 41 re-run: probe refuses a labels.csv whose rows do not match t
   write(feat + "/labels.csv", kept);
   refused("probe --features " + quote(feat), "labels.csv: 5 rows, but index.json lists 12");
   CHECK_FALSE(fs::exists(feat + "/probe/summary.json"));
+}
+
+TEST_CASE("issue 41 re-run: nothing produced is an error (probe, sae inspect, features --spatial)", "[cli][hardening]") {
+  TempDir tmp("harden-rerun-nothing");
+  const std::string data = tmp.str() + "/data", feat = tmp.str() + "/feat", sae = tmp.str() + "/sae";
+  REQUIRE(ds_test::run_command(std::string(DS_PYTHON) + " " + quote(std::string(DS_SOURCE_DIR) + "/scripts/shapes/shapes_dataset.py") +
+                               " --out " + quote(data) + " --count 24 --split all --seed 4")
+              .exit_code == 0);
+  // a grid larger than the layer's map would repeat its values (mid_block is 2x2 in the tiny package)
+  refused("features -q -m " + quote(kPkg) + " --dataset " + quote(data) + " --t 25 --layers mid_block --spatial 64 -o " +
+              quote(tmp.str() + "/big"),
+          "--spatial 64: layer mid_block is 2x2");
+  CHECK_FALSE(fs::exists(tmp.str() + "/big/index.json"));
+  REQUIRE(ds("features -q -m " + quote(kPkg) + " --dataset " + quote(data) + " --t 25 --layers mid_block -o " + quote(feat))
+              .exit_code == 0);
+  REQUIRE(ds("sae train -q --features " + quote(feat) + " --layer mid_block --t 25 --expansion 2 --k 4 --batch 8 --epochs 1 "
+             "--warmup 0 -o " + quote(sae))
+              .exit_code == 0);
+  refused("sae inspect --sae " + quote(sae) + " --min-images 1000", "--min-images 1000: the features hold only 24 images");
+  const std::string config = slurp(sae + "/config.json");
+  const size_t at = config.find("\"k\": 4");
+  REQUIRE(at != std::string::npos);
+  write(sae + "/config.json", config.substr(0, at) + "\"k\": 0" + config.substr(at + 6));
+  refused("sae inspect --sae " + quote(sae), "\"k\" is 0, expected 1..");
+  CHECK_FALSE(fs::exists(sae + "/inspect/summary.json"));
+  // one class left in the only label asked for: nothing to train, refused before the output folder is made
+  std::istringstream in(slurp(feat + "/labels.csv"));
+  std::string line, header, out;
+  std::getline(in, header);
+  out = header + "\n";
+  std::vector<std::string> cols;
+  {
+    std::istringstream h(header);
+    for (std::string c; std::getline(h, c, ',');) cols.push_back(c);
+  }
+  const size_t size_col = std::find(cols.begin(), cols.end(), "size") - cols.begin();
+  REQUIRE(size_col < cols.size());
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::istringstream l(line);
+    for (std::string c; std::getline(l, c, ',');) cells.push_back(c);
+    if (!line.empty() && line.back() == ',') cells.push_back("");  // getline drops a trailing empty cell
+    if (size_col < cells.size()) cells[size_col] = "small";
+    for (size_t i = 0; i < cells.size(); ++i) out += (i ? "," : "") + cells[i];
+    out += "\n";
+  }
+  write(feat + "/labels.csv", out);
+  refused("probe --features " + quote(feat) + " --labels size", "nothing to train on");
+  CHECK_FALSE(fs::exists(feat + "/probe"));
 }
