@@ -27,7 +27,7 @@ ALLOWED = {
     ("*", "--saliency-seed", "0"): "seed 0",
     ("*", "--threads", "0"): "every core this process may use",
     ("*", "--x0-every", "0"): "no x0 images",
-    ("*", "--filmstrip-cols", "0"): "one row",
+    ("*", "--filmstrip-cols", "0"): "at most 8 a row (the default wrapping)",
     ("*", "-g", "0"): "guidance <= 1 turns CFG off",
     ("*", "-g", "-1"): "guidance <= 1 turns CFG off",
     ("*", "--eta", "0"): "DDIM eta 0 (deterministic)",
