@@ -11,16 +11,16 @@ mkdir -p "$work/html"
 cd "$work"
 common=(--threads 1 -q)
 # a run with every default analysis and saliency over two steps (what appears when, where words attend, which steps)
-"$ds" analyze -m "$pkg" -p 'a red circle and a blue square' --steps 4 --scheduler ddim --guidance 3 "${common[@]}" -o run
+"$ds" analyze -m "$pkg" -p 'a red circle and a blue square' --steps 3 --scheduler ddim --guidance 3 "${common[@]}" -o run
 "$ds" saliency --run run --steps 1,2 --samples 4 --batch 4 --k 2 "${common[@]}" >/dev/null
 # a guidance sweep over two prompts (one holding markup, which the page must show as text)
-"$ds" compare -m "$pkg" -p 'a red circle' -p 'a <b>blue</b> square' --guidance 0,3,7 --steps 3 --scheduler ddim \
+"$ds" compare -m "$pkg" -p 'a red circle' -p 'a <b>blue</b> square' --guidance 0,3,7 --steps 2 --scheduler ddim \
   "${common[@]}" -o compare
 # a batch of three lines in two categories, merged; one run gets its own report (drill-down link)
 printf '%s\n' '{"id":"r1","prompt":"a red circle","seed":1,"meta":{"category":"colour"}}' \
   '{"id":"r2","prompt":"a <b>blue</b> square","seed":2,"meta":{"category":"shape"}}' \
   '{"id":"r3","prompt":"a green triangle","seed":3,"meta":{"category":"colour"}}' > manifest.jsonl
-"$ds" batch manifest.jsonl -m "$pkg" --steps 3 --scheduler ddim --analyses heatmaps,settle,emergence "${common[@]}" -o batch
+"$ds" batch manifest.jsonl -m "$pkg" --steps 2 --scheduler ddim --analyses heatmaps,settle,emergence "${common[@]}" -o batch
 "$ds" report batch/r1 -q -o batch/r1/report.html
 "$ds" merge batch -o merged --group-by meta.category -q
 # saliency over a prompt set, two steps each
