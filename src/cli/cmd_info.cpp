@@ -20,7 +20,8 @@ int run(const Opts& o) {
   const ModelDescription m = describe_model(o.model);
   const auto& i = m.info;
   const int latent = i.sample_size / i.vae_scale_factor;
-  const bool mmdit = i.family == "mmdit";
+  const FamilyTraits& family = i.traits();
+  const bool sdxl = i.pooled_dim > 0;  // two CLIP encoders, a pooled vector and time ids beside the context
   if (o.json) {
     nlohmann::json layers = nlohmann::json::array(), feats = nlohmann::json::array();
     for (const auto& l : i.attention_layers)
@@ -35,24 +36,37 @@ int run(const Opts& o) {
                      {"pad_token", i.pad_token}, {"context_dim", m.context_dim}, {"vocab_size", m.vocab_size},
                      {"scaling_factor", i.scaling_factor}, {"scheduler", m.scheduler},
                      {"has_attention", m.has_attention}, {"has_concepts", m.has_concepts},
-                     {"has_preview", m.has_preview}, {mmdit ? "joint_attention" : "cross_attention", layers},
+                     {"has_preview", m.has_preview}, {family.layers_key, layers},
                      {"text_rows", i.clip_text_rows ? "clip" : "t5"}, {"guidance", i.guidance},
                      {"guidance_index", i.guidance_index},
-                     {"features", feats}};
+                     {"features", feats}, {"text_encoders", sdxl ? 2 : i.t5_max_length > 0 ? 3 : 1},
+                     {"maps", family.maps}};
+    if (sdxl)
+      j["sdxl"] = {{"pooled_dim", i.pooled_dim}, {"time_ids_dim", i.time_ids_dim}, {"pad_token_2", i.pad_token_2},
+                   {"force_zeros_for_empty_prompt", i.force_zeros_for_empty_prompt},
+                   {"default_time_ids", i.default_time_ids}};
     std::cout << j.dump(2) << "\n";
     return 0;
   }
   std::printf("model            %s (%s)\n", i.name.c_str(), i.dir.c_str());
-  std::printf("denoiser         %s\n", !mmdit ? "UNet with cross-attention, unet/"
-                                     : i.clip_text_rows ? "joint-attention transformer (MMDiT, as SD3), transformer/"
-                                                        : "joint-attention transformer (two- and single-stream blocks, as "
-                                                          "Flux), transformer/");
+  std::printf("denoiser         %s%s, %s/\n", family.denoiser.c_str(),
+              !family.joint ? "" : i.clip_text_rows ? " (MMDiT, as SD3)" : " (two- and single-stream blocks, as Flux)",
+              i.denoiser_dir.c_str());
   std::printf("image size       %d x %d px (any multiple of %d works)\n", i.sample_size, i.sample_size,
               image_size_multiple(i));
   std::printf("latent           %d x %d x %d, scaling factor %.6g\n", i.latent_channels, latent, latent, i.scaling_factor);
   std::printf("prediction       %s; scheduler %s\n", prediction_name(i.prediction_type), m.scheduler.c_str());
   std::printf("text             %d tokens max, pad %s, vocabulary %zu, context width %d\n", i.max_length,
               i.pad_token.c_str(), m.vocab_size, m.context_dim);
+  if (sdxl) {
+    std::printf("text encoders    2 CLIP encoders on the same ids (text_encoder_2's padded with %s after the first end "
+                "token): their penultimate states side by side (context width %d), text_encoder_2's pooled projection "
+                "(%d) beside them\n", i.pad_token_2.c_str(), m.context_dim, i.pooled_dim);
+    std::printf("size conditioning %d time ids (original size, crop top-left, target size) of the generated size; "
+                "%s\n", i.time_ids_dim, i.force_zeros_for_empty_prompt
+                                             ? "no negative prompt: zero negative embeddings (force_zeros_for_empty_prompt)"
+                                             : "no negative prompt: the encoding of \"\"");
+  }
   if (i.t5_max_length > 0 && i.clip_text_rows)
     std::printf("T5 text          %d tokens after the CLIP tokens (tokenizer_3/spiece.model)\n", i.t5_max_length);
   else if (i.t5_max_length > 0)
@@ -73,7 +87,7 @@ int run(const Opts& o) {
   }
   std::printf("concept maps     %s\n", m.has_concepts ? "yes (--concepts: forward_concepts)"
                                                      : "no (re-export for --concepts: the denoiser lacks forward_concepts)");
-  if (mmdit)
+  if (family.joint)
     std::printf("\njoint-attention layers (%zu), in execution order (maps: the image-query x text-key block of the "
                 "joint softmax):\n", i.attention_layers.size());
   else

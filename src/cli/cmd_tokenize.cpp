@@ -26,16 +26,25 @@ int run(const Opts& o) {
   Encoding e;
   int clip_length = o.max_length;  // the CLIP positions at the front of e.ids (0 when the rows are T5's alone)
   std::string pad = o.pad_token;
+  ModelInfo info;
+  int64_t pad_2 = -1;  // SDXL: tokenizer_2's pad token
   if (!is_valid_utf8(o.prompt)) throw Error("--prompt: not valid UTF-8 text");
   if (!o.model.empty()) {  // the package's own tokenization: CLIP's, and T5's where it has one (SD3, Flux)
-    ModelInfo info;
     info.dir = o.model;
     read_model_index(info, o.model + "/model_index.json");
-    e = PromptTokenizer::load(info).encode(o.prompt);
+    const PromptTokenizer tokenizer = PromptTokenizer::load(info);
+    e = tokenizer.encode(o.prompt);
+    if (!info.pad_token_2.empty()) pad_2 = tokenizer.clip().token_id(info.pad_token_2);
     clip_length = info.clip_text_rows ? info.max_length : 0;
     pad = info.pad_token;
   } else {
     e = ClipTokenizer::from_dir(o.tokenizer).encode(o.prompt, o.max_length, o.pad_token);
+  }
+  // SDXL: text_encoder_2 reads the same ids with every position after the first end token as pad_token_2
+  std::vector<int64_t> ids_2;
+  if (pad_2 >= 0) {
+    ids_2 = e.ids;
+    for (size_t i = static_cast<size_t>(std::max(e.length, 0)); i < ids_2.size(); ++i) ids_2[i] = pad_2;
   }
   if (o.json) {
     nlohmann::json words = nlohmann::json::array();
@@ -43,6 +52,7 @@ int run(const Opts& o) {
     nlohmann::json j{{"ids", e.ids}, {"tokens", e.tokens}, {"words", words}, {"length", e.length},
                      {"dropped_words", e.dropped_words}};
     if (!e.leading_ids.empty()) j["clip_ids"] = e.leading_ids;  // Flux: CLIP's ids, for the pooled vector only
+    if (!ids_2.empty()) j["ids_2"] = ids_2;  // SDXL: what text_encoder_2 reads
     std::cout << j.dump() << "\n";
     return 0;
   }
@@ -64,6 +74,10 @@ int run(const Opts& o) {
   }
   if (!e.leading_ids.empty())
     std::printf("(CLIP's %zu ids go first to the text encoder, for the pooled vector only)\n", e.leading_ids.size());
+  if (!ids_2.empty())
+    std::printf("(SDXL: text_encoder reads these ids; text_encoder_2 the same with every position from %d on as %s, id "
+                "%lld; both encoders' rows sit side by side, so the maps have these %d positions)\n", e.length,
+                info.pad_token_2.c_str(), static_cast<long long>(ids_2.back()), info.max_length);
   std::cout << "\nwords:\n";
   for (const auto& w : e.words) {
     std::cout << "  " << w.text << (w.punctuation ? " (punctuation)" : "") << " ->";

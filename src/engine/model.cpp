@@ -1,5 +1,6 @@
 // Model package loading and validation (the contract in README "Model package").
 #include "diffscope/engine/model.h"
+#include "diffscope/engine/family.h"
 #include "diffscope/engine/model_info.h"
 #include "diffscope/engine/prompt_tokenizer.h"
 #include "diffscope/engine/runtime.h"
@@ -34,6 +35,7 @@ namespace diffscope {
 
 struct Model::Impl {
   ModelInfo info;
+  const ModelFamily* family = nullptr;  ///< chosen once, when the package loads
   PromptTokenizer tokenizer;  ///< CLIP's, and T5's when info.t5_max_length > 0
   at::Device device{at::kCPU};
   mutable std::optional<torch::jit::Module> text_encoder;  ///< empty once end_of_encoding() freed it (encode_once)
@@ -201,6 +203,7 @@ Model Model::load(const std::string& dir, const std::string& device, bool verify
 
   const std::string index_path = impl->rel("model_index.json");
   read_model_index(info, index_path);
+  impl->family = &model_family(info);
 
   impl->tokenizer = PromptTokenizer::load(info);
 
@@ -299,7 +302,7 @@ void Model::require_text_queries() const {
   if (has_text_queries()) return;
   const std::string shown = impl_->rel(impl_->info.denoiser_dir + "/model.pt");
   throw Error("--text-queries: " + shown +
-              (impl_->info.family == "mmdit"
+              (impl_->info.traits().joint
                    ? " was exported without forward_text_queries (re-export it with scripts/export/export_diffusers.py)"
                    : " is a UNet, whose text tokens ask no queries (only a joint-attention transformer's do)"));
 }
@@ -355,17 +358,17 @@ at::Tensor Model::encode_text(const at::Tensor& ids) const {
     if (!impl_->text_encoder) impl_->text_encoder = load_module(path, path, impl_->device, impl_->verify);  // freed: again
     encoder = *impl_->text_encoder;
   }
+  c10::IValue raw;
   try {
-    out = encoder.forward({ids.to(impl_->device)}).toTensor();
+    raw = encoder.forward({ids.to(impl_->device)});
   } catch (const c10::Error& e) {
     throw Error(path + ": failed on input ids [" + std::to_string(ids.size(0)) + "," +
                 std::to_string(ids.size(1)) + "] int64 (" + first_line(e.what_without_backtrace()) + ")");
   }
-  // [B, max_length (+ T5's tokens) (+ the pooled row of a transformer package), D]
-  const int64_t rows = int64_t(info.text_tokens()) + info.pooled_rows;
-  if (out.dim() != 3 || out.size(0) != ids.size(0) || out.size(1) != rows || !out.is_floating_point())
-    throw Error(path + ": returned " + shape_str(out) + ", expected float [B," +
-                std::to_string(rows) + ",D]" + (info.pooled_rows ? " (the tokens, then the pooled row)" : ""));
+  // [B, max_length (+ T5's tokens) (+ the pooled row), D], as the family packs it
+  out = impl_->family->text_tensor(info, raw, path);
+  if (out.size(0) != ids.size(0))
+    throw Error(path + ": returned " + shape_str(out) + " for " + std::to_string(ids.size(0)) + " prompts");
   impl_->info.context_dim = static_cast<int>(out.size(2));
   return out.to(at::kFloat);
 }
@@ -454,16 +457,21 @@ DenoiserOutput Model::run_denoiser(const at::Tensor& sample, const at::Tensor& t
   if (text_queries && with_concepts)
     throw Error("--text-queries and --concepts: one at a time (each is its own pass of the exported transformer)");
   if (text_queries) require_text_queries();
+  // the family unpacks the text tensor into what its denoiser takes (SDXL: context, pooled vector, time ids)
+  std::vector<c10::IValue> inputs{sample.to(dt), timestep.to(at::kFloat)};
+  for (auto& v : impl_->family->denoiser_inputs(impl_->family->condition(info, context, sample), dt)) inputs.push_back(std::move(v));
   try {
     const torch_compat::AutocastGuard guard(impl_->device, impl_->precision);
-    if (with_concepts)
-      out = impl_->unet.get_method("forward_concepts")({sample.to(dt), timestep.to(at::kFloat), context.to(dt), concepts.to(dt)});
-    else if (text_queries)
-      out = impl_->unet.get_method("forward_text_queries")({sample.to(dt), timestep.to(at::kFloat), context.to(dt)});
-    else if (prediction_only)
-      out = impl_->unet.get_method("forward_prediction")({sample.to(dt), timestep.to(at::kFloat), context.to(dt)});
-    else
-      out = impl_->unet.forward({sample.to(dt), timestep.to(at::kFloat), context.to(dt)});
+    if (with_concepts) {
+      inputs.push_back(concepts.to(dt));
+      out = impl_->unet.get_method("forward_concepts")(std::move(inputs));
+    } else if (text_queries) {
+      out = impl_->unet.get_method("forward_text_queries")(std::move(inputs));
+    } else if (prediction_only) {
+      out = impl_->unet.get_method("forward_prediction")(std::move(inputs));
+    } else {
+      out = impl_->unet.forward(std::move(inputs));
+    }
   } catch (const c10::Error& e) {
     throw Error(shown + ": failed on sample " + shape_str(sample) + ", context " + shape_str(context) + " (" +
                 first_line(e.what_without_backtrace()) + ")");

@@ -42,7 +42,108 @@ std::string get_optional_string(const nlohmann::json& j, const char* key, const 
   return j[key].get<std::string>();
 }
 
+/// format_version 2: a second model family; the denoiser's folder and its extra text rows are named.
+void read_transformer_keys(ModelInfo& info, const nlohmann::json& index, const std::string& index_path) {
+  info.family = get_key<std::string>(index, "family", index_path, "\"unet\" or \"mmdit\"");
+  if (info.family != "unet" && info.family != "mmdit")
+    throw Error(index_path + ": \"family\" must be \"unet\" or \"mmdit\", got \"" + info.family + "\"");
+  info.denoiser_dir = get_key<std::string>(index, "denoiser", index_path, "\"unet\" or \"transformer\"");
+  if (info.denoiser_dir != "unet" && info.denoiser_dir != "transformer")
+    throw Error(index_path + ": \"denoiser\" must be \"unet\" or \"transformer\", got \"" + info.denoiser_dir + "\"");
+  info.pooled_rows = get_key<int>(index, "pooled_rows", index_path, "0 or 1");
+  if (info.pooled_rows != 0 && info.pooled_rows != 1)
+    throw Error(index_path + ": \"pooled_rows\" must be 0 or 1, got " + std::to_string(info.pooled_rows));
+  if (index.contains("t5_max_length")) {
+    info.t5_max_length = get_key<int>(index, "t5_max_length", index_path, "an integer (T5 tokens per prompt)");
+    if (info.t5_max_length < 2 || info.t5_max_length > 4096)
+      throw Error(index_path + ": \"t5_max_length\" is " + std::to_string(info.t5_max_length) + ", expected 2..4096");
+    if (info.family != "mmdit")
+      throw Error(index_path + ": \"t5_max_length\" is for the mmdit family, but \"family\" is \"" + info.family + "\"");
+  }
+  const std::string rows = get_optional_string(index, "text_rows", index_path);
+  if (!rows.empty() && rows != "clip" && rows != "t5")
+    throw Error(index_path + ": \"text_rows\" must be \"clip\" or \"t5\", got \"" + rows + "\"");
+  info.clip_text_rows = rows != "t5";
+  if (!info.clip_text_rows && info.t5_max_length == 0)
+    throw Error(index_path + ": \"text_rows\" is \"t5\", but there is no \"t5_max_length\" (no T5 input)");
+  info.pipeline = get_optional_string(index, "pipeline", index_path);
+  if (!info.pipeline.empty() && info.pipeline != "FluxPipeline" && info.pipeline != "StableDiffusion3Pipeline")
+    throw Error(index_path + ": \"pipeline\" must be \"FluxPipeline\" or \"StableDiffusion3Pipeline\", got \"" +
+                info.pipeline + "\"");
+  const std::string guidance = get_optional_string(index, "guidance", index_path);
+  if (!guidance.empty() && guidance != "cfg" && guidance != "distilled" && guidance != "none")
+    throw Error(index_path + ": \"guidance\" must be \"cfg\", \"distilled\" or \"none\", got \"" + guidance + "\"");
+  if (!guidance.empty()) info.guidance = guidance;
+  if (info.guidance == "distilled") {
+    if (info.pooled_rows != 1)
+      throw Error(index_path + ": \"guidance\" \"distilled\" needs the pooled row (\"pooled_rows\": 1) to carry the scale");
+    info.guidance_index = get_key<int>(index, "guidance_index", index_path, "an integer (the pooled row's guidance entry)");
+    if (info.guidance_index < 0 || info.guidance_index >= 65536)
+      throw Error(index_path + ": \"guidance_index\" is " + std::to_string(info.guidance_index) + ", expected 0..65535");
+  } else if (index.contains("guidance_index")) {
+    throw Error(index_path + ": \"guidance_index\" is for \"guidance\": \"distilled\"");
+  }
+}
+
+/// format_version 3: SDXL (docs/package-format.md, "SDXL"): two CLIP encoders behind one text_encoder/model.pt that
+/// returns (prompt_embeds, pooled), a UNet that takes the pooled vector and the time ids beside the context.
+void read_sdxl_keys(ModelInfo& info, const nlohmann::json& index, const std::string& index_path) {
+  info.family = get_key<std::string>(index, "family", index_path, "\"sdxl\"");
+  if (info.family != "sdxl")
+    throw Error(index_path + ": \"family\" must be \"sdxl\" for format_version 3, got \"" + info.family + "\"");
+  info.denoiser_dir = get_key<std::string>(index, "denoiser", index_path, "\"unet\"");
+  if (info.denoiser_dir != "unet")
+    throw Error(index_path + ": \"denoiser\" must be \"unet\" for the sdxl family, got \"" + info.denoiser_dir + "\"");
+  info.pipeline = get_optional_string(index, "pipeline", index_path);
+  if (!info.pipeline.empty() && info.pipeline != "StableDiffusionXLPipeline")
+    throw Error(index_path + ": \"pipeline\" must be \"StableDiffusionXLPipeline\", got \"" + info.pipeline + "\"");
+  const auto& f = index.contains("force_zeros_for_empty_prompt") ? index["force_zeros_for_empty_prompt"] : nlohmann::json();
+  if (!f.is_boolean())
+    throw Error(index_path + ": key \"force_zeros_for_empty_prompt\" must be true or false" +
+                (f.is_null() ? std::string(" (missing)") : ", got " + f.dump()));
+  info.force_zeros_for_empty_prompt = f.get<bool>();
+  info.pad_token_2 = get_key<std::string>(index, "pad_token_2", index_path, "a token string (tokenizer_2's pad token)");
+  info.context_dim = get_key<int>(index, "context_dim", index_path, "an integer (D1 + D2)");
+  info.pooled_dim = get_key<int>(index, "pooled_dim", index_path, "an integer (text_encoder_2's projection_dim)");
+  info.time_ids_dim = get_key<int>(index, "time_ids_dim", index_path, "6");
+  if (info.context_dim < 1 || info.context_dim > 65536)
+    throw Error(index_path + ": \"context_dim\" is " + std::to_string(info.context_dim) + ", expected 1..65536");
+  if (info.pooled_dim < 1 || info.pooled_dim > info.context_dim)
+    throw Error(index_path + ": \"pooled_dim\" is " + std::to_string(info.pooled_dim) + ", expected 1..context_dim (" +
+                std::to_string(info.context_dim) + ")");
+  if (info.time_ids_dim != 6)
+    throw Error(index_path + ": \"time_ids_dim\" is " + std::to_string(info.time_ids_dim) +
+                ", expected 6 (original size, crop top-left, target size; the refiner's 5 are not supported)");
+  if (!index.contains("default_time_ids") || !index["default_time_ids"].is_array() || index["default_time_ids"].size() != 6)
+    throw Error(index_path + ": key \"default_time_ids\" must be 6 numbers [H, W, 0, 0, H, W]");
+  for (const auto& v : index["default_time_ids"]) {
+    if (!v.is_number() || !std::isfinite(v.get<double>()))
+      throw Error(index_path + ": key \"default_time_ids\" must be 6 finite numbers, got " + index["default_time_ids"].dump());
+    info.default_time_ids.push_back(v.get<double>());
+  }
+  info.pooled_rows = 1;  // between encode_text and the family (see ModelInfo::pooled_rows)
+}
+
+const std::vector<FamilyTraits> kFamilies = {
+    {"unet", 1, "unet", "cross_attention", "UNet with cross-attention", "softmax probabilities", false, false},
+    {"mmdit", 2, "transformer", "joint_attention", "joint-attention transformer",
+     "the image-query x text-key block of each joint-attention softmax", true, true},
+    {"sdxl", 3, "unet", "cross_attention",
+     "SDXL UNet with cross-attention, pooled-text and size conditioning (text_time)", "softmax probabilities", false,
+     false},
+};
+
 }  // namespace
+
+const std::vector<FamilyTraits>& family_table() { return kFamilies; }
+
+const FamilyTraits& family_traits(const std::string& family) {
+  for (const auto& f : kFamilies)
+    if (f.name == family) return f;
+  std::string names;
+  for (const auto& f : kFamilies) names += (names.empty() ? "\"" : ", \"") + f.name + "\"";
+  throw Error("model family \"" + family + "\" is not known (expected one of " + names + ")");
+}
 
 void read_model_index(ModelInfo& info, const std::string& index_path) {
   if (!fs::exists(index_path))
@@ -55,49 +156,10 @@ void read_model_index(ModelInfo& info, const std::string& index_path) {
                                                  "scripts/export/export_diffusers.py)"
                                                : ""));
   const int version = get_key<int>(index, "format_version", index_path, "an integer");
-  if (version != 1 && version != 2)
-    throw Error(index_path + ": format_version " + std::to_string(version) + " is not supported (expected 1 or 2)");
-  if (version == 2) {  // a second model family: the denoiser's folder and its extra text rows are named
-    info.family = get_key<std::string>(index, "family", index_path, "\"unet\" or \"mmdit\"");
-    if (info.family != "unet" && info.family != "mmdit")
-      throw Error(index_path + ": \"family\" must be \"unet\" or \"mmdit\", got \"" + info.family + "\"");
-    info.denoiser_dir = get_key<std::string>(index, "denoiser", index_path, "\"unet\" or \"transformer\"");
-    if (info.denoiser_dir != "unet" && info.denoiser_dir != "transformer")
-      throw Error(index_path + ": \"denoiser\" must be \"unet\" or \"transformer\", got \"" + info.denoiser_dir + "\"");
-    info.pooled_rows = get_key<int>(index, "pooled_rows", index_path, "0 or 1");
-    if (info.pooled_rows != 0 && info.pooled_rows != 1)
-      throw Error(index_path + ": \"pooled_rows\" must be 0 or 1, got " + std::to_string(info.pooled_rows));
-    if (index.contains("t5_max_length")) {
-      info.t5_max_length = get_key<int>(index, "t5_max_length", index_path, "an integer (T5 tokens per prompt)");
-      if (info.t5_max_length < 2 || info.t5_max_length > 4096)
-        throw Error(index_path + ": \"t5_max_length\" is " + std::to_string(info.t5_max_length) + ", expected 2..4096");
-      if (info.family != "mmdit")
-        throw Error(index_path + ": \"t5_max_length\" is for the mmdit family, but \"family\" is \"" + info.family + "\"");
-    }
-    const std::string rows = get_optional_string(index, "text_rows", index_path);
-    if (!rows.empty() && rows != "clip" && rows != "t5")
-      throw Error(index_path + ": \"text_rows\" must be \"clip\" or \"t5\", got \"" + rows + "\"");
-    info.clip_text_rows = rows != "t5";
-    if (!info.clip_text_rows && info.t5_max_length == 0)
-      throw Error(index_path + ": \"text_rows\" is \"t5\", but there is no \"t5_max_length\" (no T5 input)");
-    info.pipeline = get_optional_string(index, "pipeline", index_path);
-    if (!info.pipeline.empty() && info.pipeline != "FluxPipeline" && info.pipeline != "StableDiffusion3Pipeline")
-      throw Error(index_path + ": \"pipeline\" must be \"FluxPipeline\" or \"StableDiffusion3Pipeline\", got \"" +
-                  info.pipeline + "\"");
-    const std::string guidance = get_optional_string(index, "guidance", index_path);
-    if (!guidance.empty() && guidance != "cfg" && guidance != "distilled" && guidance != "none")
-      throw Error(index_path + ": \"guidance\" must be \"cfg\", \"distilled\" or \"none\", got \"" + guidance + "\"");
-    if (!guidance.empty()) info.guidance = guidance;
-    if (info.guidance == "distilled") {
-      if (info.pooled_rows != 1)
-        throw Error(index_path + ": \"guidance\" \"distilled\" needs the pooled row (\"pooled_rows\": 1) to carry the scale");
-      info.guidance_index = get_key<int>(index, "guidance_index", index_path, "an integer (the pooled row's guidance entry)");
-      if (info.guidance_index < 0 || info.guidance_index >= 65536)
-        throw Error(index_path + ": \"guidance_index\" is " + std::to_string(info.guidance_index) + ", expected 0..65535");
-    } else if (index.contains("guidance_index")) {
-      throw Error(index_path + ": \"guidance_index\" is for \"guidance\": \"distilled\"");
-    }
-  }
+  if (version < 1 || version > 3)
+    throw Error(index_path + ": format_version " + std::to_string(version) + " is not supported (expected 1, 2 or 3)");
+  if (version == 2) read_transformer_keys(info, index, index_path);
+  if (version == 3) read_sdxl_keys(info, index, index_path);
   info.name = get_key<std::string>(index, "name", index_path, "a string");
   info.sample_size = get_key<int>(index, "sample_size", index_path, "an integer (pixels)");
   info.vae_scale_factor = get_key<int>(index, "vae_scale_factor", index_path, "an integer");
@@ -126,7 +188,7 @@ void read_model_index(ModelInfo& info, const std::string& index_path) {
 
 void read_layers(ModelInfo& info, const std::string& path) {
   const std::string shown = info.denoiser_dir + "/layers.json";
-  const char* key = info.family == "mmdit" ? "joint_attention" : "cross_attention";
+  const std::string& key = info.traits().layers_key;
   nlohmann::json j = read_json_object(path);
   if (!j.is_object() || !j.contains(key) || !j[key].is_array())
     throw Error(shown + ": expected an object with a \"" + key + "\" array");
@@ -165,7 +227,7 @@ void read_vae_config(ModelInfo& info, const std::string& path) {
 
 int image_size_multiple(const ModelInfo& info) {
   int patch = 1;
-  if (info.family == "mmdit" && !info.attention_layers.empty() && info.attention_layers[0].height > 0)
+  if (info.traits().patched && !info.attention_layers.empty() && info.attention_layers[0].height > 0)
     patch = std::max(1, info.sample_size / info.vae_scale_factor / info.attention_layers[0].height);
   return info.vae_scale_factor * patch;
 }

@@ -16,6 +16,7 @@
 #include "diffscope/util/csv.h"
 #include "diffscope/util/error.h"
 #include "diffscope/engine/model.h"
+#include "diffscope/engine/family.h"
 #include "diffscope/util/npy.h"
 #include "diffscope/util/progress.h"
 #include "diffscope/sched/scheduler.h"
@@ -98,15 +99,18 @@ bool uses_cfg(const ModelInfo& info, double guidance_scale) { return info.guidan
 at::Tensor encode_prompts(const Model& model, const Encoding& prompt, const std::string& negative,
                           double guidance_scale) {
   const ModelInfo& info = model.info();
-  at::Tensor ids = ids_tensor(prompt);
-  if (uses_cfg(info, guidance_scale)) ids = at::cat({ids_tensor(model.tokenize(negative)), ids}, 0);  // [uncond, cond]
-  at::Tensor context = model.encode_text(ids);
-  if (info.guidance == "distilled") {  // FluxPipeline: torch.full([1], guidance_scale) beside the pooled vector
-    if (info.guidance_index >= context.size(2))
-      throw Error(info.dir + "/model_index.json: \"guidance_index\" " + std::to_string(info.guidance_index) +
-                  " is outside the text encoder's rows of width " + std::to_string(context.size(2)));
-    context.select(1, context.size(1) - 1).select(1, info.guidance_index).fill_(guidance_scale);
+  const ModelFamily& family = model_family(info);
+  at::Tensor context;
+  if (!uses_cfg(info, guidance_scale)) {
+    context = model.encode_text(ids_tensor(prompt));
+  } else if (negative.empty() && family.zero_empty_negative(info)) {
+    // StableDiffusionXLPipeline's force_zeros_for_empty_prompt: no negative prompt, zero negative rows (pooled too)
+    const at::Tensor cond = model.encode_text(ids_tensor(prompt));
+    context = at::cat({at::zeros_like(cond), cond}, 0);
+  } else {
+    context = model.encode_text(at::cat({ids_tensor(model.tokenize(negative)), ids_tensor(prompt)}, 0));  // [uncond, cond]
   }
+  family.set_guidance(info, context, guidance_scale);  // a guidance-distilled model takes the scale as an input
   return context;
 }
 

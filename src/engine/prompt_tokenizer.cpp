@@ -19,6 +19,15 @@ PromptTokenizer PromptTokenizer::load(const ModelInfo& info) {
     throw Error((fs::path(info.dir) / "model_index.json").string() + ": pad_token \"" + info.pad_token + "\" is not in " +
                 (fs::path(info.dir) / "tokenizer" / "vocab.json").string());
   }
+  if (!info.pad_token_2.empty()) {  // SDXL: text_encoder_2 pads with its own token (inside text_encoder/model.pt)
+    try {
+      p.clip_.token_id(info.pad_token_2);
+    } catch (const Error&) {
+      throw Error((fs::path(info.dir) / "model_index.json").string() + ": pad_token_2 \"" + info.pad_token_2 +
+                  "\" is not in " + (fs::path(info.dir) / "tokenizer" / "vocab.json").string() +
+                  " (tokenizer_2 shares tokenizer's vocabulary)");
+    }
+  }
   if (info.t5_max_length > 0) {
     const std::string spiece = (fs::path(info.dir) / "tokenizer_3" / "spiece.model").string();
     if (!fs::exists(spiece))

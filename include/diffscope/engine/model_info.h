@@ -27,16 +27,45 @@ struct FeatureInfo {
   int channels = 0, height = 0, width = 0;
 };
 
+/// What a model family is, in plain data (the one name table of families, model_info.cpp): the LibTorch-free half of
+/// the family seam; engine/family.h holds the other half (what a prompt encodes into, how the denoiser is called).
+/// `info`, run.json and layers.json reading ask it instead of testing the family's name.
+struct FamilyTraits {
+  std::string name;        ///< model_index.json "family": "unet" (SD 1.x/2.x), "mmdit" (SD3, Flux), "sdxl"
+  int format_version = 1;  ///< the package format that introduced it
+  std::string denoiser_dir;  ///< the denoiser's package folder: "unet" or "transformer"
+  std::string layers_key;  ///< layers.json's array of text-attention layers: "cross_attention" or "joint_attention"
+  std::string denoiser;    ///< what `info` calls the denoiser
+  std::string maps;        ///< what one captured map is (info, run.json's attention.reduction)
+  bool patched = false;    ///< image sides are multiples of the VAE factor times the patch size (a transformer)
+  bool joint = false;      ///< joint attention: text tokens ask queries too (generate --text-queries)
+};
+/// The table's row for `family`; Error listing the known families otherwise.
+const FamilyTraits& family_traits(const std::string& family);
+/// Every row, in the table's order.
+const std::vector<FamilyTraits>& family_table();
+
 /// Everything model_index.json, unet/layers.json and vae/config.json say about a package.
 struct ModelInfo {
   std::string dir, name, pad_token;
-  /// The denoiser's family: "unet" (format_version 1: cross-attention UNet in unet/) or "mmdit" (format_version 2:
-  /// a joint-attention transformer such as SD3's in transformer/).
+  /// The denoiser's family (family_traits): "unet" (format_version 1: cross-attention UNet in unet/), "mmdit"
+  /// (format_version 2: a joint-attention transformer such as SD3's in transformer/) or "sdxl" (format_version 3:
+  /// SDXL's UNet with two CLIP text encoders, a pooled vector and size conditioning).
   std::string family = "unet";
+  const FamilyTraits& traits() const { return family_traits(family); }
   std::string denoiser_dir = "unet";  ///< the package folder of the denoiser (model.pt, layers.json)
   /// Rows after the max_length token rows in the text encoder's output: SD3's pooled text vector (1) or none (0).
-  /// The denoiser reads them; the maps and analyses see the token rows only.
+  /// The denoiser reads them; the maps and analyses see the token rows only. SDXL's pooled vector rides in such a row
+  /// too (zero-padded to the context width) between encode_text and the family, which hands it to the UNet apart.
   int pooled_rows = 0;
+  /// SDXL (format_version 3): the pooled vector's width P (text_encoder_2's projection; 0 for the other families),
+  /// the UNet's size conditioning width (time ids: original size, crop top-left, target size), tokenizer_2's pad
+  /// token, and StableDiffusionXLPipeline's force_zeros_for_empty_prompt (no negative prompt: zero negative rows).
+  int pooled_dim = 0, time_ids_dim = 0;
+  std::string pad_token_2;
+  bool force_zeros_for_empty_prompt = false;
+  /// model_index.json "default_time_ids" (SDXL: [H, W, 0, 0, H, W] at sample_size); the loop uses the generated size.
+  std::vector<double> default_time_ids;
   Prediction prediction_type = Prediction::Epsilon;  ///< epsilon, v_prediction or flow (velocity)
   int sample_size = 0, vae_scale_factor = 8, latent_channels = 4, max_length = 77;
   /// format_version 2 with a T5 text input (SD3 with text_encoder_3): T5's tokens per prompt, after the max_length
