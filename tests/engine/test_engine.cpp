@@ -11,6 +11,7 @@
 
 #include "diffscope/engine/attention_capture.h"
 #include "diffscope/engine/block_cache.h"
+#include "diffscope/engine/family.h"
 #include "diffscope/util/error.h"
 #include "diffscope/util/json_util.h"
 #include "diffscope/engine/model.h"
@@ -129,7 +130,10 @@ TEST_CASE("contract errors name the file and what was expected", "[engine][error
     CHECK(load_error(d.string()).find("transformer/model.pt") != std::string::npos);
     j["format_version"] = 3;
     ds_test::write_text(d / "model_index.json", j.dump());
-    CHECK(load_error(d.string()).find("format_version 3 is not supported (expected 1 or 2)") != std::string::npos);
+    CHECK(load_error(d.string()).find("\"family\" must be \"sdxl\" for format_version 3, got \"mmdit\"") != std::string::npos);
+    j["format_version"] = 4;
+    ds_test::write_text(d / "model_index.json", j.dump());
+    CHECK(load_error(d.string()).find("format_version 4 is not supported (expected 1, 2 or 3)") != std::string::npos);
   }
   {
     auto d = fresh("bad-prediction");
@@ -647,6 +651,61 @@ TEST_CASE("an SD3 package with T5: CLIP ids, then T5's; a word's positions in bo
   CHECK(load_error((tmp.path / "p").string()).find("tokenizer_3/spiece.model: missing") != std::string::npos);
   ds_test::write_text(tmp.path / "p" / "tokenizer_3" / "spiece.model", "not a model");
   CHECK(load_error((tmp.path / "p").string()).find("spiece.model: not a sentencepiece model") != std::string::npos);
+}
+
+TEST_CASE("an SDXL package: both encoders' rows, the pooled row handed apart, zero negatives, every attn2 map",
+          "[engine][sdxl]") {
+  set_threads(1);
+  const std::string pkg = std::string(DS_REFERENCE_DIR) + "/sdxl-tiny/package";
+  auto m = Model::load(pkg);
+  const ModelInfo& info = m.info();
+  CHECK(info.family == "sdxl");
+  CHECK(info.traits().layers_key == "cross_attention");
+  CHECK(info.pooled_dim == 16);
+  CHECK(info.pad_token_2 == "!");
+  CHECK(info.force_zeros_for_empty_prompt);
+  CHECK(info.text_tokens() == 77);
+  REQUIRE(info.attention_layers.size() == 28);
+  const Encoding e = m.tokenize("a red circle and a blue square");
+  // [B, 77 + the pooled row, D1 + D2]; the pooled vector zero-padded to the context width
+  const at::Tensor one = encode_prompts(m, e, "", 1.0);
+  REQUIRE(one.sizes() == at::IntArrayRef({1, 78, 48}));
+  CHECK(one[0][77].narrow(0, 16, 32).abs().sum().item<float>() == 0.0f);
+  // no negative prompt: zero negative rows (force_zeros_for_empty_prompt); a negative prompt is encoded
+  const at::Tensor zeros = encode_prompts(m, e, "", 5.0);
+  REQUIRE(zeros.sizes() == at::IntArrayRef({2, 78, 48}));
+  CHECK(zeros[0].abs().sum().item<float>() == 0.0f);
+  CHECK(at::equal(zeros[1], one[0]));
+  const at::Tensor neg = encode_prompts(m, e, "black white", 5.0);
+  CHECK(neg[0].abs().sum().item<float>() > 0.0f);
+  CHECK(at::equal(neg[1], one[0]));
+  // the family unpacks the text tensor: context, pooled vector, time ids of the generated size
+  const ModelFamily& family = model_family(info);
+  const at::Tensor x = at::randn({2, 4, 12, 8});
+  const Conditioning c = family.condition(info, neg, x);
+  CHECK(c.context.sizes() == at::IntArrayRef({2, 77, 48}));
+  CHECK(c.pooled.sizes() == at::IntArrayRef({2, 16}));
+  REQUIRE(c.time_ids.sizes() == at::IntArrayRef({2, 6}));
+  // 12 x 8 latent pixels = 96 x 64 px: original size (96, 64), crop (0, 0), target size (96, 64)
+  const at::Tensor want = at::tensor(std::vector<float>{96, 64, 0, 0, 96, 64});
+  CHECK(at::equal(c.time_ids[0], want));
+  CHECK(at::equal(c.time_ids[1], want));
+  const DenoiserOutput out = m.denoise(x, at::full({2}, 500.0f), neg);
+  REQUIRE(out.text_attention.size() == 28);
+  CHECK(out.text_attention[0].size(3) == 77);
+  CHECK(at::equal(m.predict(x, at::full({2}, 500.0f), neg), out.prediction));
+  // a text encoder that returns one tensor is refused in one line naming it
+  TempDir tmp("sdxl");
+  ds_test::copy_package(pkg, tmp.path / "p");
+  const auto index = (tmp.path / "p" / "model_index.json").string();
+  auto j = read_json_file(index);
+  j["pooled_dim"] = 64;
+  ds_test::write_text(index, j.dump());
+  CHECK(load_error((tmp.path / "p").string()).find("\"pooled_dim\" is 64, expected 1..context_dim (48)") != std::string::npos);
+  j["pooled_dim"] = 16;
+  j["time_ids_dim"] = 5;
+  ds_test::write_text(index, j.dump());
+  CHECK(load_error((tmp.path / "p").string()).find("\"time_ids_dim\" is 5, expected 6") != std::string::npos);
 }
 
 TEST_CASE("a Flux package: T5's rows alone, CLIP's ids leading; distilled guidance in the pooled row, no CFG row",
