@@ -89,7 +89,7 @@ def main():
         except ExportError as e:
             die(str(e), 1)
         print(f"wrote {a.out}: {len(layers['cross_attention'])} cross-attention layers, {h}x{w} px, SDXL "
-              f"(format_version 3, not read by diffscope yet), torch {torch.__version__}")
+              f"(format_version 3), torch {torch.__version__}")
         return
     if os.path.isdir(os.path.join(src, "transformer")):  # StableDiffusion3Pipeline: the transformer family
         from diffscope_export.sd3 import export_sd3
