@@ -70,7 +70,7 @@ def main():
                "--scheduler", SCHEDULERS[r["scheduler"]], "--height", str(runs["height"]), "--width", str(runs["width"]),
                "--x0-every", "0", "--threads", "1", "-q", "--overwrite", "-o", out]
         if r["negative_prompt"]:
-            cmd += ["--negative", r["negative_prompt"]]
+            cmd += ["--negative-prompt", r["negative_prompt"]]
         subprocess.run(cmd, check=True)
         meta = json.load(open(os.path.join(out, "run.json")))
         if meta["ids"] != ref["token_ids"].tolist():
@@ -78,6 +78,11 @@ def main():
         if np.array(meta["timesteps"], np.float32).tolist() != ref[f"{name}_timesteps"].astype(np.float32).tolist():
             fail(f"run {name}: timesteps {meta['timesteps']} differ from diffusers' {ref[name + '_timesteps'].tolist()}")
         ours, theirs = np.load(os.path.join(out, "latents.npy")), ref[f"{name}_latents"]
+        # latents.npy: the initial latent (the seed's noise times init_noise_sigma), then every step's
+        start = ref["noise"][0] * np.float32(r["init_noise_sigma"])
+        if ours.shape[1:] != start.shape or np.abs(ours[0] - start).max() > 1e-6 * np.abs(start).max():
+            fail(f"run {name}: the initial latent differs from diffusers' noise x init_noise_sigma")
+        ours = ours[1:]
         if ours.shape != theirs.shape:
             fail(f"run {name}: latents {ours.shape}, diffusers {theirs.shape}")
         scale = float(np.abs(theirs).max())
