@@ -28,6 +28,7 @@ ALLOWED = {
     ("*", "--threads", "0"): "every core this process may use",
     ("*", "--x0-every", "0"): "no x0 images",
     ("*", "--filmstrip-cols", "0"): "at most 8 a row (the default wrapping)",
+    ("probe", "--bootstrap", "0"): "no bootstrap intervals (documented in --help)",
     ("*", "-g", "0"): "guidance <= 1 turns CFG off",
     ("*", "-g", "-1"): "guidance <= 1 turns CFG off",
     ("*", "--eta", "0"): "DDIM eta 0 (deterministic)",
