@@ -6,6 +6,9 @@ the text encoder are taken from the shipped package and kept frozen (SD3 trains 
 so the two shipped models differ only in the denoiser. The text is cut to --max-length tokens (the causal encoder's
 first positions do not depend on the rest); the pooled vector is the hidden state at the first end-of-text token
 (CLIP's pooled output). 10% empty captions for classifier-free guidance. Resumable: rerun the same command.
+--init-from PACKAGE starts from a shipped package's transformer weights (model and EMA) instead of a random
+initialisation (a warm restart: the learning-rate schedule starts again); --two-object-fraction oversamples the
+two-object captions (the token "and"), as the UNet trainer does.
 
     /usr/bin/python3 scripts/shapes/train_shapes_mmdit.py --work scripts/.cache/train-mmdit --minutes 80
 """
@@ -57,9 +60,18 @@ def encode_captions(text, ids, eos_id, max_length):
     return inverse, torch.cat(ctx), torch.cat(pooled)
 
 
-def train(work, minutes, seed, data, text, tok, batch, lr_max, max_length):
+def transformer_from_package(model, package):
+    """A package's transformer weights (transformer/model.pt, TorchScript) loaded into the Python module, strictly."""
+    sd = torch.jit.load(os.path.join(package, "transformer", "model.pt")).state_dict()
+    model.load_state_dict({k[len("transformer."):]: v for k, v in sd.items() if k.startswith("transformer.")})
+
+
+def train(work, minutes, seed, data, text, tok, batch, lr_max, max_length, init_from=None, two_fraction=None):
     ck = os.path.join(work, "mmdit.pt")
     model = SD3Transformer(**MMDIT_CONFIG)
+    if init_from is not None and not os.path.exists(ck):
+        transformer_from_package(model, init_from)
+        print(f"MMDiT initialised from {init_from}", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=lr_max, weight_decay=1e-4)
     ema = copy.deepcopy(model)
     state = {"step": 0, "elapsed": 0.0, "done": False}
@@ -79,9 +91,16 @@ def train(work, minutes, seed, data, text, tok, batch, lr_max, max_length):
           f"{state['step']}", flush=True)
     g = torch.Generator().manual_seed(seed + state["step"])
     n = data["latents"].shape[0]
+    two = (data["ids"] == tok.encoder["and</w>"]).any(dim=1)
+    two_idx, one_idx = torch.nonzero(two).flatten(), torch.nonzero(~two).flatten()
+    n_two = None if two_fraction is None else int(round(two_fraction * batch))
     t_start, last_save = time.time() - state["elapsed"], time.time()
     while time.time() - t_start < minutes * 60:
-        idx = torch.randint(0, n, (batch,), generator=g)
+        if n_two is None:
+            idx = torch.randint(0, n, (batch,), generator=g)
+        else:
+            idx = torch.cat([two_idx[torch.randint(0, len(two_idx), (n_two,), generator=g)],
+                             one_idx[torch.randint(0, len(one_idx), (batch - n_two,), generator=g)]])
         x0, r = data["latents"][idx], row[idx]
         ctx, pooled = ctx_table[r].clone(), pooled_table[r].clone()
         drop = torch.rand(batch, generator=g) < 0.1
@@ -134,6 +153,9 @@ def main():
     ap.add_argument("--max-length", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init-from", default=None, help="a package whose transformer weights start the training")
+    ap.add_argument("--two-object-fraction", type=float, default=None,
+                    help="share of each batch drawn from two-object captions (default: as the latent set has them)")
     a = ap.parse_args()
     keep_freed_memory()
     torch.set_num_threads(a.threads)
@@ -146,7 +168,8 @@ def main():
     vae = train_vae(a.work, 0, a.seed)
     data = make_latent_set(a.work, vae, tok, a.latent_set, a.seed + 1)
     text = text_encoder_from_package(a.package, len(tok.encoder))
-    train(a.work, a.minutes, a.seed + 2, data, text, tok, a.batch, a.lr, a.max_length)
+    train(a.work, a.minutes, a.seed + 2, data, text, tok, a.batch, a.lr, a.max_length, a.init_from,
+          a.two_object_fraction)
     print("training finished", flush=True)
 
 

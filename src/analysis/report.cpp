@@ -7,6 +7,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -356,10 +357,17 @@ nlohmann::json pipeline_json(const RunFolder& run) {
   stage("prompt", "Prompt", "\u201c" + prompt + "\u201d" + (in.value("negative_prompt", "").empty() ? "" : " (with a negative prompt)"),
         tokens ? std::to_string(tokens) + " tokens" + (text_len ? " of " + std::to_string(text_len) : "") : "", nullptr);
   stage("text_encoder", "Text encoder",
-        family == "unet" || family.empty() ? "CLIP text encoder: one embedding per token" : "text encoder(s): one row per token",
+        family == "unet" || family.empty() ? "CLIP text encoder: one embedding per token"
+        : family == "sdxl"                  ? "two CLIP text encoders: their penultimate rows side by side, and a pooled vector"
+                                            : "text encoder(s): one row per token",
         text_len ? std::to_string(text_len) + " token embeddings" + std::string(cfg ? " (and the empty prompt's)" : "") : "",
         "text_encoder_s");
-  std::string den = (family == "unet" ? "UNet" : family.empty() ? "Denoiser" : "Transformer (" + family + ")");
+  // run.json's model.denoiser is the family's own description (FamilyTraits); runs written before it had only the family
+  std::string den = model.contains("denoiser") && model["denoiser"].is_string() ? model["denoiser"].get<std::string>()
+                    : family == "unet"                                          ? "UNet"
+                    : family.empty()                                            ? "Denoiser"
+                                                                                : "Transformer (" + family + ")";
+  if (!den.empty()) den[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(den[0])));
   std::string detail = std::to_string(steps) + " steps, " + (cfg ? "2 passes each (conditional and unconditional), guidance w = " + shorten(g)
                                                                  : "1 pass each (no classifier-free guidance)");
   if (model.contains("attention_layers") && model["attention_layers"].is_array())

@@ -207,6 +207,7 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
                   {"sample_size", info.sample_size},
                   {"vae_scale_factor", info.vae_scale_factor},
                   {"family", info.family},
+                  {"denoiser", info.traits().denoiser},
                   {"prediction_type", prediction_name(info.prediction_type)},
                   {"concepts", fs::exists(concepts) ? fs::absolute(concepts).lexically_normal().string() : ""},
                   {"files", files}};
@@ -239,10 +240,8 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
     a["shape"] = std::vector<int64_t>(attention->maps().sizes().begin(), attention->maps().sizes().end());
     a["half"] = attention->options().half;
     a["layers"] = attention->layers_used();
-    const bool joint = impl_->model && impl_->model->info().family == "mmdit";
-    a["reduction"] = std::string(joint ? "the image-query x text-key block of each joint-attention softmax"
-                                       : "softmax probabilities") +
-                     " averaged over heads, bilinear to the latent grid, averaged over layers";
+    const std::string maps = impl_->model ? impl_->model->info().traits().maps : family_traits("unet").maps;
+    a["reduction"] = maps + " averaged over heads, bilinear to the latent grid, averaged over layers";
     a["sha256"] = sha256_file((dir / "attention" / "maps.npy").string());  // ties the array to this run.json
     nlohmann::json kept = nlohmann::json::array();
     for (const auto& [step, t] : attention->layer_maps()) {
