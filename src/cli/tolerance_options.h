@@ -28,6 +28,16 @@ inline void add_tolerance_options(CLI::App& app, const std::shared_ptr<Tolerance
       ->check(CLI::ExistingFile);
   app.add_option("--default-tolerance", t->default_abs, "absolute tolerance for keys without one")
       ->default_val(1e-6)
+      // refused where it is declared, before any input is read (a parse error is CLI11's own message)
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            try {
+              return std::stod(v) >= 0 ? "" : "expected a finite number >= 0, got " + v;
+            } catch (const std::exception&) {
+              return "";
+            }
+          },
+          "NONNEGATIVE"))
       ->each([t](const std::string&) { t->default_given = true; });
 }
 

@@ -58,10 +58,7 @@ ALLOWED = {
 }
 
 # Known gaps, reported on every run but not failed: each names where it is to be fixed.
-KNOWN_OPEN = {
-    ("check", "--default-tolerance", "-1"): "a negative tolerance: to be refused in tolerance_options.h (gate work)",
-    ("baseline", "--default-tolerance", "-1"): "a negative tolerance: to be refused in tolerance_options.h (gate work)",
-}
+KNOWN_OPEN = {}
 
 # Library signatures: none may reach a user.
 SIGNATURES = ["json.exception", "what():", "libpng", "OpenCV(", "c10::", "Exception raised from", "terminate called"]
