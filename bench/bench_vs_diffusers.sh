@@ -15,7 +15,8 @@
 # once by scripts/export/unet_flops.py) against the FP32 peak of the threads used, model load (diffscope: wall time minus
 # loop, text encoder and decode), whole process wall time, peak RSS and minor page faults (diffscope:
 # /usr/bin/time), with same-round ratios to diffusers without capture.
-# Usage: bench/bench_vs_diffusers.sh [sd1|sd2] [rounds] [steps] [size] [threads] [--tiny]
+# Usage: bench/bench_vs_diffusers.sh [sd1|sd2|sdxl] [rounds] [steps] [size] [threads] [--tiny]
+#   sdxl: StableDiffusionXLPipeline at SDXL base 1.0's widths (2.57 B-parameter UNet, both CLIP encoders; 14 GB)
 #   needs build/diffscope and diffusers 0.31 + transformers importable with DIFFUSERS_PYTHONPATH (default /work/pyenv;
 #   README, "Checked against diffusers"). --tiny uses the small test widths (a quick check of the script itself).
 set -euo pipefail
@@ -40,10 +41,17 @@ PKG=$WORK/$TAG-package
 mkdir -p "$WORK"
 if [ ! -f "$PKG/model_index.json" ]; then
   echo "bench_vs_diffusers: building $SRC and its export (once)"
-  PYTHONPATH=$PP:scripts/export $PY -c "
+  if [ "$VARIANT" = sdxl ]; then  # scripts/fixtures/make_sdxl_fixture.py's builders (SDXL base 1.0's widths: 14 GB)
+    PYTHONPATH=$PP:scripts/export:scripts/fixtures $PY -c "
+import sys; sys.argv=['x']
+from make_sdxl_fixture import build_full_sdxl, build_tiny_sdxl
+build_full_sdxl('$SRC', 'tests/data/reference/clip-tokenizer', seed=11) if $FULL else build_tiny_sdxl('$SRC', seed=11)"
+  else
+    PYTHONPATH=$PP:scripts/export $PY -c "
 import sys; sys.argv=['x']
 from check_diffusers_export import build_tiny
 build_tiny('$VARIANT', '$SRC', 'tests/data/reference/clip-tokenizer', seed=11, full=bool($FULL))"
+  fi
   PYTHONPATH=$PP $PY scripts/export/export_diffusers.py --model "$SRC" --out "$PKG" --height "$SIZE" --width "$SIZE" >/dev/null
 fi
 FLOPS=$WORK/$TAG-$SIZE.gflop.json  # one CFG step's matrix arithmetic, counted once (scripts/export/unet_flops.py)

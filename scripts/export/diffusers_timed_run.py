@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""One timed diffusers StableDiffusionPipeline run, for bench/bench_vs_diffusers.sh: prints one JSON line with the
+"""One timed diffusers StableDiffusionPipeline (or StableDiffusionXLPipeline) run, for bench/bench_vs_diffusers.sh: prints one JSON line with the
 model load time, the denoising loop (from the first step's end to the last's, over steps - 1 steps, so the text
 encoder and the first step's warm-up stay out), the whole run's wall time, the process's peak RSS and its minor page
 faults. --capture gives every attn2 module a processor that keeps its attention probabilities (what diffscope's
@@ -37,13 +37,17 @@ def main():
     torch.set_num_threads(a.threads)  # set on both sides: torch in Python may default to fewer threads here
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from check_diffusers_export import avoid_baddbmm_nan
-    from diffusers import DDIMScheduler, StableDiffusionPipeline
+    from diffusers import DDIMScheduler, StableDiffusionPipeline, StableDiffusionXLPipeline
     from diffusers.models.attention_processor import AttnProcessor
     avoid_baddbmm_nan()
 
     t_load = time.perf_counter()
-    pipe = StableDiffusionPipeline.from_pretrained(a.model, safety_checker=None, requires_safety_checker=False,
-                                                   torch_dtype=getattr(torch, a.dtype)).to(a.device)
+    # the folder's own pipeline class: StableDiffusionPipeline (SD 1.x/2.x) or StableDiffusionXLPipeline
+    with open(os.path.join(a.model, "model_index.json")) as f:
+        xl = json.load(f).get("_class_name") == "StableDiffusionXLPipeline"
+    extra = {} if xl else dict(safety_checker=None, requires_safety_checker=False)
+    pipe = (StableDiffusionXLPipeline if xl else StableDiffusionPipeline).from_pretrained(
+        a.model, torch_dtype=getattr(torch, a.dtype), **extra).to(a.device)
     pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)
     load_s = time.perf_counter() - t_load

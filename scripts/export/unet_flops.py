@@ -30,11 +30,15 @@ def main():
     from diffusers import UNet2DConditionModel
     avoid_baddbmm_nan()
     unet = UNet2DConditionModel.from_pretrained(a.model, subfolder="unet").eval()
-    side = a.size // 8  # the VAE's factor for every SD 1.x/2.x pipeline
+    side = a.size // 8  # the VAE's factor for every SD 1.x/2.x and SDXL pipeline
     sample = torch.zeros(2, unet.config.in_channels, side, side)
     context = torch.zeros(2, 77, unet.config.cross_attention_dim)
+    extra = {}
+    if unet.config.addition_embed_type == "text_time":  # SDXL: the pooled vector and the 6 size ids beside the context
+        pooled = unet.config.projection_class_embeddings_input_dim - 6 * unet.config.addition_time_embed_dim
+        extra = {"added_cond_kwargs": {"text_embeds": torch.zeros(2, pooled), "time_ids": torch.zeros(2, 6)}}
     with torch.no_grad(), profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
-        unet(sample, torch.tensor([500.0, 500.0]), context)
+        unet(sample, torch.tensor([500.0, 500.0]), context, **extra)
     by_op = {e.key: e.flops for e in prof.key_averages() if e.key in MATRIX_OPS and e.flops}
     if not by_op:
         sys.exit("unet_flops: the profiler counted no matrix operations (torch without with_flops support?)")
