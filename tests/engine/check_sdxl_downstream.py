@@ -165,7 +165,6 @@ def main():
     # Revelio on the SDXL UNet's blocks: features, probe, k-SAE
     feat = os.path.join(work, "features")
     run(ds, "features", "-m", package, "--dataset", dataset, "--t", "25,200", "--batch", "8", "-o", feat, *common)
-    index = json.load(open(os.path.join(feat, "index.json")))
     blocks = sorted(f[:-4] for f in os.listdir(os.path.join(feat, "features"))
                     if f.endswith(".npy") and f not in ("latent.npy", "pixels.npy"))
     if "mid_block_t25" not in blocks or not any(x.startswith("up_blocks.") for x in blocks):
@@ -179,7 +178,11 @@ def main():
     if len(probe) < len(blocks):
         fail(f"probe.csv has {len(probe)} rows for {len(blocks)} layer x timestep files")
     for p in probe:
-        unit(p["test_accuracy"], f"probe {p.get('layer')} t{p.get('t')}")
+        where = f"probe {p['layer']} t{p['t']}"
+        unit(p["test_accuracy"], where)
+        lo, hi = unit(p["test_accuracy_ci_lo"], where + " ci_lo"), unit(p["test_accuracy_ci_hi"], where + " ci_hi")
+        if lo > hi:
+            fail(f"{where}: bootstrap interval [{lo}, {hi}] is reversed")
     if "probe" not in report(ds, os.path.join(feat, "probe"), "probe.html", work).lower():
         fail("the probe report does not show the probe")
     sae = os.path.join(feat, "sae", "mid")
@@ -187,10 +190,13 @@ def main():
         "--epochs", "3", "--batch", "8", "-o", sae, *common)
     s = finite_summary(os.path.join(sae, "summary.json"))
     run(ds, "sae", "inspect", "--sae", sae, "--top", "3", "--sheets", "2", "--min-images", "2", *common)
+    sheets = os.path.join(sae, "inspect", "plots", "latents")
+    if not os.path.isdir(sheets) or not any(f.endswith(".png") for f in os.listdir(sheets)):
+        fail(f"sae inspect wrote no contact sheet under {sheets}")
     report(ds, sae, "sae.html", work)
     print(f"OK: saliency {len(auc)} methods, relevance {len(rel)} rows of {len(words)} words, compare, batch, "
-          f"attribute, features {len(blocks)} files of {index.get('count', 24)} images, probe {len(probe)} rows, "
-          f"SAE {len(s)} summary keys, 6 reports")
+          f"attribute, features {len(blocks)} files of 24 images, probe {len(probe)} rows with intervals, "
+          f"SAE {len(s)} summary keys, 5 reports")
 
 
 if __name__ == "__main__":
