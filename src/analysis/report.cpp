@@ -334,7 +334,6 @@ nlohmann::json pipeline_json(const RunFolder& run) {
   const auto in = j.value("inputs", obj);
   const auto model = j.contains("model") && j["model"].is_object() ? j["model"] : obj;
   const auto tim = j.contains("timings") && j["timings"].is_object() ? j["timings"] : obj;
-  const std::string family = model.value("family", "");
   int64_t text_len = 0;
   std::vector<int64_t> maps;
   if (j.contains("attention") && j["attention"].is_object() && j["attention"].contains("shape"))
@@ -356,17 +355,15 @@ nlohmann::json pipeline_json(const RunFolder& run) {
   const std::string prompt = in.value("prompt", "");
   stage("prompt", "Prompt", "\u201c" + prompt + "\u201d" + (in.value("negative_prompt", "").empty() ? "" : " (with a negative prompt)"),
         tokens ? std::to_string(tokens) + " tokens" + (text_len ? " of " + std::to_string(text_len) : "") : "", nullptr);
-  stage("text_encoder", "Text encoder",
-        family == "unet" || family.empty() ? "CLIP text encoder: one embedding per token"
-        : family == "sdxl"                  ? "two CLIP text encoders: their penultimate rows side by side, and a pooled vector"
-                                            : "text encoder(s): one row per token",
+  // run.json's model.text_encoder and model.denoiser are the family's own descriptions (FamilyTraits, written by the
+  // run recorder); a run written before them gets a generic name
+  auto described = [&](const char* key, const std::string& generic) {
+    return model.contains(key) && model[key].is_string() ? model[key].get<std::string>() : generic;
+  };
+  stage("text_encoder", "Text encoder", described("text_encoder", "text encoder: one row per token"),
         text_len ? std::to_string(text_len) + " token embeddings" + std::string(cfg ? " (and the empty prompt's)" : "") : "",
         "text_encoder_s");
-  // run.json's model.denoiser is the family's own description (FamilyTraits); runs written before it had only the family
-  std::string den = model.contains("denoiser") && model["denoiser"].is_string() ? model["denoiser"].get<std::string>()
-                    : family == "unet"                                          ? "UNet"
-                    : family.empty()                                            ? "Denoiser"
-                                                                                : "Transformer (" + family + ")";
+  std::string den = described("denoiser", "denoiser");
   if (!den.empty()) den[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(den[0])));
   std::string detail = std::to_string(steps) + " steps, " + (cfg ? "2 passes each (conditional and unconditional), guidance w = " + shorten(g)
                                                                  : "1 pass each (no classifier-free guidance)");

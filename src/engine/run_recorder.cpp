@@ -208,6 +208,7 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
                   {"vae_scale_factor", info.vae_scale_factor},
                   {"family", info.family},
                   {"denoiser", info.traits().denoiser},
+                  {"text_encoder", info.traits().text_encoder},
                   {"prediction_type", prediction_name(info.prediction_type)},
                   {"concepts", fs::exists(concepts) ? fs::absolute(concepts).lexically_normal().string() : ""},
                   {"files", files}};

@@ -54,6 +54,13 @@ at::Tensor df_cam(const StepContext& s) {
   const int64_t h = s.latent.size(2), w = s.latent.size(3);
   at::Tensor cam = at::zeros({h, w}, at::kFloat);
   at::NoGradGuard ng;
+  size_t reached = 0;
+  for (const auto& g : grads) reached += g.defined() ? 1 : 0;
+  if (reached == 0)  // a constant map would rank the pixels in raster order and score as if it were a saliency
+    throw Error(s.model->info().dir + "/" + s.model->info().denoiser_dir + "/model.pt: DF-CAM needs the gradient of "
+                "its output at its block outputs, but none of the " + std::to_string(feats.size()) + " it returns is "
+                "on the path to the output (copies beside the graph); re-export the package with this version's "
+                "scripts/export");
   for (size_t i = 0; i < feats.size(); ++i) {
     if (!grads[i].defined()) continue;
     at::Tensor a = combine(feats[i].detach(), gp.guided, s.guidance);

@@ -41,10 +41,10 @@ Curve perturbation_curve(const StepContext& s, const at::Tensor& saliency, bool 
     stages.push_back(insertion ? base * (1 - m) + s.latent * m : s.latent * (1 - m));
   }
   at::Tensor x = at::cat(stages);
-  at::Tensor ref_img = s.model->decode(ddim_step(s, s.latent, guided_noise_batch(s, s.latent, 1)));
+  at::Tensor ref_img = decode_next(s, ddim_step(s, s.latent, guided_noise_batch(s, s.latent, 1)));
   at::Tensor prev = ddim_step(s, x, guided_noise_batch(s, x, batch));
   std::vector<at::Tensor> imgs;
-  for (int64_t i = 0; i < prev.size(0); i += batch) imgs.push_back(s.model->decode(prev.narrow(0, i, std::min<int64_t>(batch, prev.size(0) - i))));
+  for (int64_t i = 0; i < prev.size(0); i += batch) imgs.push_back(decode_next(s, prev.narrow(0, i, std::min<int64_t>(batch, prev.size(0) - i))));
   const auto scores = similarity(at::cat(imgs), ref_img, sim);
   std::vector<double> fraction;
   for (int stage = 0; stage <= k; ++stage) fraction.push_back(double(stage) / k);

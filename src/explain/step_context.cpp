@@ -36,8 +36,12 @@ StepContext make_step_context(const Model& model, const at::Tensor& latent, cons
     s.latent = s.latent * std::sqrt(s.alpha_bars[static_cast<size_t>(step)]);
   }
   if (flow) {  // (1 - sigma) x0 + sigma noise -> the VP sample of the same SNR; the denoiser gets it scaled back
-    const double sigma = s.timestep / table->config().num_train_timesteps;
-    s.input_scale = std::sqrt((1 - sigma) * (1 - sigma) + sigma * sigma);
+    const auto scale = [&](double t) {
+      const double sigma = t / table->config().num_train_timesteps;
+      return std::sqrt((1 - sigma) * (1 - sigma) + sigma * sigma);
+    };
+    s.input_scale = scale(s.timestep);
+    s.next_input_scale = step + 1 < static_cast<int>(timesteps.size()) ? scale(timesteps[static_cast<size_t>(step) + 1]) : 1.0;
     s.latent = s.latent / s.input_scale;
   }
   s.guidance = guidance;
@@ -88,6 +92,10 @@ at::Tensor ddim_step(const StepContext& s, const at::Tensor& x, const at::Tensor
   const NoiseLevel here = NoiseLevel::from_alpha_bar(abar(s, static_cast<size_t>(s.step)));
   return ddim_update(predicted_x0(s.prediction_type, out, x, here), predicted_eps(s.prediction_type, out, x, here),
                      NoiseLevel::from_alpha_bar(abar(s, static_cast<size_t>(s.step) + 1)));
+}
+
+at::Tensor decode_next(const StepContext& s, const at::Tensor& next) {
+  return s.model->decode(s.next_input_scale == 1.0 ? next : next * s.next_input_scale);
 }
 
 void check_similarity(const std::string& k) {

@@ -28,6 +28,9 @@ struct StepContext {
   /// What the denoiser is given for `latent` (held in the VP space): 1 for VP models, sqrt((1-s)^2 + s^2) for a
   /// flow-matching model at sigma s (its samples are (1-s) x0 + s noise, the VP sample of the same SNR times that).
   double input_scale = 1.0;
+  /// The same for the step after (sigma' of the run's next step, 0 after the last): a flow model's next sample is
+  /// the VP sample ddim_step gives times this, and that is what the run holds and decodes.
+  double next_input_scale = 1.0;
 };
 
 /// The denoiser's input for latents in the step's VP space (times StepContext::input_scale).
@@ -45,6 +48,9 @@ at::Tensor guided_noise_batch(const StepContext& s, const at::Tensor& latents, i
 /// The DDIM clean-latent estimate x0 and one DDIM step x_{t-1} for a batch, from guided noise.
 at::Tensor ddim_x0(const StepContext& s, const at::Tensor& latents, const at::Tensor& noise);
 at::Tensor ddim_step(const StepContext& s, const at::Tensor& latents, const at::Tensor& noise);
+/// The decoded image of a batch of next-step samples from ddim_step, scaled as the run's sampler holds them (a flow
+/// model's (1 - s') x0 + s' noise; the VP sample for the others).
+at::Tensor decode_next(const StepContext& s, const at::Tensor& next);
 
 /// Similarity of two batches of images or latents [N,C,H,W] -> N values; 1 = identical.
 /// structure (default), ssim, luminance, contrast: SSIM terms (data_range 2); cosine; mse: 1 - mse/4.

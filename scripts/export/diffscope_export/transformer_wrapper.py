@@ -108,7 +108,12 @@ class AnalyzableTransformer(JointAttentionMethods):
         if self.store.recording:
             image = output[1]  # (text stream, image stream), as diffusers' JointTransformerBlock returns them
             h, w = self._grid
-            self._features.append(image.transpose(1, 2).reshape(image.shape[0], image.shape[2], h, w))
+            feature = image.transpose(1, 2).reshape(image.shape[0], image.shape[2], h, w)
+            self._features.append(feature)
+            # the next block reads the feature map itself (the same numbers, back in token order), so the gradient
+            # of the output reaches it: DF-CAM's Grad-CAM differentiates with respect to these tensors, and a reshaped
+            # copy beside the graph would get none
+            return output[0], feature.flatten(2).transpose(1, 2)
 
     def _call(self, sample, timestep, context):
         tokens, pooled = context[:, :-1], context[:, -1, :self.pooled_dim]
