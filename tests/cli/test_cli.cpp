@@ -762,6 +762,25 @@ TEST_CASE("a transformer (MMDiT) package: info, every analysis, saliency, releva
   auto sal = ds("saliency -r " + quote(run) + " --step 1 --samples 16 --k 8 --threads 1 -q");
   CHECK(sal.exit_code == 0);
   CHECK(fs::exists(run + "/saliency"));
+  // DF-CAM's gradient reaches the transformer's block outputs: its map is not constant (an export whose feature maps
+  // were copies beside the graph gave all zeros, ranking the pixels in raster order)
+  const auto cam = ds_test::run_python(tmp,
+      "import numpy as np\n"
+      "m = np.load('" + run + "/saliency/step_001/df-cam.npy')\n"
+      "assert m.shape == (8, 8) and m.max() - m.min() > 0.5, (m.shape, m.min(), m.max())\n"
+      "print('df-cam map varies')\n");
+  CHECK(cam.find("df-cam map varies") != std::string::npos);
+  // a package exported before that (tests/data/reference/sd3-tiny): DF-CAM refused in one line naming the file
+  {
+    const std::string old_pkg = (fs::path(DS_SOURCE_DIR) / "tests/data/reference/sd3-tiny/package").string();
+    const std::string old_run = tmp.str() + "/old-export";
+    REQUIRE(ds("generate -m " + quote(old_pkg) + " -p 'a red circle' --steps 2 --threads 1 -q -o " + quote(old_run))
+                .exit_code == 0);
+    auto refused = ds("saliency -r " + quote(old_run) + " --step 0 --methods df-cam --k 4 --threads 1 -q");
+    CHECK(refused.exit_code == 2);
+    CHECK(count_lines(refused.output) == 1);
+    CHECK(refused.output.find("transformer/model.pt: DF-CAM needs the gradient") != std::string::npos);
+  }
   CHECK(ds("relevance -r " + quote(run) + " --threads 1 -q").exit_code == 0);
   auto att = ds("attribute -m " + quote(pkg) + " -i " + quote(run + "/final.png") + " -p 'a red circle' --t 300 700 "
                 "--threads 1 -q -o " + quote(tmp.str() + "/attr"));
