@@ -126,14 +126,20 @@ void read_sdxl_keys(ModelInfo& info, const nlohmann::json& index, const std::str
 
 const std::vector<FamilyTraits> kFamilies = {
     {"unet", 1, "unet", "cross_attention", "UNet with cross-attention", "CLIP text encoder: one embedding per token",
-     "softmax probabilities", false, false},
+     "softmax probabilities",
+     "each concept's probability in its own softmax beside the prompt's keys, then as maps",
+     false, false},
     {"mmdit", 2, "transformer", "joint_attention", "joint-attention transformer",
      "text encoder(s): one row per token, and a pooled vector",
-     "the image-query x text-key block of each joint-attention softmax", true, true},
+     "the image-query x text-key block of each joint-attention softmax",
+     "ConceptAttention: per image token, the softmax over the concepts of its attention output's dot products with "
+     "each concept token's (before the output projections), then as maps",
+     true, true},
     {"sdxl", 3, "unet", "cross_attention",
      "SDXL UNet with cross-attention, pooled-text and size conditioning (text_time)",
-     "two CLIP text encoders: their penultimate rows side by side, and a pooled vector", "softmax probabilities", false,
-     false},
+     "two CLIP text encoders: their penultimate rows side by side, and a pooled vector", "softmax probabilities",
+     "each concept's probability in its own softmax beside the prompt's keys, then as maps",
+     false, false},
 };
 
 }  // namespace

@@ -262,7 +262,7 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
       const auto& sz = attention->concept_maps().sizes();
       a["concepts"] = {{"file", f}, {"words", o.concepts}, {"context", o.concept_context},
                        {"shape", std::vector<int64_t>(sz.begin(), sz.end())},
-                       {"reduction", "each concept's probability in its own softmax beside the prompt's keys, then as maps"},
+                       {"reduction", (impl_->model ? impl_->model->info().traits() : family_traits("unet")).concept_maps},
                        {"sha256", sha256_file((dir / f).string())}};
     }
     if (attention->text_query_maps().defined()) {  // generate --text-queries: the reverse direction, same reduction

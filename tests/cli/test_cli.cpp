@@ -686,6 +686,7 @@ TEST_CASE("--concepts on the shipped model: words left out of the prompt score a
   const auto run = nlohmann::json::parse(ds_test::read_text(with + "/run.json"));
   CHECK(run["attention"]["concepts"]["context"] == "prompt");
   CHECK(run["attention"]["concepts"]["words"].size() == 13);
+  CHECK(run["attention"]["concepts"]["reduction"].get<std::string>().rfind("each concept's probability", 0) == 0);
   auto np = ds_test::run_command(std::string(DS_PYTHON) + " -c " +
                                  quote("import numpy,sys; a=numpy.load(sys.argv[1]); print(a.shape, bool(((a>=0)&(a<1)).all()))") +
                                  " " + quote(with + "/attention/concept_maps.npy"));
@@ -803,4 +804,7 @@ TEST_CASE("a transformer (MMDiT) package: info, every analysis, saliency, releva
       "assert c.shape == (3, 3, 8, 8) and abs(s - 1).max() < 1e-5 and c.min() >= 0, (c.shape, abs(s - 1).max())\n"
       "print('concept maps sum to 1')\n");
   CHECK(py.find("concept maps sum to 1") != std::string::npos);
+  // run.json says which computation made them (the UNet's one-key softmax is another)
+  const auto concepts_run = nlohmann::json::parse(ds_test::read_text(with + "/run.json"));
+  CHECK(concepts_run["attention"]["concepts"]["reduction"].get<std::string>().rfind("ConceptAttention: ", 0) == 0);
 }

@@ -38,6 +38,7 @@ struct FamilyTraits {
   std::string denoiser;    ///< what `info` calls the denoiser
   std::string text_encoder;  ///< what the text stage is (run.json's model.text_encoder, the report's overview)
   std::string maps;        ///< what one captured map is (info, run.json's attention.reduction)
+  std::string concept_maps;  ///< what one --concepts map is (run.json's attention.concepts.reduction)
   bool patched = false;    ///< image sides are multiples of the VAE factor times the patch size (a transformer)
   bool joint = false;      ///< joint attention: text tokens ask queries too (generate --text-queries)
 };

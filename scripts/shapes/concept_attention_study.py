@@ -1,0 +1,358 @@
+#!/usr/bin/python3
+"""ConceptAttention on shapes-mmdit as published (Helbling et al. 2025), beside diffscope's default use of it, on
+exact masks; and the joint attention's image-to-text maps per layer, taken apart (issue 39, item 3).
+
+For the 20 prompts of tests/data/shapes_prompts.txt with their seeds the package is sampled as diffscope samples it
+(flow Euler, 25 steps, guidance 5, the conditional half's maps). At every step the exported transformer's
+forward_concepts gives, per block, ConceptAttention's maps: per image token, the softmax over the concepts given of
+the dot products between its attention output and each concept token's (before the output projections, as the
+paper's reference code). diffscope encodes a concept as the next word after the prompt (its default
+--concept-context prompt); this script encodes it the same way and checks the maps against a diffscope run folder
+when --check-run is given. The paper's recipe, as its reference code runs it: softmax over the concepts at each
+(step, block), then the mean over the steps and over the late double-stream blocks (Flux: blocks 15-18 of 19);
+its concept vocabulary is the image's classes plus background words ("background", ...).
+
+Vocabularies, per word class (colour, shape: one softmax per class, as the classes' words are mutually exclusive
+at a pixel):
+  class       every word of the class (diffscope's study, results.md "UNet cross-attention against MMDiT");
+  class+bg    the same and "background";
+  present+bg  the prompt's words of the class and "background" (the paper's vocabulary).
+Layer sets: each block alone, all six, the last four (2-5; the paper's count).
+
+Scores per word of the prompt whose object is in the generated image (palette segmentation, shapes_concepts.py):
+ROC-AUC and average precision (scikit-learn), IoU and the paper's binary mIoU (the mean of the object's and the
+background's IoU) of the map thresholded at its mean (the paper's threshold). Controls: the word-blind blurred
+foreground (diffscope's, sigma 1/32 of the side) and the cross-word score (the same map against the other object's
+pixels in two-object scenes; own minus cross is the specificity). Mean [95% bootstrap interval] (n maps).
+
+The image-to-text maps per block (forward's maps: the image queries' joint-softmax probabilities on the text
+tokens) are scored raw, renormalised over the text tokens (the share of a patch's text attention its word gets),
+and by their text share (the sum over the text tokens: how much of a patch's attention goes to text at all, scored
+against the foreground). Also per head.
+
+    /usr/bin/python3 scripts/shapes/concept_attention_study.py [--model models/shapes-mmdit-v1] [--json out.json]
+          [--check-run RUN --check-prompt 0]     (about 2 minutes on 1 core)
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..", "..")
+sys.path.insert(0, HERE)
+from clip_bpe import ClipBPE  # noqa: E402
+from concepts_study import CLASSES, ci, prompts  # noqa: E402
+from shapes_concepts import segment  # noqa: E402
+
+WORD_CLASSES = ("colour", "shape")
+BACKGROUND = "background"
+VOCABULARIES = ("class", "class+bg", "present+bg")
+
+
+class Package:
+    def __init__(self, d):
+        self.index = json.load(open(os.path.join(d, "model_index.json")))
+        if self.index.get("prediction_type") != "flow":
+            raise SystemExit(f"{d}: expected a flow-matching transformer package (shapes-mmdit)")
+        self.tok = ClipBPE.from_files(os.path.join(d, "tokenizer/vocab.json"), os.path.join(d, "tokenizer/merges.txt"))
+        self.text = torch.jit.load(os.path.join(d, "text_encoder/model.pt"))
+        self.transformer = torch.jit.load(os.path.join(d, "transformer/model.pt"))
+        self.layers = [l["name"] for l in json.load(open(os.path.join(d, "transformer/layers.json")))["joint_attention"]]
+        self.dec = torch.jit.load(os.path.join(d, "vae/decoder.pt"))
+        self.scale = json.load(open(os.path.join(d, "vae/config.json")))["scaling_factor"]
+        self.ml = self.index.get("max_length", 77)
+
+    def encode_concepts(self, words, prompt):
+        """diffscope's Model::encode_concepts with --concept-context prompt: each concept encoded as the next word
+        after the prompt, the mean of its own tokens' hidden states (those before the end token)."""
+        rows = []
+        for c in words:
+            n = len(self.tok.encode(c))
+            ids = self.tok.context(prompt + " " + c, self.ml)
+            length = len(self.tok.encode(prompt + " " + c)) + 2
+            if length > self.ml:
+                raise SystemExit(f'"{c}" does not fit after "{prompt}"')
+            h = self.text(torch.tensor([ids]))[0]
+            rows.append(h[length - 1 - n:length - 1].mean(0))
+        return torch.stack(rows)
+
+    def word_tokens(self, prompt):
+        """{word: token positions} for the prompt's words (after the start token)."""
+        out, pos = {}, 1
+        for w in prompt.split():
+            n = len(self.tok.encode(w))
+            out.setdefault(w, []).extend(range(pos, pos + n))
+            pos += n
+        return out
+
+
+@torch.no_grad()
+def sample(pkg, prompt, seed, vocabularies, steps=25, guidance=5.0):
+    """Flow Euler with guidance (diffscope's flow_euler); per step and block: ConceptAttention maps per vocabulary
+    [steps, blocks, N, C] and the conditional image-to-text maps [steps, blocks, heads, N, L]. Returns those and
+    the decoded image (uint8 HxWx3)."""
+    ml = pkg.ml
+    ids = torch.tensor([pkg.tok.context(prompt, ml), pkg.tok.context("", ml)])
+    ctx = pkg.text(ids)
+    lat = pkg.index["sample_size"] // pkg.index["vae_scale_factor"]
+    x = torch.randn((1, pkg.index["latent_channels"], lat, lat), generator=torch.Generator().manual_seed(seed))
+    sig = np.append(np.linspace(1000.0, 1.0, steps).astype(np.float32) / np.float32(1000), np.float32(0))
+    concepts = {k: pkg.encode_concepts(ws, prompt)[None] for k, ws in vocabularies.items()}
+    cmaps = {k: [] for k in vocabularies}
+    tmaps = []
+    for i in range(steps):
+        t = torch.full((2,), float(sig[i]) * 1000.0)
+        out = pkg.transformer(torch.cat([x, x]), t, ctx)
+        v, maps = out[0], out[1]
+        tmaps.append(torch.stack([m[0] for m in maps]))
+        for k, c in concepts.items():
+            cm = pkg.transformer.forward_concepts(x, t[:1], ctx[:1], c)[3]
+            cmaps[k].append(torch.stack([m[0, 0] for m in cm]))
+        v = v[1:] + guidance * (v[:1] - v[1:])
+        x = x + (float(sig[i + 1]) - float(sig[i])) * v
+    img = pkg.dec(x / pkg.scale)
+    img = ((img[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    return {k: torch.stack(v).numpy() for k, v in cmaps.items()}, torch.stack(tmaps).numpy(), img, x
+
+
+def upsample(m, size):
+    """[..., N] patch-grid maps -> [..., size, size], bilinear (diffscope's attention capture)."""
+    n = int(round(m.shape[-1] ** 0.5))
+    t = torch.from_numpy(np.ascontiguousarray(m, dtype=np.float32)).reshape(-1, 1, n, n)
+    u = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
+    return u.reshape(*m.shape[:-1], size, size).numpy()
+
+
+def score(m, mask):
+    """ROC-AUC, AP, IoU and the paper's binary mIoU of map m against boolean mask (same shape)."""
+    y, s = mask.ravel().astype(int), m.ravel().astype(np.float64)
+    if y.min() == y.max():
+        return None
+    pred = s > s.mean()
+    iou_fg = (pred & (y == 1)).sum() / max(1, (pred | (y == 1)).sum())
+    iou_bg = (~pred & (y == 0)).sum() / max(1, (~pred | (y == 0)).sum())
+    return {"roc_auc": roc_auc_score(y, s), "ap": average_precision_score(y, s), "iou": iou_fg,
+            "miou": 0.5 * (iou_fg + iou_bg)}
+
+
+def blurred_foreground(fg):
+    import cv2
+    side = max(fg.shape)
+    return cv2.GaussianBlur(fg.astype(np.float32), (0, 0), side / 32.0)
+
+
+def masks_for(objs, shape):
+    out = {}
+    for o in objs:
+        for w in (o["colour"], o["shape"]):
+            out[w] = out.get(w, np.zeros(shape, bool)) | o["mask"]
+    fg = np.zeros(shape, bool)
+    for o in objs:
+        fg |= o["mask"]
+    out[BACKGROUND] = ~fg
+    return out, fg
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default=os.path.join(ROOT, "models", "shapes-mmdit-v1"))
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", help="write every score here")
+    ap.add_argument("--check-run", help="only check: a diffscope run folder of prompt --check-prompt (generate "
+                                        "--concepts with vocabulary --check-vocab of word class --check-class, "
+                                        "--layers --check-layers): its concept maps must equal this script's")
+    ap.add_argument("--check-prompt", type=int, default=0, help="index into tests/data/shapes_prompts.txt")
+    ap.add_argument("--check-class", default="colour", choices=WORD_CLASSES)
+    ap.add_argument("--check-vocab", default="class+bg", choices=VOCABULARIES)
+    ap.add_argument("--check-layers", help="comma-separated blocks (default all)")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    pkg = Package(a.model)
+    nl = len(pkg.layers)
+    layer_sets = {f"block {i}": [i] for i in range(nl)}
+    layer_sets["all six"] = list(range(nl))
+    layer_sets["last four (2-5)"] = list(range(max(0, nl - 4), nl))
+    scores = {}  # key tuple -> list of values
+
+    def add(key, s):
+        if s is None:
+            return
+        for metric, v in s.items():
+            scores.setdefault(key + (metric,), []).append(float(v))
+
+    rng = np.random.default_rng(0)
+    for pi, (seed, p) in enumerate(prompts()):
+        if a.check_run and pi != a.check_prompt:
+            continue
+        words = p.split()
+        vocab = {}
+        for cls in WORD_CLASSES:
+            present = [w for w in CLASSES[cls] if w in words]
+            vocab[(cls, "class")] = list(CLASSES[cls])
+            vocab[(cls, "class+bg")] = list(CLASSES[cls]) + [BACKGROUND]
+            if present:
+                vocab[(cls, "present+bg")] = present + [BACKGROUND]
+        cmaps, tmaps, img, x = sample(pkg, p, seed, vocab)
+        H = img.shape[0]
+        objs = segment(img)
+        masks, fg = masks_for(objs, img.shape[:2])
+        fg_ctrl = blurred_foreground(fg)
+        if a.check_run:
+            ls = [int(v) for v in a.check_layers.split(",")] if a.check_layers else list(range(nl))
+            return check(a.check_run, cmaps[(a.check_class, a.check_vocab)], x, ls)
+        for cls in WORD_CLASSES:
+            present = [w for w in CLASSES[cls] if w in words and w in masks]
+            for w in present:
+                others = [o for o in present if o != w]
+                add(("control", "blurred foreground", cls), score(fg_ctrl, masks[w]))
+                for vk in VOCABULARIES:
+                    ws = vocab.get((cls, vk))
+                    if not ws:
+                        continue
+                    cm = cmaps[(cls, vk)]  # [steps, blocks, N, C]
+                    for ls_name, ls in layer_sets.items():
+                        m = upsample(cm[:, ls].mean((0, 1))[:, ws.index(w)], H)
+                        add(("concept", vk, ls_name, cls), score(m, masks[w]))
+                        for o in others:  # cross-word: this word's map on the other object (own pixels left out)
+                            keep = ~masks[w]
+                            s = score(m[keep], masks[o][keep])
+                            if s:
+                                scores.setdefault(("concept-cross", vk, ls_name, cls, "roc_auc"), []).append(
+                                    s["roc_auc"])
+                # image-to-text maps of the word's tokens, per block: raw, renormalised over text, per head
+                tok = pkg.word_tokens(p)[w]
+                tm = tmaps  # [steps, blocks, heads, N, L]
+                for li in range(nl):
+                    tl = tm[:, li]                      # [steps, heads, N, L]
+                    raw = tl[..., tok].sum(-1)          # [steps, heads, N]
+                    share = tl.sum(-1)                  # [steps, heads, N]: the text share
+                    add(("token raw", li, cls), score(upsample(raw.mean((0, 1)), H), masks[w]))
+                    ren = (raw / np.maximum(share, 1e-12)).mean((0, 1))
+                    add(("token renormalised", li, cls), score(upsample(ren, H), masks[w]))
+                    for h in range(raw.shape[1]):
+                        add(("token raw head", li, h, cls), score(upsample(raw[:, h].mean(0), H), masks[w]))
+                raw_all = tm[..., tok].sum(-1).mean((0, 1, 2))
+                add(("token raw", "all six", cls), score(upsample(raw_all, H), masks[w]))
+            # a background word: its ConceptAttention map against the background
+            for vk in ("class+bg", "present+bg"):
+                ws = vocab.get((cls, vk))
+                if ws and present:
+                    for ls_name, ls in layer_sets.items():
+                        m = upsample(cmaps[(cls, vk)][:, ls].mean((0, 1))[:, ws.index(BACKGROUND)], H)
+                        add(("background", vk, ls_name, cls), score(m, masks[BACKGROUND]))
+        # the text share per block against the foreground (a word-blind property of the block)
+        for li in range(nl):
+            share = tmaps[:, li].sum(-1).mean((0, 1))
+            add(("text share", li), score(upsample(share, H), fg))
+            inside = upsample(share, H)
+            scores.setdefault(("text share fg mean", li), []).append(float(inside[fg].mean()))
+            scores.setdefault(("text share bg mean", li), []).append(float(inside[~fg].mean()))
+            # where the text attention of block li goes: the word tokens, the start token, the end/padding tokens
+            wt = [t for ts in pkg.word_tokens(p).values() for t in ts]
+            n_tok = len(pkg.tok.encode(p)) + 2
+            sh = tmaps[:, li].mean((0, 1))  # [N, L]
+            for part, cols in (("start", [0]), ("words", wt), ("end+padding", list(range(n_tok - 1, sh.shape[-1])))):
+                scores.setdefault(("text split", li, part, "fg"), []).append(float(upsample(sh[:, cols].sum(-1), H)[fg].mean()))
+                scores.setdefault(("text split", li, part, "bg"), []).append(float(upsample(sh[:, cols].sum(-1), H)[~fg].mean()))
+        print(f"[{pi + 1}/20] {p}: {len(objs)} objects", file=sys.stderr, flush=True)
+
+    def fmt(key, digits=3):
+        v = scores.get(key)
+        if not v:
+            return "-"
+        m, lo, hi = ci(v, rng)
+        return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}] ({len(v)})"
+
+    def mean(key):
+        v = scores.get(key)
+        return "-" if not v else f"{np.mean(v):.3f}"
+
+    print(f"\n## ConceptAttention on {os.path.basename(os.path.normpath(a.model))}: vocabulary x layers (ROC-AUC)\n")
+    print("| vocabulary | layers | colour | shape | AP colour / shape | mIoU (paper's, binary) colour / shape | "
+          "cross-word ROC-AUC colour / shape |")
+    print("|---|---|---|---|---|---|---|")
+    for vk in VOCABULARIES:
+        for ls_name in layer_sets:
+            k = ("concept", vk, ls_name)
+            print(f"| {vk} | {ls_name} | {fmt(k + ('colour', 'roc_auc'))} | {fmt(k + ('shape', 'roc_auc'))} | "
+                  f"{mean(k + ('colour', 'ap'))} / {mean(k + ('shape', 'ap'))} | "
+                  f"{mean(k + ('colour', 'miou'))} / {mean(k + ('shape', 'miou'))} | "
+                  f"{mean(('concept-cross', vk, ls_name, 'colour', 'roc_auc'))} / "
+                  f"{mean(('concept-cross', vk, ls_name, 'shape', 'roc_auc'))} |")
+    print(f"| control: blurred foreground | - | {fmt(('control', 'blurred foreground', 'colour', 'roc_auc'))} | "
+          f"{fmt(('control', 'blurred foreground', 'shape', 'roc_auc'))} | "
+          f"{mean(('control', 'blurred foreground', 'colour', 'ap'))} / "
+          f"{mean(('control', 'blurred foreground', 'shape', 'ap'))} | "
+          f"{mean(('control', 'blurred foreground', 'colour', 'miou'))} / "
+          f"{mean(('control', 'blurred foreground', 'shape', 'miou'))} | - |")
+    print("\n## The background concept's own map against the background (ROC-AUC, colour-class / shape-class runs)\n")
+    print("| vocabulary | layers | colour runs | shape runs |")
+    print("|---|---|---|---|")
+    for vk in ("class+bg", "present+bg"):
+        for ls_name in layer_sets:
+            k = ("background", vk, ls_name)
+            print(f"| {vk} | {ls_name} | {fmt(k + ('colour', 'roc_auc'))} | {fmt(k + ('shape', 'roc_auc'))} |")
+    print("\n## Image-to-text maps per block (ROC-AUC)\n")
+    print("| block | raw colour | raw shape | renormalised over text: colour | renormalised: shape | "
+          "text share vs foreground | text share on objects / background |")
+    print("|---|---|---|---|---|---|---|")
+    for li in list(range(nl)) + ["all six"]:
+        row = f"| {li} | {fmt(('token raw', li, 'colour', 'roc_auc'))} | {fmt(('token raw', li, 'shape', 'roc_auc'))} | "
+        if li == "all six":
+            print(row + "- | - | - | - |")
+            continue
+        print(row + f"{fmt(('token renormalised', li, 'colour', 'roc_auc'))} | "
+              f"{fmt(('token renormalised', li, 'shape', 'roc_auc'))} | {fmt(('text share', li, 'roc_auc'))} | "
+              f"{mean(('text share fg mean', li))} / {mean(('text share bg mean', li))} |")
+    print("\n## Where each block's text attention goes: mean probability on objects / on background\n")
+    print("| block | start token | the prompt's words | end + padding tokens |")
+    print("|---|---|---|---|")
+    for li in range(nl):
+        print(f"| {li} | " + " | ".join(f"{mean(('text split', li, part, 'fg'))} / {mean(('text split', li, part, 'bg'))}"
+                                       for part in ("start", "words", "end+padding")) + " |")
+    print("\n## Raw image-to-text maps per head (ROC-AUC, colour / shape)\n")
+    heads = max(k[2] for k in scores if k[0] == "token raw head") + 1
+    print("| block | " + " | ".join(f"head {h}" for h in range(heads)) + " |")
+    print("|---|" + "---|" * heads)
+    for li in range(nl):
+        print(f"| {li} | " + " | ".join(f"{mean(('token raw head', li, h, 'colour', 'roc_auc'))} / "
+                                       f"{mean(('token raw head', li, h, 'shape', 'roc_auc'))}" for h in range(heads))
+              + " |")
+    if a.json:
+        json.dump({"|".join(map(str, k)): v for k, v in scores.items()}, open(a.json, "w"), indent=1)
+
+
+def check(run, cm, x, layers):
+    """This script's per-step concept maps (the mean over `layers`) and final latent against a diffscope run folder
+    of the same prompt, seed, vocabulary and layers."""
+    f = os.path.join(run, "attention", "concept_maps.npy")
+    if not os.path.exists(f):
+        raise SystemExit(f"--check-run {run}: no attention/concept_maps.npy")
+    ref = np.load(f)
+    lat = os.path.join(run, "latents.npy")
+    lat = np.load(lat) if os.path.exists(lat) else None
+    ours = cm[:, layers].mean(1)  # [steps, N, C]
+    n = int(round(ours.shape[1] ** 0.5))
+    side = ref.shape[-1]
+    t = torch.from_numpy(ours).permute(0, 2, 1).reshape(ours.shape[0], -1, n, n)
+    ours_up = F.interpolate(t, size=(side, side), mode="bilinear", align_corners=False).numpy()
+    if ref.shape != ours_up.shape:
+        raise SystemExit(f"check failed: {f} is {list(ref.shape)}, this script's maps {list(ours_up.shape)} "
+                         "(another vocabulary or step count)")
+    d = np.abs(ours_up - ref).max()
+    print(f"check: max |ours - diffscope| over the concept maps = {d:.3g}", file=sys.stderr)
+    if lat is not None:
+        print(f"check: final latent max diff = {np.abs(lat[-1] - x.numpy().reshape(lat[-1].shape)).max():.3g}",
+              file=sys.stderr)
+    if d > 1e-4:
+        raise SystemExit("check failed: this script's ConceptAttention maps differ from diffscope's")
+
+
+if __name__ == "__main__":
+    main()
