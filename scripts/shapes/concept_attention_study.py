@@ -52,7 +52,14 @@ from shapes_concepts import segment  # noqa: E402
 
 WORD_CLASSES = ("colour", "shape")
 BACKGROUND = "background"
-VOCABULARIES = ("class", "class+bg", "present+bg")
+# (vocabulary, concept encoding, the concept stream's modulation): diffscope's (--concept-context prompt: the word
+# encoded as the next word after the prompt; the text stream's adaptive norms) and, last, the paper's reference code's
+# (each concept encoded on its own; the concept stream modulated by the timestep embedding with a zero pooled text
+# vector, as its embed_concepts passes Flux a zero vector for the concepts)
+RECIPES = {"class": ("class", "prompt", "prompt"), "class+bg": ("class+bg", "prompt", "prompt"),
+           "present+bg": ("present+bg", "prompt", "prompt"),
+           "present+bg, alone": ("present+bg", "alone", "prompt"),
+           "present+bg, alone, zero pooled": ("present+bg", "alone", "zero")}
 
 
 class Package:
@@ -69,13 +76,15 @@ class Package:
         self.ml = self.index.get("max_length", 77)
 
     def encode_concepts(self, words, prompt):
-        """diffscope's Model::encode_concepts with --concept-context prompt: each concept encoded as the next word
-        after the prompt, the mean of its own tokens' hidden states (those before the end token)."""
+        """diffscope's Model::encode_concepts: each concept encoded as the next word after `prompt` (--concept-context
+        prompt) or on its own (prompt "": alone), the mean of its own tokens' hidden states (those before the end
+        token)."""
         rows = []
         for c in words:
             n = len(self.tok.encode(c))
-            ids = self.tok.context(prompt + " " + c, self.ml)
-            length = len(self.tok.encode(prompt + " " + c)) + 2
+            text = (prompt + " " + c) if prompt else c
+            ids = self.tok.context(text, self.ml)
+            length = len(self.tok.encode(text)) + 2
             if length > self.ml:
                 raise SystemExit(f'"{c}" does not fit after "{prompt}"')
             h = self.text(torch.tensor([ids]))[0]
@@ -92,33 +101,102 @@ class Package:
         return out
 
 
+def direct_concept_maps(model, sample, timestep, tokens, pooled, concepts, concept_pooled=None):
+    """ConceptAttention written out on the plain Python module (scripts/shapes/shapes_mmdit.py), without the export's
+    capture processors: per block, the concept tokens take the text stream's adaptive norm, projections and
+    feed-forward; their queries attend to the image tokens and to the concepts; the map is, per image token, the
+    softmax over the concepts of the dot products of the image token's and the concepts' attention outputs (before
+    the output projections). concept_pooled: the pooled vector of the concept stream's modulation (None: the
+    prompt's, as diffscope; zeros: the paper's reference code). Returns the velocity and the maps [blocks][B, N, C]."""
+    x = model.pos_embed(sample)
+    temb = model.time_text_embed(timestep, pooled)
+    ctemb = temb if concept_pooled is None else model.time_text_embed(timestep, concept_pooled)
+    ctx, c = model.context_embedder(tokens), model.context_embedder(concepts)
+    n = x.shape[1]
+    maps = []
+    for blk in model.transformer_blocks:
+        a = blk.attn
+
+        def split(t):
+            return t.view(t.shape[0], t.shape[1], a.heads, -1).transpose(1, 2)
+
+        def join(t):
+            return t.transpose(1, 2).reshape(t.shape[0], t.shape[2], -1)
+
+        def attend(q, k, v):
+            return torch.matmul((torch.matmul(q, k.transpose(-1, -2)) * a.scale).softmax(dim=-1), v)
+
+        nh, g1, sh2, sc2, g2 = blk.norm1(x, temb)
+        if blk.context_pre_only:
+            nt, nc = blk.norm1_context(ctx, temb), blk.norm1_context(c, ctemb)
+        else:
+            nt, tg1, tsh2, tsc2, tg2 = blk.norm1_context(ctx, temb)
+            nc, cg1, csh2, csc2, cg2 = blk.norm1_context(c, ctemb)
+        q, k, v = split(a.to_q(nh)), split(a.to_k(nh)), split(a.to_v(nh))
+        tq, tk, tv = split(a.add_q_proj(nt)), split(a.add_k_proj(nt)), split(a.add_v_proj(nt))
+        cq, ck, cv = split(a.add_q_proj(nc)), split(a.add_k_proj(nc)), split(a.add_v_proj(nc))
+        out = attend(torch.cat([q, tq], 2), torch.cat([k, tk], 2), torch.cat([v, tv], 2))
+        image_o, text_o = join(out[:, :, :n]), join(out[:, :, n:])
+        concept_o = join(attend(cq, torch.cat([k, ck], 2), torch.cat([v, cv], 2)))
+        maps.append(torch.matmul(image_o, concept_o.transpose(-1, -2)).softmax(dim=-1))
+        x = x + g1[:, None] * a.to_out[0](image_o)
+        x = x + g2[:, None] * blk.ff(blk.norm2(x) * (1 + sc2[:, None]) + sh2[:, None])
+        if not blk.context_pre_only:
+            ctx = ctx + tg1[:, None] * a.to_add_out(text_o)
+            ctx = ctx + tg2[:, None] * blk.ff_context(blk.norm2_context(ctx) * (1 + tsc2[:, None]) + tsh2[:, None])
+            c = c + cg1[:, None] * a.to_add_out(concept_o)
+            c = c + cg2[:, None] * blk.ff_context(blk.norm2_context(c) * (1 + csc2[:, None]) + csh2[:, None])
+    x = model.proj_out(model.norm_out(x, temb))
+    p = model.config["patch_size"]
+    h, w = sample.shape[-2] // p, sample.shape[-1] // p
+    x = torch.einsum("nhwpqc->nchpwq", x.reshape(x.shape[0], h, w, p, p, model.out_channels))
+    return x.reshape(x.shape[0], model.out_channels, h * p, w * p), maps
+
+
 @torch.no_grad()
-def sample(pkg, prompt, seed, vocabularies, steps=25, guidance=5.0):
-    """Flow Euler with guidance (diffscope's flow_euler); per step and block: ConceptAttention maps per vocabulary
-    [steps, blocks, N, C] and the conditional image-to-text maps [steps, blocks, heads, N, L]. Returns those and
-    the decoded image (uint8 HxWx3)."""
+def sample(pkg, prompt, seed, recipes, steps=25, guidance=5.0, direct=None):
+    """Flow Euler with guidance (diffscope's flow_euler); per step and block: ConceptAttention maps per recipe
+    (label -> (words, encoding, modulation)) [steps, blocks, N, C] and the conditional image-to-text maps
+    [steps, blocks, heads, N, L]. Returns those, the decoded image (uint8 HxWx3), the final latent and the largest
+    difference between the direct implementation and the export (velocity and maps, diffscope's recipes)."""
     ml = pkg.ml
     ids = torch.tensor([pkg.tok.context(prompt, ml), pkg.tok.context("", ml)])
     ctx = pkg.text(ids)
     lat = pkg.index["sample_size"] // pkg.index["vae_scale_factor"]
     x = torch.randn((1, pkg.index["latent_channels"], lat, lat), generator=torch.Generator().manual_seed(seed))
     sig = np.append(np.linspace(1000.0, 1.0, steps).astype(np.float32) / np.float32(1000), np.float32(0))
-    concepts = {k: pkg.encode_concepts(ws, prompt)[None] for k, ws in vocabularies.items()}
-    cmaps = {k: [] for k in vocabularies}
+    concepts = {k: pkg.encode_concepts(ws, prompt if enc == "prompt" else "")[None]
+                for k, (ws, enc, _) in recipes.items()}
+    cmaps = {k: [] for k in recipes}
     tmaps = []
+    diff = 0.0
     for i in range(steps):
         t = torch.full((2,), float(sig[i]) * 1000.0)
         out = pkg.transformer(torch.cat([x, x]), t, ctx)
         v, maps = out[0], out[1]
         tmaps.append(torch.stack([m[0] for m in maps]))
         for k, c in concepts.items():
-            cm = pkg.transformer.forward_concepts(x, t[:1], ctx[:1], c)[3]
-            cmaps[k].append(torch.stack([m[0, 0] for m in cm]))
+            mod = recipes[k][2]
+            if mod == "prompt":
+                vel, _, _, cm = pkg.transformer.forward_concepts(x, t[:1], ctx[:1], c)
+                cm = [m[:, 0] for m in cm]
+            if direct is not None:
+                tokens, pooled = ctx[:1, :-1], ctx[:1, -1]
+                dv, dm = direct_concept_maps(direct, x, t[:1], tokens, pooled, c,
+                                             None if mod == "prompt" else torch.zeros_like(pooled))
+                if mod == "prompt":
+                    diff = max(diff, float((dv - vel).abs().max()),
+                               max(float((a - b).abs().max()) for a, b in zip(dm, cm)))
+                else:
+                    cm = dm
+            elif mod != "prompt":
+                raise SystemExit("the paper's modulation needs the direct implementation")
+            cmaps[k].append(torch.stack([m[0] for m in cm]))
         v = v[1:] + guidance * (v[:1] - v[1:])
         x = x + (float(sig[i + 1]) - float(sig[i])) * v
     img = pkg.dec(x / pkg.scale)
     img = ((img[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-    return {k: torch.stack(v).numpy() for k, v in cmaps.items()}, torch.stack(tmaps).numpy(), img, x
+    return {k: torch.stack(v).numpy() for k, v in cmaps.items()}, torch.stack(tmaps).numpy(), img, x, diff
 
 
 def upsample(m, size):
@@ -169,11 +247,19 @@ def main():
                                         "--layers --check-layers): its concept maps must equal this script's")
     ap.add_argument("--check-prompt", type=int, default=0, help="index into tests/data/shapes_prompts.txt")
     ap.add_argument("--check-class", default="colour", choices=WORD_CLASSES)
-    ap.add_argument("--check-vocab", default="class+bg", choices=VOCABULARIES)
+    ap.add_argument("--check-vocab", default="class+bg", choices=[r for r, v in RECIPES.items() if v[2] == "prompt"])
     ap.add_argument("--check-layers", help="comma-separated blocks (default all)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     pkg = Package(a.model)
+    from train_shapes_mmdit import MMDIT_CONFIG, transformer_from_package
+    from shapes_mmdit import SD3Transformer
+    direct = None
+    if not a.check_run:
+        direct = SD3Transformer(**MMDIT_CONFIG)
+        transformer_from_package(direct, a.model)
+        direct.eval()
+    worst = 0.0
     nl = len(pkg.layers)
     layer_sets = {f"block {i}": [i] for i in range(nl)}
     layer_sets["all six"] = list(range(nl))
@@ -191,14 +277,17 @@ def main():
         if a.check_run and pi != a.check_prompt:
             continue
         words = p.split()
-        vocab = {}
+        vocab, recipes = {}, {}
         for cls in WORD_CLASSES:
             present = [w for w in CLASSES[cls] if w in words]
-            vocab[(cls, "class")] = list(CLASSES[cls])
-            vocab[(cls, "class+bg")] = list(CLASSES[cls]) + [BACKGROUND]
-            if present:
-                vocab[(cls, "present+bg")] = present + [BACKGROUND]
-        cmaps, tmaps, img, x = sample(pkg, p, seed, vocab)
+            words_of = {"class": list(CLASSES[cls]), "class+bg": list(CLASSES[cls]) + [BACKGROUND],
+                        "present+bg": present + [BACKGROUND] if present else None}
+            for label, (vk, enc, mod) in RECIPES.items():
+                if words_of[vk] and (not a.check_run or (label == a.check_vocab and cls == a.check_class)):
+                    vocab[(cls, label)] = words_of[vk]
+                    recipes[(cls, label)] = (words_of[vk], enc, mod)
+        cmaps, tmaps, img, x, diff = sample(pkg, p, seed, recipes, direct=direct)
+        worst = max(worst, diff)
         H = img.shape[0]
         objs = segment(img)
         masks, fg = masks_for(objs, img.shape[:2])
@@ -211,7 +300,7 @@ def main():
             for w in present:
                 others = [o for o in present if o != w]
                 add(("control", "blurred foreground", cls), score(fg_ctrl, masks[w]))
-                for vk in VOCABULARIES:
+                for vk in RECIPES:
                     ws = vocab.get((cls, vk))
                     if not ws:
                         continue
@@ -240,7 +329,7 @@ def main():
                 raw_all = tm[..., tok].sum(-1).mean((0, 1, 2))
                 add(("token raw", "all six", cls), score(upsample(raw_all, H), masks[w]))
             # a background word: its ConceptAttention map against the background
-            for vk in ("class+bg", "present+bg"):
+            for vk in [r for r in RECIPES if r != "class"]:
                 ws = vocab.get((cls, vk))
                 if ws and present:
                     for ls_name, ls in layer_sets.items():
@@ -273,11 +362,15 @@ def main():
         v = scores.get(key)
         return "-" if not v else f"{np.mean(v):.3f}"
 
+    print(f"the direct implementation against the export (velocity and concept maps, every step): max diff {worst:.3g}",
+          file=sys.stderr)
+    if worst > 1e-4:
+        raise SystemExit("the export's ConceptAttention differs from the direct implementation")
     print(f"\n## ConceptAttention on {os.path.basename(os.path.normpath(a.model))}: vocabulary x layers (ROC-AUC)\n")
-    print("| vocabulary | layers | colour | shape | AP colour / shape | mIoU (paper's, binary) colour / shape | "
+    print("| recipe | layers | colour | shape | AP colour / shape | mIoU (paper's, binary) colour / shape | "
           "cross-word ROC-AUC colour / shape |")
     print("|---|---|---|---|---|---|---|")
-    for vk in VOCABULARIES:
+    for vk in RECIPES:
         for ls_name in layer_sets:
             k = ("concept", vk, ls_name)
             print(f"| {vk} | {ls_name} | {fmt(k + ('colour', 'roc_auc'))} | {fmt(k + ('shape', 'roc_auc'))} | "
@@ -294,7 +387,7 @@ def main():
     print("\n## The background concept's own map against the background (ROC-AUC, colour-class / shape-class runs)\n")
     print("| vocabulary | layers | colour runs | shape runs |")
     print("|---|---|---|---|")
-    for vk in ("class+bg", "present+bg"):
+    for vk in [r for r in RECIPES if r != "class"]:
         for ls_name in layer_sets:
             k = ("background", vk, ls_name)
             print(f"| {vk} | {ls_name} | {fmt(k + ('colour', 'roc_auc'))} | {fmt(k + ('shape', 'roc_auc'))} |")
