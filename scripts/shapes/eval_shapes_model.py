@@ -5,6 +5,7 @@ VAE reconstruction PSNR on held-out dataset images.
 
     /usr/bin/python3 scripts/shapes/eval_shapes_model.py --model models/shapes-v1 [--seeds 4] [--json out.json]
                                                    [--min-single 0.85 --min-double 0.65 --min-psnr 30]
+                                                   [--min-heldout-single 0.9 --min-heldout-double 0.8]
 Exit code 1 when a bar given on the command line is missed (the ctest passes the issue's bars).
 """
 import argparse
@@ -75,6 +76,15 @@ class Package:
         return ((img.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
 
 
+def wilson(k, n, z=1.959964):
+    """The Wilson score interval (95%) of k successes in n trials."""
+    if n == 0:
+        return [float("nan"), float("nan")]
+    p = k / n
+    centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * ((p * (1 - p) + z * z / (4 * n)) / n) ** 0.5 / (1 + z * z / n)
+    return [round(centre - half, 4), round(centre + half, 4)]
+
+
 def parse(prompt):
     words = prompt.split()
     return [(words[i - 1], w) for i, w in enumerate(words) if w in ("circle", "square", "triangle")]
@@ -90,6 +100,8 @@ def main():
     ap.add_argument("--min-single", type=float)
     ap.add_argument("--min-double", type=float)
     ap.add_argument("--min-psnr", type=float)
+    ap.add_argument("--min-heldout-single", type=float, help="bar on the held-out combinations' single-object adherence")
+    ap.add_argument("--min-heldout-double", type=float, help="bar on the held-out combinations' two-object adherence")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -112,7 +124,8 @@ def main():
                     held_hits += ok
                     held_n += 1
         res[name] = {"adherence": hits / n, "prompts": len(prompts), "samples": n,
-                     "heldout_adherence": held_hits / max(held_n, 1), "heldout_samples": held_n}
+                     "heldout_adherence": held_hits / max(held_n, 1), "heldout_samples": held_n,
+                     "ci95": wilson(hits, n), "heldout_ci95": wilson(held_hits, held_n)}
     rng = random.Random(77)
     imgs = np.stack([sample_scene(rng, "heldout")[0] for _ in range(a.psnr_images)])
     x = torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 127.5 - 1
@@ -134,6 +147,10 @@ def main():
         fails.append(f"single-object adherence {res['single']['adherence']:.3f} < {a.min_single}")
     if a.min_double is not None and res["double"]["adherence"] < a.min_double:
         fails.append(f"two-object adherence {res['double']['adherence']:.3f} < {a.min_double}")
+    for key, name, bar in (("single", "single-object", a.min_heldout_single),
+                           ("double", "two-object", a.min_heldout_double)):
+        if bar is not None and res[key]["heldout_adherence"] < bar:
+            fails.append(f"held-out {name} adherence {res[key]['heldout_adherence']:.3f} < {bar}")
     if a.min_psnr is not None and res["vae_psnr_db"] < a.min_psnr:
         fails.append(f"VAE PSNR {res['vae_psnr_db']:.2f} dB < {a.min_psnr}")
     for f in fails:
