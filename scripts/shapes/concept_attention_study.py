@@ -17,6 +17,11 @@ at a pixel):
   class       every word of the class (diffscope's study, results.md "UNet cross-attention against MMDiT");
   class+bg    the same and "background";
   present+bg  the prompt's words of the class and "background" (the paper's vocabulary).
+With the paper's vocabulary two more recipes: each concept encoded on its own (the paper's embed_concepts encodes
+each alone), and on top of that the concept stream modulated by the timestep embedding with a zero pooled vector (the
+paper passes Flux a zero vector for the concepts). That last one is computed by direct_concept_maps, ConceptAttention
+written out on the plain Python module; every other recipe runs through the export, and the direct implementation
+is checked against it at every step (velocity and maps; the run fails above 1e-4).
 Layer sets: each block alone, all six, the last four (2-5; the paper's count).
 
 Scores per word of the prompt whose object is in the generated image (palette segmentation, shapes_concepts.py):
@@ -31,7 +36,7 @@ and by their text share (the sum over the text tokens: how much of a patch's att
 against the foreground). Also per head.
 
     /usr/bin/python3 scripts/shapes/concept_attention_study.py [--model models/shapes-mmdit-v1] [--json out.json]
-          [--check-run RUN --check-prompt 0]     (about 2 minutes on 1 core)
+          [--check-run RUN --check-prompt 0]     (about 3 minutes on 1 or 2 threads)
 """
 import argparse
 import json
