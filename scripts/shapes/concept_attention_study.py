@@ -271,11 +271,14 @@ def main():
     layer_sets["last four (2-5)"] = list(range(max(0, nl - 4), nl))
     scores = {}  # key tuple -> list of values
 
+    def put(key, v):
+        scores.setdefault(key, []).append(float(v))
+
     def add(key, s):
         if s is None:
             return
         for metric, v in s.items():
-            scores.setdefault(key + (metric,), []).append(float(v))
+            put(key + (metric,), v)
 
     rng = np.random.default_rng(0)
     for pi, (seed, p) in enumerate(prompts()):
@@ -297,6 +300,7 @@ def main():
         objs = segment(img)
         masks, fg = masks_for(objs, img.shape[:2])
         fg_ctrl = blurred_foreground(fg)
+        tokens_of = pkg.word_tokens(p)  # word -> token positions
         if a.check_run:
             ls = [int(v) for v in a.check_layers.split(",")] if a.check_layers else list(range(nl))
             return check(a.check_run, cmaps[(a.check_class, a.check_vocab)], x, ls)
@@ -313,17 +317,15 @@ def main():
                     for ls_name, ls in layer_sets.items():
                         m = upsample(cm[:, ls].mean((0, 1))[:, ws.index(w)], H)
                         add(("concept", vk, ls_name, cls), score(m, masks[w]))
+                        keep = ~masks[w]
                         for o in others:  # cross-word: this word's map on the other object (own pixels left out)
-                            keep = ~masks[w]
                             s = score(m[keep], masks[o][keep])
                             if s:
-                                scores.setdefault(("concept-cross", vk, ls_name, cls, "roc_auc"), []).append(
-                                    s["roc_auc"])
+                                put(("concept-cross", vk, ls_name, cls, "roc_auc"), s["roc_auc"])
                 # image-to-text maps of the word's tokens, per block: raw, renormalised over text, per head
-                tok = pkg.word_tokens(p)[w]
-                tm = tmaps  # [steps, blocks, heads, N, L]
+                tok = tokens_of[w]
                 for li in range(nl):
-                    tl = tm[:, li]                      # [steps, heads, N, L]
+                    tl = tmaps[:, li]                   # [steps, heads, N, L]
                     raw = tl[..., tok].sum(-1)          # [steps, heads, N]
                     share = tl.sum(-1)                  # [steps, heads, N]: the text share
                     add(("token raw", li, cls), score(upsample(raw.mean((0, 1)), H), masks[w]))
@@ -331,7 +333,7 @@ def main():
                     add(("token renormalised", li, cls), score(upsample(ren, H), masks[w]))
                     for h in range(raw.shape[1]):
                         add(("token raw head", li, h, cls), score(upsample(raw[:, h].mean(0), H), masks[w]))
-                raw_all = tm[..., tok].sum(-1).mean((0, 1, 2))
+                raw_all = tmaps[..., tok].sum(-1).mean((0, 1, 2))
                 add(("token raw", "all six", cls), score(upsample(raw_all, H), masks[w]))
             # a background word: its ConceptAttention map against the background
             for vk in [r for r in RECIPES if r != "class"]:
@@ -340,20 +342,21 @@ def main():
                     for ls_name, ls in layer_sets.items():
                         m = upsample(cmaps[(cls, vk)][:, ls].mean((0, 1))[:, ws.index(BACKGROUND)], H)
                         add(("background", vk, ls_name, cls), score(m, masks[BACKGROUND]))
-        # the text share per block against the foreground (a word-blind property of the block)
+        # the text share per block against the foreground (a word-blind property of the block), and where the text
+        # attention goes: the start token, the prompt's word tokens, the end/padding tokens
+        n_tok = len(pkg.tok.encode(p)) + 2
+        parts = (("start", [0]), ("words", [t for ts in tokens_of.values() for t in ts]),
+                 ("end+padding", list(range(n_tok - 1, tmaps.shape[-1]))))
         for li in range(nl):
-            share = tmaps[:, li].sum(-1).mean((0, 1))
-            add(("text share", li), score(upsample(share, H), fg))
-            inside = upsample(share, H)
-            scores.setdefault(("text share fg mean", li), []).append(float(inside[fg].mean()))
-            scores.setdefault(("text share bg mean", li), []).append(float(inside[~fg].mean()))
-            # where the text attention of block li goes: the word tokens, the start token, the end/padding tokens
-            wt = [t for ts in pkg.word_tokens(p).values() for t in ts]
-            n_tok = len(pkg.tok.encode(p)) + 2
             sh = tmaps[:, li].mean((0, 1))  # [N, L]
-            for part, cols in (("start", [0]), ("words", wt), ("end+padding", list(range(n_tok - 1, sh.shape[-1])))):
-                scores.setdefault(("text split", li, part, "fg"), []).append(float(upsample(sh[:, cols].sum(-1), H)[fg].mean()))
-                scores.setdefault(("text split", li, part, "bg"), []).append(float(upsample(sh[:, cols].sum(-1), H)[~fg].mean()))
+            share = upsample(tmaps[:, li].sum(-1).mean((0, 1)), H)
+            add(("text share", li), score(share, fg))
+            put(("text share fg mean", li), share[fg].mean())
+            put(("text share bg mean", li), share[~fg].mean())
+            for part, cols in parts:
+                m = upsample(sh[:, cols].sum(-1), H)
+                put(("text split", li, part, "fg"), m[fg].mean())
+                put(("text split", li, part, "bg"), m[~fg].mean())
         print(f"[{pi + 1}/20] {p}: {len(objs)} objects", file=sys.stderr, flush=True)
 
     def fmt(key, digits=3):

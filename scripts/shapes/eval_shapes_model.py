@@ -143,14 +143,14 @@ def main():
         cv2.imwrite(a.grid, cv2.cvtColor(cv2.resize(g, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST),
                                          cv2.COLOR_RGB2BGR))
     fails = []
-    if a.min_single is not None and res["single"]["adherence"] < a.min_single:
-        fails.append(f"single-object adherence {res['single']['adherence']:.3f} < {a.min_single}")
-    if a.min_double is not None and res["double"]["adherence"] < a.min_double:
-        fails.append(f"two-object adherence {res['double']['adherence']:.3f} < {a.min_double}")
-    for key, name, bar in (("single", "single-object", a.min_heldout_single),
-                           ("double", "two-object", a.min_heldout_double)):
-        if bar is not None and res[key]["heldout_adherence"] < bar:
-            fails.append(f"held-out {name} adherence {res[key]['heldout_adherence']:.3f} < {bar}")
+    for key, measure, name, bar in (("single", "adherence", "single-object adherence", a.min_single),
+                                    ("double", "adherence", "two-object adherence", a.min_double),
+                                    ("single", "heldout_adherence", "held-out single-object adherence",
+                                     a.min_heldout_single),
+                                    ("double", "heldout_adherence", "held-out two-object adherence",
+                                     a.min_heldout_double)):
+        if bar is not None and res[key][measure] < bar:
+            fails.append(f"{name} {res[key][measure]:.3f} < {bar}")
     if a.min_psnr is not None and res["vae_psnr_db"] < a.min_psnr:
         fails.append(f"VAE PSNR {res['vae_psnr_db']:.2f} dB < {a.min_psnr}")
     for f in fails:

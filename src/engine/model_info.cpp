@@ -124,10 +124,13 @@ void read_sdxl_keys(ModelInfo& info, const nlohmann::json& index, const std::str
   info.pooled_rows = 1;  // between encode_text and the family (see ModelInfo::pooled_rows)
 }
 
+// A UNet family's --concepts maps (cross-attention: one more key per concept)
+const char* const kOneKeyConcepts = "each concept's probability in its own softmax beside the prompt's keys, then as maps";
+
 const std::vector<FamilyTraits> kFamilies = {
     {"unet", 1, "unet", "cross_attention", "UNet with cross-attention", "CLIP text encoder: one embedding per token",
      "softmax probabilities",
-     "each concept's probability in its own softmax beside the prompt's keys, then as maps",
+     kOneKeyConcepts,
      false, false},
     {"mmdit", 2, "transformer", "joint_attention", "joint-attention transformer",
      "text encoder(s): one row per token, and a pooled vector",
@@ -138,7 +141,7 @@ const std::vector<FamilyTraits> kFamilies = {
     {"sdxl", 3, "unet", "cross_attention",
      "SDXL UNet with cross-attention, pooled-text and size conditioning (text_time)",
      "two CLIP text encoders: their penultimate rows side by side, and a pooled vector", "softmax probabilities",
-     "each concept's probability in its own softmax beside the prompt's keys, then as maps",
+     kOneKeyConcepts,
      false, false},
 };
 

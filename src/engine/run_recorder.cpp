@@ -241,8 +241,8 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
     a["shape"] = std::vector<int64_t>(attention->maps().sizes().begin(), attention->maps().sizes().end());
     a["half"] = attention->options().half;
     a["layers"] = attention->layers_used();
-    const std::string maps = impl_->model ? impl_->model->info().traits().maps : family_traits("unet").maps;
-    a["reduction"] = maps + " averaged over heads, bilinear to the latent grid, averaged over layers";
+    const FamilyTraits& traits = impl_->model ? impl_->model->info().traits() : family_traits("unet");
+    a["reduction"] = traits.maps + " averaged over heads, bilinear to the latent grid, averaged over layers";
     a["sha256"] = sha256_file((dir / "attention" / "maps.npy").string());  // ties the array to this run.json
     nlohmann::json kept = nlohmann::json::array();
     for (const auto& [step, t] : attention->layer_maps()) {
@@ -262,7 +262,7 @@ void RunRecorder::write(const GenerateOptions& o, const GenerateResult& r, const
       const auto& sz = attention->concept_maps().sizes();
       a["concepts"] = {{"file", f}, {"words", o.concepts}, {"context", o.concept_context},
                        {"shape", std::vector<int64_t>(sz.begin(), sz.end())},
-                       {"reduction", (impl_->model ? impl_->model->info().traits() : family_traits("unet")).concept_maps},
+                       {"reduction", traits.concept_maps},
                        {"sha256", sha256_file((dir / f).string())}};
     }
     if (attention->text_query_maps().defined()) {  // generate --text-queries: the reverse direction, same reduction
